@@ -1,0 +1,72 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+)
+
+// File is an object that a client uploaded and saved: the row exists only
+// once the object has been seen in storage with the announced size.
+type File struct {
+	ent.Schema
+}
+
+// Fields of the File.
+func (File) Fields() []ent.Field {
+	return []ent.Field{
+		// UUID v7 ids sort by creation time, which keeps the primary key
+		// index append-only and the cursor tie-break meaningful.
+		field.UUID("id", uuid.UUID{}).
+			Default(newID).
+			Immutable(),
+		field.String("bucket").
+			NotEmpty().
+			Immutable(),
+		field.String("file_name").
+			Comment("The object key: unique, made by the server.").
+			NotEmpty().
+			Unique().
+			Immutable().
+			Annotations(entgql.OrderField("FILE_NAME")),
+		field.String("original_name").
+			NotEmpty().
+			Immutable().
+			Annotations(entgql.OrderField("ORIGINAL_NAME")),
+		field.Int64("size").
+			NonNegative().
+			Immutable().
+			Annotations(
+				entgql.OrderField("SIZE"),
+				entgql.Type("Int64"),
+			),
+		field.String("content_type").
+			NotEmpty().
+			Immutable(),
+		field.Time("created_at").
+			Default(time.Now).
+			Immutable().
+			Annotations(entgql.OrderField("CREATED_AT")),
+	}
+}
+
+// Indexes of the File.
+func (File) Indexes() []ent.Index {
+	return []ent.Index{
+		// The default listing is newest first.
+		index.Fields("created_at"),
+	}
+}
+
+// Annotations of the File.
+func (File) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.QueryField("files"),
+	}
+}

@@ -1,0 +1,56 @@
+// Package scalar marshals the GraphQL scalars whose parsing can fail on
+// client input (ID and Cursor). A failure is an *InputError, so the error
+// presenter can answer BAD_USER_INPUT instead of a masked internal error.
+package scalar
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
+
+	"github.com/filegraph/filegraph/ent"
+)
+
+// InputError reports a scalar value the client sent that does not parse.
+type InputError struct {
+	Scalar string
+	Err    error
+}
+
+func (e *InputError) Error() string { return fmt.Sprintf("invalid %s: %v", e.Scalar, e.Err) }
+
+func (e *InputError) Unwrap() error { return e.Err }
+
+// MarshalUUID writes an ID.
+func MarshalUUID(id uuid.UUID) graphql.Marshaler {
+	return graphql.MarshalString(id.String())
+}
+
+// UnmarshalUUID reads an ID, which must be a UUID.
+func UnmarshalUUID(v any) (uuid.UUID, error) {
+	s, ok := v.(string)
+	if !ok {
+		return uuid.Nil, &InputError{Scalar: "ID", Err: fmt.Errorf("%T is not a string", v)}
+	}
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, &InputError{Scalar: "ID", Err: fmt.Errorf("%q is not a UUID", s)}
+	}
+	return id, nil
+}
+
+// MarshalCursor writes an opaque Relay cursor.
+func MarshalCursor(c ent.Cursor) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) { c.MarshalGQL(w) })
+}
+
+// UnmarshalCursor reads a cursor that a previous page returned.
+func UnmarshalCursor(v any) (ent.Cursor, error) {
+	var c ent.Cursor
+	if err := c.UnmarshalGQL(v); err != nil {
+		return c, &InputError{Scalar: "Cursor", Err: fmt.Errorf("not a cursor this server issued")}
+	}
+	return c, nil
+}

@@ -1,0 +1,268 @@
+// Package diskstore keeps objects in a local folder and serves them at its
+// own presigned URLs, so that Filegraph runs with no object store at all and
+// clients follow exactly the flow they would with S3: PUT the bytes to the
+// URL with the returned headers, GET the download URL.
+//
+// A URL carries its expiry and an HMAC-SHA256 over the method, key, expiry
+// and what the request is bound to (length, type and checksum for a PUT; the
+// response headers for a GET). The handler recomputes the MAC from the
+// request as sent, so a changed length, type, key or expiry is refused with
+// 403 before a byte is stored.
+//
+// An upload streams into a temporary file in the same folder tree and is
+// renamed into place only when the whole body has arrived with the signed
+// length (and checksum), so no half-written object is ever visible. Each
+// object has a small JSON sidecar with its type and checksum; the object is
+// written last, so an object that exists always has its sidecar.
+//
+// This backend is for one machine: development, tests, small installs. To
+// scale out behind a load balancer, use S3.
+package diskstore
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/filegraph/filegraph/internal/storage"
+)
+
+// Bucket is the bucket name recorded for files kept on disk.
+const Bucket = "local"
+
+// Store is a storage.Store on the local file system.
+type Store struct {
+	root    string // holds objects/, meta/ and tmp/
+	baseURL *url.URL
+	key     []byte
+	now     func() time.Time
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// New returns a store rooted at dir whose presigned URLs start with baseURL
+// (where Handler is mounted) and are signed with key.
+func New(dir string, baseURL string, key []byte) (*Store, error) {
+	if len(key) < 32 {
+		return nil, errors.New("diskstore: signing key must be at least 32 bytes")
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("diskstore: base URL %q must be an absolute http(s) URL", baseURL)
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	for _, sub := range []string{"objects", "meta", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
+			return nil, fmt.Errorf("diskstore: %w", err)
+		}
+	}
+	return &Store{root: dir, baseURL: u, key: key, now: time.Now}, nil
+}
+
+// LoadOrCreateKey returns the signing key kept in dir, making one on first
+// use, so URLs stay valid across restarts.
+func LoadOrCreateKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "signing.key")
+	if b, err := os.ReadFile(path); err == nil {
+		key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(key) < 32 {
+			return nil, fmt.Errorf("diskstore: %s is not a hex key of 32 bytes or more", path)
+		}
+		return key, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("diskstore: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := randRead(key); err != nil {
+		return nil, fmt.Errorf("diskstore: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("diskstore: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("diskstore: %w", err)
+	}
+	return key, nil
+}
+
+// Bucket implements storage.Store.
+func (s *Store) Bucket() string { return Bucket }
+
+// PresignPut implements storage.Store.
+func (s *Store) PresignPut(_ context.Context, key string, opts storage.PutOptions) (storage.Request, error) {
+	if err := checkKey(key); err != nil {
+		return storage.Request{}, err
+	}
+	exp := s.now().Add(opts.TTL).Truncate(time.Second)
+	q := url.Values{}
+	q.Set(paramExpires, strconv.FormatInt(exp.Unix(), 10))
+	q.Set(paramSignature, s.sign(putClaims(key, exp.Unix(), opts.Size, opts.ContentType, opts.ChecksumSHA256)))
+	h := []storage.Header{
+		{Name: "Content-Length", Value: strconv.FormatInt(opts.Size, 10)},
+		{Name: "Content-Type", Value: opts.ContentType},
+	}
+	if opts.ChecksumSHA256 != "" {
+		h = append(h, storage.Header{Name: headerChecksum, Value: opts.ChecksumSHA256})
+	}
+	return storage.Request{Method: "PUT", URL: s.url(key, q), Header: h, ExpiresAt: exp}, nil
+}
+
+// PresignGet implements storage.Store.
+func (s *Store) PresignGet(_ context.Context, key string, opts storage.GetOptions) (storage.Request, error) {
+	if err := checkKey(key); err != nil {
+		return storage.Request{}, err
+	}
+	exp := s.now().Add(opts.TTL).Truncate(time.Second)
+	disp := storage.ContentDisposition(opts.FileName)
+	q := url.Values{}
+	q.Set(paramDisposition, disp)
+	q.Set(paramType, opts.ContentType)
+	q.Set(paramExpires, strconv.FormatInt(exp.Unix(), 10))
+	q.Set(paramSignature, s.sign(getClaims(key, exp.Unix(), disp, opts.ContentType)))
+	return storage.Request{Method: "GET", URL: s.url(key, q), Header: []storage.Header{}, ExpiresAt: exp}, nil
+}
+
+// Stat implements storage.Store.
+func (s *Store) Stat(_ context.Context, key string) (storage.Object, error) {
+	if err := checkKey(key); err != nil {
+		return storage.Object{}, err
+	}
+	fi, err := os.Stat(s.objectPath(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return storage.Object{}, storage.ErrNotExist
+	}
+	if err != nil {
+		return storage.Object{}, fmt.Errorf("diskstore: stat %s: %w: %w", key, storage.ErrUnavailable, err)
+	}
+	m, err := s.readMeta(key)
+	if err != nil {
+		return storage.Object{}, err
+	}
+	return storage.Object{Size: fi.Size(), ContentType: m.ContentType, ChecksumSHA256: m.ChecksumSHA256}, nil
+}
+
+// Delete implements storage.Store.
+func (s *Store) Delete(_ context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	// The object goes first: a sidecar without an object is invisible.
+	for _, p := range []string{s.objectPath(key), s.metaPath(key)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("diskstore: delete %s: %w: %w", key, storage.ErrUnavailable, err)
+		}
+	}
+	return nil
+}
+
+// Ping implements storage.Store.
+func (s *Store) Ping(context.Context) error {
+	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "ping-*")
+	if err != nil {
+		return fmt.Errorf("diskstore: %w: %w", storage.ErrUnavailable, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+const (
+	paramExpires     = "X-Expires"
+	paramSignature   = "X-Signature"
+	paramDisposition = "response-content-disposition"
+	paramType        = "response-content-type"
+	// The same header S3 uses, so clients send the same thing to both.
+	headerChecksum = "x-amz-checksum-sha256"
+)
+
+func (s *Store) url(key string, q url.Values) string {
+	u := *s.baseURL
+	u.Path += key
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func putClaims(key string, exp, size int64, contentType, checksum string) string {
+	return strings.Join([]string{"PUT", key, strconv.FormatInt(exp, 10), strconv.FormatInt(size, 10), contentType, checksum}, "\n")
+}
+
+func getClaims(key string, exp int64, disposition, contentType string) string {
+	return strings.Join([]string{"GET", key, strconv.FormatInt(exp, 10), disposition, contentType}, "\n")
+}
+
+func (s *Store) sign(claims string) string {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(claims))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// verify checks sig against claims in constant time.
+func (s *Store) verify(claims, sig string) bool {
+	want, err := hex.DecodeString(sig)
+	if err != nil {
+		return false
+	}
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(claims))
+	return hmac.Equal(m.Sum(nil), want)
+}
+
+// checkKey refuses keys that could name anything outside the objects folder
+// or that the server would never make.
+func checkKey(key string) error {
+	if key == "" || len(key) > 1024 || !filepath.IsLocal(key) || strings.HasPrefix(key, "/") {
+		return fmt.Errorf("diskstore: invalid key %q", key)
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("diskstore: invalid key %q", key)
+		}
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_./", c) >= 0) {
+			return fmt.Errorf("diskstore: invalid key %q", key)
+		}
+	}
+	return nil
+}
+
+func (s *Store) objectPath(key string) string {
+	return filepath.Join(s.root, "objects", filepath.FromSlash(key))
+}
+
+func (s *Store) metaPath(key string) string {
+	return filepath.Join(s.root, "meta", filepath.FromSlash(key)+".json")
+}
+
+type meta struct {
+	ContentType    string `json:"contentType"`
+	ChecksumSHA256 string `json:"checksumSHA256"`
+}
+
+func (s *Store) readMeta(key string) (meta, error) {
+	var m meta
+	b, err := os.ReadFile(s.metaPath(key))
+	if err != nil {
+		return m, fmt.Errorf("diskstore: metadata of %s: %w: %w", key, storage.ErrUnavailable, err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("diskstore: metadata of %s: %w", key, err)
+	}
+	return m, nil
+}
+
+func checksumOf(sum []byte) string { return base64.StdEncoding.EncodeToString(sum) }

@@ -1,0 +1,62 @@
+package diskstore
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/filegraph/filegraph/internal/storage/storagetest"
+)
+
+func newTestStore(t *testing.T) (*Store, *httptest.Server) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	s, err := New(t.TempDir(), "http://"+srv.Listener.Addr().String()+"/storage/", []byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = http.StripPrefix("/storage", s.Handler())
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return s, srv
+}
+
+func TestConformance(t *testing.T) {
+	s, _ := newTestStore(t)
+	storagetest.Run(t, s)
+}
+
+func TestKeysCannotEscape(t *testing.T) {
+	_, srv := newTestStore(t)
+	for _, path := range []string{"/storage/../signing.key", "/storage/files/..%2f..%2fsigning.key", "/storage/%2e%2e/x", "/storage//etc/passwd", "/storage/files/a%00b"} {
+		req, _ := http.NewRequest(http.MethodPut, srv.URL+path+"?X-Expires=9999999999&X-Signature=00", strings.NewReader("x"))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode < 400 || res.StatusCode >= 500 {
+			t.Errorf("PUT %s: status %d, want 4xx", path, res.StatusCode)
+		}
+	}
+	for _, key := range []string{"", "../x", "/abs", "a//b", "a/./b", "a/../b", "a\\b", "a b"} {
+		if checkKey(key) == nil {
+			t.Errorf("checkKey(%q) accepted", key)
+		}
+	}
+}
+
+func FuzzVerify(f *testing.F) {
+	s := &Store{key: []byte(strings.Repeat("k", 32))}
+	claims := putClaims("files/a.bin", 100, 10, "text/plain", "")
+	good := s.sign(claims)
+	f.Add(claims, good)
+	f.Add(claims, good[:len(good)-1])
+	f.Add("PUT\nfiles/b.bin\n100\n10\ntext/plain\n", good)
+	f.Fuzz(func(t *testing.T, c, sig string) {
+		if s.verify(c, sig) && s.sign(c) != strings.ToLower(sig) {
+			t.Fatalf("verify accepted %q for claims %q", sig, c)
+		}
+	})
+}

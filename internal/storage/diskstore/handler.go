@@ -1,0 +1,175 @@
+package diskstore
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+var randRead = rand.Read
+
+// Handler serves the presigned URLs; mount it at the base URL's path with
+// that prefix stripped.
+func (s *Store) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := strings.TrimPrefix(r.URL.Path, "/")
+		if checkKey(key) != nil {
+			http.Error(w, "invalid key", http.StatusBadRequest)
+			return
+		}
+		switch r.Method {
+		case http.MethodPut:
+			s.put(w, r, key)
+		case http.MethodGet, http.MethodHead:
+			s.get(w, r, key)
+		default:
+			w.Header().Set("Allow", "GET, HEAD, PUT")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		}
+	})
+}
+
+// expired reports whether the URL's expiry is missing or past.
+func (s *Store) expired(r *http.Request) (int64, bool) {
+	exp, err := strconv.ParseInt(r.URL.Query().Get(paramExpires), 10, 64)
+	return exp, err != nil || s.now().Unix() > exp
+}
+
+func (s *Store) put(w http.ResponseWriter, r *http.Request, key string) {
+	exp, expired := s.expired(r)
+	if expired {
+		http.Error(w, "request has expired", http.StatusForbidden)
+		return
+	}
+	if r.ContentLength < 0 {
+		http.Error(w, "Content-Length is required", http.StatusLengthRequired)
+		return
+	}
+	checksum := r.Header.Get(headerChecksum)
+	claims := putClaims(key, exp, r.ContentLength, r.Header.Get("Content-Type"), checksum)
+	if !s.verify(claims, r.URL.Query().Get(paramSignature)) {
+		http.Error(w, "signature does not match the request", http.StatusForbidden)
+		return
+	}
+	etag, err := s.write(key, r.Body, r.ContentLength, r.Header.Get("Content-Type"), checksum)
+	if err != nil {
+		var bad *badBodyError
+		if errors.As(err, &bad) {
+			http.Error(w, bad.Error(), http.StatusBadRequest)
+			return
+		}
+		http.Error(w, "could not store the object", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("ETag", etag)
+	w.WriteHeader(http.StatusOK)
+}
+
+type badBodyError struct{ msg string }
+
+func (e *badBodyError) Error() string { return e.msg }
+
+// write streams body to a temporary file and renames it into place only if
+// it has exactly size bytes and, when given, the announced checksum.
+func (s *Store) write(key string, body io.Reader, size int64, contentType, checksum string) (etag string, err error) {
+	tmp, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "put-*")
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(body, size+1))
+	if err != nil {
+		return "", &badBodyError{"reading the body: " + err.Error()}
+	}
+	if n != size {
+		return "", &badBodyError{fmt.Sprintf("body has %d bytes, signed length is %d", n, size)}
+	}
+	sum := h.Sum(nil)
+	if checksum != "" && checksumOf(sum) != checksum {
+		return "", &badBodyError{"body does not match " + headerChecksum}
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	m, _ := json.Marshal(meta{ContentType: contentType, ChecksumSHA256: checksumOf(sum)})
+	if err := writeFileAtomic(s.metaPath(key), m, filepath.Join(s.root, "tmp")); err != nil {
+		return "", err
+	}
+	obj := s.objectPath(key)
+	if err := os.MkdirAll(filepath.Dir(obj), 0o750); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), obj); err != nil {
+		return "", err
+	}
+	return `"` + hex.EncodeToString(sum[:16]) + `"`, nil
+}
+
+func writeFileAtomic(path string, data []byte, tmpDir string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(tmpDir, "meta-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func (s *Store) get(w http.ResponseWriter, r *http.Request, key string) {
+	exp, expired := s.expired(r)
+	if expired {
+		http.Error(w, "request has expired", http.StatusForbidden)
+		return
+	}
+	q := r.URL.Query()
+	disp, typ := q.Get(paramDisposition), q.Get(paramType)
+	if !s.verify(getClaims(key, exp, disp, typ), q.Get(paramSignature)) {
+		http.Error(w, "signature does not match the request", http.StatusForbidden)
+		return
+	}
+	f, err := os.Open(s.objectPath(key))
+	if err != nil {
+		http.Error(w, "no such object", http.StatusNotFound)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		http.Error(w, "could not read the object", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", typ)
+	w.Header().Set("Content-Disposition", disp)
+	w.Header().Set("Cache-Control", "private, max-age=0")
+	if m, err := s.readMeta(key); err == nil {
+		if sum, err := decodeChecksum(m.ChecksumSHA256); err == nil {
+			w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+		}
+	}
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+}

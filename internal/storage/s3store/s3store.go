@@ -1,0 +1,205 @@
+// Package s3store keeps objects in an Amazon S3 bucket or any S3-compatible
+// store (MinIO, Cloudflare R2, versitygw, ...), using aws-sdk-go-v2.
+//
+// Uploads are presigned PutObject requests that sign Content-Length and
+// Content-Type (and x-amz-checksum-sha256 when the client announced a
+// checksum), so S3 itself refuses a body that differs from what was
+// announced. The client is built with request checksum calculation "when
+// required": otherwise the SDK adds checksum parameters to presigned URLs
+// that a browser cannot satisfy. Downloads are presigned GetObject requests
+// whose response-content-disposition makes the browser save the file under
+// its original name.
+//
+// Errors are classified at this boundary: a 404 is storage.ErrNotExist and
+// everything the store or the network refuses is storage.ErrUnavailable.
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/filegraph/filegraph/internal/storage"
+)
+
+// Config selects the bucket and how to reach it.
+type Config struct {
+	Bucket         string
+	Region         string
+	Endpoint       string // empty for AWS itself
+	ForcePathStyle bool
+	// Credentials overrides the SDK's default chain (environment, shared
+	// files, instance roles); nil uses the chain.
+	Credentials aws.CredentialsProvider
+}
+
+// Store is a storage.Store on one S3 bucket.
+type Store struct {
+	bucket  string
+	client  *s3.Client
+	presign *s3.PresignClient
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// New builds the client and checks that the bucket answers, so that a wrong
+// name, endpoint or credential stops the server at start with a clear error.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	opts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRegion(cfg.Region),
+		awsconfig.WithRetryMaxAttempts(3),
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(30 * time.Second)),
+	}
+	if cfg.Credentials != nil {
+		opts = append(opts, awsconfig.WithCredentialsProvider(cfg.Credentials))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("s3store: loading AWS configuration: %w", err)
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.UsePathStyle = cfg.ForcePathStyle
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+	s := &Store{bucket: cfg.Bucket, client: client, presign: s3.NewPresignClient(client)}
+	if err := s.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("s3store: bucket %q is not reachable: %w", cfg.Bucket, err)
+	}
+	return s, nil
+}
+
+// Bucket implements storage.Store.
+func (s *Store) Bucket() string { return s.bucket }
+
+// PresignPut implements storage.Store.
+func (s *Store) PresignPut(ctx context.Context, key string, opts storage.PutOptions) (storage.Request, error) {
+	in := &s3.PutObjectInput{
+		Bucket:        aws.String(s.bucket),
+		Key:           aws.String(key),
+		ContentLength: aws.Int64(opts.Size),
+		ContentType:   aws.String(opts.ContentType),
+	}
+	if opts.ChecksumSHA256 != "" {
+		in.ChecksumSHA256 = aws.String(opts.ChecksumSHA256)
+	}
+	now := time.Now().Truncate(time.Second) // X-Amz-Date's precision
+	req, err := s.presign.PresignPutObject(ctx, in, s3.WithPresignExpires(opts.TTL))
+	if err != nil {
+		return storage.Request{}, fmt.Errorf("s3store: presign put %s: %w", key, err)
+	}
+	return storage.Request{Method: req.Method, URL: req.URL, Header: headers(req.SignedHeader), ExpiresAt: now.Add(opts.TTL)}, nil
+}
+
+// PresignGet implements storage.Store.
+func (s *Store) PresignGet(ctx context.Context, key string, opts storage.GetOptions) (storage.Request, error) {
+	now := time.Now().Truncate(time.Second) // X-Amz-Date's precision
+	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{
+		Bucket:                     aws.String(s.bucket),
+		Key:                        aws.String(key),
+		ResponseContentDisposition: aws.String(storage.ContentDisposition(opts.FileName)),
+		ResponseContentType:        aws.String(opts.ContentType),
+	}, s3.WithPresignExpires(opts.TTL))
+	if err != nil {
+		return storage.Request{}, fmt.Errorf("s3store: presign get %s: %w", key, err)
+	}
+	return storage.Request{Method: req.Method, URL: req.URL, Header: headers(req.SignedHeader), ExpiresAt: now.Add(opts.TTL)}, nil
+}
+
+// headers lists what the client must send: the signed headers less Host,
+// which every HTTP client sets from the URL (and browsers refuse to set).
+func headers(h http.Header) []storage.Header {
+	out := make([]storage.Header, 0, len(h))
+	for name, values := range h {
+		if strings.EqualFold(name, "Host") {
+			continue
+		}
+		out = append(out, storage.Header{Name: name, Value: strings.Join(values, ",")})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Stat implements storage.Store.
+func (s *Store) Stat(ctx context.Context, key string) (storage.Object, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket:       aws.String(s.bucket),
+		Key:          aws.String(key),
+		ChecksumMode: types.ChecksumModeEnabled,
+	})
+	if err != nil {
+		return storage.Object{}, classify("stat "+key, err)
+	}
+	return storage.Object{
+		Size:           aws.ToInt64(out.ContentLength),
+		ContentType:    aws.ToString(out.ContentType),
+		ChecksumSHA256: aws.ToString(out.ChecksumSHA256),
+	}, nil
+}
+
+// Delete implements storage.Store.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		err = classify("delete "+key, err)
+		if errors.Is(err, storage.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// Ping implements storage.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)})
+	if err != nil {
+		return classify("head bucket", err)
+	}
+	return nil
+}
+
+// CORSRule is the bucket rule that lets browsers on origins PUT and GET
+// through presigned URLs.
+func CORSRule(origins []string) types.CORSRule {
+	return types.CORSRule{
+		AllowedOrigins: origins,
+		AllowedMethods: []string{"PUT", "GET", "HEAD"},
+		AllowedHeaders: []string{"Content-Type", "x-amz-checksum-sha256"},
+		ExposeHeaders:  []string{"ETag"},
+		MaxAgeSeconds:  aws.Int32(3600),
+	}
+}
+
+// SetCORS replaces the bucket's CORS configuration with CORSRule(origins).
+func (s *Store) SetCORS(ctx context.Context, origins []string) error {
+	_, err := s.client.PutBucketCors(ctx, &s3.PutBucketCorsInput{
+		Bucket:            aws.String(s.bucket),
+		CORSConfiguration: &types.CORSConfiguration{CORSRules: []types.CORSRule{CORSRule(origins)}},
+	})
+	if err != nil {
+		return fmt.Errorf("s3store: put bucket CORS: %w", err)
+	}
+	return nil
+}
+
+func classify(op string, err error) error {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
+		return fmt.Errorf("s3store: %s: %w", op, storage.ErrNotExist)
+	}
+	return fmt.Errorf("s3store: %s: %w: %w", op, storage.ErrUnavailable, err)
+}

@@ -1,0 +1,56 @@
+package s3store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/filegraph/filegraph/internal/storage/storagetest"
+	"github.com/filegraph/filegraph/internal/testenv"
+)
+
+var s3srv *testenv.S3
+
+func TestMain(m *testing.M) {
+	var err error
+	if s3srv, err = testenv.StartS3(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	s3srv.Close()
+	os.Exit(code)
+}
+
+func newTestStore(t testing.TB) *Store {
+	t.Helper()
+	ctx := context.Background()
+	bucket, err := s3srv.NewBucket(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(ctx, Config{Bucket: bucket, Region: s3srv.Region, Endpoint: s3srv.Endpoint, ForcePathStyle: true, Credentials: s3srv.Credentials()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storagetest.Run(t, newTestStore(t))
+}
+
+func TestNewRefusesMissingBucket(t *testing.T) {
+	_, err := New(context.Background(), Config{Bucket: "no-such-bucket", Region: s3srv.Region, Endpoint: s3srv.Endpoint, ForcePathStyle: true, Credentials: s3srv.Credentials()})
+	if err == nil {
+		t.Fatal("New with a missing bucket succeeded")
+	}
+}
+
+func TestSetCORS(t *testing.T) {
+	s := newTestStore(t)
+	if err := s.SetCORS(context.Background(), []string{"https://app.example"}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,82 @@
+// Package storage defines what Filegraph needs of an object store, and
+// nothing more: presigned PUT and GET requests that clients send straight to
+// the store, a look at an object, and its removal. Bytes never pass through
+// the API server.
+//
+// Backends live in their own packages (s3store, diskstore) and are held to
+// the same behaviour by the conformance suite in storagetest. Callers branch
+// only on ErrNotExist and ErrUnavailable; any other error is a bug or a
+// misconfiguration and is reported as internal.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store is one bucket of an object store.
+type Store interface {
+	// Bucket names the bucket that keys live in; it is saved with each file.
+	Bucket() string
+	// PresignPut returns a request that uploads exactly one body of
+	// opts.Size bytes and type opts.ContentType to key; the store refuses
+	// any other length, type, or (when given) checksum.
+	PresignPut(ctx context.Context, key string, opts PutOptions) (Request, error)
+	// PresignGet returns a request that downloads key as an attachment named
+	// opts.FileName with type opts.ContentType.
+	PresignGet(ctx context.Context, key string, opts GetOptions) (Request, error)
+	// Stat describes the object at key, or returns ErrNotExist.
+	Stat(ctx context.Context, key string) (Object, error)
+	// Delete removes the object at key; removing a missing object succeeds.
+	Delete(ctx context.Context, key string) error
+	// Ping reports whether the store answers, for readiness checks.
+	Ping(ctx context.Context) error
+}
+
+// PutOptions are the facts an upload is bound to.
+type PutOptions struct {
+	Size        int64
+	ContentType string
+	// ChecksumSHA256 is the base64 SHA-256 of the body, or empty.
+	ChecksumSHA256 string
+	TTL            time.Duration
+}
+
+// GetOptions shape the download response.
+type GetOptions struct {
+	FileName    string
+	ContentType string
+	TTL         time.Duration
+}
+
+// Request is a presigned HTTP request a client can send as is.
+type Request struct {
+	Method string
+	URL    string
+	// Header holds exactly the headers the client must send, sorted by name.
+	Header    []Header
+	ExpiresAt time.Time
+}
+
+// Header is one HTTP header of a presigned request.
+type Header struct {
+	Name  string
+	Value string
+}
+
+// Object describes a stored object.
+type Object struct {
+	Size        int64
+	ContentType string
+	// ChecksumSHA256 is the base64 SHA-256 the store verified, if it keeps one.
+	ChecksumSHA256 string
+}
+
+var (
+	// ErrNotExist means the object is not in the store.
+	ErrNotExist = errors.New("storage: object does not exist")
+	// ErrUnavailable means the store could not be reached or refused to
+	// answer; the same call may succeed later.
+	ErrUnavailable = errors.New("storage: unavailable")
+)
