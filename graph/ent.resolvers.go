@@ -7,26 +7,26 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/internal/files"
 	"github.com/google/uuid"
 )
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Node - node"))
+	return r.FileService.Node(ctx, id)
 }
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Nodes - nodes"))
+	return r.FileService.Nodes(ctx, ids)
 }
 
 // Files is the resolver for the files field.
 func (r *queryResolver) Files(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.FileOrder, where *ent.FileWhereInput) (*ent.FileConnection, error) {
-	panic(fmt.Errorf("not implemented: Files - files"))
+	return r.FileService.List(ctx, files.ListArgs{After: after, First: first, Before: before, Last: last, OrderBy: orderBy, Where: where})
 }
 
 // Query returns QueryResolver implementation.

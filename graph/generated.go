@@ -18,6 +18,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/graph/scalar"
+	"github.com/filegraph/filegraph/internal/files"
+	"github.com/filegraph/filegraph/internal/storage"
 	"github.com/google/uuid"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -73,9 +75,9 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateUploadUrls func(childComplexity int, files []*UploadRequest) int
+		CreateUploadUrls func(childComplexity int, files []*files.UploadRequest) int
 		DeleteFile       func(childComplexity int, id uuid.UUID) int
-		SaveFiles        func(childComplexity int, files []*SaveFileInput) int
+		SaveFiles        func(childComplexity int, files []*files.SaveRequest) int
 	}
 
 	PageInfo struct {
@@ -95,7 +97,7 @@ type ComplexityRoot struct {
 	UploadURL struct {
 		ExpiresAt    func(childComplexity int) int
 		FileName     func(childComplexity int) int
-		Headers      func(childComplexity int) int
+		Header       func(childComplexity int) int
 		Method       func(childComplexity int) int
 		OriginalName func(childComplexity int) int
 		URL          func(childComplexity int) int
@@ -107,15 +109,15 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type MutationResolver interface {
-	CreateUploadUrls(ctx context.Context, files []*UploadRequest) ([]*UploadURL, error)
-	SaveFiles(ctx context.Context, files []*SaveFileInput) ([]*ent.File, error)
+	CreateUploadUrls(ctx context.Context, files []*files.UploadRequest) ([]*files.UploadURL, error)
+	SaveFiles(ctx context.Context, files []*files.SaveRequest) ([]*ent.File, error)
 	DeleteFile(ctx context.Context, id uuid.UUID) (uuid.UUID, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id uuid.UUID) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error)
 	Files(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.FileOrder, where *ent.FileWhereInput) (*ent.FileConnection, error)
-	FileDownloadURL(ctx context.Context, id uuid.UUID) (*DownloadURL, error)
+	FileDownloadURL(ctx context.Context, id uuid.UUID) (*storage.Request, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -247,7 +249,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CreateUploadUrls(childComplexity, args["files"].([]*UploadRequest)), true
+		return e.ComplexityRoot.Mutation.CreateUploadUrls(childComplexity, args["files"].([]*files.UploadRequest)), true
 	case "Mutation.deleteFile":
 		if e.ComplexityRoot.Mutation.DeleteFile == nil {
 			break
@@ -269,7 +271,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.SaveFiles(childComplexity, args["files"].([]*SaveFileInput)), true
+		return e.ComplexityRoot.Mutation.SaveFiles(childComplexity, args["files"].([]*files.SaveRequest)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -355,11 +357,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UploadURL.FileName(childComplexity), true
 	case "UploadURL.headers":
-		if e.ComplexityRoot.UploadURL.Headers == nil {
+		if e.ComplexityRoot.UploadURL.Header == nil {
 			break
 		}
 
-		return e.ComplexityRoot.UploadURL.Headers(childComplexity), true
+		return e.ComplexityRoot.UploadURL.Header(childComplexity), true
 	case "UploadURL.method":
 		if e.ComplexityRoot.UploadURL.Method == nil {
 			break
@@ -702,8 +704,8 @@ func (ec *executionContext) field_Mutation_createUploadUrls_args(ctx context.Con
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "files",
-		func(ctx context.Context, v any) ([]*UploadRequest, error) {
-			return ec.unmarshalNUploadRequest2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐUploadRequestᚄ(ctx, v)
+		func(ctx context.Context, v any) ([]*files.UploadRequest, error) {
+			return ec.unmarshalNUploadRequest2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadRequestᚄ(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -730,8 +732,8 @@ func (ec *executionContext) field_Mutation_saveFiles_args(ctx context.Context, r
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "files",
-		func(ctx context.Context, v any) ([]*SaveFileInput, error) {
-			return ec.unmarshalNSaveFileInput2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐSaveFileInputᚄ(ctx, v)
+		func(ctx context.Context, v any) ([]*files.SaveRequest, error) {
+			return ec.unmarshalNSaveFileInput2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐSaveRequestᚄ(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -924,7 +926,7 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _DownloadURL_url(ctx context.Context, field graphql.CollectedField, obj *DownloadURL) (ret graphql.Marshaler) {
+func (ec *executionContext) _DownloadURL_url(ctx context.Context, field graphql.CollectedField, obj *storage.Request) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -947,7 +949,7 @@ func (ec *executionContext) fieldContext_DownloadURL_url(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("DownloadURL", field, false, false, "String")
 }
 
-func (ec *executionContext) _DownloadURL_expiresAt(ctx context.Context, field graphql.CollectedField, obj *DownloadURL) (ret graphql.Marshaler) {
+func (ec *executionContext) _DownloadURL_expiresAt(ctx context.Context, field graphql.CollectedField, obj *storage.Request) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1273,7 +1275,7 @@ func (ec *executionContext) fieldContext_FileEdge_cursor(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("FileEdge", field, false, false, "Cursor")
 }
 
-func (ec *executionContext) _HTTPHeader_name(ctx context.Context, field graphql.CollectedField, obj *HTTPHeader) (ret graphql.Marshaler) {
+func (ec *executionContext) _HTTPHeader_name(ctx context.Context, field graphql.CollectedField, obj *storage.Header) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1296,7 +1298,7 @@ func (ec *executionContext) fieldContext_HTTPHeader_name(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("HTTPHeader", field, false, false, "String")
 }
 
-func (ec *executionContext) _HTTPHeader_value(ctx context.Context, field graphql.CollectedField, obj *HTTPHeader) (ret graphql.Marshaler) {
+func (ec *executionContext) _HTTPHeader_value(ctx context.Context, field graphql.CollectedField, obj *storage.Header) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1329,11 +1331,11 @@ func (ec *executionContext) _Mutation_createUploadUrls(ctx context.Context, fiel
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreateUploadUrls(ctx, fc.Args["files"].([]*UploadRequest))
+			return ec.Resolvers.Mutation().CreateUploadUrls(ctx, fc.Args["files"].([]*files.UploadRequest))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*UploadURL) graphql.Marshaler {
-			return ec.marshalNUploadURL2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐUploadURLᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*files.UploadURL) graphql.Marshaler {
+			return ec.marshalNUploadURL2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadURLᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1373,7 +1375,7 @@ func (ec *executionContext) _Mutation_saveFiles(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SaveFiles(ctx, fc.Args["files"].([]*SaveFileInput))
+			return ec.Resolvers.Mutation().SaveFiles(ctx, fc.Args["files"].([]*files.SaveRequest))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.File) graphql.Marshaler {
@@ -1688,8 +1690,8 @@ func (ec *executionContext) _Query_fileDownloadUrl(ctx context.Context, field gr
 			return ec.Resolvers.Query().FileDownloadURL(ctx, fc.Args["id"].(uuid.UUID))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *DownloadURL) graphql.Marshaler {
-			return ec.marshalNDownloadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐDownloadURL(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.Request) graphql.Marshaler {
+			return ec.marshalNDownloadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋstorageᚐRequest(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1795,7 +1797,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _UploadURL_fileName(ctx context.Context, field graphql.CollectedField, obj *UploadURL) (ret graphql.Marshaler) {
+func (ec *executionContext) _UploadURL_fileName(ctx context.Context, field graphql.CollectedField, obj *files.UploadURL) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1818,7 +1820,7 @@ func (ec *executionContext) fieldContext_UploadURL_fileName(_ context.Context, f
 	return graphql.NewScalarFieldContext("UploadURL", field, false, false, "String")
 }
 
-func (ec *executionContext) _UploadURL_originalName(ctx context.Context, field graphql.CollectedField, obj *UploadURL) (ret graphql.Marshaler) {
+func (ec *executionContext) _UploadURL_originalName(ctx context.Context, field graphql.CollectedField, obj *files.UploadURL) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1841,7 +1843,7 @@ func (ec *executionContext) fieldContext_UploadURL_originalName(_ context.Contex
 	return graphql.NewScalarFieldContext("UploadURL", field, false, false, "String")
 }
 
-func (ec *executionContext) _UploadURL_url(ctx context.Context, field graphql.CollectedField, obj *UploadURL) (ret graphql.Marshaler) {
+func (ec *executionContext) _UploadURL_url(ctx context.Context, field graphql.CollectedField, obj *files.UploadURL) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1864,7 +1866,7 @@ func (ec *executionContext) fieldContext_UploadURL_url(_ context.Context, field 
 	return graphql.NewScalarFieldContext("UploadURL", field, false, false, "String")
 }
 
-func (ec *executionContext) _UploadURL_method(ctx context.Context, field graphql.CollectedField, obj *UploadURL) (ret graphql.Marshaler) {
+func (ec *executionContext) _UploadURL_method(ctx context.Context, field graphql.CollectedField, obj *files.UploadURL) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1887,7 +1889,7 @@ func (ec *executionContext) fieldContext_UploadURL_method(_ context.Context, fie
 	return graphql.NewScalarFieldContext("UploadURL", field, false, false, "String")
 }
 
-func (ec *executionContext) _UploadURL_headers(ctx context.Context, field graphql.CollectedField, obj *UploadURL) (ret graphql.Marshaler) {
+func (ec *executionContext) _UploadURL_headers(ctx context.Context, field graphql.CollectedField, obj *files.UploadURL) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1896,11 +1898,11 @@ func (ec *executionContext) _UploadURL_headers(ctx context.Context, field graphq
 			return ec.fieldContext_UploadURL_headers(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Headers, nil
+			return obj.Header, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*HTTPHeader) graphql.Marshaler {
-			return ec.marshalNHTTPHeader2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐHTTPHeaderᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []storage.Header) graphql.Marshaler {
+			return ec.marshalNHTTPHeader2ᚕgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋstorageᚐHeaderᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1919,7 +1921,7 @@ func (ec *executionContext) fieldContext_UploadURL_headers(_ context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _UploadURL_expiresAt(ctx context.Context, field graphql.CollectedField, obj *UploadURL) (ret graphql.Marshaler) {
+func (ec *executionContext) _UploadURL_expiresAt(ctx context.Context, field graphql.CollectedField, obj *files.UploadURL) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3655,8 +3657,8 @@ func UnmarshalFileWhereInput(ctx context.Context, raw any) (ent.FileWhereInput, 
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputSaveFileInput(ctx context.Context, obj any) (SaveFileInput, error) {
-	var it SaveFileInput
+func (ec *executionContext) unmarshalInputSaveFileInput(ctx context.Context, obj any) (files.SaveRequest, error) {
+	var it files.SaveRequest
 	if obj == nil {
 		return it, nil
 	}
@@ -3698,14 +3700,14 @@ func (ec *executionContext) unmarshalInputSaveFileInput(ctx context.Context, obj
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalSaveFileInput(ctx context.Context, raw any) (SaveFileInput, error) {
-	var out SaveFileInput
+func UnmarshalSaveFileInput(ctx context.Context, raw any) (files.SaveRequest, error) {
+	var out files.SaveRequest
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SaveFileInput", raw, &out)
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputUploadRequest(ctx context.Context, obj any) (UploadRequest, error) {
-	var it UploadRequest
+func (ec *executionContext) unmarshalInputUploadRequest(ctx context.Context, obj any) (files.UploadRequest, error) {
+	var it files.UploadRequest
 	if obj == nil {
 		return it, nil
 	}
@@ -3738,18 +3740,18 @@ func (ec *executionContext) unmarshalInputUploadRequest(ctx context.Context, obj
 			it.Size = data
 		case "contentType":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contentType"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			data, err := ec.unmarshalOString2string(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ContentType = data
 		case "checksumSHA256":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("checksumSHA256"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			data, err := ec.unmarshalOString2string(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.ChecksumSha256 = data
+			it.ChecksumSHA256 = data
 		}
 	}
 	return it, nil
@@ -3761,8 +3763,8 @@ func (ec *executionContext) unmarshalInputUploadRequest(ctx context.Context, obj
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalUploadRequest(ctx context.Context, raw any) (UploadRequest, error) {
-	var out UploadRequest
+func UnmarshalUploadRequest(ctx context.Context, raw any) (files.UploadRequest, error) {
+	var out files.UploadRequest
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UploadRequest", raw, &out)
 	return out, err
 }
@@ -3795,7 +3797,7 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 var downloadURLImplementors = []string{"DownloadURL"}
 
-func (ec *executionContext) _DownloadURL(ctx context.Context, sel ast.SelectionSet, obj *DownloadURL) graphql.Marshaler {
+func (ec *executionContext) _DownloadURL(ctx context.Context, sel ast.SelectionSet, obj *storage.Request) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, downloadURLImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -3977,7 +3979,7 @@ func (ec *executionContext) _FileEdge(ctx context.Context, sel ast.SelectionSet,
 
 var hTTPHeaderImplementors = []string{"HTTPHeader"}
 
-func (ec *executionContext) _HTTPHeader(ctx context.Context, sel ast.SelectionSet, obj *HTTPHeader) graphql.Marshaler {
+func (ec *executionContext) _HTTPHeader(ctx context.Context, sel ast.SelectionSet, obj *storage.Header) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, hTTPHeaderImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -4194,7 +4196,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 
 var uploadURLImplementors = []string{"UploadURL"}
 
-func (ec *executionContext) _UploadURL(ctx context.Context, sel ast.SelectionSet, obj *UploadURL) graphql.Marshaler {
+func (ec *executionContext) _UploadURL(ctx context.Context, sel ast.SelectionSet, obj *files.UploadURL) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, uploadURLImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -4640,7 +4642,7 @@ func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCurso
 	return res
 }
 
-func (ec *executionContext) marshalNDownloadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐDownloadURL(ctx context.Context, sel ast.SelectionSet, v *DownloadURL) graphql.Marshaler {
+func (ec *executionContext) marshalNDownloadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋstorageᚐRequest(ctx context.Context, sel ast.SelectionSet, v *storage.Request) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DownloadURL!")
 		return graphql.Null
@@ -4699,11 +4701,15 @@ func (ec *executionContext) unmarshalNFileWhereInput2ᚖgithubᚗcomᚋfilegraph
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNHTTPHeader2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐHTTPHeaderᚄ(ctx context.Context, sel ast.SelectionSet, v []*HTTPHeader) graphql.Marshaler {
+func (ec *executionContext) marshalNHTTPHeader2githubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋstorageᚐHeader(ctx context.Context, sel ast.SelectionSet, v storage.Header) graphql.Marshaler {
+	return ec._HTTPHeader(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNHTTPHeader2ᚕgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋstorageᚐHeaderᚄ(ctx context.Context, sel ast.SelectionSet, v []storage.Header) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNHTTPHeader2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐHTTPHeader(ctx, sel, v[i])
+		return ec.marshalNHTTPHeader2githubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋstorageᚐHeader(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -4713,14 +4719,6 @@ func (ec *executionContext) marshalNHTTPHeader2ᚕᚖgithubᚗcomᚋfilegraphᚋ
 	}
 
 	return ret
-}
-
-func (ec *executionContext) marshalNHTTPHeader2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐHTTPHeader(ctx context.Context, sel ast.SelectionSet, v *HTTPHeader) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "HTTPHeader!")
-		return graphql.Null
-	}
-	return ec._HTTPHeader(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx context.Context, v any) (uuid.UUID, error) {
@@ -4767,13 +4765,13 @@ func (ec *executionContext) marshalNID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
-	res, err := graphql.UnmarshalInt(v)
+	res, err := scalar.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalInt(v)
+	res := scalar.MarshalInt(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
@@ -4781,13 +4779,13 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 }
 
 func (ec *executionContext) unmarshalNInt642int64(ctx context.Context, v any) (int64, error) {
-	res, err := graphql.UnmarshalInt64(v)
+	res, err := scalar.UnmarshalInt64(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalInt64(v)
+	res := scalar.MarshalInt64(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int64!")
 	}
@@ -4818,13 +4816,13 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
-func (ec *executionContext) unmarshalNSaveFileInput2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐSaveFileInputᚄ(ctx context.Context, v any) ([]*SaveFileInput, error) {
+func (ec *executionContext) unmarshalNSaveFileInput2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐSaveRequestᚄ(ctx context.Context, v any) ([]*files.SaveRequest, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]*SaveFileInput, len(vSlice))
+	res := make([]*files.SaveRequest, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNSaveFileInput2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐSaveFileInput(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNSaveFileInput2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐSaveRequest(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -4832,7 +4830,7 @@ func (ec *executionContext) unmarshalNSaveFileInput2ᚕᚖgithubᚗcomᚋfilegra
 	return res, nil
 }
 
-func (ec *executionContext) unmarshalNSaveFileInput2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐSaveFileInput(ctx context.Context, v any) (*SaveFileInput, error) {
+func (ec *executionContext) unmarshalNSaveFileInput2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐSaveRequest(ctx context.Context, v any) (*files.SaveRequest, error) {
 	res, err := ec.unmarshalInputSaveFileInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -4852,26 +4850,26 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
-	res, err := graphql.UnmarshalTime(v)
+	res, err := scalar.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalTime(v)
+	res := scalar.MarshalTime(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
 }
 
-func (ec *executionContext) unmarshalNUploadRequest2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐUploadRequestᚄ(ctx context.Context, v any) ([]*UploadRequest, error) {
+func (ec *executionContext) unmarshalNUploadRequest2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadRequestᚄ(ctx context.Context, v any) ([]*files.UploadRequest, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]*UploadRequest, len(vSlice))
+	res := make([]*files.UploadRequest, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNUploadRequest2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐUploadRequest(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNUploadRequest2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadRequest(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -4879,16 +4877,16 @@ func (ec *executionContext) unmarshalNUploadRequest2ᚕᚖgithubᚗcomᚋfilegra
 	return res, nil
 }
 
-func (ec *executionContext) unmarshalNUploadRequest2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐUploadRequest(ctx context.Context, v any) (*UploadRequest, error) {
+func (ec *executionContext) unmarshalNUploadRequest2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadRequest(ctx context.Context, v any) (*files.UploadRequest, error) {
 	res, err := ec.unmarshalInputUploadRequest(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNUploadURL2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐUploadURLᚄ(ctx context.Context, sel ast.SelectionSet, v []*UploadURL) graphql.Marshaler {
+func (ec *executionContext) marshalNUploadURL2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadURLᚄ(ctx context.Context, sel ast.SelectionSet, v []*files.UploadURL) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNUploadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐUploadURL(ctx, sel, v[i])
+		return ec.marshalNUploadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadURL(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -4900,7 +4898,7 @@ func (ec *executionContext) marshalNUploadURL2ᚕᚖgithubᚗcomᚋfilegraphᚋf
 	return ret
 }
 
-func (ec *executionContext) marshalNUploadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐUploadURL(ctx context.Context, sel ast.SelectionSet, v *UploadURL) graphql.Marshaler {
+func (ec *executionContext) marshalNUploadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadURL(ctx context.Context, sel ast.SelectionSet, v *files.UploadURL) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "UploadURL!")
 		return graphql.Null
@@ -5215,7 +5213,7 @@ func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*i
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalInt(v)
+	res, err := scalar.UnmarshalInt(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -5225,7 +5223,7 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalInt(*v)
+	res := scalar.MarshalInt(*v)
 	return res
 }
 
@@ -5268,7 +5266,7 @@ func (ec *executionContext) unmarshalOInt642ᚖint64(ctx context.Context, v any)
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalInt64(v)
+	res, err := scalar.UnmarshalInt64(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -5278,7 +5276,7 @@ func (ec *executionContext) marshalOInt642ᚖint64(ctx context.Context, sel ast.
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalInt64(*v)
+	res := scalar.MarshalInt64(*v)
 	return res
 }
 
@@ -5287,6 +5285,18 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋfilegraphᚋfilegraphᚋ
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
@@ -5381,7 +5391,7 @@ func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalTime(v)
+	res, err := scalar.UnmarshalTime(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -5391,7 +5401,7 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalTime(*v)
+	res := scalar.MarshalTime(*v)
 	return res
 }
 

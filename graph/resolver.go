@@ -1,8 +1,18 @@
 package graph
 
-// This file will not be regenerated automatically.
-//
-// It serves as dependency injection for your app, add any dependencies you require
-// here.
+import (
+	"github.com/99designs/gqlgen/graphql"
 
-type Resolver struct{}
+	"github.com/filegraph/filegraph/internal/files"
+)
+
+// Resolver holds what the resolvers need: the files service, where every
+// rule lives. Resolvers only translate arguments and call it.
+type Resolver struct {
+	FileService *files.Service
+}
+
+// NewSchema returns the executable schema over svc.
+func NewSchema(svc *files.Service) graphql.ExecutableSchema {
+	return NewExecutableSchema(Config{Resolvers: &Resolver{FileService: svc}})
+}

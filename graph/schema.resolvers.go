@@ -7,30 +7,31 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/internal/files"
+	"github.com/filegraph/filegraph/internal/storage"
 	"github.com/google/uuid"
 )
 
 // CreateUploadUrls is the resolver for the createUploadUrls field.
-func (r *mutationResolver) CreateUploadUrls(ctx context.Context, files []*UploadRequest) ([]*UploadURL, error) {
-	panic(fmt.Errorf("not implemented: CreateUploadUrls - createUploadUrls"))
+func (r *mutationResolver) CreateUploadUrls(ctx context.Context, files []*files.UploadRequest) ([]*files.UploadURL, error) {
+	return r.FileService.CreateUploadURLs(ctx, files)
 }
 
 // SaveFiles is the resolver for the saveFiles field.
-func (r *mutationResolver) SaveFiles(ctx context.Context, files []*SaveFileInput) ([]*ent.File, error) {
-	panic(fmt.Errorf("not implemented: SaveFiles - saveFiles"))
+func (r *mutationResolver) SaveFiles(ctx context.Context, files []*files.SaveRequest) ([]*ent.File, error) {
+	return r.FileService.Save(ctx, files)
 }
 
 // DeleteFile is the resolver for the deleteFile field.
 func (r *mutationResolver) DeleteFile(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
-	panic(fmt.Errorf("not implemented: DeleteFile - deleteFile"))
+	return id, r.FileService.Delete(ctx, id)
 }
 
 // FileDownloadURL is the resolver for the fileDownloadUrl field.
-func (r *queryResolver) FileDownloadURL(ctx context.Context, id uuid.UUID) (*DownloadURL, error) {
-	panic(fmt.Errorf("not implemented: FileDownloadURL - fileDownloadUrl"))
+func (r *queryResolver) FileDownloadURL(ctx context.Context, id uuid.UUID) (*storage.Request, error) {
+	return r.FileService.DownloadURL(ctx, id)
 }
 
 // Mutation returns MutationResolver implementation.

@@ -6,6 +6,7 @@ package scalar
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
@@ -53,4 +54,34 @@ func UnmarshalCursor(v any) (ent.Cursor, error) {
 		return c, &InputError{Scalar: "Cursor", Err: fmt.Errorf("not a cursor this server issued")}
 	}
 	return c, nil
+}
+
+// Int64, Int and Time use gqlgen's codecs; only their errors are typed.
+
+// MarshalInt64 writes an Int64 as a JSON number.
+func MarshalInt64(v int64) graphql.Marshaler { return graphql.MarshalInt64(v) }
+
+// UnmarshalInt64 reads an Int64.
+func UnmarshalInt64(v any) (int64, error) { return typed("Int64", graphql.UnmarshalInt64)(v) }
+
+// MarshalInt writes an Int.
+func MarshalInt(v int) graphql.Marshaler { return graphql.MarshalInt(v) }
+
+// UnmarshalInt reads an Int.
+func UnmarshalInt(v any) (int, error) { return typed("Int", graphql.UnmarshalInt)(v) }
+
+// MarshalTime writes RFC 3339 time.
+func MarshalTime(t time.Time) graphql.Marshaler { return graphql.MarshalTime(t) }
+
+// UnmarshalTime reads RFC 3339 time.
+func UnmarshalTime(v any) (time.Time, error) { return typed("Time", graphql.UnmarshalTime)(v) }
+
+func typed[T any](name string, f func(any) (T, error)) func(any) (T, error) {
+	return func(v any) (T, error) {
+		t, err := f(v)
+		if err != nil {
+			return t, &InputError{Scalar: name, Err: err}
+		}
+		return t, nil
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 var randRead = rand.Read
@@ -60,6 +61,8 @@ func (s *Store) put(w http.ResponseWriter, r *http.Request, key string) {
 		http.Error(w, "signature does not match the request", http.StatusForbidden)
 		return
 	}
+	// The signature is good: let a large body take as long as it needs.
+	http.NewResponseController(w).SetReadDeadline(time.Time{})
 	etag, err := s.write(key, r.Body, r.ContentLength, r.Header.Get("Content-Type"), checksum)
 	if err != nil {
 		var bad *badBodyError
@@ -163,6 +166,7 @@ func (s *Store) get(w http.ResponseWriter, r *http.Request, key string) {
 		http.Error(w, "could not read the object", http.StatusInternalServerError)
 		return
 	}
+	http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", typ)
 	w.Header().Set("Content-Disposition", disp)
 	w.Header().Set("Cache-Control", "private, max-age=0")

@@ -1,0 +1,110 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/filegraph/filegraph/graph/scalar"
+	"github.com/filegraph/filegraph/internal/files"
+	"github.com/filegraph/filegraph/internal/httplog"
+)
+
+// Error codes in extensions.code.
+const (
+	CodeBadUserInput = "BAD_USER_INPUT"
+	CodeNotFound     = "NOT_FOUND"
+	CodeUnavailable  = "UNAVAILABLE"
+	CodeInternal     = "INTERNAL_SERVER_ERROR"
+)
+
+// MaxBodyBytes bounds a GraphQL request body; 100 upload requests with long
+// names fit many times over.
+const MaxBodyBytes = 1 << 20
+
+// NewHandler serves GraphQL over HTTP (POST and GET, per the GraphQL over
+// HTTP spec) on the files service.
+func NewHandler(svc *files.Service) http.Handler {
+	srv := handler.New(NewSchema(svc))
+	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST"}})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.Introspection{})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.SetErrorPresenter(presentError)
+	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
+		httplog.FromContext(ctx).ErrorContext(ctx, "graphql.panic", "panic", fmt.Sprint(v))
+		return errors.New("internal panic") // masked by presentError
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		if r.Method == http.MethodGet {
+			// gqlgen answers a mutation over GET with 406; the GraphQL over
+			// HTTP spec asks for 405 and an Allow header.
+			w = &getOnly{ResponseWriter: w}
+		}
+		srv.ServeHTTP(w, r)
+	})
+}
+
+type getOnly struct{ http.ResponseWriter }
+
+func (g *getOnly) WriteHeader(code int) {
+	if code == http.StatusNotAcceptable {
+		g.Header().Set("Allow", "GET, POST")
+		code = http.StatusMethodNotAllowed
+	}
+	g.ResponseWriter.WriteHeader(code)
+}
+
+// presentError is the one place errors become codes. Anything it does not
+// recognise is logged with the request id and masked.
+func presentError(ctx context.Context, err error) *gqlerror.Error {
+	gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+	var (
+		invalid  *files.InvalidError
+		badInput *scalar.InputError
+	)
+	switch {
+	case errors.As(err, &invalid):
+		problems := make([]map[string]string, len(invalid.Problems))
+		for i, p := range invalid.Problems {
+			problems[i] = map[string]string{"field": p.Field, "message": p.Message}
+		}
+		return withCode(gqlErr, CodeBadUserInput, invalid.Error(), "problems", problems)
+	case errors.As(err, &badInput):
+		return withCode(gqlErr, CodeBadUserInput, badInput.Error())
+	case errors.Is(err, files.ErrNotFound):
+		return withCode(gqlErr, CodeNotFound, files.ErrNotFound.Error())
+	case errors.Is(err, files.ErrUnavailable):
+		httplog.FromContext(ctx).WarnContext(ctx, "graphql.unavailable", "err", err)
+		return withCode(gqlErr, CodeUnavailable, files.ErrUnavailable.Error())
+	case gqlErr.Extensions["code"] != nil:
+		return gqlErr // gqlgen's own: parse and validation failures
+	case gqlErr.Err == nil:
+		// Made by gqlgen from the request itself (a null where none is
+		// allowed, a bad variable): the client's to fix.
+		return withCode(gqlErr, CodeBadUserInput, gqlErr.Message)
+	}
+	httplog.FromContext(ctx).ErrorContext(ctx, "graphql.internal_error", "err", err, "path", gqlErr.Path.String())
+	return withCode(gqlErr, CodeInternal, "internal server error", "requestId", httplog.RequestID(ctx))
+}
+
+func withCode(e *gqlerror.Error, code, message string, kv ...any) *gqlerror.Error {
+	out := &gqlerror.Error{Message: message, Path: e.Path, Locations: e.Locations, Rule: e.Rule, Extensions: map[string]any{"code": code}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out.Extensions[kv[i].(string)] = kv[i+1]
+	}
+	return out
+}
+

@@ -1,0 +1,114 @@
+// Package database opens the ent client on SQLite (the embedded default) or
+// PostgreSQL, creates or migrates the schema, and tells connection failures
+// (UNAVAILABLE to clients, worth a retry) from everything else.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/lib/pq"
+	_ "modernc.org/sqlite" // registers "sqlite", a pure-Go driver: no cgo, no server
+
+	"entgo.io/ent/dialect"
+
+	"github.com/filegraph/filegraph/ent"
+)
+
+// DB is an open database: the ent client, and the pool under it for health
+// checks.
+type DB struct {
+	Ent *ent.Client
+	SQL *sql.DB
+}
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
+
+// Close closes the pool.
+func (db *DB) Close() error { return db.Ent.Close() }
+
+// Open connects to databaseURL (postgres://...) or, when it is empty, to a
+// SQLite file in dataDir, and brings the schema up to date.
+func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+	var (
+		db  *sql.DB
+		drv string
+		err error
+	)
+	if databaseURL != "" {
+		drv = dialect.Postgres
+		db, err = sql.Open("postgres", databaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("database: %w", err)
+		}
+		db.SetMaxOpenConns(20)
+		db.SetMaxIdleConns(10)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	} else {
+		drv = dialect.SQLite
+		if err := os.MkdirAll(dataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("database: %w", err)
+		}
+		path := filepath.Join(dataDir, "filegraph.db")
+		// WAL lets readers run beside the writer; busy_timeout makes a
+		// writer wait for the lock instead of failing.
+		dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		db, err = sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("database: %w", err)
+		}
+	}
+	if err := ping(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	client := ent.NewClient(ent.Driver(entsql.OpenDB(drv, db)))
+	if err := client.Schema.Create(ctx); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("database: migrating schema: %w", err)
+	}
+	return &DB{Ent: client, SQL: db}, nil
+}
+
+func ping(ctx context.Context, db *sql.DB) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		return fmt.Errorf("database: cannot connect: %w", err)
+	}
+	return nil
+}
+
+// IsUnavailable reports whether err means the database could not be reached
+// or dropped the connection, rather than refusing the statement.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var netErr net.Error
+	var pqErr *pq.Error
+	switch {
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &netErr):
+		return true
+	case errors.As(err, &pqErr):
+		// Class 08: connection exceptions; 57P01-03: admin shutdown,
+		// crash shutdown, cannot connect now (a restart in progress).
+		return pqErr.Code.Class() == "08" || pqErr.Code == "57P01" || pqErr.Code == "57P02" || pqErr.Code == "57P03"
+	}
+	return false
+}

@@ -1,0 +1,77 @@
+package files
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/filegraph/filegraph/internal/database"
+	"github.com/filegraph/filegraph/internal/storage"
+)
+
+var (
+	// ErrNotFound means no file has the id.
+	ErrNotFound = errors.New("file not found")
+	// ErrUnavailable means the storage or the database could not be reached;
+	// nothing was changed and the same call may succeed later.
+	ErrUnavailable = errors.New("service temporarily unavailable, retry later")
+)
+
+// Problem is one thing wrong with the input: which field, and why.
+type Problem struct {
+	Field   string // a path into the input, such as files[2].size
+	Message string
+}
+
+// InvalidError lists everything wrong with a request, so a client can fix
+// all of it at once.
+type InvalidError struct {
+	Problems []Problem
+}
+
+func (e *InvalidError) Error() string {
+	if len(e.Problems) == 1 {
+		return e.Problems[0].Field + ": " + e.Problems[0].Message
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d problems: ", len(e.Problems))
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.Field + ": " + p.Message)
+	}
+	return b.String()
+}
+
+// problems collects Problems and returns them as one error, or nil.
+type problems []Problem
+
+func (ps *problems) add(field, format string, args ...any) {
+	*ps = append(*ps, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (ps problems) err() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return &InvalidError{Problems: ps}
+}
+
+// dbError wraps a database error with what was being done, marking
+// connection failures as ErrUnavailable.
+func dbError(op string, err error) error {
+	if database.IsUnavailable(err) {
+		return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// storageError does the same for storage errors other than ErrNotExist,
+// which callers handle themselves.
+func storageError(op string, err error) error {
+	if errors.Is(err, storage.ErrUnavailable) {
+		return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

@@ -1,0 +1,404 @@
+// Package files holds Filegraph's rules: what may be uploaded, how keys are
+// made, what an upload must look like in storage before it is saved, and
+// how files are listed, downloaded and deleted. Resolvers, and any job or
+// command, call this package; none of them talk to storage or the database
+// on their own.
+package files
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"entgo.io/contrib/entgql"
+
+	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/upload"
+	"github.com/filegraph/filegraph/internal/storage"
+)
+
+// Config holds the limits and lifetimes the rules use.
+type Config struct {
+	UploadURLTTL   time.Duration
+	DownloadURLTTL time.Duration
+	MaxUploadSize  int64
+}
+
+// Service applies the rules over one database and one store.
+type Service struct {
+	db    *ent.Client
+	store storage.Store
+	cfg   Config
+	log   *slog.Logger
+}
+
+// New returns a Service.
+func New(db *ent.Client, store storage.Store, cfg Config, log *slog.Logger) *Service {
+	return &Service{db: db, store: store, cfg: cfg, log: log}
+}
+
+// UploadURL is an issued upload: the key and the presigned request.
+type UploadURL struct {
+	FileName     string
+	OriginalName string
+	storage.Request
+}
+
+// CreateUploadURLs validates the requests, makes a key for each, records
+// the uploads and returns a presigned PUT for each. Nothing is issued unless
+// every request is valid.
+func (s *Service) CreateUploadURLs(ctx context.Context, reqs []*UploadRequest) ([]*UploadURL, error) {
+	valid, err := s.validate(reqs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*UploadURL, len(valid))
+	creates := make([]*ent.UploadCreate, len(valid))
+	for i, r := range valid {
+		key := NewKey(r.OriginalName)
+		req, err := s.store.PresignPut(ctx, key, storage.PutOptions{
+			Size:           r.Size,
+			ContentType:    r.ContentType,
+			ChecksumSHA256: r.ChecksumSHA256,
+			TTL:            s.cfg.UploadURLTTL,
+		})
+		if err != nil {
+			return nil, storageError("presigning upload", err)
+		}
+		out[i] = &UploadURL{FileName: key, OriginalName: r.OriginalName, Request: req}
+		creates[i] = s.db.Upload.Create().
+			SetFileName(key).
+			SetOriginalName(r.OriginalName).
+			SetSize(r.Size).
+			SetContentType(r.ContentType).
+			SetChecksumSha256(r.ChecksumSHA256).
+			SetExpiresAt(req.ExpiresAt)
+	}
+	if err := s.db.Upload.CreateBulk(creates...).Exec(ctx); err != nil {
+		return nil, dbError("recording uploads", err)
+	}
+	return out, nil
+}
+
+// SaveRequest reports one finished upload.
+type SaveRequest struct {
+	FileName     string
+	OriginalName string
+}
+
+// Save checks each reported upload against what was issued and what is in
+// storage, then saves them all in one transaction, or none. Saving a file
+// that is already saved returns it again, so a client may retry freely.
+func (s *Service) Save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, error) {
+	files, err := s.save(ctx, reqs)
+	if ent.IsConstraintError(err) {
+		// A concurrent save of the same key won; now it is saved, and the
+		// retry returns it.
+		files, err = s.save(ctx, reqs)
+	}
+	return files, err
+}
+
+func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, error) {
+	keys, err := checkSaveRequests(reqs)
+	if err != nil {
+		return nil, err
+	}
+	saved, err := s.db.File.Query().Where(file.FileNameIn(keys...)).All(ctx)
+	if err != nil {
+		return nil, dbError("looking up saved files", err)
+	}
+	pending, err := s.db.Upload.Query().Where(upload.FileNameIn(keys...)).All(ctx)
+	if err != nil {
+		return nil, dbError("looking up uploads", err)
+	}
+	savedBy := make(map[string]*ent.File, len(saved))
+	for _, f := range saved {
+		savedBy[f.FileName] = f
+	}
+	pendingBy := make(map[string]*ent.Upload, len(pending))
+	for _, u := range pending {
+		pendingBy[u.FileName] = u
+	}
+
+	var ps problems
+	var ready []*ent.File
+	for i, r := range reqs {
+		field := fmt.Sprintf("files[%d]", i)
+		if f := savedBy[r.FileName]; f != nil {
+			if f.OriginalName != r.OriginalName {
+				ps.add(field+".originalName", "%q was saved as %q", r.FileName, f.OriginalName)
+			}
+			continue
+		}
+		u := pendingBy[r.FileName]
+		if u == nil {
+			ps.add(field+".fileName", "%q was not issued by createUploadUrls", r.FileName)
+			continue
+		}
+		if u.OriginalName != r.OriginalName {
+			ps.add(field+".originalName", "%q was issued for %q", r.FileName, u.OriginalName)
+			continue
+		}
+		obj, err := s.store.Stat(ctx, u.FileName)
+		if errors.Is(err, storage.ErrNotExist) {
+			ps.add(field+".fileName", "%q has not been uploaded", r.FileName)
+			continue
+		}
+		if err != nil {
+			return nil, storageError("checking upload", err)
+		}
+		if msg := mismatch(u, obj); msg != "" {
+			ps.add(field+".fileName", "%q %s", r.FileName, msg)
+			continue
+		}
+		contentType := obj.ContentType
+		if contentType == "" {
+			contentType = u.ContentType
+		}
+		ready = append(ready, &ent.File{
+			Bucket:       s.store.Bucket(),
+			FileName:     u.FileName,
+			OriginalName: u.OriginalName,
+			Size:         obj.Size,
+			ContentType:  contentType,
+		})
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	if len(ready) > 0 {
+		if err := s.commit(ctx, ready); err != nil {
+			return nil, err
+		}
+		s.log.InfoContext(ctx, "files.saved", "count", len(ready))
+	}
+	all, err := s.db.File.Query().Where(file.FileNameIn(keys...)).All(ctx)
+	if err != nil {
+		return nil, dbError("reading saved files", err)
+	}
+	byKey := make(map[string]*ent.File, len(all))
+	for _, f := range all {
+		byKey[f.FileName] = f
+	}
+	out := make([]*ent.File, len(reqs))
+	for i, r := range reqs {
+		out[i] = byKey[r.FileName]
+	}
+	return out, nil
+}
+
+// commit creates the files and retires their uploads atomically.
+func (s *Service) commit(ctx context.Context, files []*ent.File) (err error) {
+	tx, err := s.db.Tx(ctx)
+	if err != nil {
+		return dbError("starting transaction", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	builders := make([]*ent.FileCreate, len(files))
+	keys := make([]string, len(files))
+	for i, f := range files {
+		builders[i] = tx.File.Create().
+			SetBucket(f.Bucket).
+			SetFileName(f.FileName).
+			SetOriginalName(f.OriginalName).
+			SetSize(f.Size).
+			SetContentType(f.ContentType)
+		keys[i] = f.FileName
+	}
+	if err := tx.File.CreateBulk(builders...).Exec(ctx); err != nil {
+		if ent.IsConstraintError(err) {
+			return err
+		}
+		return dbError("saving files", err)
+	}
+	if _, err := tx.Upload.Delete().Where(upload.FileNameIn(keys...)).Exec(ctx); err != nil {
+		return dbError("retiring uploads", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return dbError("committing", err)
+	}
+	return nil
+}
+
+func checkSaveRequests(reqs []*SaveRequest) ([]string, error) {
+	var ps problems
+	switch {
+	case len(reqs) == 0:
+		ps.add("files", "must list at least one file")
+	case len(reqs) > MaxFilesPerCall:
+		ps.add("files", "lists %d files, at most %d are allowed in one call", len(reqs), MaxFilesPerCall)
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(reqs))
+	seen := make(map[string]int, len(reqs))
+	for i, r := range reqs {
+		if r == nil {
+			return nil, &InvalidError{Problems: []Problem{{Field: fmt.Sprintf("files[%d]", i), Message: "must not be null"}}}
+		}
+		if j, dup := seen[r.FileName]; dup {
+			ps.add(fmt.Sprintf("files[%d].fileName", i), "repeats files[%d]", j)
+		}
+		seen[r.FileName] = i
+		keys[i] = r.FileName
+	}
+	return keys, ps.err()
+}
+
+// mismatch says how a stored object differs from its announced upload.
+func mismatch(u *ent.Upload, obj storage.Object) string {
+	if obj.Size != u.Size {
+		return fmt.Sprintf("is %d bytes in storage, %d were announced", obj.Size, u.Size)
+	}
+	if u.ChecksumSha256 != "" && obj.ChecksumSHA256 != "" && obj.ChecksumSHA256 != u.ChecksumSha256 {
+		return "does not match the announced checksum"
+	}
+	return ""
+}
+
+// ListArgs are the Relay connection arguments.
+type ListArgs struct {
+	After, Before *ent.Cursor
+	First, Last   *int
+	OrderBy       *ent.FileOrder
+	Where         *ent.FileWhereInput
+}
+
+// newestFirst is the default order of the files connection.
+var newestFirst = &ent.FileOrder{Direction: entgql.OrderDirectionDesc, Field: ent.FileOrderFieldCreatedAt}
+
+// List returns one page of files, newest first unless ordered otherwise.
+func (s *Service) List(ctx context.Context, a ListArgs) (*ent.FileConnection, error) {
+	var ps problems
+	for _, n := range []struct {
+		name string
+		v    *int
+	}{{"first", a.First}, {"last", a.Last}} {
+		if n.v != nil && (*n.v < 0 || *n.v > MaxPageSize) {
+			ps.add(n.name, "must be from 0 to %d, got %d", MaxPageSize, *n.v)
+		}
+	}
+	if a.First != nil && a.Last != nil {
+		ps.add("last", "cannot be given together with first")
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	first := a.First
+	if first == nil && a.Last == nil {
+		n := MaxPageSize
+		first = &n
+	}
+	order := a.OrderBy
+	if order == nil {
+		order = newestFirst
+	}
+	conn, err := s.db.File.Query().Paginate(ctx, a.After, first, a.Before, a.Last,
+		ent.WithFileOrder(order),
+		ent.WithFileFilter(func(q *ent.FileQuery) (*ent.FileQuery, error) {
+			q, err := a.Where.Filter(q)
+			if err != nil {
+				return nil, &InvalidError{Problems: []Problem{{Field: "where", Message: "has an empty filter"}}}
+			}
+			return q, nil
+		}),
+	)
+	if err != nil {
+		var invalid *InvalidError
+		if errors.As(err, &invalid) {
+			return nil, err
+		}
+		return nil, dbError("listing files", err)
+	}
+	return conn, nil
+}
+
+// Get returns the file with the id.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (*ent.File, error) {
+	f, err := s.db.File.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, dbError("reading file", err)
+	}
+	return f, nil
+}
+
+// Node resolves a Relay node id; an unknown id is nil, not an error.
+func (s *Service) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
+	f, err := s.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return f, err
+}
+
+// Nodes resolves many node ids, nil for each unknown one.
+func (s *Service) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error) {
+	found, err := s.db.File.Query().Where(file.IDIn(ids...)).All(ctx)
+	if err != nil {
+		return nil, dbError("reading files", err)
+	}
+	byID := make(map[uuid.UUID]*ent.File, len(found))
+	for _, f := range found {
+		byID[f.ID] = f
+	}
+	out := make([]ent.Noder, len(ids))
+	for i, id := range ids {
+		if f := byID[id]; f != nil {
+			out[i] = f
+		}
+	}
+	return out, nil
+}
+
+// DownloadURL returns a presigned GET that downloads the file under its
+// original name and saved type.
+func (s *Service) DownloadURL(ctx context.Context, id uuid.UUID) (*storage.Request, error) {
+	f, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.store.PresignGet(ctx, f.FileName, storage.GetOptions{
+		FileName:    f.OriginalName,
+		ContentType: f.ContentType,
+		TTL:         s.cfg.DownloadURLTTL,
+	})
+	if err != nil {
+		return nil, storageError("presigning download", err)
+	}
+	return &req, nil
+}
+
+// Delete removes the object, then the row. If the storage refuses, the row
+// stays, so a file is never listed without its object because of a failed
+// delete; the client retries.
+func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
+	f, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Delete(ctx, f.FileName); err != nil {
+		return storageError("deleting object", err)
+	}
+	if err := s.db.File.DeleteOneID(id).Exec(ctx); err != nil {
+		if ent.IsNotFound(err) {
+			return ErrNotFound // a concurrent delete won
+		}
+		return dbError("deleting file", err)
+	}
+	s.log.InfoContext(ctx, "files.deleted", "id", id, "key", f.FileName)
+	return nil
+}

@@ -1,0 +1,137 @@
+package files
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"mime"
+	"path"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+const (
+	// MaxFilesPerCall bounds createUploadUrls and saveFiles.
+	MaxFilesPerCall = 100
+	// MaxNameBytes bounds an original name, as most file systems do.
+	MaxNameBytes = 255
+	// MaxPageSize bounds first and last on the files connection.
+	MaxPageSize = 100
+	// DefaultContentType is used when the client names none.
+	DefaultContentType = "application/octet-stream"
+)
+
+// UploadRequest is what a client announces about one file.
+type UploadRequest struct {
+	OriginalName   string
+	Size           int64
+	ContentType    string // optional
+	ChecksumSHA256 string // optional, base64
+}
+
+// checkName reports what is wrong with an original name, or "".
+func checkName(name string) string {
+	switch {
+	case name == "":
+		return "must not be empty"
+	case len(name) > MaxNameBytes:
+		return fmt.Sprintf("is %d bytes long, at most %d are allowed", len(name), MaxNameBytes)
+	case !utf8.ValidString(name):
+		return "is not valid UTF-8"
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return "must not contain control characters"
+	}
+	return ""
+}
+
+// normalizeContentType returns the canonical form of a media type, which is
+// the exact value the upload will be signed with.
+func normalizeContentType(ct string) (string, bool) {
+	if strings.TrimSpace(ct) == "" {
+		return DefaultContentType, true
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "", false
+	}
+	typ, sub, ok := strings.Cut(mt, "/")
+	if !ok || typ == "" || sub == "" || strings.Contains(mt, "*") {
+		return "", false
+	}
+	out := mime.FormatMediaType(mt, params)
+	return out, out != ""
+}
+
+// validChecksum reports whether s is a base64 SHA-256 digest.
+func validChecksum(s string) bool {
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	return err == nil && len(b) == 32
+}
+
+// validate checks every request and returns them normalized.
+func (s *Service) validate(reqs []*UploadRequest) ([]UploadRequest, error) {
+	var ps problems
+	if len(reqs) == 0 {
+		ps.add("files", "must list at least one file")
+	}
+	if len(reqs) > MaxFilesPerCall {
+		ps.add("files", "lists %d files, at most %d are allowed in one call", len(reqs), MaxFilesPerCall)
+		return nil, ps.err()
+	}
+	out := make([]UploadRequest, len(reqs))
+	for i, r := range reqs {
+		field := fmt.Sprintf("files[%d]", i)
+		if r == nil {
+			ps.add(field, "must not be null")
+			continue
+		}
+		if msg := checkName(r.OriginalName); msg != "" {
+			ps.add(field+".originalName", "%s", msg)
+		}
+		switch {
+		case r.Size < 1:
+			ps.add(field+".size", "must be at least 1 byte, got %d", r.Size)
+		case r.Size > s.cfg.MaxUploadSize:
+			ps.add(field+".size", "%d bytes is over the limit of %d bytes by %d", r.Size, s.cfg.MaxUploadSize, r.Size-s.cfg.MaxUploadSize)
+		}
+		ct, ok := normalizeContentType(r.ContentType)
+		if !ok {
+			ps.add(field+".contentType", "%q is not a media type such as image/png", r.ContentType)
+		}
+		if r.ChecksumSHA256 != "" && !validChecksum(r.ChecksumSHA256) {
+			ps.add(field+".checksumSHA256", "must be the base64 encoding of a 32-byte SHA-256 digest")
+		}
+		out[i] = UploadRequest{OriginalName: r.OriginalName, Size: r.Size, ContentType: ct, ChecksumSHA256: r.ChecksumSHA256}
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// NewKey makes an object key for a file called name: a random 128-bit id
+// (never the client's name, so equal names never collide and keys reveal
+// nothing) plus the name's extension when it is short and plain, which keeps
+// the bucket readable for operators.
+func NewKey(name string) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return "files/" + hex.EncodeToString(b[:]) + safeExt(name)
+}
+
+func safeExt(name string) string {
+	ext := strings.ToLower(path.Ext(name))
+	if len(ext) < 2 || len(ext) > 11 {
+		return ""
+	}
+	for _, c := range ext[1:] {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			return ""
+		}
+	}
+	return ext
+}

@@ -1,0 +1,169 @@
+// Package server wires one Filegraph instance from a Config: database,
+// storage, the files service, and the HTTP routes. main runs it; tests serve
+// the same handler with httptest.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+
+	"github.com/filegraph/filegraph/graph"
+	"github.com/filegraph/filegraph/internal/config"
+	"github.com/filegraph/filegraph/internal/cors"
+	"github.com/filegraph/filegraph/internal/database"
+	"github.com/filegraph/filegraph/internal/files"
+	"github.com/filegraph/filegraph/internal/httplog"
+	"github.com/filegraph/filegraph/internal/storage"
+	"github.com/filegraph/filegraph/internal/storage/diskstore"
+	"github.com/filegraph/filegraph/internal/storage/s3store"
+)
+
+// Server is a wired instance.
+type Server struct {
+	Handler http.Handler
+	Files   *files.Service
+	db      *database.DB
+	store   storage.Store
+}
+
+// Option changes how New wires the server.
+type Option func(*options)
+
+type options struct {
+	store storage.Store
+}
+
+// WithStore uses store instead of the one the configuration names.
+func WithStore(store storage.Store) Option {
+	return func(o *options) { o.store = store }
+}
+
+// New opens the database (creating or migrating the schema), connects the
+// storage, and builds the routes.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	store := o.store
+	var storeHandler http.Handler
+	if store == nil {
+		store, storeHandler, err = openStore(ctx, cfg, log)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+	} else if d, ok := store.(*diskstore.Store); ok {
+		storeHandler = d.Handler()
+	}
+	svc := files.New(db.Ent, store, files.Config{
+		UploadURLTTL:   cfg.UploadURLTTL,
+		DownloadURLTTL: cfg.DownloadURLTTL,
+		MaxUploadSize:  cfg.MaxUploadSize,
+	}, log)
+	s := &Server{Files: svc, db: db, store: store}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", playground.Handler("Filegraph", "/query"))
+	mux.Handle("/query", cors.Policy{
+		Origins: cfg.CORSAllowedOrigins,
+		Methods: []string{"GET", "POST"},
+		Headers: []string{"Content-Type", "Authorization", "Accept"},
+		MaxAge:  3600,
+	}.Handler(graph.NewHandler(svc)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	if storeHandler != nil {
+		mux.Handle("/storage/", cors.Policy{
+			Origins: cfg.CORSAllowedOrigins,
+			Methods: []string{"PUT", "GET", "HEAD"},
+			Headers: []string{"Content-Type", "x-amz-checksum-sha256"},
+			Expose:  []string{"ETag"},
+			MaxAge:  3600,
+		}.Handler(http.StripPrefix("/storage", storeHandler)))
+	}
+	s.Handler = httplog.Middleware(log, mux)
+	return s, nil
+}
+
+// openStore connects the storage the configuration names: S3 when a bucket
+// is set, else the disk folder, whose handler must then be served.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (storage.Store, http.Handler, error) {
+	if cfg.S3.Bucket != "" {
+		s, err := s3store.New(ctx, s3store.Config{
+			Bucket:         cfg.S3.Bucket,
+			Region:         cfg.S3.Region,
+			Endpoint:       cfg.S3.Endpoint,
+			ForcePathStyle: cfg.S3.ForcePathStyle,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		if cfg.S3.SetBucketCORS {
+			if err := s.SetCORS(ctx, cfg.CORSAllowedOrigins); err != nil {
+				return nil, nil, err
+			}
+			log.Info("storage.cors_set", "bucket", cfg.S3.Bucket, "origins", cfg.CORSAllowedOrigins)
+		}
+		log.Info("storage.s3", "bucket", cfg.S3.Bucket, "endpoint", cfg.S3.Endpoint)
+		return s, nil, nil
+	}
+	key := cfg.StorageSigningKey
+	if key == nil {
+		var err error
+		if key, err = diskstore.LoadOrCreateKey(cfg.DataDir); err != nil {
+			return nil, nil, err
+		}
+	}
+	s, err := diskstore.New(filepath.Join(cfg.DataDir, "storage"), cfg.PublicURL+"/storage/", key)
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("storage.disk", "dir", filepath.Join(cfg.DataDir, "storage"), "public_url", cfg.PublicURL)
+	return s, s.Handler(), nil
+}
+
+// ready reports whether the database and the storage answer.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	checks := map[string]string{"database": "ok", "storage": "ok"}
+	status := http.StatusOK
+	if err := s.db.Ping(ctx); err != nil {
+		checks["database"], status = "unavailable", http.StatusServiceUnavailable
+		httplog.FromContext(ctx).Warn("readyz.database", "err", err)
+	}
+	if err := s.store.Ping(ctx); err != nil {
+		checks["storage"], status = "unavailable", http.StatusServiceUnavailable
+		httplog.FromContext(ctx).Warn("readyz.storage", "err", err)
+	}
+	writeJSON(w, status, checks)
+}
+
+// Close releases the database.
+func (s *Server) Close() error {
+	if err := s.db.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("closing database: %w", err)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
