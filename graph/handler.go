@@ -107,4 +107,3 @@ func withCode(e *gqlerror.Error, code, message string, kv ...any) *gqlerror.Erro
 	}
 	return out
 }
-

@@ -62,8 +62,11 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 		}
 		path := filepath.Join(dataDir, "filegraph.db")
 		// WAL lets readers run beside the writer; busy_timeout makes a
-		// writer wait for the lock instead of failing.
-		dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		// writer wait for the lock instead of failing. Times are written in
+		// one zone and one format, so that comparing them as text (cursor
+		// pagination on createdAt) orders them; the driver's default format
+		// carries Go's monotonic clock reading and does not.
+		dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite&_timezone=UTC"
 		db, err = sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)

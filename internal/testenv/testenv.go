@@ -64,7 +64,6 @@ func StartS3() (*S3, error) {
 	}
 	s := &S3{Endpoint: "http://" + addr, AccessKey: "filegraphtest", SecretKey: randomHex(20), Region: "us-east-1", dir: dir}
 	s.cmd = exec.Command(bin, "--port", addr, "--access", s.AccessKey, "--secret", s.SecretKey, "posix", dir)
-	s.cmd.Stdout, s.cmd.Stderr = os.Stderr, os.Stderr
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("testenv: starting versitygw: %w", err)
 	}

@@ -1,0 +1,256 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/filegraph/filegraph/internal/config"
+	"github.com/filegraph/filegraph/internal/storage"
+	"github.com/filegraph/filegraph/internal/storage/s3store"
+	"github.com/filegraph/filegraph/internal/storage/storagetest"
+	"github.com/filegraph/filegraph/internal/testenv"
+)
+
+var s3srv *testenv.S3
+
+func TestMain(m *testing.M) {
+	var err error
+	if s3srv, err = testenv.StartS3(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	s3srv.Close()
+	os.Exit(code)
+}
+
+// backends are the two ways Filegraph runs: embedded, and production-like.
+var backends = []string{"sqlite+disk", "postgres+s3"}
+
+// env is one server under test, served over real HTTP.
+type env struct {
+	t       testing.TB
+	URL     string
+	srv     *Server
+	store   storage.Store
+	s3Proxy *testenv.Proxy // postgres+s3 only: cut to take storage down
+	pgProxy *testenv.Proxy // postgres+s3 only: cut to take the database down
+}
+
+func newEnv(t testing.TB, backend string, settings ...string) *env {
+	t.Helper()
+	ctx := context.Background()
+	hs := httptest.NewUnstartedServer(nil)
+	vars := map[string]string{
+		"DATA_DIR":   t.TempDir(),
+		"PUBLIC_URL": "http://" + hs.Listener.Addr().String(),
+	}
+	for i := 0; i+1 < len(settings); i += 2 {
+		vars[settings[i]] = settings[i+1]
+	}
+	e := &env{t: t}
+	var opts []Option
+	if backend == "postgres+s3" {
+		pg, err := testenv.NewPostgres()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pg.Close)
+		pgURL, _ := url.Parse(pg.URL)
+		if e.pgProxy, err = testenv.NewProxy(pgURL.Host); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.pgProxy.Close)
+		pgURL.Host = e.pgProxy.Addr
+		vars["DATABASE_URL"] = pgURL.String()
+
+		bucket, err := s3srv.NewBucket(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s3URL, _ := url.Parse(s3srv.Endpoint)
+		if e.s3Proxy, err = testenv.NewProxy(s3URL.Host); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.s3Proxy.Close)
+		store, err := s3store.New(ctx, s3store.Config{
+			Bucket: bucket, Region: s3srv.Region, Endpoint: "http://" + e.s3Proxy.Addr,
+			ForcePathStyle: true, Credentials: s3srv.Credentials(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, WithStore(store))
+	}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	srv, err := New(ctx, cfg, log, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	hs.Config.Handler = srv.Handler
+	hs.Start()
+	t.Cleanup(hs.Close)
+	e.URL, e.srv, e.store = hs.URL, srv, srv.store
+	return e
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+func (g gqlError) code() string { c, _ := g.Extensions["code"].(string); return c }
+
+type gqlResponse struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+}
+
+// post sends a GraphQL request as a browser app does.
+func (e *env) post(query string, vars map[string]any) gqlResponse {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	res, err := http.Post(e.URL+"/query", "application/json", bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out gqlResponse
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		e.t.Fatalf("decoding response (status %d): %v", res.StatusCode, err)
+	}
+	return out
+}
+
+// do runs a request that must succeed and decodes its data into out.
+func (e *env) do(query string, vars map[string]any, out any) {
+	e.t.Helper()
+	r := e.post(query, vars)
+	if len(r.Errors) > 0 {
+		e.t.Fatalf("unexpected errors: %+v", r.Errors)
+	}
+	if out != nil {
+		if err := json.Unmarshal(r.Data, out); err != nil {
+			e.t.Fatalf("decoding data %s: %v", r.Data, err)
+		}
+	}
+}
+
+// fail runs a request that must fail with code and returns its error.
+func (e *env) fail(code, query string, vars map[string]any) gqlError {
+	e.t.Helper()
+	r := e.post(query, vars)
+	if len(r.Errors) != 1 {
+		e.t.Fatalf("got %d errors (%+v), want one %s; data %s", len(r.Errors), r.Errors, code, r.Data)
+	}
+	if r.Errors[0].code() != code {
+		e.t.Fatalf("error %+v, want code %s", r.Errors[0], code)
+	}
+	return r.Errors[0]
+}
+
+type header struct{ Name, Value string }
+
+type uploadURL struct {
+	FileName, OriginalName, URL, Method string
+	Headers                             []header
+	ExpiresAt                           time.Time
+}
+
+func (u uploadURL) request() storage.Request {
+	r := storage.Request{Method: u.Method, URL: u.URL}
+	for _, h := range u.Headers {
+		r.Header = append(r.Header, storage.Header{Name: h.Name, Value: h.Value})
+	}
+	return r
+}
+
+type fileNode struct {
+	ID, Bucket, FileName, OriginalName, ContentType string
+	Size                                            int64
+	CreatedAt                                       time.Time
+}
+
+const (
+	createQ = `mutation($files: [UploadRequest!]!) { createUploadUrls(files: $files) {
+		fileName originalName url method headers { name value } expiresAt } }`
+	saveQ = `mutation($files: [SaveFileInput!]!) { saveFiles(files: $files) {
+		id bucket fileName originalName size contentType createdAt } }`
+	downloadQ = `query($id: ID!) { fileDownloadUrl(id: $id) { url expiresAt } }`
+	deleteQ   = `mutation($id: ID!) { deleteFile(id: $id) }`
+	listQ     = `query($first: Int, $after: Cursor, $last: Int, $before: Cursor, $orderBy: FileOrder, $where: FileWhereInput) {
+		files(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy, where: $where) {
+			totalCount
+			pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+			edges { cursor node { id fileName originalName size contentType createdAt } } } }`
+)
+
+type connection struct {
+	Files struct {
+		TotalCount int
+		PageInfo   struct {
+			HasNextPage, HasPreviousPage bool
+			StartCursor, EndCursor       *string
+		}
+		Edges []struct {
+			Cursor string
+			Node   fileNode
+		}
+	}
+}
+
+func (c connection) names() []string {
+	out := make([]string, len(c.Files.Edges))
+	for i, e := range c.Files.Edges {
+		out[i] = e.Node.OriginalName
+	}
+	return out
+}
+
+// createUploads asks for upload URLs for the requests.
+func (e *env) createUploads(reqs ...map[string]any) []uploadURL {
+	e.t.Helper()
+	var out struct{ CreateUploadUrls []uploadURL }
+	e.do(createQ, map[string]any{"files": reqs}, &out)
+	return out.CreateUploadUrls
+}
+
+// put uploads body to an issued URL with exactly the returned headers.
+func (e *env) put(u uploadURL, body []byte) {
+	e.t.Helper()
+	res := storagetest.Send(e.t, u.request(), body)
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(res.Body)
+		e.t.Fatalf("PUT %s: status %d: %s", u.FileName, res.StatusCode, b)
+	}
+}
+
+// upload creates, PUTs and saves one file, returning it.
+func (e *env) upload(name, contentType string, body []byte) fileNode {
+	e.t.Helper()
+	u := e.createUploads(map[string]any{"originalName": name, "size": len(body), "contentType": contentType})[0]
+	e.put(u, body)
+	var out struct{ SaveFiles []fileNode }
+	e.do(saveQ, map[string]any{"files": []map[string]any{{"fileName": u.FileName, "originalName": name}}}, &out)
+	return out.SaveFiles[0]
+}
