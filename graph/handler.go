@@ -1,9 +1,11 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -47,7 +49,22 @@ func NewHandler(svc *files.Service) http.Handler {
 		return errors.New("internal panic") // masked by presentError
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		if r.Method == http.MethodPost {
+			// gqlgen reports an unreadable body as a 200 with an error;
+			// an oversized one is the client's fault and gets a 413.
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+			if err != nil {
+				status, msg := http.StatusBadRequest, "could not read the request body"
+				if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+					status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over %d bytes", MaxBodyBytes)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(status)
+				fmt.Fprintf(w, `{"errors":[{"message":%q,"extensions":{"code":%q}}]}`, msg, CodeBadUserInput)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		if r.Method == http.MethodGet {
 			// gqlgen answers a mutation over GET with 406; the GraphQL over
 			// HTTP spec asks for 405 and an Allow header.

@@ -1,0 +1,117 @@
+package files
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestNormalizeContentType(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"", DefaultContentType, true},
+		{"image/png", "image/png", true},
+		{"Text/Plain; Charset=UTF-8", "text/plain; charset=UTF-8", true},
+		{"application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", true},
+		{"image", "", false},
+		{"image/*", "", false},
+		{"/png", "", false},
+		{"text/plain; charset", "", false},
+		{"not a type", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := normalizeContentType(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("normalizeContentType(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestCheckName(t *testing.T) {
+	for name, bad := range map[string]bool{
+		"report.pdf":              false,
+		"Résumé (final) v2.docx":  false,
+		"日本語のファイル.txt":            false,
+		"":                        true,
+		strings.Repeat("a", 255):  false,
+		strings.Repeat("a", 256):  true,
+		"a\x00b":                  true,
+		"tab\there":               true,
+		"new\nline":               true,
+		"\x7f":                    true,
+		"\xff\xfe":                true,
+		"bidi\u0085next-line.txt": true,
+	} {
+		if got := checkName(name) != ""; got != bad {
+			t.Errorf("checkName(%q) refused = %v, want %v", name, got, bad)
+		}
+	}
+}
+
+func TestValidChecksum(t *testing.T) {
+	for s, want := range map[string]bool{
+		"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=": true,
+		"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU":  false,
+		"abc": false,
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855": false, // hex, not base64
+	} {
+		if got := validChecksum(s); got != want {
+			t.Errorf("validChecksum(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+var keyPattern = regexp.MustCompile(`^files/[0-9a-f]{32}(\.[a-z0-9]{1,10})?$`)
+
+func TestNewKey(t *testing.T) {
+	for name, ext := range map[string]string{
+		"report.pdf":           ".pdf",
+		"Photo.JPEG":           ".jpeg",
+		"archive.tar.gz":       ".gz",
+		"no-extension":         "",
+		"../../etc/passwd":     "",
+		"evil.p%2fhp":          "",
+		"x.averyveryverylongx": "",
+		"dot.":                 "",
+		"ünï.cödé":             "",
+	} {
+		k1, k2 := NewKey(name), NewKey(name)
+		if k1 == k2 {
+			t.Errorf("NewKey(%q) made %q twice", name, k1)
+		}
+		if !keyPattern.MatchString(k1) || !strings.HasSuffix(k1, ext) {
+			t.Errorf("NewKey(%q) = %q, want a random key ending %q", name, k1, ext)
+		}
+	}
+}
+
+func FuzzValidate(f *testing.F) {
+	s := &Service{cfg: Config{MaxUploadSize: 1 << 30}}
+	f.Add("report.pdf", int64(10), "application/pdf", "")
+	f.Add("", int64(0), "image/*", "abc")
+	f.Add("a\x00b", int64(-1), "text/plain; charset=utf-8", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
+	f.Fuzz(func(t *testing.T, name string, size int64, contentType, checksum string) {
+		out, err := s.validate([]*UploadRequest{{OriginalName: name, Size: size, ContentType: contentType, ChecksumSHA256: checksum}})
+		if err != nil {
+			if _, ok := err.(*InvalidError); !ok {
+				t.Fatalf("error %T, want *InvalidError", err)
+			}
+			return
+		}
+		r := out[0]
+		if r.Size < 1 || r.Size > 1<<30 || !utf8.ValidString(r.OriginalName) || len(r.OriginalName) > MaxNameBytes || r.OriginalName == "" {
+			t.Fatalf("accepted %+v", r)
+		}
+		// The normalized type is stable: what is signed is what a client
+		// would send back.
+		if again, ok := normalizeContentType(r.ContentType); !ok || again != r.ContentType {
+			t.Fatalf("content type %q normalizes again to %q, %v", r.ContentType, again, ok)
+		}
+		if key := NewKey(r.OriginalName); !keyPattern.MatchString(key) {
+			t.Fatalf("NewKey(%q) = %q", r.OriginalName, key)
+		}
+	})
+}

@@ -1,0 +1,98 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func readyz(t *testing.T, e *env) (int, map[string]string) {
+	t.Helper()
+	res, err := http.Get(e.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body map[string]string
+	json.NewDecoder(res.Body).Decode(&body)
+	return res.StatusCode, body
+}
+
+// TestStorageDown: while the storage cannot be reached, saves and deletes
+// are UNAVAILABLE and change nothing; afterwards the same calls succeed.
+func TestStorageDown(t *testing.T) {
+	e := newEnv(t, "postgres+s3")
+	kept := e.upload("kept.txt", "text/plain", []byte("still here"))
+	u := e.createUploads(map[string]any{"originalName": "late.txt", "size": 4})[0]
+	e.put(u, []byte("late"))
+	saveReq := map[string]any{"files": []map[string]any{{"fileName": u.FileName, "originalName": "late.txt"}}}
+
+	e.s3Proxy.SetDown(true)
+	if code, body := readyz(t, e); code != http.StatusServiceUnavailable || body["storage"] != "unavailable" || body["database"] != "ok" {
+		t.Errorf("readyz with storage down: %d %v", code, body)
+	}
+	err := e.fail("UNAVAILABLE", saveQ, saveReq)
+	if err.Message == "" || containsAny(err.Message, "127.0.0.1", "dial", "connection") {
+		t.Errorf("UNAVAILABLE message leaks details or is empty: %q", err.Message)
+	}
+	e.fail("UNAVAILABLE", deleteQ, map[string]any{"id": kept.ID})
+	var list connection
+	e.do(listQ, nil, &list)
+	if list.Files.TotalCount != 1 || list.Files.Edges[0].Node.ID != kept.ID {
+		t.Fatalf("after failed save and delete: %+v, want only %s still listed", list.Files, kept.ID)
+	}
+
+	e.s3Proxy.SetDown(false)
+	if code, _ := readyz(t, e); code != http.StatusOK {
+		t.Errorf("readyz after storage came back: %d", code)
+	}
+	var saved struct{ SaveFiles []fileNode }
+	e.do(saveQ, saveReq, &saved)
+	if len(saved.SaveFiles) != 1 || saved.SaveFiles[0].Size != 4 {
+		t.Errorf("save after recovery: %+v", saved.SaveFiles)
+	}
+	e.do(deleteQ, map[string]any{"id": kept.ID}, nil)
+}
+
+// TestDatabaseDown: a database outage (a PostgreSQL restart) is UNAVAILABLE
+// and /readyz 503, never a crash; the server recovers by itself.
+func TestDatabaseDown(t *testing.T) {
+	e := newEnv(t, "postgres+s3")
+	f := e.upload("a.txt", "text/plain", []byte("hello"))
+
+	e.pgProxy.SetDown(true)
+	if code, body := readyz(t, e); code != http.StatusServiceUnavailable || body["database"] != "unavailable" {
+		t.Errorf("readyz with database down: %d %v", code, body)
+	}
+	e.fail("UNAVAILABLE", listQ, nil)
+	e.fail("UNAVAILABLE", downloadQ, map[string]any{"id": f.ID})
+	e.fail("UNAVAILABLE", createQ, map[string]any{"files": []map[string]any{{"originalName": "b.txt", "size": 1}}})
+
+	e.pgProxy.SetDown(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, _ := readyz(t, e); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("server did not recover after the database came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var list connection
+	e.do(listQ, nil, &list)
+	if list.Files.TotalCount != 1 {
+		t.Errorf("after recovery: %d files", list.Files.TotalCount)
+	}
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
