@@ -43,12 +43,24 @@ type env struct {
 	URL     string
 	srv     *Server
 	store   storage.Store
-	s3Proxy *testenv.Proxy // postgres+s3 only: cut to take storage down
-	pgProxy *testenv.Proxy // postgres+s3 only: cut to take the database down
+	s3Proxy *testenv.Proxy // newFaultyEnv only: cut to take storage down
+	pgProxy *testenv.Proxy // newFaultyEnv only: cut to take the database down
 }
 
+// newEnv starts a server on backend; settings are NAME, value pairs.
 func newEnv(t testing.TB, backend string, settings ...string) *env {
 	t.Helper()
+	return startEnv(t, backend, false, settings)
+}
+
+// newFaultyEnv starts a postgres+s3 server whose database and storage are
+// reached through proxies that a test can cut.
+func newFaultyEnv(t testing.TB) *env {
+	t.Helper()
+	return startEnv(t, "postgres+s3", true, nil)
+}
+
+func startEnv(t testing.TB, backend string, proxied bool, settings []string) *env {
 	ctx := context.Background()
 	hs := httptest.NewUnstartedServer(nil)
 	vars := map[string]string{
@@ -67,24 +79,27 @@ func newEnv(t testing.TB, backend string, settings ...string) *env {
 		}
 		t.Cleanup(pg.Close)
 		pgURL, _ := url.Parse(pg.URL)
-		if e.pgProxy, err = testenv.NewProxy(pgURL.Host); err != nil {
-			t.Fatal(err)
+		s3URL, _ := url.Parse(s3srv.Endpoint)
+		if proxied {
+			if e.pgProxy, err = testenv.NewProxy(pgURL.Host); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(e.pgProxy.Close)
+			pgURL.Host = e.pgProxy.Addr
+			if e.s3Proxy, err = testenv.NewProxy(s3URL.Host); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(e.s3Proxy.Close)
+			s3URL.Host = e.s3Proxy.Addr
 		}
-		t.Cleanup(e.pgProxy.Close)
-		pgURL.Host = e.pgProxy.Addr
 		vars["DATABASE_URL"] = pgURL.String()
 
 		bucket, err := s3srv.NewBucket(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s3URL, _ := url.Parse(s3srv.Endpoint)
-		if e.s3Proxy, err = testenv.NewProxy(s3URL.Host); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(e.s3Proxy.Close)
 		store, err := s3store.New(ctx, s3store.Config{
-			Bucket: bucket, Region: s3srv.Region, Endpoint: "http://" + e.s3Proxy.Addr,
+			Bucket: bucket, Region: s3srv.Region, Endpoint: s3URL.String(),
 			ForcePathStyle: true, Credentials: s3srv.Credentials(),
 		})
 		if err != nil {

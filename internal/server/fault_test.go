@@ -23,7 +23,7 @@ func readyz(t *testing.T, e *env) (int, map[string]string) {
 // TestStorageDown: while the storage cannot be reached, saves and deletes
 // are UNAVAILABLE and change nothing; afterwards the same calls succeed.
 func TestStorageDown(t *testing.T) {
-	e := newEnv(t, "postgres+s3")
+	e := newFaultyEnv(t)
 	kept := e.upload("kept.txt", "text/plain", []byte("still here"))
 	u := e.createUploads(map[string]any{"originalName": "late.txt", "size": 4})[0]
 	e.put(u, []byte("late"))
@@ -59,7 +59,7 @@ func TestStorageDown(t *testing.T) {
 // TestDatabaseDown: a database outage (a PostgreSQL restart) is UNAVAILABLE
 // and /readyz 503, never a crash; the server recovers by itself.
 func TestDatabaseDown(t *testing.T) {
-	e := newEnv(t, "postgres+s3")
+	e := newFaultyEnv(t)
 	f := e.upload("a.txt", "text/plain", []byte("hello"))
 
 	e.pgProxy.SetDown(true)

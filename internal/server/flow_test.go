@@ -277,7 +277,9 @@ func TestSaveRefusals(t *testing.T) {
 			}
 			e.fail("BAD_USER_INPUT", saveQ, map[string]any{"files": []map[string]any{req(urls[0]), req(urls[0])}})
 			// The original name is the one announced, before and after saving.
-			renamed := func(u uploadURL) map[string]any { return map[string]any{"fileName": u.FileName, "originalName": "renamed.bin"} }
+			renamed := func(u uploadURL) map[string]any {
+				return map[string]any{"fileName": u.FileName, "originalName": "renamed.bin"}
+			}
 			if err := e.fail("BAD_USER_INPUT", saveQ, map[string]any{"files": []map[string]any{renamed(urls[0])}}); !strings.Contains(err.Message, "was saved as") {
 				t.Errorf("renaming a saved file: %q", err.Message)
 			}

@@ -1,11 +1,14 @@
 package diskstore
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/filegraph/filegraph/internal/storage"
 	"github.com/filegraph/filegraph/internal/storage/storagetest"
 )
 
@@ -59,4 +62,18 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("verify accepted %q for claims %q", sig, c)
 		}
 	})
+}
+
+func BenchmarkPresignPut(b *testing.B) {
+	s, err := New(b.TempDir(), "http://127.0.0.1:8080/storage/", []byte(strings.Repeat("k", 32)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := storage.PutOptions{Size: 1 << 20, ContentType: "image/jpeg", TTL: 15 * time.Minute}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.PresignPut(context.Background(), "files/0123456789abcdef0123456789abcdef.jpg", opts); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
+	"github.com/filegraph/filegraph/internal/storage"
 	"github.com/filegraph/filegraph/internal/storage/storagetest"
 	"github.com/filegraph/filegraph/internal/testenv"
 )
@@ -52,5 +54,29 @@ func TestSetCORS(t *testing.T) {
 	s := newTestStore(t)
 	if err := s.SetCORS(context.Background(), []string{"https://app.example"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func BenchmarkPresignPut(b *testing.B) {
+	s := newTestStore(b)
+	ctx := context.Background()
+	opts := storage.PutOptions{Size: 1 << 20, ContentType: "image/jpeg", TTL: 15 * time.Minute}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.PresignPut(ctx, "files/0123456789abcdef0123456789abcdef.jpg", opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPresignGet(b *testing.B) {
+	s := newTestStore(b)
+	ctx := context.Background()
+	opts := storage.GetOptions{FileName: "Résumé final.pdf", ContentType: "application/pdf", TTL: 15 * time.Minute}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.PresignGet(ctx, "files/0123456789abcdef0123456789abcdef.pdf", opts); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

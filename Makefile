@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+
+VERSITYGW_VERSION := v1.8.0
+BIN := $(CURDIR)/.bin
+
+.PHONY: run test bench build generate check
+
+## run: serve on 127.0.0.1:8080 with SQLite and disk storage in ./data
+run:
+	go run .
+
+## test: the whole suite, against real PostgreSQL and a real S3 server
+test: $(BIN)/versitygw
+	./scripts/test.sh
+
+## bench: Go benchmarks through the real handler
+bench: $(BIN)/versitygw
+	./scripts/test.sh -run '^$$' -bench . -benchmem
+
+## build: a static binary, ./filegraph
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o filegraph .
+
+## generate: rebuild ent and gqlgen code from ent/schema and graph/*.graphqls
+generate:
+	go generate ./...
+
+## check: generated code is current, gofmt and go vet are clean
+check: generate
+	@git diff --exit-code -- ent graph gqlgen.yml go.mod go.sum || (echo "go generate changed the files above: commit them" && exit 1)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go') && echo "gofmt would change the files above" && exit 1)
+	go vet ./...
+
+# The S3-compatible server the tests run against; installed once per checkout.
+$(BIN)/versitygw:
+	GOBIN=$(BIN) go install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
