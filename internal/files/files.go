@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"entgo.io/contrib/entgql"
 
@@ -126,78 +127,111 @@ func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, e
 		pendingBy[u.FileName] = u
 	}
 
-	var ps problems
-	var ready []*ent.File
+	// Decide what each request needs, then look at the pending objects in
+	// storage concurrently: on S3 each look is a round trip.
+	refused := make([]*Problem, len(reqs)) // at most one per file, kept in order
+	refuse := func(i int, name, format string, args ...any) {
+		refused[i] = &Problem{Field: fmt.Sprintf("files[%d].%s", i, name), Message: fmt.Sprintf(format, args...)}
+	}
+	checks := make([]*check, len(reqs))
 	for i, r := range reqs {
-		field := fmt.Sprintf("files[%d]", i)
 		if f := savedBy[r.FileName]; f != nil {
 			if f.OriginalName != r.OriginalName {
-				ps.add(field+".originalName", "%q was saved as %q", r.FileName, f.OriginalName)
+				refuse(i, "originalName", "%q was saved as %q", r.FileName, f.OriginalName)
 			}
 			continue
 		}
 		u := pendingBy[r.FileName]
-		if u == nil {
-			ps.add(field+".fileName", "%q was not issued by createUploadUrls", r.FileName)
+		switch {
+		case u == nil:
+			refuse(i, "fileName", "%q was not issued by createUploadUrls", r.FileName)
+		case u.OriginalName != r.OriginalName:
+			refuse(i, "originalName", "%q was issued for %q", r.FileName, u.OriginalName)
+		default:
+			checks[i] = &check{upload: u}
+		}
+	}
+	var g errgroup.Group
+	g.SetLimit(statConcurrency)
+	for _, c := range checks {
+		if c != nil {
+			g.Go(func() error {
+				c.obj, c.err = s.store.Stat(ctx, c.upload.FileName)
+				return nil
+			})
+		}
+	}
+	g.Wait()
+
+	var ready []*ent.File
+	for i, c := range checks {
+		if c == nil {
 			continue
 		}
-		if u.OriginalName != r.OriginalName {
-			ps.add(field+".originalName", "%q was issued for %q", r.FileName, u.OriginalName)
+		switch {
+		case errors.Is(c.err, storage.ErrNotExist):
+			refuse(i, "fileName", "%q has not been uploaded", reqs[i].FileName)
+			continue
+		case c.err != nil:
+			return nil, storageError("checking upload", c.err)
+		}
+		if msg := mismatch(c.upload, c.obj); msg != "" {
+			refuse(i, "fileName", "%q %s", reqs[i].FileName, msg)
 			continue
 		}
-		obj, err := s.store.Stat(ctx, u.FileName)
-		if errors.Is(err, storage.ErrNotExist) {
-			ps.add(field+".fileName", "%q has not been uploaded", r.FileName)
-			continue
-		}
-		if err != nil {
-			return nil, storageError("checking upload", err)
-		}
-		if msg := mismatch(u, obj); msg != "" {
-			ps.add(field+".fileName", "%q %s", r.FileName, msg)
-			continue
-		}
-		contentType := obj.ContentType
+		contentType := c.obj.ContentType
 		if contentType == "" {
-			contentType = u.ContentType
+			contentType = c.upload.ContentType
 		}
 		ready = append(ready, &ent.File{
 			Bucket:       s.store.Bucket(),
-			FileName:     u.FileName,
-			OriginalName: u.OriginalName,
-			Size:         obj.Size,
+			FileName:     c.upload.FileName,
+			OriginalName: c.upload.OriginalName,
+			Size:         c.obj.Size,
 			ContentType:  contentType,
 		})
+	}
+	var ps problems
+	for _, p := range refused {
+		if p != nil {
+			ps = append(ps, *p)
+		}
 	}
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
 	if len(ready) > 0 {
-		if err := s.commit(ctx, ready); err != nil {
+		created, err := s.commit(ctx, ready)
+		if err != nil {
 			return nil, err
 		}
-		s.log.InfoContext(ctx, "files.saved", "count", len(ready))
-	}
-	all, err := s.db.File.Query().Where(file.FileNameIn(keys...)).All(ctx)
-	if err != nil {
-		return nil, dbError("reading saved files", err)
-	}
-	byKey := make(map[string]*ent.File, len(all))
-	for _, f := range all {
-		byKey[f.FileName] = f
+		for _, f := range created {
+			savedBy[f.FileName] = f
+		}
+		s.log.InfoContext(ctx, "files.saved", "count", len(created))
 	}
 	out := make([]*ent.File, len(reqs))
 	for i, r := range reqs {
-		out[i] = byKey[r.FileName]
+		out[i] = savedBy[r.FileName]
 	}
 	return out, nil
 }
 
+// statConcurrency bounds the storage lookups one save makes at once.
+const statConcurrency = 8
+
+// check is one pending upload's look at storage.
+type check struct {
+	upload *ent.Upload
+	obj    storage.Object
+	err    error
+}
+
 // commit creates the files and retires their uploads atomically.
-func (s *Service) commit(ctx context.Context, files []*ent.File) (err error) {
+func (s *Service) commit(ctx context.Context, files []*ent.File) (_ []*ent.File, err error) {
 	tx, err := s.db.Tx(ctx)
 	if err != nil {
-		return dbError("starting transaction", err)
+		return nil, dbError("starting transaction", err)
 	}
 	defer func() {
 		if err != nil {
@@ -215,19 +249,20 @@ func (s *Service) commit(ctx context.Context, files []*ent.File) (err error) {
 			SetContentType(f.ContentType)
 		keys[i] = f.FileName
 	}
-	if err := tx.File.CreateBulk(builders...).Exec(ctx); err != nil {
+	created, err := tx.File.CreateBulk(builders...).Save(ctx)
+	if err != nil {
 		if ent.IsConstraintError(err) {
-			return err
+			return nil, err
 		}
-		return dbError("saving files", err)
+		return nil, dbError("saving files", err)
 	}
 	if _, err := tx.Upload.Delete().Where(upload.FileNameIn(keys...)).Exec(ctx); err != nil {
-		return dbError("retiring uploads", err)
+		return nil, dbError("retiring uploads", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return dbError("committing", err)
+		return nil, dbError("committing", err)
 	}
-	return nil
+	return created, nil
 }
 
 func checkSaveRequests(reqs []*SaveRequest) ([]string, error) {

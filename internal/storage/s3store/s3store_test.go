@@ -80,3 +80,15 @@ func BenchmarkPresignGet(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkStat(b *testing.B) {
+	s := newTestStore(b)
+	ctx := context.Background()
+	storagetest.Upload(b, s, "files/bench.bin", "application/octet-stream", make([]byte, 1024))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Stat(ctx, "files/bench.bin"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
