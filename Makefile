@@ -10,7 +10,7 @@ run:
 	go run .
 
 ## test: the whole suite, against real PostgreSQL and a real S3 server
-test: $(BIN)/versitygw
+test: $(BIN)/versitygw scripts/audit/node_modules
 	./scripts/test.sh
 
 ## bench: Go benchmarks through the real handler
@@ -30,6 +30,11 @@ check: generate
 	@git diff --exit-code -- ent graph gqlgen.yml go.mod go.sum || (echo "go generate changed the files above: commit them" && exit 1)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go') && echo "gofmt would change the files above" && exit 1)
 	go vet ./...
+
+# graphql-http's audit of the GraphQL over HTTP spec, which a test runs.
+scripts/audit/node_modules: scripts/audit/package-lock.json
+	npm ci --prefix scripts/audit --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # The S3-compatible server the tests run against; installed once per checkout.
 $(BIN)/versitygw:

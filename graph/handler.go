@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,23 +66,53 @@ func NewHandler(svc *files.Service) http.Handler {
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
-		if r.Method == http.MethodGet {
-			// gqlgen answers a mutation over GET with 406; the GraphQL over
-			// HTTP spec asks for 405 and an Allow header.
-			w = &getOnly{ResponseWriter: w}
-		}
-		srv.ServeHTTP(w, r)
+		pw := &protocolWriter{ResponseWriter: w}
+		srv.ServeHTTP(pw, r)
+		pw.finish()
 	})
 }
 
-type getOnly struct{ http.ResponseWriter }
+// protocolWriter brings gqlgen's answers in line with the GraphQL over HTTP
+// spec where they differ: a mutation over GET is 405 with an Allow header
+// (gqlgen: 406); a request error under application/json is 200 (gqlgen:
+// 422); and a request error under application/graphql-response+json (400)
+// carries no "data" entry (gqlgen writes "data": null).
+type protocolWriter struct {
+	http.ResponseWriter
+	held *bytes.Buffer // the body of a request error, until finish
+}
 
-func (g *getOnly) WriteHeader(code int) {
-	if code == http.StatusNotAcceptable {
-		g.Header().Set("Allow", "GET, POST")
+func (p *protocolWriter) WriteHeader(code int) {
+	switch code {
+	case http.StatusNotAcceptable:
+		p.Header().Set("Allow", "GET, POST")
 		code = http.StatusMethodNotAllowed
+	case http.StatusUnprocessableEntity:
+		code = http.StatusOK
+	case http.StatusBadRequest:
+		p.held = new(bytes.Buffer)
 	}
-	g.ResponseWriter.WriteHeader(code)
+	p.ResponseWriter.WriteHeader(code)
+}
+
+func (p *protocolWriter) Write(b []byte) (int, error) {
+	if p.held != nil {
+		return p.held.Write(b)
+	}
+	return p.ResponseWriter.Write(b)
+}
+
+func (p *protocolWriter) finish() {
+	if p.held == nil {
+		return
+	}
+	var resp map[string]json.RawMessage
+	if err := json.Unmarshal(p.held.Bytes(), &resp); err != nil {
+		p.ResponseWriter.Write(p.held.Bytes())
+		return
+	}
+	delete(resp, "data")
+	json.NewEncoder(p.ResponseWriter).Encode(resp)
 }
 
 // presentError is the one place errors become codes. Anything it does not
