@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,16 +22,7 @@ import (
 
 var s3srv *testenv.S3
 
-func TestMain(m *testing.M) {
-	var err error
-	if s3srv, err = testenv.StartS3(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	s3srv.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithS3(m, &s3srv) }
 
 // backends are the two ways Filegraph runs: embedded, and production-like.
 var backends = []string{"sqlite+disk", "postgres+s3"}

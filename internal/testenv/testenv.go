@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -222,4 +223,17 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return strings.ToLower(hex.EncodeToString(b))
+}
+
+// RunWithS3 is a TestMain body: it starts (or finds) the S3 server, stores
+// it in *s for the package's tests, runs them, stops the server and exits.
+func RunWithS3(m *testing.M, s **S3) {
+	var err error
+	if *s, err = StartS3(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	(*s).Close()
+	os.Exit(code)
 }

@@ -2,8 +2,6 @@ package s3store
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -14,16 +12,7 @@ import (
 
 var s3srv *testenv.S3
 
-func TestMain(m *testing.M) {
-	var err error
-	if s3srv, err = testenv.StartS3(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	s3srv.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithS3(m, &s3srv) }
 
 func newTestStore(t testing.TB) *Store {
 	t.Helper()
