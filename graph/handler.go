@@ -129,7 +129,9 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 		for i, p := range invalid.Problems {
 			problems[i] = map[string]string{"field": p.Field, "message": p.Message}
 		}
-		return withCode(gqlErr, CodeBadUserInput, invalid.Error(), "problems", problems)
+		e := withCode(gqlErr, CodeBadUserInput, invalid.Error())
+		e.Extensions["problems"] = problems
+		return e
 	case errors.As(err, &badInput):
 		return withCode(gqlErr, CodeBadUserInput, badInput.Error())
 	case errors.Is(err, files.ErrNotFound):
@@ -145,13 +147,12 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 		return withCode(gqlErr, CodeBadUserInput, gqlErr.Message)
 	}
 	httplog.FromContext(ctx).ErrorContext(ctx, "graphql.internal_error", "err", err, "path", gqlErr.Path.String())
-	return withCode(gqlErr, CodeInternal, "internal server error", "requestId", httplog.RequestID(ctx))
+	e := withCode(gqlErr, CodeInternal, "internal server error")
+	e.Extensions["requestId"] = httplog.RequestID(ctx)
+	return e
 }
 
-func withCode(e *gqlerror.Error, code, message string, kv ...any) *gqlerror.Error {
-	out := &gqlerror.Error{Message: message, Path: e.Path, Locations: e.Locations, Rule: e.Rule, Extensions: map[string]any{"code": code}}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out.Extensions[kv[i].(string)] = kv[i+1]
-	}
-	return out
+// withCode keeps where the error happened and replaces what it says.
+func withCode(e *gqlerror.Error, code, message string) *gqlerror.Error {
+	return &gqlerror.Error{Message: message, Path: e.Path, Locations: e.Locations, Extensions: map[string]any{"code": code}}
 }

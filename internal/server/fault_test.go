@@ -96,3 +96,17 @@ func containsAny(s string, subs ...string) bool {
 	}
 	return false
 }
+
+// TestInternalErrorsMasked: an error nobody planned for reaches the client
+// as INTERNAL_SERVER_ERROR with a request id, and no detail.
+func TestInternalErrorsMasked(t *testing.T) {
+	e := newEnv(t, "sqlite+disk")
+	e.srv.db.SQL.Close() // a bug: the pool closed under a running server
+	err := e.fail("INTERNAL_SERVER_ERROR", listQ, nil)
+	if err.Message != "internal server error" {
+		t.Errorf("message %q leaks detail", err.Message)
+	}
+	if id, _ := err.Extensions["requestId"].(string); id == "" {
+		t.Errorf("no requestId in %v", err.Extensions)
+	}
+}

@@ -23,7 +23,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -251,6 +250,7 @@ func (s *Store) metaPath(key string) string {
 type meta struct {
 	ContentType    string `json:"contentType"`
 	ChecksumSHA256 string `json:"checksumSHA256"`
+	ETag           string `json:"etag"`
 }
 
 func (s *Store) readMeta(key string) (meta, error) {
@@ -264,5 +264,3 @@ func (s *Store) readMeta(key string) (meta, error) {
 	}
 	return m, nil
 }
-
-func checksumOf(sum []byte) string { return base64.StdEncoding.EncodeToString(sum) }

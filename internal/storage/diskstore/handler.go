@@ -3,6 +3,7 @@ package diskstore
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -103,13 +104,15 @@ func (s *Store) write(key string, body io.Reader, size int64, contentType, check
 		return "", &badBodyError{fmt.Sprintf("body has %d bytes, signed length is %d", n, size)}
 	}
 	sum := h.Sum(nil)
-	if checksum != "" && checksumOf(sum) != checksum {
+	got := base64.StdEncoding.EncodeToString(sum)
+	if checksum != "" && got != checksum {
 		return "", &badBodyError{"body does not match " + headerChecksum}
 	}
 	if err := tmp.Close(); err != nil {
 		return "", err
 	}
-	m, _ := json.Marshal(meta{ContentType: contentType, ChecksumSHA256: checksumOf(sum)})
+	etag = `"` + hex.EncodeToString(sum[:16]) + `"`
+	m, _ := json.Marshal(meta{ContentType: contentType, ChecksumSHA256: got, ETag: etag})
 	if err := writeFileAtomic(s.metaPath(key), m, filepath.Join(s.root, "tmp")); err != nil {
 		return "", err
 	}
@@ -120,7 +123,7 @@ func (s *Store) write(key string, body io.Reader, size int64, contentType, check
 	if err := os.Rename(tmp.Name(), obj); err != nil {
 		return "", err
 	}
-	return `"` + hex.EncodeToString(sum[:16]) + `"`, nil
+	return etag, nil
 }
 
 func writeFileAtomic(path string, data []byte, tmpDir string) error {
@@ -171,9 +174,7 @@ func (s *Store) get(w http.ResponseWriter, r *http.Request, key string) {
 	w.Header().Set("Content-Disposition", disp)
 	w.Header().Set("Cache-Control", "private, max-age=0")
 	if m, err := s.readMeta(key); err == nil {
-		if sum, err := decodeChecksum(m.ChecksumSHA256); err == nil {
-			w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
-		}
+		w.Header().Set("ETag", m.ETag)
 	}
 	http.ServeContent(w, r, "", fi.ModTime(), f)
 }
