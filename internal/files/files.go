@@ -110,13 +110,15 @@ func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, e
 	if err != nil {
 		return nil, err
 	}
-	saved, err := s.db.File.Query().Where(file.FileNameIn(keys...)).All(ctx)
-	if err != nil {
-		return nil, dbError("looking up saved files", err)
-	}
+	// Uploads first: a concurrent save that commits between the two reads
+	// then shows up as saved, not as never issued.
 	pending, err := s.db.Upload.Query().Where(upload.FileNameIn(keys...)).All(ctx)
 	if err != nil {
 		return nil, dbError("looking up uploads", err)
+	}
+	saved, err := s.db.File.Query().Where(file.FileNameIn(keys...)).All(ctx)
+	if err != nil {
+		return nil, dbError("looking up saved files", err)
 	}
 	savedBy := make(map[string]*ent.File, len(saved))
 	for _, f := range saved {
