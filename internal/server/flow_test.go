@@ -302,10 +302,17 @@ func TestUnknownIDs(t *testing.T) {
 	e.fail("BAD_USER_INPUT", listQ, map[string]any{"after": "garbage"})
 	e.fail("BAD_USER_INPUT", listQ, map[string]any{"first": 101})
 	e.fail("BAD_USER_INPUT", listQ, map[string]any{"first": -1})
+	e.fail("BAD_USER_INPUT", listQ, map[string]any{"where": map[string]any{"not": map[string]any{}}})
 	var node struct{ Node *struct{ ID string } }
 	e.do(`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": unknown}, &node)
 	if node.Node != nil {
 		t.Errorf("node of an unknown id: %+v, want null", node.Node)
+	}
+	f := e.upload("a.txt", "text/plain", []byte("a"))
+	var nodes struct{ Nodes []*struct{ ID string } }
+	e.do(`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": []string{unknown, f.ID}}, &nodes)
+	if len(nodes.Nodes) != 2 || nodes.Nodes[0] != nil || nodes.Nodes[1] == nil || nodes.Nodes[1].ID != f.ID {
+		t.Errorf("nodes: %+v, want [null, %s]", nodes.Nodes, f.ID)
 	}
 }
 

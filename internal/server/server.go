@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		mux.Handle("/storage/", cors.Policy{
 			Origins: cfg.CORSAllowedOrigins,
 			Methods: []string{"PUT", "GET", "HEAD"},
-			Headers: []string{"Content-Type", "x-amz-checksum-sha256"},
+			Headers: []string{"Content-Type", "If-None-Match", "x-amz-checksum-sha256"},
 			Expose:  []string{"ETag"},
 			MaxAge:  3600,
 		}.Handler(http.StripPrefix("/storage", storeHandler)))

@@ -21,7 +21,8 @@ type Store interface {
 	Bucket() string
 	// PresignPut returns a request that uploads exactly one body of
 	// opts.Size bytes and type opts.ContentType to key; the store refuses
-	// any other length, type, or (when given) checksum.
+	// any other length, type, or (when given) checksum, and refuses to
+	// replace an object that is already there (412).
 	PresignPut(ctx context.Context, key string, opts PutOptions) (Request, error)
 	// PresignGet returns a request that downloads key as an attachment named
 	// opts.FileName with type opts.ContentType.

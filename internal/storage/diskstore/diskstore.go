@@ -11,7 +11,9 @@
 //
 // An upload streams into a temporary file in the same folder tree and is
 // renamed into place only when the whole body has arrived with the signed
-// length (and checksum), so no half-written object is ever visible. Each
+// length (and checksum), so no half-written object is ever visible. Like the
+// S3 backend's URLs, a PUT URL carries If-None-Match: * and writes once: a
+// key that holds an object is refused with 412. Each
 // object has a small JSON sidecar with its type and checksum; the object is
 // written last, so an object that exists always has its sidecar.
 //
@@ -33,6 +35,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/filegraph/filegraph/internal/storage"
@@ -47,6 +50,9 @@ type Store struct {
 	baseURL *url.URL
 	key     []byte
 	now     func() time.Time
+	// commit serialises the last step of a PUT (is the key free? sidecar,
+	// rename), so two PUTs of one key cannot both succeed.
+	commit sync.Mutex
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -109,10 +115,11 @@ func (s *Store) PresignPut(_ context.Context, key string, opts storage.PutOption
 	exp := s.now().Add(opts.TTL).Truncate(time.Second)
 	q := url.Values{}
 	q.Set(paramExpires, strconv.FormatInt(exp.Unix(), 10))
-	q.Set(paramSignature, s.sign(putClaims(key, exp.Unix(), opts.Size, opts.ContentType, opts.ChecksumSHA256)))
+	q.Set(paramSignature, s.sign(putClaims(key, exp.Unix(), opts.Size, opts.ContentType, opts.ChecksumSHA256, "*")))
 	h := []storage.Header{
 		{Name: "Content-Length", Value: strconv.FormatInt(opts.Size, 10)},
 		{Name: "Content-Type", Value: opts.ContentType},
+		{Name: "If-None-Match", Value: "*"},
 	}
 	if opts.ChecksumSHA256 != "" {
 		h = append(h, storage.Header{Name: headerChecksum, Value: opts.ChecksumSHA256})
@@ -194,8 +201,8 @@ func (s *Store) url(key string, q url.Values) string {
 	return u.String()
 }
 
-func putClaims(key string, exp, size int64, contentType, checksum string) string {
-	return strings.Join([]string{"PUT", key, strconv.FormatInt(exp, 10), strconv.FormatInt(size, 10), contentType, checksum}, "\n")
+func putClaims(key string, exp, size int64, contentType, checksum, ifNoneMatch string) string {
+	return strings.Join([]string{"PUT", key, strconv.FormatInt(exp, 10), strconv.FormatInt(size, 10), contentType, checksum, ifNoneMatch}, "\n")
 }
 
 func getClaims(key string, exp int64, disposition, contentType string) string {

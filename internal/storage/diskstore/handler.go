@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -57,7 +58,7 @@ func (s *Store) put(w http.ResponseWriter, r *http.Request, key string) {
 		return
 	}
 	checksum := r.Header.Get(headerChecksum)
-	claims := putClaims(key, exp, r.ContentLength, r.Header.Get("Content-Type"), checksum)
+	claims := putClaims(key, exp, r.ContentLength, r.Header.Get("Content-Type"), checksum, r.Header.Get("If-None-Match"))
 	if !s.verify(claims, r.URL.Query().Get(paramSignature)) {
 		http.Error(w, "signature does not match the request", http.StatusForbidden)
 		return
@@ -69,6 +70,10 @@ func (s *Store) put(w http.ResponseWriter, r *http.Request, key string) {
 		var bad *badBodyError
 		if errors.As(err, &bad) {
 			http.Error(w, bad.Error(), http.StatusBadRequest)
+			return
+		}
+		if errors.Is(err, fs.ErrExist) {
+			http.Error(w, "an object already exists at this key", http.StatusPreconditionFailed)
 			return
 		}
 		http.Error(w, "could not store the object", http.StatusInternalServerError)
@@ -113,10 +118,15 @@ func (s *Store) write(key string, body io.Reader, size int64, contentType, check
 	}
 	etag = `"` + hex.EncodeToString(sum[:16]) + `"`
 	m, _ := json.Marshal(meta{ContentType: contentType, ChecksumSHA256: got, ETag: etag})
+	obj := s.objectPath(key)
+	s.commit.Lock()
+	defer s.commit.Unlock()
+	if _, err := os.Lstat(obj); err == nil {
+		return "", fs.ErrExist
+	}
 	if err := writeFileAtomic(s.metaPath(key), m, filepath.Join(s.root, "tmp")); err != nil {
 		return "", err
 	}
-	obj := s.objectPath(key)
 	if err := os.MkdirAll(filepath.Dir(obj), 0o750); err != nil {
 		return "", err
 	}

@@ -4,7 +4,8 @@
 // Uploads are presigned PutObject requests that sign Content-Length and
 // Content-Type (and x-amz-checksum-sha256 when the client announced a
 // checksum), so S3 itself refuses a body that differs from what was
-// announced. The client is built with request checksum calculation "when
+// announced. They also sign If-None-Match: *, an S3 conditional write, so an
+// upload URL writes once: replaying it cannot replace a saved file. The client is built with request checksum calculation "when
 // required": otherwise the SDK adds checksum parameters to presigned URLs
 // that a browser cannot satisfy. Downloads are presigned GetObject requests
 // whose response-content-disposition makes the browser save the file under
@@ -92,6 +93,9 @@ func (s *Store) PresignPut(ctx context.Context, key string, opts storage.PutOpti
 		Key:           aws.String(key),
 		ContentLength: aws.Int64(opts.Size),
 		ContentType:   aws.String(opts.ContentType),
+		// Write once: a second PUT to the same URL cannot replace the
+		// object, even before the URL expires.
+		IfNoneMatch: aws.String("*"),
 	}
 	if opts.ChecksumSHA256 != "" {
 		in.ChecksumSHA256 = aws.String(opts.ChecksumSHA256)
@@ -178,7 +182,7 @@ func CORSRule(origins []string) types.CORSRule {
 	return types.CORSRule{
 		AllowedOrigins: origins,
 		AllowedMethods: []string{"PUT", "GET", "HEAD"},
-		AllowedHeaders: []string{"Content-Type", "x-amz-checksum-sha256"},
+		AllowedHeaders: []string{"Content-Type", "If-None-Match", "x-amz-checksum-sha256"},
 		ExposeHeaders:  []string{"ETag"},
 		MaxAgeSeconds:  aws.Int32(3600),
 	}

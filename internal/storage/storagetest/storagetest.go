@@ -28,6 +28,7 @@ func Run(t *testing.T, s storage.Store) {
 	t.Run("PutStatGet", func(t *testing.T) { testPutStatGet(t, s) })
 	t.Run("Checksum", func(t *testing.T) { testChecksum(t, s) })
 	t.Run("Refusals", func(t *testing.T) { testRefusals(t, s) })
+	t.Run("WriteOnce", func(t *testing.T) { testWriteOnce(t, s) })
 	t.Run("Expired", func(t *testing.T) { testExpired(t, s) })
 	t.Run("StatDeleteMissing", func(t *testing.T) { testMissing(t, s) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, s) })
@@ -233,6 +234,41 @@ func testRefusals(t *testing.T, s storage.Store) {
 			}
 			assertMissing(t, s, key)
 		})
+	}
+}
+
+// testWriteOnce: replaying an upload URL cannot replace the object.
+func testWriteOnce(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	key, first, second := NewKey(), randomBytes(100), randomBytes(100)
+	req, err := s.PresignPut(ctx, key, storage.PutOptions{Size: 100, ContentType: "text/plain", TTL: ttl})
+	if err != nil {
+		t.Fatalf("PresignPut: %v", err)
+	}
+	res := Send(t, req, first)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("first PUT: status %d", res.StatusCode)
+	}
+	res = Send(t, req, second)
+	res.Body.Close()
+	if res.StatusCode != http.StatusPreconditionFailed {
+		t.Errorf("second PUT to the same URL: status %d, want 412", res.StatusCode)
+	}
+	// Leaving out If-None-Match breaks the signature.
+	res = Send(t, storage.Request{Method: req.Method, URL: req.URL, Header: withHeader(req.Header, "If-None-Match", "")}, second)
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden && res.StatusCode != http.StatusPreconditionFailed {
+		t.Errorf("PUT without If-None-Match: status %d, want a refusal", res.StatusCode)
+	}
+	get, err := s.PresignGet(ctx, key, storage.GetOptions{FileName: "a.txt", ContentType: "text/plain", TTL: ttl})
+	if err != nil {
+		t.Fatalf("PresignGet: %v", err)
+	}
+	res = Send(t, get, nil)
+	defer res.Body.Close()
+	if got, _ := io.ReadAll(res.Body); !bytes.Equal(got, first) {
+		t.Errorf("the object changed after a refused PUT")
 	}
 }
 
