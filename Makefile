@@ -3,7 +3,7 @@
 VERSITYGW_VERSION := v1.8.0
 BIN := $(CURDIR)/.bin
 
-.PHONY: run test bench build generate check
+.PHONY: run test test-browser bench build generate check
 
 ## run: serve on 127.0.0.1:8080 with SQLite and disk storage in ./data
 run:
@@ -12,6 +12,10 @@ run:
 ## test: the whole suite, against real PostgreSQL and a real S3 server
 test: $(BIN)/versitygw scripts/audit/node_modules
 	./scripts/test.sh
+
+## test-browser: the README's client code in headless Chromium (apt-get install chromium)
+test-browser: $(BIN)/versitygw
+	PKGS=./internal/server ./scripts/test.sh -tags browser -run TestBrowserFlow -v
 
 ## bench: Go benchmarks through the real handler
 bench: $(BIN)/versitygw
@@ -30,6 +34,7 @@ check: generate
 	@git diff --exit-code -- ent graph gqlgen.yml go.mod go.sum || (echo "go generate changed the files above: commit them" && exit 1)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go') && echo "gofmt would change the files above" && exit 1)
 	go vet ./...
+	go vet -tags browser ./internal/server
 
 # graphql-http's audit of the GraphQL over HTTP spec, which a test runs.
 scripts/audit/node_modules: scripts/audit/package-lock.json
