@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -333,7 +334,7 @@ func TestConcurrentSave(t *testing.T) {
 						return
 					}
 					var out struct{ SaveFiles []fileNode }
-					if err := jsonUnmarshal(r.Data, &out); err != nil {
+					if err := json.Unmarshal(r.Data, &out); err != nil {
 						ids <- "error: " + err.Error()
 						return
 					}

@@ -29,7 +29,6 @@ import (
 // Server is a wired instance.
 type Server struct {
 	Handler http.Handler
-	Files   *files.Service
 	db      *database.DB
 	store   storage.Store
 }
@@ -73,7 +72,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		DownloadURLTTL: cfg.DownloadURLTTL,
 		MaxUploadSize:  cfg.MaxUploadSize,
 	}, log)
-	s := &Server{Files: svc, db: db, store: store}
+	s := &Server{db: db, store: store}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", playground.Handler("Filegraph", "/query"))
