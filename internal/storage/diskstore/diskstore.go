@@ -24,6 +24,7 @@ package diskstore
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -92,7 +93,7 @@ func LoadOrCreateKey(dir string) ([]byte, error) {
 		return nil, fmt.Errorf("diskstore: %w", err)
 	}
 	key := make([]byte, 32)
-	if _, err := randRead(key); err != nil {
+	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("diskstore: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {

@@ -1,7 +1,6 @@
 package diskstore
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -16,9 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-var randRead = rand.Read
+	"github.com/filegraph/filegraph/internal/httplog"
+)
 
 // Handler serves the presigned URLs; mount it at the base URL's path with
 // that prefix stripped.
@@ -76,6 +75,7 @@ func (s *Store) put(w http.ResponseWriter, r *http.Request, key string) {
 			http.Error(w, "an object already exists at this key", http.StatusPreconditionFailed)
 			return
 		}
+		httplog.FromContext(r.Context()).ErrorContext(r.Context(), "diskstore.put_failed", "key", key, "err", err)
 		http.Error(w, "could not store the object", http.StatusInternalServerError)
 		return
 	}
@@ -112,6 +112,10 @@ func (s *Store) write(key string, body io.Reader, size int64, contentType, check
 	got := base64.StdEncoding.EncodeToString(sum)
 	if checksum != "" && got != checksum {
 		return "", &badBodyError{"body does not match " + headerChecksum}
+	}
+	// On disk before it is visible: a crash must not leave a short object.
+	if err := tmp.Sync(); err != nil {
+		return "", err
 	}
 	if err := tmp.Close(); err != nil {
 		return "", err
@@ -176,6 +180,7 @@ func (s *Store) get(w http.ResponseWriter, r *http.Request, key string) {
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
+		httplog.FromContext(r.Context()).ErrorContext(r.Context(), "diskstore.get_failed", "key", key, "err", err)
 		http.Error(w, "could not read the object", http.StatusInternalServerError)
 		return
 	}
