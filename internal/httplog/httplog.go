@@ -1,7 +1,8 @@
-// Package httplog gives each request an id and a logger that carries it,
-// and logs one "http.request" event per request. Handlers deeper down take
-// the logger from the context, so every line about a request can be found
-// by its id, which clients also see in the X-Request-Id header.
+// Package httplog gives each request an id, puts it on every log record
+// made with the request's context, and logs one "http.request" event per
+// request. So every line about a request, from any package that logs with
+// its context, can be found by the id, which clients see in the
+// X-Request-Id header.
 package httplog
 
 import (
@@ -20,7 +21,8 @@ type entry struct {
 	log *slog.Logger
 }
 
-// FromContext returns the request's logger, or slog.Default outside one.
+// FromContext returns the server's logger inside a request, or
+// slog.Default outside one. Log with the request's context to get its id.
 func FromContext(ctx context.Context) *slog.Logger {
 	if e, ok := ctx.Value(ctxKey{}).(entry); ok {
 		return e.log
@@ -34,19 +36,42 @@ func RequestID(ctx context.Context) string {
 	return e.id
 }
 
-// Middleware assigns ids, attaches loggers and logs each request.
+// Logger returns log with records made under a request's context tagged
+// with its request_id.
+func Logger(log *slog.Logger) *slog.Logger {
+	return slog.New(contextHandler{log.Handler()})
+}
+
+type contextHandler struct{ slog.Handler }
+
+func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h contextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return contextHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h contextHandler) WithGroup(name string) slog.Handler {
+	return contextHandler{h.Handler.WithGroup(name)}
+}
+
+// Middleware assigns ids and logs each request; log should come from Logger.
 func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if !validID(id) {
 			id = newID()
 		}
-		l := log.With("request_id", id)
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, entry{id: id, log: l})))
-		l.LogAttrs(r.Context(), slog.LevelInfo, "http.request",
+		ctx := context.WithValue(r.Context(), ctxKey{}, entry{id: id, log: log})
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		log.LogAttrs(ctx, slog.LevelInfo, "http.request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),

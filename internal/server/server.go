@@ -52,6 +52,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	for _, opt := range opts {
 		opt(&o)
 	}
+	log = httplog.Logger(log)
 	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -144,11 +145,11 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if err := s.db.Ping(ctx); err != nil {
 		checks["database"], status = "unavailable", http.StatusServiceUnavailable
-		httplog.FromContext(ctx).Warn("readyz.database", "err", err)
+		httplog.FromContext(ctx).WarnContext(ctx, "readyz.database", "err", err)
 	}
 	if err := s.store.Ping(ctx); err != nil {
 		checks["storage"], status = "unavailable", http.StatusServiceUnavailable
-		httplog.FromContext(ctx).Warn("readyz.storage", "err", err)
+		httplog.FromContext(ctx).WarnContext(ctx, "readyz.storage", "err", err)
 	}
 	writeJSON(w, status, checks)
 }

@@ -1,0 +1,46 @@
+package httplog
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestRequestIDOnEveryRecord(t *testing.T) {
+	var buf bytes.Buffer
+	log := Logger(slog.New(slog.NewTextHandler(&buf, nil)))
+	h := Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A package deeper down, logging with the request's context.
+		log.With("component", "files").InfoContext(r.Context(), "files.saved")
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	for _, tt := range []struct{ sent, want string }{
+		{"abc-123", "abc-123"},
+		{"bad id\nforged=1", ""}, // replaced by a fresh id
+	} {
+		buf.Reset()
+		req := httptest.NewRequest("GET", "/x", nil)
+		req.Header.Set("X-Request-Id", tt.sent)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		id := rec.Header().Get("X-Request-Id")
+		if id == "" || (tt.want != "" && id != tt.want) || strings.ContainsAny(id, " \n") {
+			t.Errorf("sent %q: X-Request-Id %q", tt.sent, id)
+		}
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		if len(lines) != 2 {
+			t.Fatalf("log lines: %q", lines)
+		}
+		for _, l := range lines {
+			if !strings.Contains(l, "request_id="+id) {
+				t.Errorf("line %q lacks request_id=%s", l, id)
+			}
+		}
+		if !strings.Contains(lines[1], "msg=http.request") || !strings.Contains(lines[1], "status=418") {
+			t.Errorf("request line %q", lines[1])
+		}
+	}
+}
