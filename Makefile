@@ -10,8 +10,9 @@ run:
 	go run .
 
 ## test: the whole suite, against real PostgreSQL and a real S3 server
+## (TESTFLAGS=-race adds the race detector, as CI does)
 test: $(BIN)/versitygw scripts/audit/node_modules
-	./scripts/test.sh
+	./scripts/test.sh $(TESTFLAGS)
 
 ## test-browser: the README's client code in headless Chromium (apt-get install chromium)
 test-browser: $(BIN)/versitygw
