@@ -58,15 +58,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		return nil, err
 	}
 	store := o.store
-	var storeHandler http.Handler
 	if store == nil {
-		store, storeHandler, err = openStore(ctx, cfg, log)
-		if err != nil {
+		if store, err = openStore(ctx, cfg, log); err != nil {
 			db.Close()
 			return nil, err
 		}
-	} else if d, ok := store.(*diskstore.Store); ok {
-		storeHandler = d.Handler()
 	}
 	svc := files.New(db.Ent, store, files.Config{
 		UploadURLTTL:   cfg.UploadURLTTL,
@@ -87,22 +83,22 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
-	if storeHandler != nil {
+	if us, ok := store.(storage.URLServer); ok {
 		mux.Handle("/storage/", cors.Policy{
 			Origins: cfg.CORSAllowedOrigins,
 			Methods: []string{"PUT", "GET", "HEAD"},
-			Headers: []string{"Content-Type", "If-None-Match", "x-amz-checksum-sha256"},
+			Headers: storage.CORSHeaders,
 			Expose:  []string{"ETag"},
 			MaxAge:  3600,
-		}.Handler(http.StripPrefix("/storage", storeHandler)))
+		}.Handler(http.StripPrefix("/storage", us.Handler())))
 	}
 	s.Handler = httplog.Middleware(log, mux)
 	return s, nil
 }
 
 // openStore connects the storage the configuration names: S3 when a bucket
-// is set, else the disk folder, whose handler must then be served.
-func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (storage.Store, http.Handler, error) {
+// is set, else the disk folder.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (storage.Store, error) {
 	if cfg.S3.Bucket != "" {
 		s, err := s3store.New(ctx, s3store.Config{
 			Bucket:         cfg.S3.Bucket,
@@ -111,30 +107,30 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (storag
 			ForcePathStyle: cfg.S3.ForcePathStyle,
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if cfg.S3.SetBucketCORS {
 			if err := s.SetCORS(ctx, cfg.CORSAllowedOrigins); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			log.Info("storage.cors_set", "bucket", cfg.S3.Bucket, "origins", cfg.CORSAllowedOrigins)
 		}
 		log.Info("storage.s3", "bucket", cfg.S3.Bucket, "endpoint", cfg.S3.Endpoint)
-		return s, nil, nil
+		return s, nil
 	}
 	key := cfg.StorageSigningKey
 	if key == nil {
 		var err error
 		if key, err = diskstore.LoadOrCreateKey(cfg.DataDir); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	s, err := diskstore.New(filepath.Join(cfg.DataDir, "storage"), cfg.PublicURL+"/storage/", key)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	log.Info("storage.disk", "dir", filepath.Join(cfg.DataDir, "storage"), "public_url", cfg.PublicURL)
-	return s, s.Handler(), nil
+	return s, nil
 }
 
 // ready reports whether the database and the storage answer.

@@ -12,6 +12,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 )
 
@@ -34,6 +35,17 @@ type Store interface {
 	// Ping reports whether the store answers, for readiness checks.
 	Ping(ctx context.Context) error
 }
+
+// URLServer is an optional ability: a store that serves its presigned URLs
+// itself (diskstore) rather than through an object store. Filegraph mounts
+// its handler at the base path of those URLs.
+type URLServer interface {
+	Handler() http.Handler
+}
+
+// CORSHeaders are the request headers a browser sends with a presigned
+// PUT that a CORS preflight must allow (Content-Length is the browser's own).
+var CORSHeaders = []string{"Content-Type", "If-None-Match", "x-amz-checksum-sha256"}
 
 // PutOptions are the facts an upload is bound to.
 type PutOptions struct {

@@ -56,7 +56,10 @@ type Store struct {
 	commit sync.Mutex
 }
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store     = (*Store)(nil)
+	_ storage.URLServer = (*Store)(nil)
+)
 
 // New returns a store rooted at dir whose presigned URLs start with baseURL
 // (where Handler is mounted) and are signed with key.

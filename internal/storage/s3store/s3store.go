@@ -182,7 +182,7 @@ func CORSRule(origins []string) types.CORSRule {
 	return types.CORSRule{
 		AllowedOrigins: origins,
 		AllowedMethods: []string{"PUT", "GET", "HEAD"},
-		AllowedHeaders: []string{"Content-Type", "If-None-Match", "x-amz-checksum-sha256"},
+		AllowedHeaders: storage.CORSHeaders,
 		ExposeHeaders:  []string{"ETag"},
 		MaxAgeSeconds:  aws.Int32(3600),
 	}
