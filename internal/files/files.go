@@ -267,17 +267,13 @@ func (s *Service) commit(ctx context.Context, files []*ent.File) (_ []*ent.File,
 	return created, nil
 }
 
+// checkSaveRequests bounds the call and refuses nulls and repeated keys; it
+// returns the keys.
 func checkSaveRequests(reqs []*SaveRequest) ([]string, error) {
-	var ps problems
-	switch {
-	case len(reqs) == 0:
-		ps.add("files", "must list at least one file")
-	case len(reqs) > MaxFilesPerCall:
-		ps.add("files", "lists %d files, at most %d are allowed in one call", len(reqs), MaxFilesPerCall)
-	}
-	if err := ps.err(); err != nil {
+	if err := checkCount(len(reqs)); err != nil {
 		return nil, err
 	}
+	var ps problems
 	keys := make([]string, len(reqs))
 	seen := make(map[string]int, len(reqs))
 	for i, r := range reqs {

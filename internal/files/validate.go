@@ -70,16 +70,24 @@ func validChecksum(s string) bool {
 	return err == nil && len(b) == 32
 }
 
+// checkCount bounds how many files one call may name.
+func checkCount(n int) error {
+	var ps problems
+	switch {
+	case n == 0:
+		ps.add("files", "must list at least one file")
+	case n > MaxFilesPerCall:
+		ps.add("files", "lists %d files, at most %d are allowed in one call", n, MaxFilesPerCall)
+	}
+	return ps.err()
+}
+
 // validate checks every request and returns them normalized.
 func (s *Service) validate(reqs []*UploadRequest) ([]UploadRequest, error) {
+	if err := checkCount(len(reqs)); err != nil {
+		return nil, err
+	}
 	var ps problems
-	if len(reqs) == 0 {
-		ps.add("files", "must list at least one file")
-	}
-	if len(reqs) > MaxFilesPerCall {
-		ps.add("files", "lists %d files, at most %d are allowed in one call", len(reqs), MaxFilesPerCall)
-		return nil, ps.err()
-	}
 	out := make([]UploadRequest, len(reqs))
 	for i, r := range reqs {
 		field := fmt.Sprintf("files[%d]", i)
