@@ -6,7 +6,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -125,11 +124,12 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (storag
 			return nil, err
 		}
 	}
-	s, err := diskstore.New(filepath.Join(cfg.DataDir, "storage"), cfg.PublicURL+"/storage/", key)
+	dir := filepath.Join(cfg.DataDir, "storage")
+	s, err := diskstore.New(dir, cfg.PublicURL+"/storage/", key)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("storage.disk", "dir", filepath.Join(cfg.DataDir, "storage"), "public_url", cfg.PublicURL)
+	log.Info("storage.disk", "dir", dir, "public_url", cfg.PublicURL)
 	return s, nil
 }
 
@@ -152,7 +152,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 
 // Close releases the database.
 func (s *Server) Close() error {
-	if err := s.db.Close(); err != nil && !errors.Is(err, context.Canceled) {
+	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("closing database: %w", err)
 	}
 	return nil

@@ -5,9 +5,10 @@
 // Content-Type (and x-amz-checksum-sha256 when the client announced a
 // checksum), so S3 itself refuses a body that differs from what was
 // announced. They also sign If-None-Match: *, an S3 conditional write, so an
-// upload URL writes once: replaying it cannot replace a saved file. The client is built with request checksum calculation "when
-// required": otherwise the SDK adds checksum parameters to presigned URLs
-// that a browser cannot satisfy. Downloads are presigned GetObject requests
+// upload URL writes once: replaying it cannot replace a saved file. The
+// client is built with request checksum calculation "when required":
+// otherwise the SDK adds checksum parameters to presigned URLs that a
+// browser cannot satisfy. Downloads are presigned GetObject requests
 // whose response-content-disposition makes the browser save the file under
 // its original name.
 //
