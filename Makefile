@@ -3,7 +3,7 @@
 VERSITYGW_VERSION := v1.8.0
 BIN := $(CURDIR)/.bin
 
-.PHONY: run test test-browser bench build generate check
+.PHONY: run test test-browser bench build generate check migration
 
 ## run: serve on 127.0.0.1:8080 with SQLite and disk storage in ./data
 run:
@@ -29,6 +29,11 @@ build:
 ## generate: rebuild ent and gqlgen code from ent/schema and graph/*.graphqls
 generate:
 	go generate ./...
+
+## migration NAME=...: write the migration files for a change to ent/schema (needs the local PostgreSQL)
+migration:
+	@test -n "$(NAME)" || (echo "usage: make migration NAME=add_something" && exit 1)
+	go run -mod=mod ./ent/migrate/migrations/diff.go $(NAME)
 
 ## check: generated code is current, gofmt and go vet are clean
 check: generate

@@ -29,6 +29,50 @@ type Config struct {
 	CORSAllowedOrigins []string
 	LogLevel           string
 	LogFormat          string
+
+	Auth    Auth
+	Limits  Limits
+	GraphQL GraphQL
+	// RequestTimeout bounds one API request; an interrupted delete is
+	// finished by the sweeper once this much time has passed.
+	RequestTimeout time.Duration
+	// UploadSaveWindow is how long after its URL expires an upload may still
+	// be saved; after that the sweeper removes it and its object.
+	UploadSaveWindow time.Duration
+	SweepInterval    time.Duration // 0: no sweeper in this process
+	MigrateOnStart   bool
+}
+
+// Auth says how callers are identified. With neither JWKSURL nor JWTSecret
+// set the server runs in development mode as one local user.
+type Auth struct {
+	JWKSURL    string
+	JWTSecret  []byte
+	Issuer     string
+	Audience   string
+	UserClaim  string
+	RolesClaim string // a dotted path into the claims
+	AdminRole  string
+	Leeway     time.Duration
+	// Disabled allows development mode on a non-loopback address.
+	Disabled bool
+}
+
+// Development reports whether no token verification is configured.
+func (a Auth) Development() bool { return a.JWKSURL == "" && len(a.JWTSecret) == 0 }
+
+// Limits bound what each user may upload.
+type Limits struct {
+	AllowedContentTypes []string // media types or type/* patterns; empty allows all
+	UserQuotaBytes      int64    // 0: no quota
+	MaxPendingUploads   int      // per user
+}
+
+// GraphQL hardens the endpoint.
+type GraphQL struct {
+	Introspection bool
+	MaxDepth      int
+	MaxComplexity int
 }
 
 // S3 selects the bucket.
@@ -71,6 +115,25 @@ var Settings = []Setting{
 	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call the API and storage from a browser, or *"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"LOG_FORMAT", "text", "text or json"},
+	{"AUTH_JWKS_URL", "", "JWKS URL of your auth provider; tokens signed RS256, ES256 or EdDSA are verified with its keys"},
+	{"AUTH_JWT_SECRET", "", "shared secret for HS256 tokens (32+ bytes), instead of AUTH_JWKS_URL"},
+	{"AUTH_ISSUER", "", "required iss claim, when set"},
+	{"AUTH_AUDIENCE", "", "required aud claim, when set"},
+	{"AUTH_USER_CLAIM", "sub", "claim holding the user id"},
+	{"AUTH_ROLES_CLAIM", "roles", "dotted path to the claim holding the user's roles (a string or a list)"},
+	{"AUTH_ADMIN_ROLE", "admin", "role that may act on every user's files"},
+	{"AUTH_LEEWAY", "30s", "clock skew allowed when checking exp and nbf"},
+	{"AUTH_DISABLED", "false", "with no AUTH_JWKS_URL or AUTH_JWT_SECRET, allow development mode (one local user) on a non-loopback ADDR"},
+	{"ALLOWED_CONTENT_TYPES", "", "comma-separated media types or type/* patterns that may be uploaded, e.g. image/*,application/pdf; empty allows all"},
+	{"USER_QUOTA_BYTES", "0", "bytes each user may hold, saved and pending together (size syntax as MAX_UPLOAD_SIZE); 0 for no quota"},
+	{"MAX_PENDING_UPLOADS", "1000", "uploads a user may have issued and not yet saved"},
+	{"GRAPHQL_INTROSPECTION", "", "true or false; default true in development mode, false otherwise"},
+	{"GRAPHQL_MAX_DEPTH", "12", "deepest selection a query may make (introspection fields not counted)"},
+	{"GRAPHQL_MAX_COMPLEXITY", "5000", "largest query complexity: one per field, lists count once per item asked for"},
+	{"REQUEST_TIMEOUT", "30s", "longest one API request may take"},
+	{"UPLOAD_SAVE_WINDOW", "1h", "how long after its URL expires an upload may still be saved; then the sweeper removes it"},
+	{"SWEEP_INTERVAL", "1m", "how often to remove expired uploads and finish interrupted deletes; 0 turns the sweeper off in this process"},
+	{"MIGRATE_ON_START", "true", "apply database migrations at startup; false to run `filegraph migrate` as a deploy step"},
 }
 
 // Load reads and checks the configuration. Its error names every bad
@@ -195,10 +258,119 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("LOG_FORMAT", "%q is not text or json", c.LogFormat)
 	}
+	c.loadAuth(get, bad)
+	c.loadLimits(get, bad)
+
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		min  time.Duration
+	}{
+		{"REQUEST_TIMEOUT", &c.RequestTimeout, time.Second},
+		{"UPLOAD_SAVE_WINDOW", &c.UploadSaveWindow, 0},
+		{"SWEEP_INTERVAL", &c.SweepInterval, 0},
+		{"AUTH_LEEWAY", &c.Auth.Leeway, 0},
+	} {
+		v, err := time.ParseDuration(get(d.name))
+		if err != nil || v < d.min || v > 7*24*time.Hour {
+			bad(d.name, "%q must be a duration from %v to 168h, such as 30s", get(d.name), d.min)
+		}
+		*d.dst = v
+	}
+	if v, err := strconv.ParseBool(get("MIGRATE_ON_START")); err != nil {
+		bad("MIGRATE_ON_START", "%q is not true or false", get("MIGRATE_ON_START"))
+	} else {
+		c.MigrateOnStart = v
+	}
+
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+func (c *Config) loadAuth(get func(string) string, bad func(string, string, ...any)) {
+	a := &c.Auth
+	a.JWKSURL = get("AUTH_JWKS_URL")
+	if s := get("AUTH_JWT_SECRET"); s != "" {
+		a.JWTSecret = []byte(s)
+		if len(a.JWTSecret) < 32 {
+			bad("AUTH_JWT_SECRET", "must be at least 32 bytes; make one with `openssl rand -hex 32`")
+		}
+	}
+	if a.JWKSURL != "" {
+		if u, err := url.Parse(a.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("AUTH_JWKS_URL", "%q is not an http(s) URL", a.JWKSURL)
+		}
+		if len(a.JWTSecret) > 0 {
+			bad("AUTH_JWT_SECRET", "cannot be set together with AUTH_JWKS_URL: choose one")
+		}
+	}
+	a.Issuer, a.Audience = get("AUTH_ISSUER"), get("AUTH_AUDIENCE")
+	a.UserClaim, a.RolesClaim, a.AdminRole = get("AUTH_USER_CLAIM"), get("AUTH_ROLES_CLAIM"), get("AUTH_ADMIN_ROLE")
+	v, err := strconv.ParseBool(get("AUTH_DISABLED"))
+	if err != nil {
+		bad("AUTH_DISABLED", "%q is not true or false", get("AUTH_DISABLED"))
+	}
+	a.Disabled = v
+	if a.Development() && !a.Disabled && !loopback(c.Addr) {
+		bad("ADDR", "%q is not a loopback address and no auth is configured: set AUTH_JWKS_URL or AUTH_JWT_SECRET, or AUTH_DISABLED=true to serve everyone as one local user", c.Addr)
+	}
+
+	introspection := get("GRAPHQL_INTROSPECTION")
+	if introspection == "" {
+		c.GraphQL.Introspection = a.Development()
+	} else if c.GraphQL.Introspection, err = strconv.ParseBool(introspection); err != nil {
+		bad("GRAPHQL_INTROSPECTION", "%q is not true or false", introspection)
+	}
+	for _, n := range []struct {
+		name string
+		dst  *int
+	}{{"GRAPHQL_MAX_DEPTH", &c.GraphQL.MaxDepth}, {"GRAPHQL_MAX_COMPLEXITY", &c.GraphQL.MaxComplexity}} {
+		v, err := strconv.Atoi(get(n.name))
+		if err != nil || v < 1 {
+			bad(n.name, "%q is not a positive whole number", get(n.name))
+		}
+		*n.dst = v
+	}
+}
+
+// loopback reports whether addr listens on the loopback interface only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c *Config) loadLimits(get func(string) string, bad func(string, string, ...any)) {
+	l := &c.Limits
+	for _, t := range strings.Split(get("ALLOWED_CONTENT_TYPES"), ",") {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if t == "" {
+			continue
+		}
+		typ, sub, ok := strings.Cut(t, "/")
+		if !ok || typ == "" || sub == "" || typ == "*" || strings.ContainsAny(t, " ;") {
+			bad("ALLOWED_CONTENT_TYPES", "%q is not a media type such as image/png or a pattern such as image/*", t)
+		}
+		l.AllowedContentTypes = append(l.AllowedContentTypes, t)
+	}
+	q, err := ParseSize(get("USER_QUOTA_BYTES"))
+	if err != nil {
+		bad("USER_QUOTA_BYTES", "%v", err)
+	}
+	l.UserQuotaBytes = q
+	n, err := strconv.Atoi(get("MAX_PENDING_UPLOADS"))
+	if err != nil || n < 1 {
+		bad("MAX_PENDING_UPLOADS", "%q is not a positive whole number", get("MAX_PENDING_UPLOADS"))
+	}
+	l.MaxPendingUploads = n
 }
 
 // ParseSize reads a byte count such as 1048576, 512KiB, 5GiB or 10MB.

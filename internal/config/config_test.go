@@ -37,6 +37,7 @@ func TestValues(t *testing.T) {
 		"UPLOAD_URL_TTL":       "5m",
 		"CORS_ALLOWED_ORIGINS": "https://a.example, http://localhost:5173/",
 		"STORAGE_SIGNING_KEY":  strings.Repeat("ab", 32),
+		"AUTH_DISABLED":        "true",
 	}))
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 // Package database opens the ent client on SQLite (the embedded default) or
-// PostgreSQL, creates or migrates the schema, and tells connection failures
-// (UNAVAILABLE to clients, worth a retry) from everything else.
+// PostgreSQL, applies the versioned migrations in ent/migrate/migrations,
+// and tells connection failures (UNAVAILABLE to clients, worth a retry) from
+// everything else.
 package database
 
 import (
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -28,8 +30,9 @@ import (
 // DB is an open database: the ent client, and the pool under it for health
 // checks.
 type DB struct {
-	Ent *ent.Client
-	SQL *sql.DB
+	Ent     *ent.Client
+	SQL     *sql.DB
+	Dialect string
 }
 
 // Ping reports whether the database answers.
@@ -39,8 +42,10 @@ func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
 func (db *DB) Close() error { return db.Ent.Close() }
 
 // Open connects to databaseURL (postgres://...) or, when it is empty, to a
-// SQLite file in dataDir, and brings the schema up to date.
-func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+// SQLite file in dataDir. With migrate it brings the schema up to date and
+// logs what it applied; without, it refuses a database that is behind, so
+// that no code runs against a schema it does not know.
+func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *slog.Logger) (*DB, error) {
 	var (
 		db  *sql.DB
 		drv string
@@ -76,12 +81,28 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(drv, db)))
-	if err := client.Schema.Create(ctx); err != nil {
-		client.Close()
-		return nil, fmt.Errorf("database: migrating schema: %w", err)
+	if migrate {
+		applied, err := Migrate(ctx, db, drv)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		if len(applied) > 0 {
+			log.Info("database.migrated", "dialect", drv, "versions", applied)
+		}
+	} else {
+		pending, err := Pending(ctx, db, drv)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		if len(pending) > 0 {
+			db.Close()
+			return nil, fmt.Errorf("database: %d migrations not applied (%v): run `filegraph migrate` or set MIGRATE_ON_START=true", len(pending), pending)
+		}
 	}
-	return &DB{Ent: client, SQL: db}, nil
+	client := ent.NewClient(ent.Driver(entsql.OpenDB(drv, db)))
+	return &DB{Ent: client, SQL: db, Dialect: drv}, nil
 }
 
 func ping(ctx context.Context, db *sql.DB) error {

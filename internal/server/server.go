@@ -52,7 +52,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		opt(&o)
 	}
 	log = httplog.Logger(log)
-	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir, cfg.MigrateOnStart, log)
 	if err != nil {
 		return nil, err
 	}
