@@ -1,0 +1,226 @@
+// Package auth tells who is calling. Filegraph does not sign people in: the
+// SPA's auth provider (Auth0, Clerk, Keycloak, Supabase, Firebase, Cognito,
+// ...) issues a JWT, the client sends it as `Authorization: Bearer`, and
+// this package verifies it, either with the provider's published keys
+// (JWKS: RS/PS/ES/EdDSA, cached and refreshed when a token names a key the
+// cache does not hold) or with a shared HS256 secret. The crypto is
+// golang-jwt's and keyfunc's; this package only chooses what to accept.
+//
+// The verified caller travels in the request context as a User. Nothing is
+// refused here: the middleware records what it found, and each operation
+// asks for the User and gets ErrUnauthenticated (with the reason) when
+// there is none, so that GraphQL answers with a per-field error code rather
+// than an HTTP status a GraphQL client cannot read.
+//
+// With no JWKS URL and no secret the server is in development mode and
+// every request is the one local user.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
+
+	"github.com/filegraph/filegraph/internal/config"
+)
+
+// User is a verified caller.
+type User struct {
+	ID    string
+	Admin bool // may act on every user's files
+}
+
+// LocalUser is the caller in development mode.
+var LocalUser = User{ID: "local"}
+
+// ErrUnauthenticated means the request carries no valid token. Errors
+// wrapping it say why, in words safe to show the caller.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// maxUserID bounds the user id kept with each file.
+const maxUserID = 255
+
+// Asymmetric algorithms a JWKS key may sign with. HS* is never accepted from
+// a JWKS: a public key used as an HMAC secret is the classic confusion.
+var jwksMethods = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// Authenticator verifies bearer tokens.
+type Authenticator struct {
+	cfg     config.Auth
+	parser  *jwt.Parser
+	keyfunc jwt.Keyfunc
+}
+
+// New returns an Authenticator for cfg. With a JWKS URL it starts fetching
+// the keys in the background (a provider that is down at start does not
+// stop the server; tokens fail until the keys arrive) and keeps them fresh
+// until ctx ends.
+func New(ctx context.Context, cfg config.Auth, log *slog.Logger) (*Authenticator, error) {
+	a := &Authenticator{cfg: cfg}
+	if cfg.Development() {
+		return a, nil
+	}
+	opts := []jwt.ParserOption{
+		jwt.WithLeeway(cfg.Leeway),
+		jwt.WithExpirationRequired(),
+	}
+	if cfg.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+	}
+	if cfg.Audience != "" {
+		opts = append(opts, jwt.WithAudience(cfg.Audience))
+	}
+	if cfg.JWKSURL != "" {
+		k, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{cfg.JWKSURL}, keyfunc.Override{
+			HTTPTimeout:     10 * time.Second,
+			RefreshInterval: time.Hour,
+			// A token naming an unknown key refetches the set (keys
+			// rotate), at most once a minute and without making the
+			// request wait: forged kids cannot hammer the provider.
+			RefreshUnknownKID: rate.NewLimiter(rate.Every(time.Minute), 1),
+			RateLimitWaitMax:  time.Millisecond,
+			RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
+				return func(ctx context.Context, err error) {
+					log.WarnContext(ctx, "auth.jwks_refresh_failed", "url", u, "err", err)
+				}
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("auth: JWKS %s: %w", cfg.JWKSURL, err)
+		}
+		a.keyfunc = k.Keyfunc
+		opts = append(opts, jwt.WithValidMethods(jwksMethods))
+	} else {
+		secret := cfg.JWTSecret
+		a.keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
+		opts = append(opts, jwt.WithValidMethods([]string{"HS256"}))
+	}
+	a.parser = jwt.NewParser(opts...)
+	return a, nil
+}
+
+// Verify checks a token and returns its user.
+func (a *Authenticator) Verify(token string) (User, error) {
+	claims := jwt.MapClaims{}
+	if _, err := a.parser.ParseWithClaims(token, claims, a.keyfunc); err != nil {
+		return User{}, fmt.Errorf("%w: %s", ErrUnauthenticated, reason(err))
+	}
+	id, _ := claims[a.cfg.UserClaim].(string)
+	if id == "" || len(id) > maxUserID {
+		return User{}, fmt.Errorf("%w: the token's %q claim is not a user id", ErrUnauthenticated, a.cfg.UserClaim)
+	}
+	return User{ID: id, Admin: hasRole(claims, a.cfg.RolesClaim, a.cfg.AdminRole)}, nil
+}
+
+// reason turns a verification failure into words for the caller: which
+// check failed, never key material or parser internals.
+func reason(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "the token has expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "the token is not valid yet"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "the token has no expiry"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "the token is from another issuer"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "the token is for another audience"
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "the token is malformed"
+	default:
+		return "the token's signature is not valid"
+	}
+}
+
+// hasRole looks role up at path, a dotted path into the claims ("roles",
+// "realm_access.roles"); a claim named with dots (Auth0's
+// "https://example.com/roles") is matched whole first. The value may be a
+// list or a space-separated string.
+func hasRole(claims map[string]any, path, role string) bool {
+	if path == "" || role == "" {
+		return false
+	}
+	v, ok := claims[path]
+	if !ok {
+		var cur any = claims
+		for part := range strings.SplitSeq(path, ".") {
+			m, isMap := cur.(map[string]any)
+			if !isMap {
+				return false
+			}
+			cur = m[part]
+		}
+		v = cur
+	}
+	switch v := v.(type) {
+	case string:
+		return slices.Contains(strings.Fields(v), role)
+	case []any:
+		for _, r := range v {
+			if s, _ := r.(string); s == role {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type ctxKey struct{}
+
+type result struct {
+	user User
+	err  error
+}
+
+// WithUser returns ctx carrying u, as the middleware does for a verified
+// token.
+func WithUser(ctx context.Context, u User) context.Context {
+	return context.WithValue(ctx, ctxKey{}, result{user: u})
+}
+
+// FromContext returns the caller, or an error wrapping ErrUnauthenticated.
+func FromContext(ctx context.Context) (User, error) {
+	r, ok := ctx.Value(ctxKey{}).(result)
+	if !ok {
+		return User{}, fmt.Errorf("%w: send Authorization: Bearer <token>", ErrUnauthenticated)
+	}
+	return r.user, r.err
+}
+
+// Middleware records the caller of each request in its context.
+func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var res result
+		switch token, ok := bearer(r); {
+		case a.cfg.Development():
+			res.user = LocalUser
+		case !ok:
+			res.err = fmt.Errorf("%w: send Authorization: Bearer <token>", ErrUnauthenticated)
+		default:
+			res.user, res.err = a.Verify(token)
+			if res.err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, res)))
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}

@@ -1,0 +1,311 @@
+package auth
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/filegraph/filegraph/internal/config"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+const secret = "0123456789abcdef0123456789abcdef"
+
+func claims(sub string, extra jwt.MapClaims) jwt.MapClaims {
+	c := jwt.MapClaims{"sub": sub, "exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix()}
+	for k, v := range extra {
+		c[k] = v
+	}
+	return c
+}
+
+func hs256(t *testing.T, key string, c jwt.MapClaims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func sign(t *testing.T, m jwt.SigningMethod, kid string, key crypto.Signer, c jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(m, c)
+	tok.Header["kid"] = kid
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newAuth(t *testing.T, cfg config.Auth) *Authenticator {
+	t.Helper()
+	if cfg.UserClaim == "" {
+		cfg.UserClaim = "sub"
+	}
+	if cfg.RolesClaim == "" {
+		cfg.RolesClaim = "roles"
+	}
+	if cfg.AdminRole == "" {
+		cfg.AdminRole = "admin"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	a, err := New(ctx, cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func mustRefuse(t *testing.T, a *Authenticator, token, want string) {
+	t.Helper()
+	_, err := a.Verify(token)
+	if !errors.Is(err, ErrUnauthenticated) || !strings.Contains(err.Error(), want) {
+		t.Errorf("Verify = %v, want UNAUTHENTICATED saying %q", err, want)
+	}
+}
+
+func TestSecret(t *testing.T) {
+	a := newAuth(t, config.Auth{JWTSecret: []byte(secret), Issuer: "https://issuer.example", Audience: "filegraph", Leeway: 30 * time.Second})
+	good := jwt.MapClaims{"iss": "https://issuer.example", "aud": "filegraph"}
+
+	u, err := a.Verify(hs256(t, secret, claims("alice", good)))
+	if err != nil || u != (User{ID: "alice"}) {
+		t.Fatalf("Verify = %+v, %v", u, err)
+	}
+	with := func(extra jwt.MapClaims) jwt.MapClaims {
+		c := claims("alice", good)
+		for k, v := range extra {
+			if v == nil {
+				delete(c, k)
+			} else {
+				c[k] = v
+			}
+		}
+		return c
+	}
+	// Inside the leeway an expired token still passes.
+	if _, err := a.Verify(hs256(t, secret, with(jwt.MapClaims{"exp": time.Now().Add(-10 * time.Second).Unix()}))); err != nil {
+		t.Errorf("token expired within the leeway: %v", err)
+	}
+	mustRefuse(t, a, hs256(t, strings.Repeat("x", 32), with(nil)), "signature")
+	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"exp": time.Now().Add(-time.Minute).Unix()})), "expired")
+	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"nbf": time.Now().Add(time.Minute).Unix()})), "not valid yet")
+	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"exp": nil})), "no expiry")
+	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"iss": "https://evil.example"})), "issuer")
+	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"aud": "other"})), "audience")
+	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"sub": nil})), `"sub" claim`)
+	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"sub": 42})), `"sub" claim`)
+	mustRefuse(t, a, "not.a.token", "malformed")
+
+	// alg none, with and without a signature.
+	none, err := jwt.NewWithClaims(jwt.SigningMethodNone, with(nil)).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRefuse(t, a, none, "signature")
+	mustRefuse(t, a, none+"c2ln", "")
+
+	// Another HMAC strength, signed with the right secret, is still refused:
+	// only HS256 is configured.
+	hs512, _ := jwt.NewWithClaims(jwt.SigningMethodHS512, with(nil)).SignedString([]byte(secret))
+	mustRefuse(t, a, hs512, "signature")
+
+	// An RS256 token is refused by a secret-configured server.
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	mustRefuse(t, a, sign(t, jwt.SigningMethodRS256, "k", rsaKey, with(nil)), "signature")
+}
+
+func TestRoles(t *testing.T) {
+	tests := []struct {
+		path  string
+		roles jwt.MapClaims
+		admin bool
+	}{
+		{"roles", jwt.MapClaims{"roles": []any{"user", "admin"}}, true},
+		{"roles", jwt.MapClaims{"roles": "admin"}, true},
+		{"roles", jwt.MapClaims{"roles": "user admin"}, true},
+		{"roles", jwt.MapClaims{"roles": "administrator"}, false},
+		{"roles", jwt.MapClaims{"roles": []any{"user"}}, false},
+		{"roles", jwt.MapClaims{}, false},
+		{"realm_access.roles", jwt.MapClaims{"realm_access": map[string]any{"roles": []any{"admin"}}}, true},
+		{"realm_access.roles", jwt.MapClaims{"realm_access": "admin"}, false},
+		{"https://app.example/roles", jwt.MapClaims{"https://app.example/roles": []any{"admin"}}, true},
+		{"app_metadata.role", jwt.MapClaims{"app_metadata": map[string]any{"role": "admin"}}, true},
+	}
+	for _, tt := range tests {
+		a := newAuth(t, config.Auth{JWTSecret: []byte(secret), RolesClaim: tt.path})
+		u, err := a.Verify(hs256(t, secret, claims("bob", tt.roles)))
+		if err != nil || u.Admin != tt.admin {
+			t.Errorf("%s %v: admin = %v, %v; want %v", tt.path, tt.roles, u.Admin, err, tt.admin)
+		}
+	}
+}
+
+func TestUserClaim(t *testing.T) {
+	a := newAuth(t, config.Auth{JWTSecret: []byte(secret), UserClaim: "user_id"})
+	u, err := a.Verify(hs256(t, secret, claims("ignored", jwt.MapClaims{"user_id": "u-1"})))
+	if err != nil || u.ID != "u-1" {
+		t.Fatalf("Verify = %+v, %v", u, err)
+	}
+	mustRefuse(t, a, hs256(t, secret, claims("x", jwt.MapClaims{"user_id": strings.Repeat("a", 256)})), "user id")
+}
+
+// jwks serves a key set the test can rotate, and counts fetches.
+type jwks struct {
+	mu      sync.Mutex
+	keys    []jwkset.JWKMarshal
+	fetches int
+}
+
+func (j *jwks) set(t *testing.T, keys map[string]crypto.Signer) {
+	t.Helper()
+	var out []jwkset.JWKMarshal
+	for kid, k := range keys {
+		alg := map[string]jwkset.ALG{"rsa": jwkset.AlgRS256, "ec": jwkset.AlgES256, "ed": jwkset.AlgEdDSA}[strings.TrimRight(kid, "0123456789")]
+		jwk, err := jwkset.NewJWKFromKey(k.Public(), jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: kid, ALG: alg, USE: jwkset.UseSig}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, jwk.Marshal())
+	}
+	j.mu.Lock()
+	j.keys = out
+	j.mu.Unlock()
+}
+
+func (j *jwks) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.fetches++
+	json.NewEncoder(w).Encode(jwkset.JWKSMarshal{Keys: j.keys})
+}
+
+func (j *jwks) count() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.fetches
+}
+
+func TestJWKS(t *testing.T) {
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	set := &jwks{}
+	set.set(t, map[string]crypto.Signer{"rsa1": rsaKey, "ec1": ecKey, "ed1": edKey})
+	srv := httptest.NewServer(set)
+	defer srv.Close()
+	a := newAuth(t, config.Auth{JWKSURL: srv.URL, Leeway: time.Second})
+
+	for _, tok := range []string{
+		sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims("carol", nil)),
+		sign(t, jwt.SigningMethodES256, "ec1", ecKey, claims("carol", nil)),
+		sign(t, jwt.SigningMethodEdDSA, "ed1", edKey, claims("carol", nil)),
+	} {
+		if u, err := a.Verify(tok); err != nil || u.ID != "carol" {
+			t.Errorf("Verify = %+v, %v", u, err)
+		}
+	}
+	mustRefuse(t, a, sign(t, jwt.SigningMethodRS256, "rsa1", rsaKey, claims("carol", jwt.MapClaims{"exp": time.Now().Add(-time.Minute).Unix()})), "expired")
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	mustRefuse(t, a, sign(t, jwt.SigningMethodRS256, "rsa1", other, claims("carol", nil)), "signature")
+
+	// HS/RS confusion: HS256 keyed with the public key the server knows.
+	der, _ := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	for _, key := range [][]byte{der, pemKey, rsaKey.PublicKey.N.Bytes()} {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims("mallory", nil))
+		tok.Header["kid"] = "rsa1"
+		s, _ := tok.SignedString(key)
+		mustRefuse(t, a, s, "signature")
+	}
+	none := jwt.NewWithClaims(jwt.SigningMethodNone, claims("mallory", nil))
+	none.Header["kid"] = "rsa1"
+	s, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
+	mustRefuse(t, a, s, "signature")
+
+	// Rotation: the provider publishes a new key and signs with it; the
+	// first token naming it makes the server fetch the set again.
+	rotated, _ := rsa.GenerateKey(rand.Reader, 2048)
+	set.set(t, map[string]crypto.Signer{"rsa2": rotated})
+	before := set.count()
+	if u, err := a.Verify(sign(t, jwt.SigningMethodRS256, "rsa2", rotated, claims("carol", nil))); err != nil || u.ID != "carol" {
+		t.Fatalf("token signed with the rotated key: %+v, %v", u, err)
+	}
+	if set.count() != before+1 {
+		t.Errorf("JWKS fetched %d times for the new kid, want 1", set.count()-before)
+	}
+	// Unknown kids do not make a fetch each: forged tokens cannot hammer
+	// the provider.
+	for range 5 {
+		mustRefuse(t, a, sign(t, jwt.SigningMethodRS256, "forged", other, claims("m", nil)), "signature")
+	}
+	if set.count() > before+2 {
+		t.Errorf("JWKS fetched %d times for forged kids", set.count()-before-1)
+	}
+}
+
+func TestMiddleware(t *testing.T) {
+	var got User
+	var gotErr error
+	h := func(a *Authenticator) http.Handler {
+		return a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got, gotErr = FromContext(r.Context())
+		}))
+	}
+	call := func(h http.Handler, authz string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/query", nil)
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+
+	dev := h(newAuth(t, config.Auth{}))
+	call(dev, "Bearer whatever")
+	if got != LocalUser || gotErr != nil {
+		t.Errorf("development mode: %+v, %v", got, gotErr)
+	}
+
+	prod := h(newAuth(t, config.Auth{JWTSecret: []byte(secret)}))
+	for _, authz := range []string{"", "Basic dXNlcjpwYXNz", "Bearer ", "Bearer"} {
+		call(prod, authz)
+		if !errors.Is(gotErr, ErrUnauthenticated) {
+			t.Errorf("%q: %v", authz, gotErr)
+		}
+	}
+	w := call(prod, "Bearer junk")
+	if !errors.Is(gotErr, ErrUnauthenticated) || !strings.Contains(w.Header().Get("WWW-Authenticate"), "invalid_token") {
+		t.Errorf("bad token: %v, %q", gotErr, w.Header().Get("WWW-Authenticate"))
+	}
+	call(prod, "bearer "+hs256(t, secret, claims("dave", nil)))
+	if got.ID != "dave" || gotErr != nil {
+		t.Errorf("good token: %+v, %v", got, gotErr)
+	}
+	if _, err := FromContext(context.Background()); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("no middleware: %v", err)
+	}
+}
