@@ -22,7 +22,10 @@ func main() {
 	if err != nil {
 		log.Fatalf("creating entgql extension: %v", err)
 	}
-	if err := entc.Generate("./ent/schema", &gen.Config{}, entc.Extensions(ex)); err != nil {
+	if err := entc.Generate("./ent/schema", &gen.Config{
+		// execquery: raw SQL for sums and advisory locks inside ent transactions.
+		Features: []gen.Feature{gen.FeatureExecQuery},
+	}, entc.Extensions(ex)); err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}
 }

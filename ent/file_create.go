@@ -65,6 +65,26 @@ func (_c *FileCreate) SetNillableCreatedAt(v *time.Time) *FileCreate {
 	return _c
 }
 
+// SetOwner sets the "owner" field.
+func (_c *FileCreate) SetOwner(v string) *FileCreate {
+	_c.mutation.SetOwner(v)
+	return _c
+}
+
+// SetDeletedAt sets the "deleted_at" field.
+func (_c *FileCreate) SetDeletedAt(v time.Time) *FileCreate {
+	_c.mutation.SetDeletedAt(v)
+	return _c
+}
+
+// SetNillableDeletedAt sets the "deleted_at" field if the given value is not nil.
+func (_c *FileCreate) SetNillableDeletedAt(v *time.Time) *FileCreate {
+	if v != nil {
+		_c.SetDeletedAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *FileCreate) SetID(v uuid.UUID) *FileCreate {
 	_c.mutation.SetID(v)
@@ -169,6 +189,14 @@ func (_c *FileCreate) check() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "File.created_at"`)}
 	}
+	if _, ok := _c.mutation.Owner(); !ok {
+		return &ValidationError{Name: "owner", err: errors.New(`ent: missing required field "File.owner"`)}
+	}
+	if v, ok := _c.mutation.Owner(); ok {
+		if err := file.OwnerValidator(v); err != nil {
+			return &ValidationError{Name: "owner", err: fmt.Errorf(`ent: validator failed for field "File.owner": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -227,6 +255,14 @@ func (_c *FileCreate) createSpec() (*File, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(file.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
+	}
+	if value, ok := _c.mutation.Owner(); ok {
+		_spec.SetField(file.FieldOwner, field.TypeString, value)
+		_node.Owner = value
+	}
+	if value, ok := _c.mutation.DeletedAt(); ok {
+		_spec.SetField(file.FieldDeletedAt, field.TypeTime, value)
+		_node.DeletedAt = &value
 	}
 	return _node, _spec
 }

@@ -61,6 +61,11 @@ func (_q *FileQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, file.FieldCreatedAt)
 				fieldSeen[file.FieldCreatedAt] = struct{}{}
 			}
+		case "owner":
+			if _, ok := fieldSeen[file.FieldOwner]; !ok {
+				selectedFields = append(selectedFields, file.FieldOwner)
+				fieldSeen[file.FieldOwner] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -36,7 +36,7 @@ func (_m *File) Node(ctx context.Context) (node *Node, err error) {
 	node = &Node{
 		ID:     _m.ID,
 		Type:   "File",
-		Fields: make([]*Field, 6),
+		Fields: make([]*Field, 7),
 		Edges:  make([]*Edge, 0),
 	}
 	var buf []byte
@@ -86,6 +86,14 @@ func (_m *File) Node(ctx context.Context) (node *Node, err error) {
 	node.Fields[5] = &Field{
 		Type:  "time.Time",
 		Name:  "created_at",
+		Value: string(buf),
+	}
+	if buf, err = json.Marshal(_m.Owner); err != nil {
+		return nil, err
+	}
+	node.Fields[6] = &Field{
+		Type:  "string",
+		Name:  "owner",
 		Value: string(buf),
 	}
 	return node, nil

@@ -43,6 +43,8 @@ type FileMutation struct {
 	addsize       *int64
 	content_type  *string
 	created_at    *time.Time
+	owner         *string
+	deleted_at    *time.Time
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*File, error)
@@ -389,6 +391,91 @@ func (m *FileMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
+// SetOwner sets the "owner" field.
+func (m *FileMutation) SetOwner(s string) {
+	m.owner = &s
+}
+
+// Owner returns the value of the "owner" field in the mutation.
+func (m *FileMutation) Owner() (r string, exists bool) {
+	v := m.owner
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOwner returns the old "owner" field's value of the File entity.
+// If the File object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FileMutation) OldOwner(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOwner is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOwner requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOwner: %w", err)
+	}
+	return oldValue.Owner, nil
+}
+
+// ResetOwner resets all changes to the "owner" field.
+func (m *FileMutation) ResetOwner() {
+	m.owner = nil
+}
+
+// SetDeletedAt sets the "deleted_at" field.
+func (m *FileMutation) SetDeletedAt(t time.Time) {
+	m.deleted_at = &t
+}
+
+// DeletedAt returns the value of the "deleted_at" field in the mutation.
+func (m *FileMutation) DeletedAt() (r time.Time, exists bool) {
+	v := m.deleted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeletedAt returns the old "deleted_at" field's value of the File entity.
+// If the File object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FileMutation) OldDeletedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeletedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeletedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeletedAt: %w", err)
+	}
+	return oldValue.DeletedAt, nil
+}
+
+// ClearDeletedAt clears the value of the "deleted_at" field.
+func (m *FileMutation) ClearDeletedAt() {
+	m.deleted_at = nil
+	m.clearedFields[file.FieldDeletedAt] = struct{}{}
+}
+
+// DeletedAtCleared returns if the "deleted_at" field was cleared in this mutation.
+func (m *FileMutation) DeletedAtCleared() bool {
+	_, ok := m.clearedFields[file.FieldDeletedAt]
+	return ok
+}
+
+// ResetDeletedAt resets all changes to the "deleted_at" field.
+func (m *FileMutation) ResetDeletedAt() {
+	m.deleted_at = nil
+	delete(m.clearedFields, file.FieldDeletedAt)
+}
+
 // Where appends a list predicates to the FileMutation builder.
 func (m *FileMutation) Where(ps ...predicate.File) {
 	m.predicates = append(m.predicates, ps...)
@@ -423,7 +510,7 @@ func (m *FileMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *FileMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 8)
 	if m.bucket != nil {
 		fields = append(fields, file.FieldBucket)
 	}
@@ -441,6 +528,12 @@ func (m *FileMutation) Fields() []string {
 	}
 	if m.created_at != nil {
 		fields = append(fields, file.FieldCreatedAt)
+	}
+	if m.owner != nil {
+		fields = append(fields, file.FieldOwner)
+	}
+	if m.deleted_at != nil {
+		fields = append(fields, file.FieldDeletedAt)
 	}
 	return fields
 }
@@ -462,6 +555,10 @@ func (m *FileMutation) Field(name string) (ent.Value, bool) {
 		return m.ContentType()
 	case file.FieldCreatedAt:
 		return m.CreatedAt()
+	case file.FieldOwner:
+		return m.Owner()
+	case file.FieldDeletedAt:
+		return m.DeletedAt()
 	}
 	return nil, false
 }
@@ -483,6 +580,10 @@ func (m *FileMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldContentType(ctx)
 	case file.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
+	case file.FieldOwner:
+		return m.OldOwner(ctx)
+	case file.FieldDeletedAt:
+		return m.OldDeletedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown File field %s", name)
 }
@@ -534,6 +635,20 @@ func (m *FileMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCreatedAt(v)
 		return nil
+	case file.FieldOwner:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOwner(v)
+		return nil
+	case file.FieldDeletedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeletedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown File field %s", name)
 }
@@ -578,7 +693,11 @@ func (m *FileMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *FileMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(file.FieldDeletedAt) {
+		fields = append(fields, file.FieldDeletedAt)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -591,6 +710,11 @@ func (m *FileMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *FileMutation) ClearField(name string) error {
+	switch name {
+	case file.FieldDeletedAt:
+		m.ClearDeletedAt()
+		return nil
+	}
 	return fmt.Errorf("unknown File nullable field %s", name)
 }
 
@@ -615,6 +739,12 @@ func (m *FileMutation) ResetField(name string) error {
 		return nil
 	case file.FieldCreatedAt:
 		m.ResetCreatedAt()
+		return nil
+	case file.FieldOwner:
+		m.ResetOwner()
+		return nil
+	case file.FieldDeletedAt:
+		m.ResetDeletedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown File field %s", name)
@@ -682,6 +812,7 @@ type UploadMutation struct {
 	checksum_sha256 *string
 	expires_at      *time.Time
 	created_at      *time.Time
+	owner           *string
 	clearedFields   map[string]struct{}
 	done            bool
 	oldValue        func(context.Context) (*Upload, error)
@@ -1064,6 +1195,42 @@ func (m *UploadMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
+// SetOwner sets the "owner" field.
+func (m *UploadMutation) SetOwner(s string) {
+	m.owner = &s
+}
+
+// Owner returns the value of the "owner" field in the mutation.
+func (m *UploadMutation) Owner() (r string, exists bool) {
+	v := m.owner
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOwner returns the old "owner" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldOwner(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOwner is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOwner requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOwner: %w", err)
+	}
+	return oldValue.Owner, nil
+}
+
+// ResetOwner resets all changes to the "owner" field.
+func (m *UploadMutation) ResetOwner() {
+	m.owner = nil
+}
+
 // Where appends a list predicates to the UploadMutation builder.
 func (m *UploadMutation) Where(ps ...predicate.Upload) {
 	m.predicates = append(m.predicates, ps...)
@@ -1098,7 +1265,7 @@ func (m *UploadMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UploadMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.file_name != nil {
 		fields = append(fields, upload.FieldFileName)
 	}
@@ -1119,6 +1286,9 @@ func (m *UploadMutation) Fields() []string {
 	}
 	if m.created_at != nil {
 		fields = append(fields, upload.FieldCreatedAt)
+	}
+	if m.owner != nil {
+		fields = append(fields, upload.FieldOwner)
 	}
 	return fields
 }
@@ -1142,6 +1312,8 @@ func (m *UploadMutation) Field(name string) (ent.Value, bool) {
 		return m.ExpiresAt()
 	case upload.FieldCreatedAt:
 		return m.CreatedAt()
+	case upload.FieldOwner:
+		return m.Owner()
 	}
 	return nil, false
 }
@@ -1165,6 +1337,8 @@ func (m *UploadMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldExpiresAt(ctx)
 	case upload.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
+	case upload.FieldOwner:
+		return m.OldOwner(ctx)
 	}
 	return nil, fmt.Errorf("unknown Upload field %s", name)
 }
@@ -1222,6 +1396,13 @@ func (m *UploadMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetCreatedAt(v)
+		return nil
+	case upload.FieldOwner:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOwner(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Upload field %s", name)
@@ -1307,6 +1488,9 @@ func (m *UploadMutation) ResetField(name string) error {
 		return nil
 	case upload.FieldCreatedAt:
 		m.ResetCreatedAt()
+		return nil
+	case upload.FieldOwner:
+		m.ResetOwner()
 		return nil
 	}
 	return fmt.Errorf("unknown Upload field %s", name)

@@ -41,6 +41,10 @@ func init() {
 	fileDescCreatedAt := fileFields[6].Descriptor()
 	// file.DefaultCreatedAt holds the default value on creation for the created_at field.
 	file.DefaultCreatedAt = fileDescCreatedAt.Default.(func() time.Time)
+	// fileDescOwner is the schema descriptor for owner field.
+	fileDescOwner := fileFields[7].Descriptor()
+	// file.OwnerValidator is a validator for the "owner" field. It is called by the builders before save.
+	file.OwnerValidator = fileDescOwner.Validators[0].(func(string) error)
 	// fileDescID is the schema descriptor for id field.
 	fileDescID := fileFields[0].Descriptor()
 	// file.DefaultID holds the default value on creation for the id field.
@@ -71,6 +75,10 @@ func init() {
 	uploadDescCreatedAt := uploadFields[7].Descriptor()
 	// upload.DefaultCreatedAt holds the default value on creation for the created_at field.
 	upload.DefaultCreatedAt = uploadDescCreatedAt.Default.(func() time.Time)
+	// uploadDescOwner is the schema descriptor for owner field.
+	uploadDescOwner := uploadFields[8].Descriptor()
+	// upload.OwnerValidator is a validator for the "owner" field. It is called by the builders before save.
+	upload.OwnerValidator = uploadDescOwner.Validators[0].(func(string) error)
 	// uploadDescID is the schema descriptor for id field.
 	uploadDescID := uploadFields[0].Descriptor()
 	// upload.DefaultID holds the default value on creation for the id field.

@@ -79,6 +79,12 @@ func (_c *UploadCreate) SetNillableCreatedAt(v *time.Time) *UploadCreate {
 	return _c
 }
 
+// SetOwner sets the "owner" field.
+func (_c *UploadCreate) SetOwner(v string) *UploadCreate {
+	_c.mutation.SetOwner(v)
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *UploadCreate) SetID(v uuid.UUID) *UploadCreate {
 	_c.mutation.SetID(v)
@@ -185,6 +191,14 @@ func (_c *UploadCreate) check() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Upload.created_at"`)}
 	}
+	if _, ok := _c.mutation.Owner(); !ok {
+		return &ValidationError{Name: "owner", err: errors.New(`ent: missing required field "Upload.owner"`)}
+	}
+	if v, ok := _c.mutation.Owner(); ok {
+		if err := upload.OwnerValidator(v); err != nil {
+			return &ValidationError{Name: "owner", err: fmt.Errorf(`ent: validator failed for field "Upload.owner": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -247,6 +261,10 @@ func (_c *UploadCreate) createSpec() (*Upload, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(upload.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
+	}
+	if value, ok := _c.mutation.Owner(); ok {
+		_spec.SetField(upload.FieldOwner, field.TypeString, value)
+		_node.Owner = value
 	}
 	return _node, _spec
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -18,16 +19,19 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/filegraph/filegraph/graph/scalar"
+	"github.com/filegraph/filegraph/internal/auth"
 	"github.com/filegraph/filegraph/internal/files"
 	"github.com/filegraph/filegraph/internal/httplog"
 )
 
 // Error codes in extensions.code.
 const (
-	CodeBadUserInput = "BAD_USER_INPUT"
-	CodeNotFound     = "NOT_FOUND"
-	CodeUnavailable  = "UNAVAILABLE"
-	CodeInternal     = "INTERNAL_SERVER_ERROR"
+	CodeBadUserInput    = "BAD_USER_INPUT"
+	CodeNotFound        = "NOT_FOUND"
+	CodeUnavailable     = "UNAVAILABLE"
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeForbidden       = "FORBIDDEN"
+	CodeInternal        = "INTERNAL_SERVER_ERROR"
 )
 
 // MaxBodyBytes bounds a GraphQL request body; 100 upload requests with long
@@ -36,20 +40,30 @@ const MaxBodyBytes = 1 << 20
 
 // NewHandler serves GraphQL over HTTP (POST and GET, per the GraphQL over
 // HTTP spec) on the files service.
-func NewHandler(svc *files.Service) http.Handler {
+func NewHandler(svc *files.Service, limits Limits) http.Handler {
 	srv := handler.New(NewSchema(svc))
 	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST"}})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.Introspection{})
+	if limits.Introspection {
+		srv.Use(extension.Introspection{})
+	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(depthLimit{max: limits.MaxDepth})
+	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
 	srv.SetErrorPresenter(presentError)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		httplog.FromContext(ctx).ErrorContext(ctx, "graphql.panic", "panic", fmt.Sprint(v))
 		return errors.New("internal panic") // masked by presentError
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && !jsonBody(r) {
+			// CSRF: a page on another site can POST text/plain, form or
+			// multipart bodies without a preflight, never application/json.
+			writeError(w, http.StatusUnsupportedMediaType, CodeBadUserInput, "POST requests must have Content-Type: application/json")
+			return
+		}
 		if r.Method == http.MethodPost {
 			// gqlgen reports an unreadable body as a 200 with an error;
 			// an oversized one is the client's fault and gets a 413.
@@ -59,9 +73,7 @@ func NewHandler(svc *files.Service) http.Handler {
 				if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
 					status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over %d bytes", MaxBodyBytes)
 				}
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(status)
-				fmt.Fprintf(w, `{"errors":[{"message":%q,"extensions":{"code":%q}}]}`, msg, CodeBadUserInput)
+				writeError(w, status, CodeBadUserInput, msg)
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -70,6 +82,19 @@ func NewHandler(svc *files.Service) http.Handler {
 		srv.ServeHTTP(pw, r)
 		pw.finish()
 	})
+}
+
+// jsonBody reports whether a POST declares a JSON body.
+func jsonBody(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
+}
+
+// writeError answers a request refused before GraphQL runs.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"errors":[{"message":%q,"extensions":{"code":%q}}]}`, msg, code)
 }
 
 // protocolWriter brings gqlgen's answers in line with the GraphQL over HTTP
@@ -122,6 +147,7 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 	var (
 		invalid  *files.InvalidError
 		badInput *scalar.InputError
+		limit    *files.LimitError
 	)
 	switch {
 	case errors.As(err, &invalid):
@@ -131,6 +157,12 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 		}
 		e := withCode(gqlErr, CodeBadUserInput, invalid.Error())
 		e.Extensions["problems"] = problems
+		return e
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return withCode(gqlErr, CodeUnauthenticated, err.Error())
+	case errors.As(err, &limit):
+		e := withCode(gqlErr, CodeForbidden, limit.Message)
+		e.Extensions["limit"] = limit.Limit
 		return e
 	case errors.As(err, &badInput):
 		return withCode(gqlErr, CodeBadUserInput, badInput.Error())

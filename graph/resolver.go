@@ -14,5 +14,7 @@ type Resolver struct {
 
 // NewSchema returns the executable schema over svc.
 func NewSchema(svc *files.Service) graphql.ExecutableSchema {
-	return NewExecutableSchema(Config{Resolvers: &Resolver{FileService: svc}})
+	c := Config{Resolvers: &Resolver{FileService: svc}}
+	complexity(&c.Complexity)
+	return NewExecutableSchema(c)
 }

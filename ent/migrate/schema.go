@@ -17,6 +17,8 @@ var (
 		{Name: "size", Type: field.TypeInt64},
 		{Name: "content_type", Type: field.TypeString},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "owner", Type: field.TypeString, Default: "local"},
+		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
 	}
 	// FilesTable holds the schema information for the "files" table.
 	FilesTable = &schema.Table{
@@ -28,6 +30,16 @@ var (
 				Name:    "file_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{FilesColumns[6]},
+			},
+			{
+				Name:    "file_owner_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{FilesColumns[7], FilesColumns[6]},
+			},
+			{
+				Name:    "file_deleted_at",
+				Unique:  false,
+				Columns: []*schema.Column{FilesColumns[8]},
 			},
 		},
 	}
@@ -41,6 +53,7 @@ var (
 		{Name: "checksum_sha256", Type: field.TypeString, Default: ""},
 		{Name: "expires_at", Type: field.TypeTime},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "owner", Type: field.TypeString, Default: "local"},
 	}
 	// UploadsTable holds the schema information for the "uploads" table.
 	UploadsTable = &schema.Table{
@@ -52,6 +65,11 @@ var (
 				Name:    "upload_expires_at",
 				Unique:  false,
 				Columns: []*schema.Column{UploadsColumns[6]},
+			},
+			{
+				Name:    "upload_owner_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{UploadsColumns[8], UploadsColumns[6]},
 			},
 		},
 	}

@@ -5,6 +5,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
@@ -52,6 +53,19 @@ func (File) Fields() []ent.Field {
 			Default(time.Now).
 			Immutable().
 			Annotations(entgql.OrderField("CREATED_AT")),
+		// The database default only fills rows saved before files had
+		// owners (they go to development mode's user); new rows always set it.
+		field.String("owner").
+			Comment("The id of the user who saved the file.").
+			NotEmpty().
+			Immutable().
+			Annotations(entsql.Default("local")),
+		// Set when a delete starts; the row is gone for everyone from then
+		// on, and the sweeper finishes a delete its process did not.
+		field.Time("deleted_at").
+			Optional().
+			Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 
@@ -60,6 +74,9 @@ func (File) Indexes() []ent.Index {
 	return []ent.Index{
 		// The default listing is newest first.
 		index.Fields("created_at"),
+		// A user's own listing, newest first.
+		index.Fields("owner", "created_at"),
+		index.Fields("deleted_at"),
 	}
 }
 

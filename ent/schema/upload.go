@@ -5,6 +5,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
@@ -46,6 +47,11 @@ func (Upload) Fields() []ent.Field {
 		field.Time("created_at").
 			Default(time.Now).
 			Immutable(),
+		field.String("owner").
+			Comment("The id of the user the upload was issued to.").
+			NotEmpty().
+			Immutable().
+			Annotations(entsql.Default("local")),
 	}
 }
 
@@ -53,6 +59,8 @@ func (Upload) Fields() []ent.Field {
 func (Upload) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("expires_at"),
+		// Quota and pending-cap checks.
+		index.Fields("owner", "expires_at"),
 	}
 }
 

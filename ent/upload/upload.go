@@ -28,6 +28,8 @@ const (
 	FieldExpiresAt = "expires_at"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
+	// FieldOwner holds the string denoting the owner field in the database.
+	FieldOwner = "owner"
 	// Table holds the table name of the upload in the database.
 	Table = "uploads"
 )
@@ -42,6 +44,7 @@ var Columns = []string{
 	FieldChecksumSha256,
 	FieldExpiresAt,
 	FieldCreatedAt,
+	FieldOwner,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -67,6 +70,8 @@ var (
 	DefaultChecksumSha256 string
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
+	// OwnerValidator is a validator for the "owner" field. It is called by the builders before save.
+	OwnerValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -112,4 +117,9 @@ func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
+}
+
+// ByOwner orders the results by the owner field.
+func ByOwner(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOwner, opts...).ToFunc()
 }

@@ -17,6 +17,15 @@ var (
 	ErrUnavailable = errors.New("service temporarily unavailable, retry later")
 )
 
+// LimitError means a per-user limit refuses the request: the input is fine,
+// the user may not have more. Limit names the setting.
+type LimitError struct {
+	Limit   string
+	Message string
+}
+
+func (e *LimitError) Error() string { return e.Message }
+
 // Problem is one thing wrong with the input: which field, and why.
 type Problem struct {
 	Field   string // a path into the input, such as files[2].size

@@ -19,7 +19,10 @@ import (
 
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/predicate"
 	"github.com/filegraph/filegraph/ent/upload"
+	"github.com/filegraph/filegraph/internal/auth"
+	"github.com/filegraph/filegraph/internal/config"
 	"github.com/filegraph/filegraph/internal/storage"
 )
 
@@ -28,6 +31,18 @@ type Config struct {
 	UploadURLTTL   time.Duration
 	DownloadURLTTL time.Duration
 	MaxUploadSize  int64
+	Limits         config.Limits
+	// SaveWindow is how long after its URL expires an upload may be saved.
+	SaveWindow time.Duration
+	// DeleteGrace is how long a delete may take before the sweeper takes
+	// it as interrupted and finishes it: longer than any request runs.
+	DeleteGrace time.Duration
+	// ClockSkew is added to the sweeper's waits, so that replicas whose
+	// clocks differ a little never race each other over one upload.
+	ClockSkew time.Duration
+	// Dialect picks how a user's uploads are serialized for limit checks.
+	Dialect string
+	Now     func() time.Time // nil: time.Now
 }
 
 // Service applies the rules over one database and one store.
@@ -40,7 +55,24 @@ type Service struct {
 
 // New returns a Service.
 func New(db *ent.Client, store storage.Store, cfg Config, log *slog.Logger) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Service{db: db, store: store, cfg: cfg, log: log}
+}
+
+// visible returns the caller and what of the files they may see: their own
+// (all of them for an admin), and none that are being deleted. Every read of
+// files goes through it, so another user's file is simply not there.
+func (s *Service) visible(ctx context.Context) (auth.User, predicate.File, error) {
+	u, err := auth.FromContext(ctx)
+	if err != nil {
+		return u, nil, err
+	}
+	if u.Admin {
+		return u, file.DeletedAtIsNil(), nil
+	}
+	return u, file.And(file.Owner(u.ID), file.DeletedAtIsNil()), nil
 }
 
 // UploadURL is an issued upload: the key and the presigned request.
@@ -54,6 +86,10 @@ type UploadURL struct {
 // the uploads and returns a presigned PUT for each. Nothing is issued unless
 // every request is valid.
 func (s *Service) CreateUploadURLs(ctx context.Context, reqs []*UploadRequest) ([]*UploadURL, error) {
+	user, err := auth.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	valid, err := s.validate(reqs)
 	if err != nil {
 		return nil, err
@@ -78,12 +114,39 @@ func (s *Service) CreateUploadURLs(ctx context.Context, reqs []*UploadRequest) (
 			SetSize(r.Size).
 			SetContentType(r.ContentType).
 			SetChecksumSha256(r.ChecksumSHA256).
-			SetExpiresAt(req.ExpiresAt)
+			SetExpiresAt(req.ExpiresAt).
+			SetOwner(user.ID)
 	}
-	if err := s.db.Upload.CreateBulk(creates...).Exec(ctx); err != nil {
-		return nil, dbError("recording uploads", err)
+	if err := s.issue(ctx, user, valid, creates); err != nil {
+		return nil, err
 	}
+	s.log.InfoContext(ctx, "files.upload_urls_issued", "user", user.ID, "count", len(out))
 	return out, nil
+}
+
+// issue records the uploads if the user's limits allow them. The check and
+// the insert share a transaction that holds the user's lock, so concurrent
+// calls cannot both squeeze under a limit.
+func (s *Service) issue(ctx context.Context, user auth.User, reqs []UploadRequest, creates []*ent.UploadCreate) (err error) {
+	tx, err := s.db.Tx(ctx)
+	if err != nil {
+		return dbError("starting transaction", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if err := s.checkLimits(ctx, tx, user, reqs); err != nil {
+		return err
+	}
+	if err := tx.Upload.CreateBulk(creates...).Exec(ctx); err != nil {
+		return dbError("recording uploads", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return dbError("committing uploads", err)
+	}
+	return nil
 }
 
 // SaveRequest reports one finished upload.
@@ -106,17 +169,23 @@ func (s *Service) Save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, e
 }
 
 func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, error) {
+	user, err := auth.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	keys, err := checkSaveRequests(reqs)
 	if err != nil {
 		return nil, err
 	}
+	// Only the caller's own uploads and files count, admin or not: a key
+	// issued to someone else reads as never issued.
 	// Uploads first: a concurrent save that commits between the two reads
 	// then shows up as saved, not as never issued.
-	pending, err := s.db.Upload.Query().Where(upload.FileNameIn(keys...)).All(ctx)
+	pending, err := s.db.Upload.Query().Where(upload.FileNameIn(keys...), upload.Owner(user.ID)).All(ctx)
 	if err != nil {
 		return nil, dbError("looking up uploads", err)
 	}
-	saved, err := s.db.File.Query().Where(file.FileNameIn(keys...)).All(ctx)
+	saved, err := s.db.File.Query().Where(file.FileNameIn(keys...), file.Owner(user.ID), file.DeletedAtIsNil()).All(ctx)
 	if err != nil {
 		return nil, dbError("looking up saved files", err)
 	}
@@ -149,6 +218,8 @@ func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, e
 			refuse(i, "fileName", "%q was not issued by createUploadUrls", r.FileName)
 		case u.OriginalName != r.OriginalName:
 			refuse(i, "originalName", "%q was issued for %q", r.FileName, u.OriginalName)
+		case !s.saveable(u):
+			refuse(i, "fileName", "%q expired at %s; upload it again with a new URL", r.FileName, u.ExpiresAt.Add(s.cfg.SaveWindow).UTC().Format(time.RFC3339))
 		default:
 			checks[i] = &check{upload: u}
 		}
@@ -191,6 +262,7 @@ func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, e
 			OriginalName: c.upload.OriginalName,
 			Size:         c.obj.Size,
 			ContentType:  contentType,
+			Owner:        user.ID,
 		})
 	}
 	var ps problems
@@ -203,7 +275,7 @@ func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, e
 		return nil, err
 	}
 	if len(ready) > 0 {
-		created, err := s.commit(ctx, ready)
+		created, err := s.commit(ctx, user, ready)
 		if err != nil {
 			return nil, err
 		}
@@ -229,8 +301,16 @@ type check struct {
 	err    error
 }
 
-// commit creates the files and retires their uploads atomically.
-func (s *Service) commit(ctx context.Context, files []*ent.File) (_ []*ent.File, err error) {
+// saveable reports whether an upload may still be saved; past that the
+// sweeper may be removing it.
+func (s *Service) saveable(u *ent.Upload) bool {
+	return u.ExpiresAt.Add(s.cfg.SaveWindow).After(s.cfg.Now())
+}
+
+// commit creates the files and retires their uploads atomically. An upload
+// the sweeper took meanwhile is no longer there to retire, and the whole
+// save is refused rather than saving a file whose object is going away.
+func (s *Service) commit(ctx context.Context, user auth.User, files []*ent.File) (_ []*ent.File, err error) {
 	tx, err := s.db.Tx(ctx)
 	if err != nil {
 		return nil, dbError("starting transaction", err)
@@ -248,7 +328,8 @@ func (s *Service) commit(ctx context.Context, files []*ent.File) (_ []*ent.File,
 			SetFileName(f.FileName).
 			SetOriginalName(f.OriginalName).
 			SetSize(f.Size).
-			SetContentType(f.ContentType)
+			SetContentType(f.ContentType).
+			SetOwner(f.Owner)
 		keys[i] = f.FileName
 	}
 	created, err := tx.File.CreateBulk(builders...).Save(ctx)
@@ -258,8 +339,16 @@ func (s *Service) commit(ctx context.Context, files []*ent.File) (_ []*ent.File,
 		}
 		return nil, dbError("saving files", err)
 	}
-	if _, err := tx.Upload.Delete().Where(upload.FileNameIn(keys...)).Exec(ctx); err != nil {
+	retired, err := tx.Upload.Delete().Where(
+		upload.FileNameIn(keys...),
+		upload.Owner(user.ID),
+		upload.ExpiresAtGT(s.cfg.Now().Add(-s.cfg.SaveWindow)),
+	).Exec(ctx)
+	if err != nil {
 		return nil, dbError("retiring uploads", err)
+	}
+	if retired != len(keys) {
+		return nil, &InvalidError{Problems: []Problem{{Field: "files", Message: "an upload expired while saving; upload it again with a new URL"}}}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, dbError("committing", err)
@@ -337,7 +426,11 @@ func (s *Service) List(ctx context.Context, a ListArgs) (*ent.FileConnection, er
 	if order == nil {
 		order = newestFirst
 	}
-	conn, err := s.db.File.Query().Paginate(ctx, a.After, first, a.Before, a.Last,
+	_, scope, err := s.visible(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := s.db.File.Query().Where(scope).Paginate(ctx, a.After, first, a.Before, a.Last,
 		ent.WithFileOrder(order),
 		ent.WithFileFilter(func(q *ent.FileQuery) (*ent.FileQuery, error) {
 			q, err := a.Where.Filter(q)
@@ -357,9 +450,13 @@ func (s *Service) List(ctx context.Context, a ListArgs) (*ent.FileConnection, er
 	return conn, nil
 }
 
-// Get returns the file with the id.
+// Get returns the file with the id, if the caller may see it.
 func (s *Service) Get(ctx context.Context, id uuid.UUID) (*ent.File, error) {
-	f, err := s.db.File.Get(ctx, id)
+	_, scope, err := s.visible(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.db.File.Query().Where(file.ID(id), scope).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, ErrNotFound
 	}
@@ -380,7 +477,11 @@ func (s *Service) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
 
 // Nodes resolves many node ids, nil for each unknown one.
 func (s *Service) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error) {
-	found, err := s.db.File.Query().Where(file.IDIn(ids...)).All(ctx)
+	_, scope, err := s.visible(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found, err := s.db.File.Query().Where(file.IDIn(ids...), scope).All(ctx)
 	if err != nil {
 		return nil, dbError("reading files", err)
 	}
@@ -415,23 +516,3 @@ func (s *Service) DownloadURL(ctx context.Context, id uuid.UUID) (*storage.Reque
 	return &req, nil
 }
 
-// Delete removes the object, then the row. If the storage refuses, the row
-// stays, so a file is never listed without its object because of a failed
-// delete; the client retries.
-func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
-	f, err := s.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	if err := s.store.Delete(ctx, f.FileName); err != nil {
-		return storageError("deleting object", err)
-	}
-	if err := s.db.File.DeleteOneID(id).Exec(ctx); err != nil {
-		if ent.IsNotFound(err) {
-			return ErrNotFound // a concurrent delete won
-		}
-		return dbError("deleting file", err)
-	}
-	s.log.InfoContext(ctx, "files.deleted", "id", id, "key", f.FileName)
-	return nil
-}

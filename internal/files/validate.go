@@ -64,6 +64,23 @@ func normalizeContentType(ct string) (string, bool) {
 	return out, out != ""
 }
 
+// allowedType reports whether the media type ct (parameters aside) matches
+// one of allowed: an exact type or a type/* pattern. Empty allows all.
+func allowedType(ct string, allowed []string) bool {
+	if len(allowed) == 0 {
+		return true
+	}
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	typ, _, _ := strings.Cut(mt, "/")
+	for _, a := range allowed {
+		if a == mt || a == "*/*" || (strings.HasSuffix(a, "/*") && strings.TrimSuffix(a, "/*") == typ) {
+			return true
+		}
+	}
+	return false
+}
+
 // validChecksum reports whether s is a base64 SHA-256 digest.
 func validChecksum(s string) bool {
 	b, err := base64.StdEncoding.Strict().DecodeString(s)
@@ -105,8 +122,11 @@ func (s *Service) validate(reqs []*UploadRequest) ([]UploadRequest, error) {
 			ps.add(field+".size", "%d bytes is over the limit of %d bytes by %d", r.Size, s.cfg.MaxUploadSize, r.Size-s.cfg.MaxUploadSize)
 		}
 		ct, ok := normalizeContentType(r.ContentType)
-		if !ok {
+		switch {
+		case !ok:
 			ps.add(field+".contentType", "%q is not a media type such as image/png", r.ContentType)
+		case !allowedType(ct, s.cfg.Limits.AllowedContentTypes):
+			ps.add(field+".contentType", "%q is not allowed; allowed are %s", ct, strings.Join(s.cfg.Limits.AllowedContentTypes, ", "))
 		}
 		if r.ChecksumSHA256 != "" && !validChecksum(r.ChecksumSHA256) {
 			ps.add(field+".checksumSHA256", "must be the base64 encoding of a 32-byte SHA-256 digest")

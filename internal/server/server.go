@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 
 	"github.com/filegraph/filegraph/graph"
+	"github.com/filegraph/filegraph/internal/auth"
 	"github.com/filegraph/filegraph/internal/config"
 	"github.com/filegraph/filegraph/internal/cors"
 	"github.com/filegraph/filegraph/internal/database"
@@ -28,8 +29,10 @@ import (
 // Server is a wired instance.
 type Server struct {
 	Handler http.Handler
+	Files   *files.Service
 	db      *database.DB
 	store   storage.Store
+	stop    context.CancelFunc // ends the sweeper and the JWKS refresher
 }
 
 // Option changes how New wires the server.
@@ -63,12 +66,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			return nil, err
 		}
 	}
-	svc := files.New(db.Ent, store, files.Config{
-		UploadURLTTL:   cfg.UploadURLTTL,
-		DownloadURLTTL: cfg.DownloadURLTTL,
-		MaxUploadSize:  cfg.MaxUploadSize,
-	}, log)
-	s := &Server{db: db, store: store}
+	svc := files.New(db.Ent, store, FilesConfig(cfg, db.Dialect), log)
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Server{Files: svc, db: db, store: store, stop: stop}
+	authn, err := auth.New(bg, cfg.Auth, log)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if cfg.Auth.Development() {
+		log.Warn("auth.development_mode", "user", auth.LocalUser.ID,
+			"msg", "no AUTH_JWKS_URL or AUTH_JWT_SECRET: every request acts as one local user; do not expose this server")
+	}
+	if cfg.SweepInterval > 0 {
+		go svc.RunSweeper(bg, cfg.SweepInterval)
+	}
+	api := graph.NewHandler(svc, graph.Limits{
+		Introspection: cfg.GraphQL.Introspection,
+		MaxDepth:      cfg.GraphQL.MaxDepth,
+		MaxComplexity: cfg.GraphQL.MaxComplexity,
+	})
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", playground.Handler("Filegraph", "/query"))
@@ -77,7 +94,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Methods: []string{"GET", "POST"},
 		Headers: []string{"Content-Type", "Authorization", "Accept"},
 		MaxAge:  3600,
-	}.Handler(graph.NewHandler(svc)))
+	}.Handler(authn.Middleware(withTimeout(cfg.RequestTimeout, api))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -93,6 +110,30 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	s.Handler = httplog.Middleware(log, mux)
 	return s, nil
+}
+
+// FilesConfig derives the files service's settings from the server's.
+func FilesConfig(cfg config.Config, dialect string) files.Config {
+	return files.Config{
+		UploadURLTTL:   cfg.UploadURLTTL,
+		DownloadURLTTL: cfg.DownloadURLTTL,
+		MaxUploadSize:  cfg.MaxUploadSize,
+		Limits:         cfg.Limits,
+		SaveWindow:     cfg.UploadSaveWindow,
+		DeleteGrace:    2 * cfg.RequestTimeout,
+		ClockSkew:      time.Minute,
+		Dialect:        dialect,
+	}
+}
+
+// withTimeout bounds each request: database and storage calls give up when
+// it passes, and the client gets UNAVAILABLE rather than a hung connection.
+func withTimeout(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // openStore connects the storage the configuration names: S3 when a bucket
@@ -150,8 +191,9 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, checks)
 }
 
-// Close releases the database.
+// Close stops the background work and releases the database.
 func (s *Server) Close() error {
+	s.stop()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("closing database: %w", err)
 	}

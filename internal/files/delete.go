@@ -1,0 +1,46 @@
+package files
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/file"
+)
+
+// Delete removes a file in three steps, so that a crash at any point
+// converges: it marks the row (from then on the file is gone for everyone),
+// deletes the object, then the row. A process that dies in between leaves a
+// marked row, and the sweeper finishes the job once DeleteGrace has passed.
+// If the storage refuses, the mark is lifted and the file is back as it
+// was: the client sees UNAVAILABLE and may retry.
+func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
+	f, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	n, err := s.db.File.Update().
+		Where(file.ID(id), file.DeletedAtIsNil()).
+		SetDeletedAt(s.cfg.Now()).
+		Save(ctx)
+	switch {
+	case err != nil:
+		return dbError("marking file deleted", err)
+	case n == 0:
+		return ErrNotFound // a concurrent delete won
+	}
+	if err := s.store.Delete(ctx, f.FileName); err != nil {
+		// The request may be ending; lifting the mark must not be cut short.
+		if uerr := s.db.File.UpdateOneID(id).ClearDeletedAt().Exec(context.WithoutCancel(ctx)); uerr != nil {
+			s.log.ErrorContext(ctx, "files.delete_unmark_failed", "id", id, "err", uerr)
+		}
+		return storageError("deleting object", err)
+	}
+	if err := s.db.File.DeleteOneID(id).Exec(context.WithoutCancel(ctx)); err != nil && !ent.IsNotFound(err) {
+		// The object is gone and the row is marked: the sweeper finishes.
+		s.log.WarnContext(ctx, "files.delete_row_failed", "id", id, "err", err)
+	}
+	s.log.InfoContext(ctx, "files.deleted", "id", id, "key", f.FileName)
+	return nil
+}
