@@ -515,4 +515,3 @@ func (s *Service) DownloadURL(ctx context.Context, id uuid.UUID) (*storage.Reque
 	}
 	return &req, nil
 }
-
