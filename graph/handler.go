@@ -50,7 +50,7 @@ func NewHandler(svc *files.Service, limits Limits) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	srv.Use(depthLimit{max: limits.MaxDepth})
+	srv.Use(guard{maxDepth: limits.MaxDepth, introspection: limits.Introspection})
 	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
 	srv.SetErrorPresenter(presentError)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {

@@ -22,28 +22,42 @@ type Limits struct {
 	MaxComplexity int
 }
 
-// CodeDepthLimit is extensions.code for a query nested too deep, named as
-// gqlgen names its complexity refusal.
-const CodeDepthLimit = "DEPTH_LIMIT_EXCEEDED"
-
-// depthLimit refuses operations whose selections nest deeper than max.
-// Introspection fields are not counted: the standard introspection query
-// is deep by nature, and is off in production.
-type depthLimit struct{ max int }
-
-var (
-	_ graphql.HandlerExtension        = depthLimit{}
-	_ graphql.OperationContextMutator = depthLimit{}
+// Codes for operations refused before they run: DEPTH_LIMIT_EXCEEDED is
+// named as gqlgen names its complexity refusal; a disabled introspection is
+// a validation failure, as Apollo Server reports it.
+const (
+	CodeDepthLimit       = "DEPTH_LIMIT_EXCEEDED"
+	CodeValidationFailed = "GRAPHQL_VALIDATION_FAILED"
 )
 
-func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
-func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
-func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+// guard refuses operations nested deeper than maxDepth and, unless allowed,
+// introspection (__schema, __type; __typename stays, clients rely on it).
+// Introspection fields are not counted towards the depth: the standard
+// introspection query is deep by nature.
+type guard struct {
+	maxDepth      int
+	introspection bool
+}
+
+var (
+	_ graphql.HandlerExtension        = guard{}
+	_ graphql.OperationContextMutator = guard{}
+)
+
+func (guard) ExtensionName() string                   { return "Guard" }
+func (guard) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (g guard) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
 	}
-	if depth := selectionDepth(oc.Operation.SelectionSet, 0, d.max); depth > d.max {
-		err := gqlerror.Errorf("operation is nested %d levels deep, over the limit of %d", depth, d.max)
+	if !g.introspection && introspects(oc.Operation.SelectionSet) {
+		err := gqlerror.Errorf("introspection is disabled on this server")
+		errcode.Set(err, CodeValidationFailed)
+		return err
+	}
+	if depth := selectionDepth(oc.Operation.SelectionSet, 0, g.maxDepth); depth > g.maxDepth {
+		err := gqlerror.Errorf("operation is nested %d levels deep, over the limit of %d", depth, g.maxDepth)
 		errcode.Set(err, CodeDepthLimit)
 		return err
 	}
@@ -75,6 +89,28 @@ func selectionDepth(set ast.SelectionSet, depth, limit int) int {
 		deepest = max(deepest, d)
 	}
 	return deepest
+}
+
+// introspects reports whether the top level of an operation asks for the
+// schema (introspection fields exist only on the query root).
+func introspects(set ast.SelectionSet) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if introspects(s.SelectionSet) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if s.Definition != nil && introspects(s.Definition.SelectionSet) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // complexity prices lists by how many items they ask for, so that the

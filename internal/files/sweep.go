@@ -53,7 +53,8 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 		}
 	}
 	for {
-		cutoff := s.cfg.Now().Add(-s.cfg.DeleteGrace - s.cfg.ClockSkew)
+		// No skew here: racing an in-flight delete only deletes twice.
+		cutoff := s.cfg.Now().Add(-s.cfg.DeleteGrace)
 		stale, err := s.db.File.Query().Where(file.DeletedAtLT(cutoff)).Limit(sweepBatch).All(ctx)
 		if err != nil {
 			return r, dbError("finding interrupted deletes", err)

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,7 +36,22 @@ type env struct {
 	store   storage.Store
 	s3Proxy *testenv.Proxy // newFaultyEnv only: cut to take storage down
 	pgProxy *testenv.Proxy // newFaultyEnv only: cut to take the database down
+	token   string         // sent as Authorization: Bearer, when set
+	clock   *clock
 }
+
+// as returns the env acting with token.
+func (e *env) as(token string) *env {
+	c := *e
+	c.token = token
+	return &c
+}
+
+// clock is the server's time: now, plus however far a test moved it.
+type clock struct{ ahead atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.ahead.Load())) }
+func (c *clock) advance(d time.Duration) { c.ahead.Add(int64(d)) }
 
 // newEnv starts a server on backend; settings are NAME, value pairs.
 func newEnv(t testing.TB, backend string, settings ...string) *env {
@@ -60,8 +76,8 @@ func startEnv(t testing.TB, backend string, proxied bool, settings []string) *en
 	for i := 0; i+1 < len(settings); i += 2 {
 		vars[settings[i]] = settings[i+1]
 	}
-	e := &env{t: t}
-	var opts []Option
+	e := &env{t: t, clock: &clock{}}
+	opts := []Option{WithClock(e.clock.now)}
 	if backend == "postgres+s3" {
 		pg, err := testenv.NewPostgres()
 		if err != nil {
@@ -134,7 +150,12 @@ type gqlResponse struct {
 func (e *env) post(query string, vars map[string]any) gqlResponse {
 	e.t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	res, err := http.Post(e.URL+"/query", "application/json", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", e.URL+"/query", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if e.token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.token)
+	}
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -40,6 +40,13 @@ type Option func(*options)
 
 type options struct {
 	store storage.Store
+	now   func() time.Time
+}
+
+// WithClock makes the files service read time from now: tests move it
+// forward to expire uploads without waiting.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
 }
 
 // WithStore uses store instead of the one the configuration names.
@@ -66,7 +73,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			return nil, err
 		}
 	}
-	svc := files.New(db.Ent, store, FilesConfig(cfg, db.Dialect), log)
+	fcfg := FilesConfig(cfg, db.Dialect)
+	fcfg.Now = o.now
+	svc := files.New(db.Ent, store, fcfg, log)
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{Files: svc, db: db, store: store, stop: stop}
 	authn, err := auth.New(bg, cfg.Auth, log)

@@ -1,0 +1,285 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+const testSecret = "test-secret-test-secret-test-secret!"
+
+// token signs an HS256 token for user with roles.
+func token(t testing.TB, user string, roles ...string) string {
+	t.Helper()
+	c := jwt.MapClaims{"sub": user, "exp": time.Now().Add(time.Hour).Unix()}
+	if len(roles) > 0 {
+		c["roles"] = roles
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newAuthEnv starts a server that verifies tokens signed with testSecret.
+func newAuthEnv(t testing.TB, backend string, settings ...string) *env {
+	return newEnv(t, backend, append([]string{"AUTH_JWT_SECRET", testSecret}, settings...)...)
+}
+
+// Every query and mutation refuses a caller without a valid token.
+func TestUnauthenticated(t *testing.T) {
+	e := newAuthEnv(t, "sqlite+disk")
+	f := e.as(token(t, "alice")).upload("a.txt", "text/plain", []byte("hello"))
+	expired, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(-time.Hour).Unix()}).SignedString([]byte(testSecret))
+	forged, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(strings.Repeat("x", 40)))
+	ops := []struct {
+		q    string
+		vars map[string]any
+	}{
+		{listQ, nil},
+		{`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": f.ID}},
+		{`query($id: ID!) { nodes(ids: [$id]) { id } }`, map[string]any{"id": f.ID}},
+		{downloadQ, map[string]any{"id": f.ID}},
+		{deleteQ, map[string]any{"id": f.ID}},
+		{createQ, map[string]any{"files": []map[string]any{{"originalName": "b.txt", "size": 1}}}},
+		{saveQ, map[string]any{"files": []map[string]any{{"fileName": f.FileName, "originalName": "a.txt"}}}},
+	}
+	for _, tok := range []struct{ name, token, says string }{
+		{"no token", "", "Bearer"},
+		{"expired", expired, "expired"},
+		{"bad signature", forged, "signature"},
+		{"garbage", "abc", "malformed"},
+	} {
+		for _, op := range ops {
+			err := e.as(tok.token).fail("UNAUTHENTICATED", op.q, op.vars)
+			if !strings.Contains(err.Message, tok.says) {
+				t.Errorf("%s: message %q does not say %q", tok.name, err.Message, tok.says)
+			}
+		}
+	}
+	// Nothing changed: alice's file is whole.
+	var c connection
+	e.as(token(t, "alice")).do(listQ, nil, &c)
+	if c.Files.TotalCount != 1 {
+		t.Errorf("alice has %d files after the refused calls, want 1", c.Files.TotalCount)
+	}
+}
+
+// For every query and mutation, bob's attempt on alice's file fails as if
+// the file did not exist, and changes nothing; an admin sees and acts on
+// every user's files.
+func TestCrossUser(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newAuthEnv(t, backend)
+			alice, bob := e.as(token(t, "alice")), e.as(token(t, "bob"))
+			body := []byte("alice's bytes")
+			f := alice.upload("secret.txt", "text/plain", body)
+			pending := alice.createUploads(map[string]any{"originalName": "later.txt", "size": 3})[0]
+			alice.put(pending, []byte("abc"))
+
+			var c connection
+			bob.do(listQ, nil, &c)
+			if c.Files.TotalCount != 0 || len(c.Files.Edges) != 0 {
+				t.Errorf("bob lists %d files", c.Files.TotalCount)
+			}
+			bob.do(listQ, map[string]any{"where": map[string]any{"owner": "alice"}}, &c)
+			if c.Files.TotalCount != 0 {
+				t.Errorf("bob lists alice's files by filtering on owner")
+			}
+			var node struct{ Node *fileNode }
+			bob.do(`query($id: ID!) { node(id: $id) { id ... on File { fileName } } }`, map[string]any{"id": f.ID}, &node)
+			if node.Node != nil {
+				t.Errorf("bob resolves alice's node: %+v", node.Node)
+			}
+			var nodes struct{ Nodes []*fileNode }
+			bob.do(`query($id: ID!) { nodes(ids: [$id]) { id } }`, map[string]any{"id": f.ID}, &nodes)
+			if len(nodes.Nodes) != 1 || nodes.Nodes[0] != nil {
+				t.Errorf("bob resolves alice's nodes: %+v", nodes.Nodes)
+			}
+			bob.fail("NOT_FOUND", downloadQ, map[string]any{"id": f.ID})
+			bob.fail("NOT_FOUND", deleteQ, map[string]any{"id": f.ID})
+			for _, key := range []string{f.FileName, pending.FileName} {
+				err := bob.fail("BAD_USER_INPUT", saveQ, map[string]any{"files": []map[string]any{{"fileName": key, "originalName": map[string]string{f.FileName: "secret.txt", pending.FileName: "later.txt"}[key]}}})
+				if !strings.Contains(err.Message, "was not issued") {
+					t.Errorf("bob saving alice's key: %q", err.Message)
+				}
+			}
+			// An unknown id reads the same as alice's: existence does not leak.
+			missing := bob.fail("NOT_FOUND", downloadQ, map[string]any{"id": "0193a6f4-0000-7000-8000-000000000009"})
+			mine := bob.fail("NOT_FOUND", downloadQ, map[string]any{"id": f.ID})
+			if missing.Message != mine.Message {
+				t.Errorf("messages differ: %q vs %q", missing.Message, mine.Message)
+			}
+
+			// Alice still has everything: the file downloads whole, and her
+			// pending upload is still hers to save.
+			var dl struct{ FileDownloadUrl struct{ URL string } }
+			alice.do(downloadQ, map[string]any{"id": f.ID}, &dl)
+			if got := get(t, dl.FileDownloadUrl.URL); !bytes.Equal(got, body) {
+				t.Errorf("alice downloads %q", got)
+			}
+			alice.do(saveQ, map[string]any{"files": []map[string]any{{"fileName": pending.FileName, "originalName": "later.txt"}}}, nil)
+
+			// An admin lists both users' files and may delete any.
+			g := bob.upload("bob.txt", "text/plain", []byte("bob"))
+			admin := e.as(token(t, "root", "admin"))
+			admin.do(listQ, nil, &c)
+			if c.Files.TotalCount != 3 {
+				t.Errorf("admin lists %d files, want 3", c.Files.TotalCount)
+			}
+			admin.do(downloadQ, map[string]any{"id": f.ID}, &dl)
+			admin.do(deleteQ, map[string]any{"id": g.ID}, nil)
+			bob.do(listQ, nil, &c)
+			if c.Files.TotalCount != 0 {
+				t.Errorf("bob's file survived the admin's delete")
+			}
+			// Admins save only what was issued to them.
+			admin.fail("BAD_USER_INPUT", saveQ, map[string]any{"files": []map[string]any{{"fileName": f.FileName, "originalName": "secret.txt"}}})
+		})
+	}
+}
+
+func get(t testing.TB, u string) []byte {
+	t.Helper()
+	res, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET: %d %s", res.StatusCode, b)
+	}
+	return b
+}
+
+func TestLimits(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newAuthEnv(t, backend,
+				"ALLOWED_CONTENT_TYPES", "image/*,application/pdf",
+				"MAX_UPLOAD_SIZE", "600",
+				"USER_QUOTA_BYTES", "1000",
+				"MAX_PENDING_UPLOADS", "3")
+			alice := e.as(token(t, "alice"))
+			req := func(name, ct string, size int) map[string]any {
+				return map[string]any{"originalName": name, "contentType": ct, "size": size}
+			}
+			err := alice.fail("BAD_USER_INPUT", createQ, map[string]any{"files": []any{req("a.txt", "text/plain", 10)}})
+			if !strings.Contains(err.Message, `"text/plain" is not allowed`) || !strings.Contains(err.Message, "image/*") {
+				t.Errorf("content type: %q", err.Message)
+			}
+			err = alice.fail("BAD_USER_INPUT", createQ, map[string]any{"files": []any{req("a.png", "image/png", 700)}})
+			if !strings.Contains(err.Message, "over the limit of 600 bytes by 100") {
+				t.Errorf("size: %q", err.Message)
+			}
+			alice.createUploads(req("a.png", "image/png", 100), req("b.pdf", "application/pdf", 100))
+			err = alice.fail("FORBIDDEN", createQ, map[string]any{"files": []any{req("c.png", "image/png", 1), req("d.png", "image/png", 1)}})
+			if err.Extensions["limit"] != "MAX_PENDING_UPLOADS" || !strings.Contains(err.Message, "1 over the limit of 3") {
+				t.Errorf("pending: %+v", err)
+			}
+			// Quota counts pending uploads (200 bytes) and saved files.
+			alice.upload("big.png", "image/png", bytes.Repeat([]byte("x"), 600))
+			err = alice.fail("FORBIDDEN", createQ, map[string]any{"files": []any{req("e.png", "image/png", 300)}})
+			if err.Extensions["limit"] != "USER_QUOTA_BYTES" || !strings.Contains(err.Message, "100 bytes over your quota of 1000 (600 saved, 200 pending)") {
+				t.Errorf("quota: %+v", err)
+			}
+			// Limits are each user's own.
+			e.as(token(t, "bob")).createUploads(req("e.png", "image/png", 600))
+
+			// Concurrent calls cannot squeeze past the quota together.
+			carol := e.as(token(t, "carol"))
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			granted := 0
+			for i := range 3 {
+				wg.Go(func() {
+					r := carol.post(createQ, map[string]any{"files": []any{req(fmt.Sprintf("%d.png", i), "image/png", 400)}})
+					mu.Lock()
+					defer mu.Unlock()
+					if len(r.Errors) == 0 {
+						granted++
+					} else if r.Errors[0].code() != "FORBIDDEN" {
+						t.Errorf("concurrent create: %+v", r.Errors)
+					}
+				})
+			}
+			wg.Wait()
+			if granted != 2 {
+				t.Errorf("%d concurrent 400-byte uploads granted under a 1000-byte quota, want 2", granted)
+			}
+		})
+	}
+}
+
+func TestHardenedEndpoint(t *testing.T) {
+	e := newAuthEnv(t, "sqlite+disk", "GRAPHQL_MAX_DEPTH", "3", "GRAPHQL_MAX_COMPLEXITY", "500")
+	alice := e.as(token(t, "alice"))
+
+	// Production mode: no introspection.
+	for _, q := range []string{`{ __schema { types { name } } }`, `{ __type(name: "File") { name } }`, `query { ...Q } fragment Q on Query { __schema { queryType { name } } }`} {
+		err := alice.fail("GRAPHQL_VALIDATION_FAILED", q, nil)
+		if !strings.Contains(err.Message, "introspection is disabled") {
+			t.Errorf("introspection in production: %+v", err)
+		}
+	}
+	alice.do(`{ __typename files(first: 1) { __typename } }`, nil, nil)
+	err := alice.fail("DEPTH_LIMIT_EXCEEDED", `{ files(first: 1) { edges { node { ... on File { id } } } } }`, nil)
+	if !strings.Contains(err.Message, "nested 4 levels deep, over the limit of 3") {
+		t.Errorf("depth: %q", err.Message)
+	}
+	alice.do(`{ files(first: 1) { totalCount pageInfo { ...P } } } fragment P on PageInfo { hasNextPage }`, nil, nil)
+	alice.fail("COMPLEXITY_LIMIT_EXCEEDED", `{ files(first: 100) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`, nil)
+	alice.do(`{ files(first: 20) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`, nil, nil)
+
+	// CSRF: bodies a cross-site form can send without a preflight.
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""} {
+		req, _ := http.NewRequest("POST", e.URL+"/query", strings.NewReader(`{"query":"mutation { deleteFile(id: \"0193a6f4-0000-7000-8000-000000000009\") }"}`))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		req.Header.Set("Authorization", "Bearer "+alice.token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnsupportedMediaType || !strings.Contains(string(b), "application/json") {
+			t.Errorf("POST %q: %d %s", ct, res.StatusCode, b)
+		}
+	}
+	// Mutations never over GET.
+	res, err2 := http.Get(e.URL + "/query?query=" + url.QueryEscape(`mutation { deleteFile(id: "0193a6f4-0000-7000-8000-000000000009") }`))
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("mutation over GET: %d", res.StatusCode)
+	}
+	// Oversized body.
+	big := `{"query":"{ files { totalCount } }","variables":{"x":"` + strings.Repeat("a", 2<<20) + `"}}`
+	res, err2 = http.Post(e.URL+"/query", "application/json", strings.NewReader(big))
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized body: %d", res.StatusCode)
+	}
+
+	// Introspection can be turned on in production.
+	on := newAuthEnv(t, "sqlite+disk", "GRAPHQL_INTROSPECTION", "true")
+	on.as(token(t, "alice")).do(`{ __schema { queryType { name } } }`, nil, nil)
+}
