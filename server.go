@@ -1,6 +1,10 @@
 // Command filegraph serves the Filegraph GraphQL API: presigned uploads
 // straight to object storage, then save, list, download and delete.
 //
+//	filegraph [serve]            run the server (migrating first unless MIGRATE_ON_START=false)
+//	filegraph migrate            apply the database migrations and exit
+//	filegraph reconcile [-fix]   compare storage with the database; -fix repairs
+//
 // Every setting is an environment variable with a matching flag (ADDR is
 // -addr, S3_BUCKET is -s3-bucket); see internal/config and the README.
 package main
@@ -14,10 +18,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/filegraph/filegraph/internal/config"
+	"github.com/filegraph/filegraph/internal/database"
 	"github.com/filegraph/filegraph/internal/server"
 )
 
@@ -28,11 +34,24 @@ func main() {
 	}
 }
 
+// errInconsistent makes reconcile exit non-zero when it found, and did not
+// fix, a difference, so that a scheduled run can alert.
+var errInconsistent = errors.New("storage and database differ; run with -fix to repair")
+
 func run(args []string) error {
-	fs := flag.NewFlagSet("filegraph", flag.ExitOnError)
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("filegraph "+cmd, flag.ExitOnError)
 	flags := make(map[string]*string, len(config.Settings))
 	for _, s := range config.Settings {
 		flags[s.Env] = fs.String(s.Flag(), "", fmt.Sprintf("%s (env %s, default %q)", s.Usage, s.Env, s.Default))
+	}
+	fix := fs.Bool("fix", false, "reconcile: delete orphaned objects and the rows of files whose objects are gone")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: filegraph [serve|migrate|reconcile [-fix]] [flags]\n\nflags (each also an environment variable):\n")
+		fs.PrintDefaults()
 	}
 	fs.Parse(args)
 	cfg, err := config.Load(func(name string) string {
@@ -49,6 +68,54 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log)
+	case "migrate":
+		db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir, true, log)
+		if err != nil {
+			return err
+		}
+		log.Info("database.up_to_date")
+		return db.Close()
+	case "reconcile":
+		return reconcile(ctx, cfg, log, *fix)
+	}
+	fs.Usage()
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func reconcile(ctx context.Context, cfg config.Config, log *slog.Logger, fix bool) error {
+	cfg.SweepInterval = 0 // a one-off command, not a replica
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	r, err := srv.Files.Reconcile(ctx, fix)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("objects: %d\nfiles:   %d\n", r.Objects, r.Files)
+	if r.OtherBuckets > 0 {
+		fmt.Printf("files in other buckets, not checked: %d\n", r.OtherBuckets)
+	}
+	verb := map[bool]string{false: "", true: " (deleted)"}[r.Fixed]
+	fmt.Printf("objects without a row: %d%s\n", len(r.Orphans), verb)
+	for _, k := range r.Orphans {
+		fmt.Printf("  %s\n", k)
+	}
+	fmt.Printf("rows without an object: %d%s\n", len(r.Missing), verb)
+	for _, m := range r.Missing {
+		fmt.Printf("  %s %s (owner %s)\n", m.ID, m.FileName, m.Owner)
+	}
+	if !r.Fixed && len(r.Orphans)+len(r.Missing) > 0 {
+		return errInconsistent
+	}
+	return nil
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	if cfg.Auth.Development() {
 		log.Warn("auth.development_mode", "user", auth.LocalUser.ID,
-			"msg", "no AUTH_JWKS_URL or AUTH_JWT_SECRET: every request acts as one local user; do not expose this server")
+			"why", "no AUTH_JWKS_URL or AUTH_JWT_SECRET: every request acts as one local user; do not expose this server")
 	}
 	if cfg.SweepInterval > 0 {
 		go svc.RunSweeper(bg, cfg.SweepInterval)

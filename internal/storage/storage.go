@@ -43,6 +43,15 @@ type URLServer interface {
 	Handler() http.Handler
 }
 
+// Lister is an optional ability: a store that can enumerate its keys, for
+// `filegraph reconcile`. Both backends have it; a store without it simply
+// cannot be reconciled.
+type Lister interface {
+	// List calls fn with each key under prefix, in no promised order,
+	// stopping at fn's first error.
+	List(ctx context.Context, prefix string, fn func(key string) error) error
+}
+
 // CORSHeaders are the request headers a browser sends with a presigned
 // PUT that a CORS preflight must allow (Content-Length is the browser's own).
 var CORSHeaders = []string{"Content-Type", "If-None-Match", "x-amz-checksum-sha256"}

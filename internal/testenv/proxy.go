@@ -15,6 +15,9 @@ type Proxy struct {
 	mu     sync.Mutex
 	down   bool
 	conns  map[net.Conn]struct{}
+	// stalled holds bytes in both directions while set: the service looks
+	// alive but never answers, as a hung store does.
+	stalled chan struct{} // nil when flowing; closed to release
 }
 
 // NewProxy listens on a free loopback port and forwards to target.
@@ -54,8 +57,44 @@ func (p *Proxy) forward(c net.Conn) {
 	}
 	p.track(t)
 	defer p.drop(t)
-	go func() { io.Copy(t, c); t.Close() }()
-	io.Copy(c, t)
+	go func() { p.copy(t, c); t.Close() }()
+	p.copy(c, t)
+}
+
+// copy forwards src to dst, waiting out stalls before each write.
+func (p *Proxy) copy(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			stall := p.stalled
+			p.mu.Unlock()
+			if stall != nil {
+				<-stall
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// SetStalled holds all traffic while stalled is true, and releases it when
+// false.
+func (p *Proxy) SetStalled(stalled bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case stalled && p.stalled == nil:
+		p.stalled = make(chan struct{})
+	case !stalled && p.stalled != nil:
+		close(p.stalled)
+		p.stalled = nil
+	}
 }
 
 func (p *Proxy) track(c net.Conn) {
@@ -85,6 +124,7 @@ func (p *Proxy) SetDown(down bool) {
 
 // Close stops the proxy.
 func (p *Proxy) Close() {
+	p.SetStalled(false)
 	p.l.Close()
 	p.SetDown(true)
 }

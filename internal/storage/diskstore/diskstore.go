@@ -59,6 +59,7 @@ type Store struct {
 var (
 	_ storage.Store     = (*Store)(nil)
 	_ storage.URLServer = (*Store)(nil)
+	_ storage.Lister    = (*Store)(nil)
 )
 
 // New returns a store rooted at dir whose presigned URLs start with baseURL
@@ -228,6 +229,35 @@ func (s *Store) verify(claims, sig string) bool {
 	m := hmac.New(sha256.New, s.key)
 	m.Write([]byte(claims))
 	return hmac.Equal(m.Sum(nil), want)
+}
+
+// List implements storage.Lister by walking the objects folder; sidecars
+// and uploads in progress live elsewhere and are never listed.
+func (s *Store) List(ctx context.Context, prefix string, fn func(string) error) error {
+	root := filepath.Join(s.root, "objects")
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) {
+			return fn(key)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("diskstore: list: %w", err)
+	}
+	return nil
 }
 
 // checkKey refuses keys that could name anything outside the objects folder

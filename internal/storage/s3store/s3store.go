@@ -52,7 +52,10 @@ type Store struct {
 	presign *s3.PresignClient
 }
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store  = (*Store)(nil)
+	_ storage.Lister = (*Store)(nil)
+)
 
 // New builds the client and checks that the bucket answers, so that a wrong
 // name, endpoint or credential stops the server at start with a clear error.
@@ -164,6 +167,23 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 			return nil
 		}
 		return err
+	}
+	return nil
+}
+
+// List implements storage.Lister, a page of up to 1000 keys at a time.
+func (s *Store) List(ctx context.Context, prefix string, fn func(string) error) error {
+	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return classify("list "+prefix, err)
+		}
+		for _, o := range page.Contents {
+			if err := fn(aws.ToString(o.Key)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

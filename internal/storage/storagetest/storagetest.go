@@ -32,6 +32,9 @@ func Run(t *testing.T, s storage.Store) {
 	t.Run("Expired", func(t *testing.T) { testExpired(t, s) })
 	t.Run("StatDeleteMissing", func(t *testing.T) { testMissing(t, s) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, s) })
+	if l, ok := s.(storage.Lister); ok {
+		t.Run("List", func(t *testing.T) { testList(t, s, l) })
+	}
 	t.Run("Ping", func(t *testing.T) {
 		if err := s.Ping(context.Background()); err != nil {
 			t.Fatalf("Ping: %v", err)
@@ -324,6 +327,49 @@ func testDelete(t *testing.T, s storage.Store) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Errorf("GET after delete: status %d, want 404", res.StatusCode)
+	}
+}
+
+// testList lists what was uploaded under a prefix, and nothing else: not
+// other prefixes, not deleted objects, not an upload that was refused.
+func testList(t *testing.T, s storage.Store, l storage.Lister) {
+	ctx := context.Background()
+	prefix := "list" + hex.EncodeToString([]byte(NewKey()[6:10])) + "/"
+	want := map[string]bool{}
+	for i := range 3 {
+		key := prefix + NewKey()
+		Upload(t, s, key, "text/plain", []byte{byte('a' + i)})
+		want[key] = true
+	}
+	gone := prefix + NewKey()
+	Upload(t, s, gone, "text/plain", []byte("x"))
+	if err := s.Delete(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	refused := prefix + NewKey()
+	put, err := s.PresignPut(ctx, refused, storage.PutOptions{Size: 5, ContentType: "text/plain", TTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	Send(t, put, []byte("abc")).Body.Close() // short: refused
+	Upload(t, s, NewKey(), "text/plain", []byte("elsewhere"))
+
+	got := map[string]bool{}
+	if err := l.List(ctx, prefix, func(key string) error { got[key] = true; return nil }); err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("List(%s) = %v, want %v", prefix, got, want)
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("List misses %s", k)
+		}
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := l.List(ctx, prefix, func(string) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Errorf("List did not stop at fn's error: %v after %d keys", err, n)
 	}
 }
 

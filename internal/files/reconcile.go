@@ -1,0 +1,113 @@
+package files
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/internal/storage"
+)
+
+// Reconciliation is what `filegraph reconcile` found, and with fix, did.
+type Reconciliation struct {
+	Objects int // objects under the key prefix
+	Files   int // file rows in this bucket
+	// Orphans are objects that no file and no pending upload names. No
+	// request can make one (an upload's row is written before its URL is
+	// handed out, and objects are deleted before rows), so they come from
+	// crashes outside Filegraph's steps or from hands in the bucket.
+	Orphans []string
+	// Missing are files whose object is not in storage: listed, but their
+	// download fails.
+	Missing []MissingFile
+	// OtherBuckets counts files saved in another bucket; they are not
+	// checked against this one.
+	OtherBuckets int
+	Fixed        bool
+}
+
+// MissingFile is a file row without its object.
+type MissingFile struct {
+	ID       string
+	FileName string
+	Owner    string
+}
+
+// keyPrefix is where NewKey puts every object.
+const keyPrefix = "files/"
+
+// Reconcile compares storage with the database. With fix it deletes the
+// orphaned objects, and the rows of files whose objects are gone (there is
+// nothing left to download; the row only promises a file that is not
+// there). Both repairs are safe: neither removes anything a client could
+// still reach.
+//
+// Storage is listed before the rows are read: an upload issued meanwhile
+// then has its row read, and is not taken for an orphan. A file saved
+// meanwhile may look missing from the listing, so every missing object is
+// looked at again before it is reported.
+func (s *Service) Reconcile(ctx context.Context, fix bool) (*Reconciliation, error) {
+	lister, ok := s.store.(storage.Lister)
+	if !ok {
+		return nil, errors.New("reconcile: this storage cannot list its objects")
+	}
+	objects := map[string]bool{}
+	if err := lister.List(ctx, keyPrefix, func(key string) error { objects[key] = true; return nil }); err != nil {
+		return nil, storageError("listing objects", err)
+	}
+	files, err := s.db.File.Query().All(ctx)
+	if err != nil {
+		return nil, dbError("reading files", err)
+	}
+	uploads, err := s.db.Upload.Query().All(ctx)
+	if err != nil {
+		return nil, dbError("reading uploads", err)
+	}
+	r := &Reconciliation{Objects: len(objects)}
+	known := make(map[string]bool, len(files)+len(uploads))
+	for _, u := range uploads {
+		known[u.FileName] = true
+	}
+	var missing []MissingFile
+	for _, f := range files {
+		if f.Bucket != s.store.Bucket() {
+			r.OtherBuckets++
+			continue
+		}
+		r.Files++
+		known[f.FileName] = true
+		if !objects[f.FileName] && f.DeletedAt == nil {
+			missing = append(missing, MissingFile{ID: f.ID.String(), FileName: f.FileName, Owner: f.Owner})
+		}
+	}
+	for key := range objects {
+		if !known[key] {
+			r.Orphans = append(r.Orphans, key)
+		}
+	}
+	for _, m := range missing {
+		switch _, err := s.store.Stat(ctx, m.FileName); {
+		case errors.Is(err, storage.ErrNotExist):
+			r.Missing = append(r.Missing, m)
+		case err != nil:
+			return nil, storageError("checking "+m.FileName, err)
+		}
+	}
+	if !fix {
+		return r, nil
+	}
+	for _, key := range r.Orphans {
+		if err := s.store.Delete(ctx, key); err != nil {
+			return r, storageError("deleting orphan "+key, err)
+		}
+	}
+	for _, m := range r.Missing {
+		if _, err := s.db.File.Delete().Where(file.FileName(m.FileName)).Exec(ctx); err != nil {
+			return r, dbError(fmt.Sprintf("deleting row of %s", m.FileName), err)
+		}
+	}
+	r.Fixed = true
+	s.log.InfoContext(ctx, "reconcile.fixed", "orphans", len(r.Orphans), "missing", len(r.Missing))
+	return r, nil
+}

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/filegraph/filegraph/internal/storage"
+	"github.com/filegraph/filegraph/internal/storage/storagetest"
+	"github.com/filegraph/filegraph/internal/testenv"
+)
+
+var (
+	s3srv *testenv.S3
+	bin   string // the filegraph binary, built once for the package
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "filegraph-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "filegraph")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building filegraph: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := 1
+	defer func() { os.RemoveAll(dir); os.Exit(code) }()
+	if s3srv, err = testenv.StartS3(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	code = m.Run()
+	s3srv.Close()
+}
+
+// deployment is a PostgreSQL database and an S3 bucket (reached through a
+// proxy the test can stall), for processes of the real binary to share.
+type deployment struct {
+	t      *testing.T
+	env    []string
+	db     *sql.DB
+	proxy  *testenv.Proxy
+	bucket string
+}
+
+func newDeployment(t *testing.T) *deployment {
+	t.Helper()
+	pg, err := testenv.NewPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Close)
+	db, err := sql.Open("postgres", pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	bucket, err := s3srv.NewBucket(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(s3srv.Endpoint)
+	proxy, err := testenv.NewProxy(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	return &deployment{t: t, db: db, proxy: proxy, bucket: bucket, env: []string{
+		"DATABASE_URL=" + pg.URL,
+		"S3_BUCKET=" + bucket,
+		"S3_ENDPOINT=http://" + proxy.Addr,
+		"S3_FORCE_PATH_STYLE=true",
+		"S3_REGION=" + s3srv.Region,
+		"AWS_ACCESS_KEY_ID=" + s3srv.AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + s3srv.SecretKey,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"DATA_DIR=" + t.TempDir(),
+		"LOG_LEVEL=warn",
+	}}
+}
+
+// command runs the binary to completion and returns its output.
+func (d *deployment) command(args ...string) (string, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), d.env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// process is a running server.
+type process struct {
+	cmd  *exec.Cmd
+	base string
+	out  *bytes.Buffer
+}
+
+// start runs the server with extra settings and waits until it is ready.
+func (d *deployment) start(settings ...string) *process {
+	d.t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	p := &process{cmd: exec.Command(bin), base: "http://" + addr, out: &bytes.Buffer{}}
+	p.cmd.Env = append(append(os.Environ(), d.env...), append(settings, "ADDR="+addr)...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := http.Get(p.base + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("server did not become ready:\n%s", p.out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// gql posts a query and decodes data into out; it fails on any error.
+func (p *process) gql(t *testing.T, query string, vars map[string]any, out any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	res, err := http.Post(p.base+"/query", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var r struct {
+		Data   json.RawMessage
+		Errors []json.RawMessage
+	}
+	if err := json.NewDecoder(res.Body).Decode(&r); err != nil || len(r.Errors) > 0 {
+		t.Fatalf("%s: %v %s", query, err, r.Errors)
+	}
+	if out != nil {
+		json.Unmarshal(r.Data, out)
+	}
+}
+
+type uploaded struct{ ID, FileName string }
+
+// upload runs the browser's flow once: ask, PUT with the returned headers, save.
+func (p *process) upload(t *testing.T, name string, body []byte) uploaded {
+	t.Helper()
+	var c struct {
+		CreateUploadUrls []struct {
+			FileName, URL, Method string
+			Headers               []storage.Header
+		}
+	}
+	p.gql(t, `mutation($f: [UploadRequest!]!) { createUploadUrls(files: $f) { fileName url method headers { name value } } }`,
+		map[string]any{"f": []map[string]any{{"originalName": name, "size": len(body)}}}, &c)
+	u := c.CreateUploadUrls[0]
+	res := storagetest.Send(t, storage.Request{Method: u.Method, URL: u.URL, Header: u.Headers}, body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("PUT: %d", res.StatusCode)
+	}
+	var s struct{ SaveFiles []uploaded }
+	p.gql(t, `mutation($f: [SaveFileInput!]!) { saveFiles(files: $f) { id fileName } }`,
+		map[string]any{"f": []map[string]any{{"fileName": u.FileName, "originalName": name}}}, &s)
+	return s.SaveFiles[0]
+}
+
+func (d *deployment) objectExists(key string) bool {
+	d.t.Helper()
+	_, err := s3srv.Client().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(d.bucket), Key: aws.String(key)})
+	return err == nil
+}
+
+func (d *deployment) rowState(id string) string {
+	d.t.Helper()
+	var deleting bool
+	err := d.db.QueryRow("SELECT deleted_at IS NOT NULL FROM files WHERE id = $1", id).Scan(&deleting)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "gone"
+	case err != nil:
+		d.t.Fatal(err)
+	case deleting:
+		return "deleting"
+	}
+	return "present"
+}
+
+// The process is killed while a delete waits on the storage; a new process
+// finishes the delete, and the deployment converges: no row, no object.
+func TestKilledMidDeleteConverges(t *testing.T) {
+	d := newDeployment(t)
+	p := d.start("SWEEP_INTERVAL=0")
+	f := p.upload(t, "doomed.txt", []byte("doomed"))
+	keep := p.upload(t, "keep.txt", []byte("keep"))
+
+	d.proxy.SetStalled(true) // the DeleteObject call hangs
+	go http.Post(p.base+"/query", "application/json", strings.NewReader(fmt.Sprintf(`{"query":"mutation { deleteFile(id: \"%s\") }"}`, f.ID)))
+	deadline := time.Now().Add(10 * time.Second)
+	for d.rowState(f.ID) != "deleting" {
+		if time.Now().After(deadline) {
+			t.Fatalf("delete never marked the row:\n%s", p.out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.cmd.Process.Kill() // SIGKILL: no cleanup runs
+	p.cmd.Wait()
+	// Drop the held request rather than deliver it late.
+	d.proxy.SetDown(true)
+	d.proxy.SetStalled(false)
+	d.proxy.SetDown(false)
+	if !d.objectExists(f.FileName) || d.rowState(f.ID) != "deleting" {
+		t.Fatalf("after the kill: object %v, row %s; want both still there", d.objectExists(f.FileName), d.rowState(f.ID))
+	}
+
+	q := d.start("SWEEP_INTERVAL=100ms", "REQUEST_TIMEOUT=1s")
+	var list struct{ Files struct{ TotalCount int } }
+	q.gql(t, `{ files { totalCount } }`, nil, &list)
+	if list.Files.TotalCount != 1 {
+		t.Errorf("listed %d files while the delete is unfinished, want 1", list.Files.TotalCount)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for d.rowState(f.ID) != "gone" || d.objectExists(f.FileName) {
+		if time.Now().After(deadline) {
+			t.Fatalf("did not converge: row %s, object %v\n%s", d.rowState(f.ID), d.objectExists(f.FileName), q.out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if d.rowState(keep.ID) != "present" || !d.objectExists(keep.FileName) {
+		t.Error("the other file was touched")
+	}
+	out, err := d.command("reconcile")
+	if err != nil || !strings.Contains(out, "objects without a row: 0") || !strings.Contains(out, "rows without an object: 0") {
+		t.Errorf("reconcile after convergence: %v\n%s", err, out)
+	}
+}
+
+// migrate prepares the database as a deploy step; reconcile reports what
+// differs, exits non-zero until fixed, and -fix repairs it.
+func TestMigrateAndReconcileCommands(t *testing.T) {
+	d := newDeployment(t)
+	if out, err := d.command("migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	p := d.start("MIGRATE_ON_START=false")
+	a := p.upload(t, "a.txt", []byte("aaa"))
+	b := p.upload(t, "b.txt", []byte("bbb"))
+
+	ctx := context.Background()
+	orphan := "files/0123456789abcdef0123456789abcdef.txt"
+	if _, err := s3srv.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(d.bucket), Key: aws.String(orphan), Body: strings.NewReader("stray")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3srv.Client().DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(d.bucket), Key: aws.String(b.FileName)}); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := d.command("reconcile")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || !strings.Contains(out, "objects without a row: 1\n  "+orphan) || !strings.Contains(out, "rows without an object: 1\n  "+b.ID) {
+		t.Fatalf("reconcile: %v\n%s", err, out)
+	}
+	if !d.objectExists(orphan) || d.rowState(b.ID) != "present" {
+		t.Fatal("reconcile without -fix changed something")
+	}
+	if out, err := d.command("reconcile", "-fix"); err != nil || !strings.Contains(out, "(deleted)") {
+		t.Fatalf("reconcile -fix: %v\n%s", err, out)
+	}
+	if d.objectExists(orphan) || d.rowState(b.ID) != "gone" || d.rowState(a.ID) != "present" || !d.objectExists(a.FileName) {
+		t.Fatal("reconcile -fix did not repair exactly the differences")
+	}
+	if out, err := d.command("reconcile"); err != nil {
+		t.Fatalf("reconcile after -fix: %v\n%s", err, out)
+	}
+}
