@@ -3,7 +3,7 @@
 VERSITYGW_VERSION := v1.8.0
 BIN := $(CURDIR)/.bin
 
-.PHONY: run test test-browser bench build generate check migration
+.PHONY: run test test-browser bench build generate check migration load
 
 ## run: serve on 127.0.0.1:8080 with SQLite and disk storage in ./data
 run:
@@ -29,6 +29,10 @@ build:
 ## generate: rebuild ent and gqlgen code from ent/schema and graph/*.graphqls
 generate:
 	go generate ./...
+
+## load: 50 clients run the whole flow for 30s on PostgreSQL + versitygw, then rows and objects must match
+load: $(BIN)/versitygw
+	FILEGRAPH_LOAD_DURATION=$${FILEGRAPH_LOAD_DURATION:-30s} PKGS=./internal/server ./scripts/test.sh -run '^TestLoad$$' -v
 
 ## migration NAME=...: write the migration files for a change to ent/schema (needs the local PostgreSQL)
 migration:
