@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,6 +52,8 @@ type Service struct {
 	store storage.Store
 	cfg   Config
 	log   *slog.Logger
+
+	storageSeen atomic.Int64 // unix nanos of the last answer from storage
 }
 
 // New returns a Service.
@@ -94,6 +97,9 @@ func (s *Service) CreateUploadURLs(ctx context.Context, reqs []*UploadRequest) (
 	if err != nil {
 		return nil, err
 	}
+	if err := s.storageUp(ctx); err != nil {
+		return nil, err
+	}
 	out := make([]*UploadURL, len(valid))
 	creates := make([]*ent.UploadCreate, len(valid))
 	for i, r := range valid {
@@ -122,6 +128,26 @@ func (s *Service) CreateUploadURLs(ctx context.Context, reqs []*UploadRequest) (
 	}
 	s.log.InfoContext(ctx, "files.upload_urls_issued", "user", user.ID, "count", len(out))
 	return out, nil
+}
+
+// storageUpFor is how long one answer from storage vouches for it.
+const storageUpFor = 5 * time.Second
+
+// storageUp refuses to hand out upload URLs while the storage does not
+// answer: presigning works offline, so without this look the client would
+// only learn of the outage from a failed PUT. One answer vouches for a few
+// seconds, so the look costs nothing under load.
+func (s *Service) storageUp(ctx context.Context) error {
+	if s.cfg.Now().Sub(time.Unix(0, s.storageSeen.Load())) < storageUpFor {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return storageError("checking storage", fmt.Errorf("%w: %w", storage.ErrUnavailable, err))
+	}
+	s.storageSeen.Store(s.cfg.Now().UnixNano())
+	return nil
 }
 
 // issue records the uploads if the user's limits allow them. The check and

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/filegraph/filegraph/internal/config"
 )
 
 func TestNormalizeContentType(t *testing.T) {
@@ -89,7 +91,8 @@ func TestNewKey(t *testing.T) {
 }
 
 func FuzzValidate(f *testing.F) {
-	s := &Service{cfg: Config{MaxUploadSize: 1 << 30}}
+	allowed := []string{"image/*", "application/pdf", "text/plain"}
+	s := &Service{cfg: Config{MaxUploadSize: 1 << 30, Limits: config.Limits{AllowedContentTypes: allowed}}}
 	f.Add("report.pdf", int64(10), "application/pdf", "")
 	f.Add("", int64(0), "image/*", "abc")
 	f.Add("a\x00b", int64(-1), "text/plain; charset=utf-8", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
@@ -109,6 +112,12 @@ func FuzzValidate(f *testing.F) {
 		// would send back.
 		if again, ok := normalizeContentType(r.ContentType); !ok || again != r.ContentType {
 			t.Fatalf("content type %q normalizes again to %q, %v", r.ContentType, again, ok)
+		}
+		if !allowedType(r.ContentType, allowed) {
+			t.Fatalf("accepted type %q outside %v", r.ContentType, allowed)
+		}
+		if mt, _, _ := strings.Cut(r.ContentType, ";"); !strings.HasPrefix(mt, "image/") && mt != "application/pdf" && mt != "text/plain" {
+			t.Fatalf("accepted type %q", r.ContentType)
 		}
 		if key := NewKey(r.OriginalName); !keyPattern.MatchString(key) {
 			t.Fatalf("NewKey(%q) = %q", r.OriginalName, key)

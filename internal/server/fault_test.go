@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -38,6 +39,12 @@ func TestStorageDown(t *testing.T) {
 		t.Errorf("UNAVAILABLE message leaks details or is empty: %q", err.Message)
 	}
 	e.fail("UNAVAILABLE", deleteQ, map[string]any{"id": kept.ID})
+	e.clock.advance(time.Minute) // past the last answer from storage vouching for it
+	before, _ := e.srv.db.Ent.Upload.Query().Count(context.Background())
+	e.fail("UNAVAILABLE", createQ, map[string]any{"files": []map[string]any{{"originalName": "new.txt", "size": 1}}})
+	if after, _ := e.srv.db.Ent.Upload.Query().Count(context.Background()); after != before {
+		t.Errorf("createUploadUrls with storage down recorded %d uploads", after-before)
+	}
 	var list connection
 	e.do(listQ, nil, &list)
 	if list.Files.TotalCount != 1 || list.Files.Edges[0].Node.ID != kept.ID {
