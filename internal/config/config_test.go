@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -55,16 +56,29 @@ func TestValues(t *testing.T) {
 
 func TestBadValuesNameTheSetting(t *testing.T) {
 	tests := map[string]string{
-		"ADDR":                 "8080",
-		"DATABASE_URL":         "mysql://x",
-		"S3_FORCE_PATH_STYLE":  "maybe",
-		"UPLOAD_URL_TTL":       "10 minutes",
-		"DOWNLOAD_URL_TTL":     "800h",
-		"MAX_UPLOAD_SIZE":      "0",
-		"CORS_ALLOWED_ORIGINS": "app.example.com",
-		"STORAGE_SIGNING_KEY":  "abcd",
-		"PUBLIC_URL":           "ftp://x",
-		"LOG_LEVEL":            "loud",
+		"ADDR":                   "8080",
+		"DATABASE_URL":           "mysql://x",
+		"S3_FORCE_PATH_STYLE":    "maybe",
+		"UPLOAD_URL_TTL":         "10 minutes",
+		"DOWNLOAD_URL_TTL":       "800h",
+		"MAX_UPLOAD_SIZE":        "0",
+		"CORS_ALLOWED_ORIGINS":   "app.example.com",
+		"STORAGE_SIGNING_KEY":    "abcd",
+		"PUBLIC_URL":             "ftp://x",
+		"LOG_LEVEL":              "loud",
+		"AUTH_JWKS_URL":          "not a url",
+		"AUTH_JWT_SECRET":        "short",
+		"AUTH_DISABLED":          "perhaps",
+		"ALLOWED_CONTENT_TYPES":  "image",
+		"USER_QUOTA_BYTES":       "lots",
+		"MAX_PENDING_UPLOADS":    "0",
+		"GRAPHQL_INTROSPECTION":  "sometimes",
+		"GRAPHQL_MAX_DEPTH":      "-1",
+		"GRAPHQL_MAX_COMPLEXITY": "x",
+		"REQUEST_TIMEOUT":        "0s",
+		"UPLOAD_SAVE_WINDOW":     "forever",
+		"SWEEP_INTERVAL":         "1 minute",
+		"MIGRATE_ON_START":       "yes please",
 	}
 	for name, value := range tests {
 		_, err := Load(env(map[string]string{name: value}))
@@ -75,6 +89,57 @@ func TestBadValuesNameTheSetting(t *testing.T) {
 	_, err := Load(env(map[string]string{"S3_BUCKET": "b", "MAX_UPLOAD_SIZE": "6GiB"}))
 	if err == nil || !strings.Contains(err.Error(), "5GiB") {
 		t.Errorf("6GiB on S3: %v", err)
+	}
+}
+
+// Development mode (no token verification) stays on loopback unless the
+// operator says otherwise.
+func TestDevelopmentModeOnlyOnLoopback(t *testing.T) {
+	for addr, ok := range map[string]bool{"127.0.0.1:8080": true, "localhost:8080": true, "[::1]:8080": true, ":8080": false, "0.0.0.0:8080": false, "10.0.0.5:8080": false} {
+		c, err := Load(env(map[string]string{"ADDR": addr}))
+		if (err == nil) != ok {
+			t.Errorf("ADDR=%s without auth: %v", addr, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "AUTH_DISABLED=true") {
+			t.Errorf("ADDR=%s: error does not say what to do: %v", addr, err)
+		}
+		if ok && (!c.Auth.Development() || !c.GraphQL.Introspection) {
+			t.Errorf("ADDR=%s: development mode should allow introspection: %+v", addr, c)
+		}
+	}
+	if _, err := Load(env(map[string]string{"ADDR": ":8080", "AUTH_DISABLED": "true"})); err != nil {
+		t.Errorf("AUTH_DISABLED=true: %v", err)
+	}
+	c, err := Load(env(map[string]string{"ADDR": ":8080", "AUTH_JWKS_URL": "https://issuer.example/.well-known/jwks.json"}))
+	if err != nil || c.Auth.Development() || c.GraphQL.Introspection {
+		t.Errorf("with a JWKS: %+v, %v", c, err)
+	}
+	if _, err := Load(env(map[string]string{"AUTH_JWKS_URL": "https://a.example/jwks", "AUTH_JWT_SECRET": strings.Repeat("s", 32)})); err == nil {
+		t.Error("both JWKS and secret accepted")
+	}
+}
+
+func TestLimits(t *testing.T) {
+	c, err := Load(env(map[string]string{"ALLOWED_CONTENT_TYPES": " image/*, Application/PDF ", "USER_QUOTA_BYTES": "1GiB", "MAX_PENDING_UPLOADS": "20"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Limits
+	if len(l.AllowedContentTypes) != 2 || l.AllowedContentTypes[1] != "application/pdf" || l.UserQuotaBytes != 1<<30 || l.MaxPendingUploads != 20 {
+		t.Errorf("%+v", l)
+	}
+}
+
+// The README's configuration table lists every setting.
+func TestREADMEListsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range Settings {
+		if !strings.Contains(string(readme), "| `"+s.Env+"` |") {
+			t.Errorf("README's configuration table has no row for %s", s.Env)
+		}
 	}
 }
 

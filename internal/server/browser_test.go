@@ -16,8 +16,8 @@ import (
 
 // TestBrowserFlow runs the README's client code in headless Chromium, on a
 // page served from another origin than the API, against both backends:
-// CORS preflights, a fetch PUT of a File with the returned headers, save,
-// and a fetch GET of the download URL. Run with `make test-browser`; CI
+// CORS preflights (the API's with Authorization), a fetch PUT of a File
+// with the returned headers, save, and a fetch GET of the download URL. Run with `make test-browser`; CI
 // installs Chromium and runs it.
 func TestBrowserFlow(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
@@ -38,7 +38,7 @@ func TestBrowserFlow(t *testing.T) {
 
 	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
-			e := newEnv(t, backend, "CORS_ALLOWED_ORIGINS", origin)
+			e := newAuthEnv(t, backend, "CORS_ALLOWED_ORIGINS", origin)
 			if s3, ok := e.store.(interface {
 				SetCORS(context.Context, []string) error
 			}); ok {
@@ -52,7 +52,7 @@ func TestBrowserFlow(t *testing.T) {
 				"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 				"--disable-background-networking", "--disable-component-update", "--disable-sync",
 				"--user-data-dir="+t.TempDir(), "--virtual-time-budget=15000", "--dump-dom",
-				origin+"/?api="+e.URL+"/query",
+				origin+"/?api="+e.URL+"/query&token="+token(t, "browser-user"),
 			).Output()
 			if err != nil {
 				t.Fatalf("chromium: %v", err)
