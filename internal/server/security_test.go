@@ -279,6 +279,16 @@ func TestHardenedEndpoint(t *testing.T) {
 		t.Errorf("oversized body: %d", res.StatusCode)
 	}
 
+	// No playground either: it could not load the schema.
+	res, err2 = http.Get(e.URL + "/")
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("playground in production: %d", res.StatusCode)
+	}
+
 	// Introspection can be turned on in production.
 	on := newAuthEnv(t, "sqlite+disk", "GRAPHQL_INTROSPECTION", "true")
 	on.as(token(t, "alice")).do(`{ __schema { queryType { name } } }`, nil, nil)

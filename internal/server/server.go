@@ -97,7 +97,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /{$}", playground.Handler("Filegraph", "/query"))
+	if cfg.GraphQL.Introspection {
+		// The playground needs introspection; without it there is no page.
+		mux.Handle("GET /{$}", playground.Handler("Filegraph", "/query"))
+	}
 	mux.Handle("/query", cors.Policy{
 		Origins: cfg.CORSAllowedOrigins,
 		Methods: []string{"GET", "POST"},
