@@ -20,7 +20,7 @@ test-browser: $(BIN)/versitygw
 
 ## bench: Go benchmarks through the real handler
 bench: $(BIN)/versitygw
-	./scripts/test.sh -run '^$$' -bench . -benchmem
+	./scripts/test.sh -run '^$$' -bench . -benchmem $(BENCHFLAGS)
 
 ## build: a static binary, ./filegraph
 build:

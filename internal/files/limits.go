@@ -27,10 +27,14 @@ func (s *Service) checkLimits(ctx context.Context, tx *ent.Tx, user auth.User, r
 	}
 	var saved, pendingBytes, pendingCount int64
 	since := s.cfg.Now().Add(-s.cfg.SaveWindow)
-	rows, err := tx.QueryContext(ctx, `SELECT
-		(SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = $1),
-		(SELECT COALESCE(SUM(size), 0) FROM uploads WHERE owner = $1 AND expires_at > $2),
-		(SELECT COUNT(*) FROM uploads WHERE owner = $1 AND expires_at > $2)`, user.ID, since)
+	// Summing a user's saved files reads each of their rows, so it is only
+	// done when there is a quota to hold.
+	savedSum := "0"
+	if lim.UserQuotaBytes > 0 {
+		savedSum = "(SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = $1)"
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+savedSum+`,
+		COALESCE(SUM(size), 0), COUNT(*) FROM uploads WHERE owner = $1 AND expires_at > $2`, user.ID, since)
 	if err != nil {
 		return dbError("reading usage", err)
 	}
