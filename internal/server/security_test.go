@@ -2,15 +2,21 @@ package server
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -292,4 +298,54 @@ func TestHardenedEndpoint(t *testing.T) {
 	// Introspection can be turned on in production.
 	on := newAuthEnv(t, "sqlite+disk", "GRAPHQL_INTROSPECTION", "true")
 	on.as(token(t, "alice")).do(`{ __schema { queryType { name } } }`, nil, nil)
+}
+
+// A server configured with a JWKS URL accepts the provider's RS256 tokens,
+// follows a key rotation, and refuses an HS256 token keyed with the public
+// key (algorithm confusion).
+func TestJWKSEndToEnd(t *testing.T) {
+	key1, _ := rsa.GenerateKey(rand.Reader, 2048)
+	key2, _ := rsa.GenerateKey(rand.Reader, 2048)
+	var mu sync.Mutex
+	current := map[string]*rsa.PrivateKey{"k1": key1}
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		var set jwkset.JWKSMarshal
+		for kid, k := range current {
+			jwk, err := jwkset.NewJWKFromKey(&k.PublicKey, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: kid, ALG: jwkset.AlgRS256}})
+			if err != nil {
+				t.Error(err)
+			}
+			set.Keys = append(set.Keys, jwk.Marshal())
+		}
+		json.NewEncoder(w).Encode(set)
+	}))
+	defer jwks.Close()
+	e := newEnv(t, "sqlite+disk", "AUTH_JWKS_URL", jwks.URL, "AUTH_ISSUER", "https://issuer.example", "AUTH_AUDIENCE", "filegraph")
+	rs := func(kid string, k *rsa.PrivateKey) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"sub": "erin", "iss": "https://issuer.example", "aud": "filegraph", "exp": time.Now().Add(time.Hour).Unix()})
+		tok.Header["kid"] = kid
+		s, err := tok.SignedString(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	f := e.as(rs("k1", key1)).upload("a.txt", "text/plain", []byte("a"))
+
+	mu.Lock()
+	current = map[string]*rsa.PrivateKey{"k2": key2}
+	mu.Unlock()
+	var c connection
+	e.as(rs("k2", key2)).do(listQ, nil, &c)
+	if c.Files.TotalCount != 1 || c.Files.Edges[0].Node.ID != f.ID {
+		t.Errorf("after rotation: %+v", c.Files)
+	}
+
+	der, _ := x509.MarshalPKIXPublicKey(&key2.PublicKey)
+	confused := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "erin", "iss": "https://issuer.example", "aud": "filegraph", "exp": time.Now().Add(time.Hour).Unix()})
+	confused.Header["kid"] = "k2"
+	s, _ := confused.SignedString(der)
+	e.as(s).fail("UNAUTHENTICATED", listQ, nil)
 }
