@@ -129,7 +129,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		// Disk-storage transfers lift these for their own bodies once the
 		// signature checks out; everything else is small.
 		ReadTimeout:  30 * time.Second,
-		WriteTimeout: 60 * time.Second,
+		WriteTimeout: max(60*time.Second, cfg.RequestTimeout+10*time.Second),
 		IdleTimeout:  120 * time.Second,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

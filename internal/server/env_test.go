@@ -61,9 +61,9 @@ func newEnv(t testing.TB, backend string, settings ...string) *env {
 
 // newFaultyEnv starts a postgres+s3 server whose database and storage are
 // reached through proxies that a test can cut.
-func newFaultyEnv(t testing.TB) *env {
+func newFaultyEnv(t testing.TB, settings ...string) *env {
 	t.Helper()
-	return startEnv(t, "postgres+s3", true, nil)
+	return startEnv(t, "postgres+s3", true, settings)
 }
 
 func startEnv(t testing.TB, backend string, proxied bool, settings []string) *env {

@@ -117,3 +117,28 @@ func TestInternalErrorsMasked(t *testing.T) {
 		t.Errorf("no requestId in %v", err.Extensions)
 	}
 }
+
+// TestRequestTimeout: a storage that hangs (accepts, never answers) costs a
+// request REQUEST_TIMEOUT, then UNAVAILABLE, and changes nothing.
+func TestRequestTimeout(t *testing.T) {
+	e := newFaultyEnv(t, "REQUEST_TIMEOUT", "1s")
+	f := e.upload("a.txt", "text/plain", []byte("hello"))
+	u := e.createUploads(map[string]any{"originalName": "b.txt", "size": 1})[0]
+	e.put(u, []byte("b"))
+
+	e.s3Proxy.SetStalled(true)
+	start := time.Now()
+	e.fail("UNAVAILABLE", saveQ, map[string]any{"files": []map[string]any{{"fileName": u.FileName, "originalName": "b.txt"}}})
+	e.fail("UNAVAILABLE", deleteQ, map[string]any{"id": f.ID})
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("two requests on a hung storage took %v, want about 2s", took)
+	}
+	e.s3Proxy.SetDown(true) // drop what the proxy held
+	e.s3Proxy.SetStalled(false)
+	e.s3Proxy.SetDown(false)
+	var c connection
+	e.do(listQ, nil, &c)
+	if c.Files.TotalCount != 1 || c.Files.Edges[0].Node.ID != f.ID {
+		t.Errorf("after the timeouts: %+v", c.Files)
+	}
+}
