@@ -84,10 +84,13 @@ func New(ctx context.Context, cfg config.Auth, log *slog.Logger) (*Authenticator
 			HTTPTimeout:     10 * time.Second,
 			RefreshInterval: time.Hour,
 			// A token naming an unknown key refetches the set (keys
-			// rotate), at most once a minute and without making the
-			// request wait: forged kids cannot hammer the provider.
+			// rotate), at most once a minute: forged kids cannot hammer
+			// the provider. The wait bound is also the refetch's own
+			// deadline; a request never waits for the limiter longer
+			// than that, and is refused at once when the next refetch
+			// is further off.
 			RefreshUnknownKID: rate.NewLimiter(rate.Every(time.Minute), 1),
-			RateLimitWaitMax:  time.Millisecond,
+			RateLimitWaitMax:  5 * time.Second,
 			RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 				return func(ctx context.Context, err error) {
 					log.WarnContext(ctx, "auth.jwks_refresh_failed", "url", u, "err", err)
