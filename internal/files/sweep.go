@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -35,67 +36,81 @@ const sweepBatch = 200
 // (commit), and the sweep waits ClockSkew beyond that.
 func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 	var r SweepReport
-	for {
+	var err error
+	r.Uploads, err = s.sweepAll(ctx, func(ctx context.Context) ([]doomed, error) {
 		cutoff := s.cfg.Now().Add(-s.cfg.SaveWindow - s.cfg.ClockSkew)
 		expired, err := s.db.Upload.Query().Where(upload.ExpiresAtLT(cutoff)).Limit(sweepBatch).All(ctx)
 		if err != nil {
-			return r, dbError("finding expired uploads", err)
+			return nil, dbError("finding expired uploads", err)
 		}
-		n, err := s.removeEach(ctx, len(expired), func(i int) (string, func(context.Context) error) {
-			return expired[i].FileName, s.db.Upload.DeleteOneID(expired[i].ID).Exec
-		})
-		r.Uploads += n
-		if err != nil {
-			return r, err
+		out := make([]doomed, len(expired))
+		for i, u := range expired {
+			out[i] = doomed{u.FileName, s.db.Upload.DeleteOneID(u.ID).Exec}
 		}
-		if len(expired) < sweepBatch {
-			break
-		}
+		return out, nil
+	})
+	if err != nil {
+		return r, err
 	}
-	for {
+	r.Deletes, err = s.sweepAll(ctx, func(ctx context.Context) ([]doomed, error) {
 		// No skew here: racing an in-flight delete only deletes twice.
 		cutoff := s.cfg.Now().Add(-s.cfg.DeleteGrace)
 		stale, err := s.db.File.Query().Where(file.DeletedAtLT(cutoff)).Limit(sweepBatch).All(ctx)
 		if err != nil {
-			return r, dbError("finding interrupted deletes", err)
+			return nil, dbError("finding interrupted deletes", err)
 		}
-		n, err := s.removeEach(ctx, len(stale), func(i int) (string, func(context.Context) error) {
-			return stale[i].FileName, s.db.File.DeleteOneID(stale[i].ID).Exec
-		})
-		r.Deletes += n
-		if err != nil || len(stale) < sweepBatch {
-			return r, err
+		out := make([]doomed, len(stale))
+		for i, f := range stale {
+			out[i] = doomed{f.FileName, s.db.File.DeleteOneID(f.ID).Exec}
+		}
+		return out, nil
+	})
+	return r, err
+}
+
+// doomed is an object and the row that names it, both to go.
+type doomed struct {
+	key       string
+	deleteRow func(context.Context) error
+}
+
+// sweepAll removes what find returns, batch after batch, until a batch
+// comes back short; it returns how many rows it removed.
+func (s *Service) sweepAll(ctx context.Context, find func(context.Context) ([]doomed, error)) (int, error) {
+	total := 0
+	for {
+		batch, err := find(ctx)
+		if err != nil {
+			return total, err
+		}
+		n, err := s.removeEach(ctx, batch)
+		total += n
+		if err != nil || len(batch) < sweepBatch {
+			return total, err
 		}
 	}
 }
 
-// removeEach deletes n objects and then each one's row, a few at a time.
-// It returns how many rows it removed and the first error.
-func (s *Service) removeEach(ctx context.Context, n int, item func(int) (key string, deleteRow func(context.Context) error)) (int, error) {
+// removeEach deletes each object and then its row, a few at a time. It
+// returns how many rows it removed and the first error.
+func (s *Service) removeEach(ctx context.Context, batch []doomed) (int, error) {
 	var g errgroup.Group
 	g.SetLimit(statConcurrency)
-	removed := make([]bool, n)
-	for i := range n {
-		key, deleteRow := item(i)
+	var removed atomic.Int64
+	for _, d := range batch {
 		g.Go(func() error {
-			if err := s.store.Delete(ctx, key); err != nil && !errors.Is(err, storage.ErrNotExist) {
+			if err := s.store.Delete(ctx, d.key); err != nil && !errors.Is(err, storage.ErrNotExist) {
 				return storageError("sweeping object", err)
 			}
-			if err := deleteRow(ctx); err != nil && !ent.IsNotFound(err) {
+			if err := d.deleteRow(ctx); err != nil && !ent.IsNotFound(err) {
 				return dbError("sweeping row", err)
 			}
-			removed[i] = true
+			removed.Add(1)
 			return nil
 		})
 	}
 	err := g.Wait()
-	count := 0
-	for _, ok := range removed {
-		if ok {
-			count++
-		}
-	}
-	return count, err
+	return int(removed.Load()), err
 }
 
 // RunSweeper sweeps every interval, with jitter so that replicas started
