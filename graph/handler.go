@@ -58,13 +58,13 @@ func NewHandler(svc *files.Service, limits Limits) http.Handler {
 		return errors.New("internal panic") // masked by presentError
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && !jsonBody(r) {
-			// CSRF: a page on another site can POST text/plain, form or
-			// multipart bodies without a preflight, never application/json.
-			writeError(w, http.StatusUnsupportedMediaType, CodeBadUserInput, "POST requests must have Content-Type: application/json")
-			return
-		}
 		if r.Method == http.MethodPost {
+			if !jsonBody(r) {
+				// CSRF: a page on another site can POST text/plain, form
+				// or multipart bodies without a preflight, never JSON.
+				writeError(w, http.StatusUnsupportedMediaType, CodeBadUserInput, "POST requests must have Content-Type: application/json")
+				return
+			}
 			// gqlgen reports an unreadable body as a 200 with an error;
 			// an oversized one is the client's fault and gets a 413.
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
