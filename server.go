@@ -86,8 +86,7 @@ func run(args []string) error {
 }
 
 func reconcile(ctx context.Context, cfg config.Config, log *slog.Logger, fix bool) error {
-	cfg.SweepInterval = 0 // a one-off command, not a replica
-	srv, err := server.New(ctx, cfg, log)
+	srv, err := server.Open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

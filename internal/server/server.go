@@ -54,9 +54,11 @@ func WithStore(store storage.Store) Option {
 	return func(o *options) { o.store = store }
 }
 
-// New opens the database (creating or migrating the schema), connects the
-// storage, and builds the routes.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
+// Open opens the database (migrating it when the configuration says so),
+// connects the storage and returns the files service on them, with no
+// routes and nothing running: what a one-off command such as reconcile
+// needs.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
@@ -75,9 +77,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	fcfg := FilesConfig(cfg, db.Dialect)
 	fcfg.Now = o.now
-	svc := files.New(db.Ent, store, fcfg, log)
+	return &Server{Files: files.New(db.Ent, store, fcfg, log), db: db, store: store, stop: func() {}}, nil
+}
+
+// New opens the server as Open does, then starts the background work
+// (sweeper, JWKS refresh) and builds the routes.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
+	s, err := Open(ctx, cfg, log, opts...)
+	if err != nil {
+		return nil, err
+	}
+	log = httplog.Logger(log)
+	svc := s.Files
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Server{Files: svc, db: db, store: store, stop: stop}
+	s.stop = stop
 	authn, err := auth.New(bg, cfg.Auth, log)
 	if err != nil {
 		s.Close()
@@ -111,7 +124,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
-	if us, ok := store.(storage.URLServer); ok {
+	if us, ok := s.store.(storage.URLServer); ok {
 		mux.Handle("/storage/", cors.Policy{
 			Origins: cfg.CORSAllowedOrigins,
 			Methods: []string{"PUT", "GET", "HEAD"},
