@@ -83,8 +83,9 @@ func (p *Proxy) copy(dst io.Writer, src io.Reader) {
 	}
 }
 
-// SetStalled holds all traffic while stalled is true, and releases it when
-// false.
+// SetStalled holds all traffic while stalled is true. Ending a stall cuts
+// the connections that were held, as a hung store that is restarted does:
+// what they carried is never delivered late.
 func (p *Proxy) SetStalled(stalled bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -92,6 +93,9 @@ func (p *Proxy) SetStalled(stalled bool) {
 	case stalled && p.stalled == nil:
 		p.stalled = make(chan struct{})
 	case !stalled && p.stalled != nil:
+		for c := range p.conns {
+			c.Close()
+		}
 		close(p.stalled)
 		p.stalled = nil
 	}
