@@ -1,0 +1,141 @@
+package files
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"entgo.io/contrib/entgql"
+
+	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/internal/storage"
+)
+
+// ListArgs are the Relay connection arguments.
+type ListArgs struct {
+	After, Before *ent.Cursor
+	First, Last   *int
+	OrderBy       *ent.FileOrder
+	Where         *ent.FileWhereInput
+}
+
+// newestFirst is the default order of the files connection.
+var newestFirst = &ent.FileOrder{Direction: entgql.OrderDirectionDesc, Field: ent.FileOrderFieldCreatedAt}
+
+// List returns one page of files, newest first unless ordered otherwise.
+func (s *Service) List(ctx context.Context, a ListArgs) (*ent.FileConnection, error) {
+	var ps problems
+	for _, n := range []struct {
+		name string
+		v    *int
+	}{{"first", a.First}, {"last", a.Last}} {
+		if n.v != nil && (*n.v < 0 || *n.v > MaxPageSize) {
+			ps.add(n.name, "must be from 0 to %d, got %d", MaxPageSize, *n.v)
+		}
+	}
+	if a.First != nil && a.Last != nil {
+		ps.add("last", "cannot be given together with first")
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	first := a.First
+	if first == nil && a.Last == nil {
+		n := MaxPageSize
+		first = &n
+	}
+	order := a.OrderBy
+	if order == nil {
+		order = newestFirst
+	}
+	_, scope, err := s.visible(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := s.db.File.Query().Where(scope).Paginate(ctx, a.After, first, a.Before, a.Last,
+		ent.WithFileOrder(order),
+		ent.WithFileFilter(func(q *ent.FileQuery) (*ent.FileQuery, error) {
+			q, err := a.Where.Filter(q)
+			if err != nil {
+				return nil, &InvalidError{Problems: []Problem{{Field: "where", Message: "has an empty filter"}}}
+			}
+			return q, nil
+		}),
+	)
+	if err != nil {
+		var invalid *InvalidError
+		if errors.As(err, &invalid) {
+			return nil, err
+		}
+		return nil, dbError("listing files", err)
+	}
+	return conn, nil
+}
+
+// Get returns the file with the id, if the caller may see it.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (*ent.File, error) {
+	_, scope, err := s.visible(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.db.File.Query().Where(file.ID(id), scope).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, dbError("reading file", err)
+	}
+	return f, nil
+}
+
+// Node resolves a Relay node id; an unknown id is nil, not an error.
+func (s *Service) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
+	f, err := s.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return f, err
+}
+
+// Nodes resolves many node ids, nil for each unknown one.
+func (s *Service) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error) {
+	_, scope, err := s.visible(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found, err := s.db.File.Query().Where(file.IDIn(ids...), scope).All(ctx)
+	if err != nil {
+		return nil, dbError("reading files", err)
+	}
+	byID := make(map[uuid.UUID]*ent.File, len(found))
+	for _, f := range found {
+		byID[f.ID] = f
+	}
+	out := make([]ent.Noder, len(ids))
+	for i, id := range ids {
+		if f := byID[id]; f != nil {
+			out[i] = f
+		}
+	}
+	return out, nil
+}
+
+// DownloadURL returns a presigned GET that downloads the file under its
+// original name and saved type.
+func (s *Service) DownloadURL(ctx context.Context, id uuid.UUID) (*storage.Request, error) {
+	f, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.store.PresignGet(ctx, f.FileName, storage.GetOptions{
+		FileName:    f.OriginalName,
+		ContentType: f.ContentType,
+		TTL:         s.cfg.DownloadURLTTL,
+	})
+	if err != nil {
+		return nil, storageError("presigning download", err)
+	}
+	return &req, nil
+}

@@ -1,0 +1,108 @@
+package files
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/internal/auth"
+	"github.com/filegraph/filegraph/internal/storage"
+)
+
+// UploadURL is an issued upload: the key and the presigned request.
+type UploadURL struct {
+	FileName     string
+	OriginalName string
+	storage.Request
+}
+
+// CreateUploadURLs validates the requests, makes a key for each, records
+// the uploads and returns a presigned PUT for each. Nothing is issued unless
+// every request is valid.
+func (s *Service) CreateUploadURLs(ctx context.Context, reqs []*UploadRequest) ([]*UploadURL, error) {
+	user, err := auth.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	valid, err := s.validate(reqs)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.storageUp(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]*UploadURL, len(valid))
+	creates := make([]*ent.UploadCreate, len(valid))
+	for i, r := range valid {
+		key := NewKey(r.OriginalName)
+		req, err := s.store.PresignPut(ctx, key, storage.PutOptions{
+			Size:           r.Size,
+			ContentType:    r.ContentType,
+			ChecksumSHA256: r.ChecksumSHA256,
+			TTL:            s.cfg.UploadURLTTL,
+		})
+		if err != nil {
+			return nil, storageError("presigning upload", err)
+		}
+		out[i] = &UploadURL{FileName: key, OriginalName: r.OriginalName, Request: req}
+		creates[i] = s.db.Upload.Create().
+			SetFileName(key).
+			SetOriginalName(r.OriginalName).
+			SetSize(r.Size).
+			SetContentType(r.ContentType).
+			SetChecksumSha256(r.ChecksumSHA256).
+			SetExpiresAt(req.ExpiresAt).
+			SetOwner(user.ID)
+	}
+	if err := s.issue(ctx, user, valid, creates); err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "files.upload_urls_issued", "user", user.ID, "count", len(out))
+	return out, nil
+}
+
+// storageUpFor is how long one answer from storage vouches for it.
+const storageUpFor = 5 * time.Second
+
+// storageUp refuses to hand out upload URLs while the storage does not
+// answer: presigning works offline, so without this look the client would
+// only learn of the outage from a failed PUT. One answer vouches for a few
+// seconds, so the look costs nothing under load.
+func (s *Service) storageUp(ctx context.Context) error {
+	if s.cfg.Now().Sub(time.Unix(0, s.storageSeen.Load())) < storageUpFor {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return storageError("checking storage", fmt.Errorf("%w: %w", storage.ErrUnavailable, err))
+	}
+	s.storageSeen.Store(s.cfg.Now().UnixNano())
+	return nil
+}
+
+// issue records the uploads if the user's limits allow them. The check and
+// the insert share a transaction that holds the user's lock, so concurrent
+// calls cannot both squeeze under a limit.
+func (s *Service) issue(ctx context.Context, user auth.User, reqs []UploadRequest, creates []*ent.UploadCreate) (err error) {
+	tx, err := s.db.Tx(ctx)
+	if err != nil {
+		return dbError("starting transaction", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if err := s.checkLimits(ctx, tx, user, reqs); err != nil {
+		return err
+	}
+	if err := tx.Upload.CreateBulk(creates...).Exec(ctx); err != nil {
+		return dbError("recording uploads", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return dbError("committing uploads", err)
+	}
+	return nil
+}
