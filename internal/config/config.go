@@ -84,11 +84,13 @@ type S3 struct {
 	SetBucketCORS  bool
 }
 
-// Setting documents one environment variable; main makes a flag of each.
+// Setting is one environment variable: its name, default, help text (main
+// makes a flag of each) and how it is read into the Config.
 type Setting struct {
 	Env     string
 	Default string
 	Usage   string
+	set     func(c *Config, v string, bad func(format string, args ...any))
 }
 
 // Flag is the command-line flag matching the variable: S3_BUCKET is -s3-bucket.
@@ -97,242 +99,278 @@ func (s Setting) Flag() string { return strings.ToLower(strings.ReplaceAll(s.Env
 // S3MaxPutSize is the largest object one S3 PUT may carry.
 const S3MaxPutSize = 5 << 30
 
-// Settings lists every variable Load reads, in README order.
+// maxDuration bounds every duration setting; it is also the longest life of
+// a SigV4 presigned URL.
+const maxDuration = 7 * 24 * time.Hour
+
+// Settings lists every variable Load reads, in README order. Each row names
+// its parser and the Config field it fills. To add a setting, add a field to
+// Config, a row here and a row to the README's configuration table (a test
+// checks the README), for example:
+//
+//	{"MAX_WIDGETS", "10", "most widgets per user", field(positive, func(c *Config) *int { return &c.Limits.MaxWidgets })},
+//
+// A check that involves more than one setting goes in crossCheck.
 var Settings = []Setting{
-	{"ADDR", "127.0.0.1:8080", "address to listen on"},
-	{"DATA_DIR", "./data", "folder for the SQLite database, disk storage and its signing key"},
-	{"DATABASE_URL", "", "postgres://user:pass@host/db?sslmode=... for PostgreSQL; empty for SQLite in DATA_DIR"},
-	{"S3_BUCKET", "", "store objects in this S3 bucket; empty for disk storage in DATA_DIR"},
-	{"S3_ENDPOINT", "", "endpoint of an S3-compatible store (MinIO, R2, ...); empty for AWS"},
-	{"S3_REGION", "us-east-1", "bucket region"},
-	{"S3_FORCE_PATH_STYLE", "false", "address the bucket as endpoint/bucket (most S3-compatible stores need this)"},
-	{"S3_SET_BUCKET_CORS", "false", "at startup, put a CORS rule for CORS_ALLOWED_ORIGINS on the bucket"},
-	{"PUBLIC_URL", "", "base URL clients reach this server at, for disk-storage URLs; default http://ADDR"},
-	{"STORAGE_SIGNING_KEY", "", "hex key (32+ bytes) signing disk-storage URLs; default: made once and kept in DATA_DIR"},
-	{"UPLOAD_URL_TTL", "15m", "how long an upload URL stays valid"},
-	{"DOWNLOAD_URL_TTL", "15m", "how long a download URL stays valid"},
-	{"MAX_UPLOAD_SIZE", "5GiB", "largest accepted file (bytes, or with KiB/MiB/GiB/KB/MB/GB); at most 5GiB on S3"},
-	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call the API and storage from a browser, or *"},
-	{"LOG_LEVEL", "info", "debug, info, warn or error"},
-	{"LOG_FORMAT", "text", "text or json"},
-	{"AUTH_JWKS_URL", "", "JWKS URL of your auth provider; tokens signed RS256, ES256 or EdDSA are verified with its keys"},
-	{"AUTH_JWT_SECRET", "", "shared secret for HS256 tokens (32+ bytes), instead of AUTH_JWKS_URL"},
-	{"AUTH_ISSUER", "", "required iss claim, when set"},
-	{"AUTH_AUDIENCE", "", "required aud claim, when set"},
-	{"AUTH_USER_CLAIM", "sub", "claim holding the user id"},
-	{"AUTH_ROLES_CLAIM", "roles", "dotted path to the claim holding the user's roles (a string or a list)"},
-	{"AUTH_ADMIN_ROLE", "admin", "role that may act on every user's files"},
-	{"AUTH_LEEWAY", "30s", "clock skew allowed when checking exp and nbf"},
-	{"AUTH_DISABLED", "false", "with no AUTH_JWKS_URL or AUTH_JWT_SECRET, allow development mode (one local user) on a non-loopback ADDR"},
-	{"ALLOWED_CONTENT_TYPES", "", "comma-separated media types or type/* patterns that may be uploaded, e.g. image/*,application/pdf; empty allows all"},
-	{"USER_QUOTA_BYTES", "0", "bytes each user may hold, saved and pending together (size syntax as MAX_UPLOAD_SIZE); 0 for no quota"},
-	{"MAX_PENDING_UPLOADS", "1000", "uploads a user may have issued and not yet saved"},
-	{"GRAPHQL_INTROSPECTION", "", "true or false; default true in development mode, false otherwise"},
-	{"GRAPHQL_MAX_DEPTH", "12", "deepest selection a query may make (introspection fields not counted)"},
-	{"GRAPHQL_MAX_COMPLEXITY", "5000", "largest query complexity: one per field, lists count once per item asked for"},
-	{"REQUEST_TIMEOUT", "30s", "longest one API request may take"},
-	{"UPLOAD_SAVE_WINDOW", "1h", "how long after its URL expires an upload may still be saved; then the sweeper removes it"},
-	{"SWEEP_INTERVAL", "1m", "how often to remove expired uploads and finish interrupted deletes; 0 turns the sweeper off in this process"},
-	{"MIGRATE_ON_START", "true", "apply database migrations at startup; false to run `filegraph migrate` as a deploy step"},
+	{"ADDR", "127.0.0.1:8080", "address to listen on", field(hostPort, func(c *Config) *string { return &c.Addr })},
+	{"DATA_DIR", "./data", "folder for the SQLite database, disk storage and its signing key", field(text, func(c *Config) *string { return &c.DataDir })},
+	{"DATABASE_URL", "", "postgres://user:pass@host/db?sslmode=... for PostgreSQL; empty for SQLite in DATA_DIR", field(postgresURL, func(c *Config) *string { return &c.DatabaseURL })},
+	{"S3_BUCKET", "", "store objects in this S3 bucket; empty for disk storage in DATA_DIR", field(text, func(c *Config) *string { return &c.S3.Bucket })},
+	{"S3_ENDPOINT", "", "endpoint of an S3-compatible store (MinIO, R2, ...); empty for AWS", field(endpointURL, func(c *Config) *string { return &c.S3.Endpoint })},
+	{"S3_REGION", "us-east-1", "bucket region", field(text, func(c *Config) *string { return &c.S3.Region })},
+	{"S3_FORCE_PATH_STYLE", "false", "address the bucket as endpoint/bucket (most S3-compatible stores need this)", field(boolean, func(c *Config) *bool { return &c.S3.ForcePathStyle })},
+	{"S3_SET_BUCKET_CORS", "false", "at startup, put a CORS rule for CORS_ALLOWED_ORIGINS on the bucket", field(boolean, func(c *Config) *bool { return &c.S3.SetBucketCORS })},
+	{"PUBLIC_URL", "", "base URL clients reach this server at, for disk-storage URLs; default http://ADDR", field(publicURL, func(c *Config) *string { return &c.PublicURL })},
+	{"STORAGE_SIGNING_KEY", "", "hex key (32+ bytes) signing disk-storage URLs; default: made once and kept in DATA_DIR", field(hexKey, func(c *Config) *[]byte { return &c.StorageSigningKey })},
+	{"UPLOAD_URL_TTL", "15m", "how long an upload URL stays valid", field(duration(time.Second, "15m"), func(c *Config) *time.Duration { return &c.UploadURLTTL })},
+	{"DOWNLOAD_URL_TTL", "15m", "how long a download URL stays valid", field(duration(time.Second, "15m"), func(c *Config) *time.Duration { return &c.DownloadURLTTL })},
+	{"MAX_UPLOAD_SIZE", "5GiB", "largest accepted file (bytes, or with KiB/MiB/GiB/KB/MB/GB); at most 5GiB on S3", field(positiveSize, func(c *Config) *int64 { return &c.MaxUploadSize })},
+	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call the API and storage from a browser, or *", list(origin, func(c *Config) *[]string { return &c.CORSAllowedOrigins })},
+	{"LOG_LEVEL", "info", "debug, info, warn or error", field(oneOf("debug", "info", "warn", "error"), func(c *Config) *string { return &c.LogLevel })},
+	{"LOG_FORMAT", "text", "text or json", field(oneOf("text", "json"), func(c *Config) *string { return &c.LogFormat })},
+	{"AUTH_JWKS_URL", "", "JWKS URL of your auth provider; tokens signed RS256, ES256 or EdDSA are verified with its keys", field(httpURL, func(c *Config) *string { return &c.Auth.JWKSURL })},
+	{"AUTH_JWT_SECRET", "", "shared secret for HS256 tokens (32+ bytes), instead of AUTH_JWKS_URL", field(secret, func(c *Config) *[]byte { return &c.Auth.JWTSecret })},
+	{"AUTH_ISSUER", "", "required iss claim, when set", field(text, func(c *Config) *string { return &c.Auth.Issuer })},
+	{"AUTH_AUDIENCE", "", "required aud claim, when set", field(text, func(c *Config) *string { return &c.Auth.Audience })},
+	{"AUTH_USER_CLAIM", "sub", "claim holding the user id", field(text, func(c *Config) *string { return &c.Auth.UserClaim })},
+	{"AUTH_ROLES_CLAIM", "roles", "dotted path to the claim holding the user's roles (a string or a list)", field(text, func(c *Config) *string { return &c.Auth.RolesClaim })},
+	{"AUTH_ADMIN_ROLE", "admin", "role that may act on every user's files", field(text, func(c *Config) *string { return &c.Auth.AdminRole })},
+	{"AUTH_LEEWAY", "30s", "clock skew allowed when checking exp and nbf", field(duration(0, "30s"), func(c *Config) *time.Duration { return &c.Auth.Leeway })},
+	{"AUTH_DISABLED", "false", "with no AUTH_JWKS_URL or AUTH_JWT_SECRET, allow development mode (one local user) on a non-loopback ADDR", field(boolean, func(c *Config) *bool { return &c.Auth.Disabled })},
+	{"ALLOWED_CONTENT_TYPES", "", "comma-separated media types or type/* patterns that may be uploaded, e.g. image/*,application/pdf; empty allows all", list(mediaRange, func(c *Config) *[]string { return &c.Limits.AllowedContentTypes })},
+	{"USER_QUOTA_BYTES", "0", "bytes each user may hold, saved and pending together (size syntax as MAX_UPLOAD_SIZE); 0 for no quota", field(ParseSize, func(c *Config) *int64 { return &c.Limits.UserQuotaBytes })},
+	{"MAX_PENDING_UPLOADS", "1000", "uploads a user may have issued and not yet saved", field(positive, func(c *Config) *int { return &c.Limits.MaxPendingUploads })},
+	{"GRAPHQL_INTROSPECTION", "", "true or false; default true in development mode, false otherwise", field(optionalBool, func(c *Config) *bool { return &c.GraphQL.Introspection })},
+	{"GRAPHQL_MAX_DEPTH", "12", "deepest selection a query may make (introspection fields not counted)", field(positive, func(c *Config) *int { return &c.GraphQL.MaxDepth })},
+	{"GRAPHQL_MAX_COMPLEXITY", "5000", "largest query complexity: one per field, lists count once per item asked for", field(positive, func(c *Config) *int { return &c.GraphQL.MaxComplexity })},
+	{"REQUEST_TIMEOUT", "30s", "longest one API request may take", field(duration(time.Second, "30s"), func(c *Config) *time.Duration { return &c.RequestTimeout })},
+	{"UPLOAD_SAVE_WINDOW", "1h", "how long after its URL expires an upload may still be saved; then the sweeper removes it", field(duration(0, "30s"), func(c *Config) *time.Duration { return &c.UploadSaveWindow })},
+	{"SWEEP_INTERVAL", "1m", "how often to remove expired uploads and finish interrupted deletes; 0 turns the sweeper off in this process", field(duration(0, "30s"), func(c *Config) *time.Duration { return &c.SweepInterval })},
+	{"MIGRATE_ON_START", "true", "apply database migrations at startup; false to run `filegraph migrate` as a deploy step", field(boolean, func(c *Config) *bool { return &c.MigrateOnStart })},
 }
 
 // Load reads and checks the configuration. Its error names every bad
 // setting and what to do about it.
 func Load(getenv func(string) string) (Config, error) {
-	get := func(name string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		for _, s := range Settings {
-			if s.Env == name {
-				return s.Default
-			}
-		}
-		panic("config: unknown setting " + name)
-	}
+	var c Config
 	var errs []error
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 	}
-
-	c := Config{
-		Addr:        get("ADDR"),
-		DataDir:     get("DATA_DIR"),
-		DatabaseURL: get("DATABASE_URL"),
-		S3: S3{
-			Bucket:   get("S3_BUCKET"),
-			Endpoint: get("S3_ENDPOINT"),
-			Region:   get("S3_REGION"),
-		},
-		LogLevel:  strings.ToLower(get("LOG_LEVEL")),
-		LogFormat: strings.ToLower(get("LOG_FORMAT")),
-	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		bad("ADDR", "%q is not host:port (for example 127.0.0.1:8080 or :8080)", c.Addr)
-	}
-	if c.DatabaseURL != "" {
-		u, err := url.Parse(c.DatabaseURL)
-		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			bad("DATABASE_URL", "must be a postgres:// URL, or empty for SQLite")
+	for _, s := range Settings {
+		v := strings.TrimSpace(getenv(s.Env))
+		if v == "" {
+			v = s.Default
 		}
+		s.set(&c, v, func(format string, args ...any) { bad(s.Env, format, args...) })
 	}
-	for _, b := range []struct {
-		name string
-		dst  *bool
-	}{{"S3_FORCE_PATH_STYLE", &c.S3.ForcePathStyle}, {"S3_SET_BUCKET_CORS", &c.S3.SetBucketCORS}} {
-		v, err := strconv.ParseBool(get(b.name))
-		if err != nil {
-			bad(b.name, "%q is not true or false", get(b.name))
-		}
-		*b.dst = v
-	}
-	if c.S3.Endpoint != "" {
-		if u, err := url.Parse(c.S3.Endpoint); err != nil || u.Scheme == "" || u.Host == "" {
-			bad("S3_ENDPOINT", "%q is not a URL such as http://127.0.0.1:9000", c.S3.Endpoint)
-		}
-	}
-
-	c.PublicURL = strings.TrimRight(get("PUBLIC_URL"), "/")
-	if c.PublicURL == "" {
-		host, port, _ := net.SplitHostPort(c.Addr)
-		if host == "" || host == "0.0.0.0" || host == "::" {
-			host = "localhost"
-		}
-		c.PublicURL = "http://" + net.JoinHostPort(host, port)
-	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("PUBLIC_URL", "%q is not an http(s) URL", c.PublicURL)
-	}
-	if k := get("STORAGE_SIGNING_KEY"); k != "" {
-		key, err := hex.DecodeString(k)
-		if err != nil || len(key) < 32 {
-			bad("STORAGE_SIGNING_KEY", "must be at least 64 hex digits (32 bytes); make one with `openssl rand -hex 32`")
-		}
-		c.StorageSigningKey = key
-	}
-
-	for _, d := range []struct {
-		name string
-		dst  *time.Duration
-	}{{"UPLOAD_URL_TTL", &c.UploadURLTTL}, {"DOWNLOAD_URL_TTL", &c.DownloadURLTTL}} {
-		v, err := time.ParseDuration(get(d.name))
-		// SigV4 presigned URLs live at most 7 days and at least 1 second.
-		if err != nil || v < time.Second || v > 7*24*time.Hour {
-			bad(d.name, "%q must be a duration from 1s to 168h, such as 15m", get(d.name))
-		}
-		*d.dst = v
-	}
-
-	size, err := ParseSize(get("MAX_UPLOAD_SIZE"))
-	switch {
-	case err != nil:
-		bad("MAX_UPLOAD_SIZE", "%v", err)
-	case size < 1:
-		bad("MAX_UPLOAD_SIZE", "must be at least 1 byte")
-	case c.S3.Bucket != "" && size > S3MaxPutSize:
-		bad("MAX_UPLOAD_SIZE", "%d bytes is over 5GiB, the most one S3 PUT can carry", size)
-	}
-	c.MaxUploadSize = size
-
-	for _, o := range strings.Split(get("CORS_ALLOWED_ORIGINS"), ",") {
-		o = strings.TrimSpace(o)
-		if o == "" {
-			continue
-		}
-		if o != "*" {
-			u, err := url.Parse(o)
-			if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-				bad("CORS_ALLOWED_ORIGINS", "%q is not an origin such as https://app.example.com", o)
-			}
-			o = strings.TrimSuffix(o, "/")
-		}
-		c.CORSAllowedOrigins = append(c.CORSAllowedOrigins, o)
-	}
-	if c.S3.SetBucketCORS && len(c.CORSAllowedOrigins) == 0 {
-		bad("S3_SET_BUCKET_CORS", "needs CORS_ALLOWED_ORIGINS")
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("LOG_LEVEL", "%q is not debug, info, warn or error", c.LogLevel)
-	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		bad("LOG_FORMAT", "%q is not text or json", c.LogFormat)
-	}
-	c.loadAuth(get, bad)
-	c.loadLimits(get, bad)
-
-	for _, d := range []struct {
-		name string
-		dst  *time.Duration
-		min  time.Duration
-	}{
-		{"REQUEST_TIMEOUT", &c.RequestTimeout, time.Second},
-		{"UPLOAD_SAVE_WINDOW", &c.UploadSaveWindow, 0},
-		{"SWEEP_INTERVAL", &c.SweepInterval, 0},
-		{"AUTH_LEEWAY", &c.Auth.Leeway, 0},
-	} {
-		v, err := time.ParseDuration(get(d.name))
-		if err != nil || v < d.min || v > 7*24*time.Hour {
-			bad(d.name, "%q must be a duration from %v to 168h, such as 30s", get(d.name), d.min)
-		}
-		*d.dst = v
-	}
-	if v, err := strconv.ParseBool(get("MIGRATE_ON_START")); err != nil {
-		bad("MIGRATE_ON_START", "%q is not true or false", get("MIGRATE_ON_START"))
-	} else {
-		c.MigrateOnStart = v
-	}
-
+	c.crossCheck(func(name string) bool { return strings.TrimSpace(getenv(name)) != "" }, bad)
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
 }
 
-func (c *Config) loadAuth(get func(string) string, bad func(string, string, ...any)) {
-	a := &c.Auth
-	a.JWKSURL = get("AUTH_JWKS_URL")
-	if s := get("AUTH_JWT_SECRET"); s != "" {
-		a.JWTSecret = []byte(s)
-		if len(a.JWTSecret) < 32 {
-			bad("AUTH_JWT_SECRET", "must be at least 32 bytes; make one with `openssl rand -hex 32`")
+// crossCheck fills defaults that depend on other settings and checks
+// settings against each other; set reports whether a variable was given.
+func (c *Config) crossCheck(set func(name string) bool, bad func(name, format string, args ...any)) {
+	if c.PublicURL == "" {
+		host, port, _ := net.SplitHostPort(c.Addr)
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "localhost"
 		}
+		c.PublicURL = "http://" + net.JoinHostPort(host, port)
 	}
-	if a.JWKSURL != "" {
-		if u, err := url.Parse(a.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad("AUTH_JWKS_URL", "%q is not an http(s) URL", a.JWKSURL)
-		}
-		if len(a.JWTSecret) > 0 {
-			bad("AUTH_JWT_SECRET", "cannot be set together with AUTH_JWKS_URL: choose one")
-		}
+	if c.S3.Bucket != "" && c.MaxUploadSize > S3MaxPutSize {
+		bad("MAX_UPLOAD_SIZE", "%d bytes is over 5GiB, the most one S3 PUT can carry", c.MaxUploadSize)
 	}
-	a.Issuer, a.Audience = get("AUTH_ISSUER"), get("AUTH_AUDIENCE")
-	a.UserClaim, a.RolesClaim, a.AdminRole = get("AUTH_USER_CLAIM"), get("AUTH_ROLES_CLAIM"), get("AUTH_ADMIN_ROLE")
-	v, err := strconv.ParseBool(get("AUTH_DISABLED"))
-	if err != nil {
-		bad("AUTH_DISABLED", "%q is not true or false", get("AUTH_DISABLED"))
+	if c.S3.SetBucketCORS && len(c.CORSAllowedOrigins) == 0 {
+		bad("S3_SET_BUCKET_CORS", "needs CORS_ALLOWED_ORIGINS")
 	}
-	a.Disabled = v
+	a := c.Auth
+	if a.JWKSURL != "" && len(a.JWTSecret) > 0 {
+		bad("AUTH_JWT_SECRET", "cannot be set together with AUTH_JWKS_URL: choose one")
+	}
 	if a.Development() && !a.Disabled && !loopback(c.Addr) {
 		bad("ADDR", "%q is not a loopback address and no auth is configured: set AUTH_JWKS_URL or AUTH_JWT_SECRET, or AUTH_DISABLED=true to serve everyone as one local user", c.Addr)
 	}
-
-	introspection := get("GRAPHQL_INTROSPECTION")
-	if introspection == "" {
+	if !set("GRAPHQL_INTROSPECTION") {
 		c.GraphQL.Introspection = a.Development()
-	} else if c.GraphQL.Introspection, err = strconv.ParseBool(introspection); err != nil {
-		bad("GRAPHQL_INTROSPECTION", "%q is not true or false", introspection)
 	}
-	for _, n := range []struct {
-		name string
-		dst  *int
-	}{{"GRAPHQL_MAX_DEPTH", &c.GraphQL.MaxDepth}, {"GRAPHQL_MAX_COMPLEXITY", &c.GraphQL.MaxComplexity}} {
-		v, err := strconv.Atoi(get(n.name))
-		if err != nil || v < 1 {
-			bad(n.name, "%q is not a positive whole number", get(n.name))
+}
+
+// field reads a setting with parse into the Config field dst points at.
+// parse's error is the message shown after the setting's name.
+func field[T any](parse func(string) (T, error), dst func(*Config) *T) func(*Config, string, func(string, ...any)) {
+	return func(c *Config, v string, bad func(string, ...any)) {
+		x, err := parse(v)
+		if err != nil {
+			bad("%v", err)
 		}
-		*n.dst = v
+		*dst(c) = x
 	}
+}
+
+// list reads a comma-separated setting, each item with parse; empty items
+// are skipped and each bad item is reported.
+func list(parse func(string) (string, error), dst func(*Config) *[]string) func(*Config, string, func(string, ...any)) {
+	return func(c *Config, v string, bad func(string, ...any)) {
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			x, err := parse(item)
+			if err != nil {
+				bad("%v", err)
+			}
+			*dst(c) = append(*dst(c), x)
+		}
+	}
+}
+
+// The parsers. Each returns the value it read, also with its error, so
+// that cross checks and messages see what was given.
+
+func text(s string) (string, error) { return s, nil }
+
+func hostPort(s string) (string, error) {
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		return s, fmt.Errorf("%q is not host:port (for example 127.0.0.1:8080 or :8080)", s)
+	}
+	return s, nil
+}
+
+func boolean(s string) (bool, error) {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, fmt.Errorf("%q is not true or false", s)
+	}
+	return v, nil
+}
+
+// optionalBool leaves an empty value to crossCheck.
+func optionalBool(s string) (bool, error) {
+	if s == "" {
+		return false, nil
+	}
+	return boolean(s)
+}
+
+func positive(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return n, fmt.Errorf("%q is not a positive whole number", s)
+	}
+	return n, nil
+}
+
+func positiveSize(s string) (int64, error) {
+	n, err := ParseSize(s)
+	if err == nil && n < 1 {
+		err = errors.New("must be at least 1 byte")
+	}
+	return n, err
+}
+
+// duration reads a duration from min to maxDuration; example goes in the
+// message.
+func duration(min time.Duration, example string) func(string) (time.Duration, error) {
+	return func(s string) (time.Duration, error) {
+		v, err := time.ParseDuration(s)
+		if err != nil || v < min || v > maxDuration {
+			return v, fmt.Errorf("%q must be a duration from %v to 168h, such as %s", s, min, example)
+		}
+		return v, nil
+	}
+}
+
+// oneOf reads a lower-cased value from choices.
+func oneOf(choices ...string) func(string) (string, error) {
+	return func(s string) (string, error) {
+		s = strings.ToLower(s)
+		for _, c := range choices {
+			if s == c {
+				return s, nil
+			}
+		}
+		last := len(choices) - 1
+		return s, fmt.Errorf("%q is not %s or %s", s, strings.Join(choices[:last], ", "), choices[last])
+	}
+}
+
+func postgresURL(s string) (string, error) {
+	if s == "" {
+		return s, nil
+	}
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return s, errors.New("must be a postgres:// URL, or empty for SQLite")
+	}
+	return s, nil
+}
+
+func endpointURL(s string) (string, error) {
+	if s == "" {
+		return s, nil
+	}
+	if u, err := url.Parse(s); err != nil || u.Scheme == "" || u.Host == "" {
+		return s, fmt.Errorf("%q is not a URL such as http://127.0.0.1:9000", s)
+	}
+	return s, nil
+}
+
+func httpURL(s string) (string, error) {
+	if s == "" {
+		return s, nil
+	}
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return s, fmt.Errorf("%q is not an http(s) URL", s)
+	}
+	return s, nil
+}
+
+// publicURL is an http(s) URL without a trailing slash; empty is filled
+// from ADDR by crossCheck.
+func publicURL(s string) (string, error) { return httpURL(strings.TrimRight(s, "/")) }
+
+func hexKey(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	key, err := hex.DecodeString(s)
+	if err != nil || len(key) < 32 {
+		return key, errors.New("must be at least 64 hex digits (32 bytes); make one with `openssl rand -hex 32`")
+	}
+	return key, nil
+}
+
+func secret(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if len(s) < 32 {
+		return []byte(s), errors.New("must be at least 32 bytes; make one with `openssl rand -hex 32`")
+	}
+	return []byte(s), nil
+}
+
+func origin(o string) (string, error) {
+	if o == "*" {
+		return o, nil
+	}
+	if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return o, fmt.Errorf("%q is not an origin such as https://app.example.com", o)
+	}
+	return strings.TrimSuffix(o, "/"), nil
+}
+
+// mediaRange is a lower-cased media type or type/* pattern.
+func mediaRange(t string) (string, error) {
+	t = strings.ToLower(t)
+	typ, sub, ok := strings.Cut(t, "/")
+	if !ok || typ == "" || sub == "" || typ == "*" || strings.ContainsAny(t, " ;") {
+		return t, fmt.Errorf("%q is not a media type such as image/png or a pattern such as image/*", t)
+	}
+	return t, nil
 }
 
 // loopback reports whether addr listens on the loopback interface only.
@@ -346,31 +384,6 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func (c *Config) loadLimits(get func(string) string, bad func(string, string, ...any)) {
-	l := &c.Limits
-	for _, t := range strings.Split(get("ALLOWED_CONTENT_TYPES"), ",") {
-		t = strings.ToLower(strings.TrimSpace(t))
-		if t == "" {
-			continue
-		}
-		typ, sub, ok := strings.Cut(t, "/")
-		if !ok || typ == "" || sub == "" || typ == "*" || strings.ContainsAny(t, " ;") {
-			bad("ALLOWED_CONTENT_TYPES", "%q is not a media type such as image/png or a pattern such as image/*", t)
-		}
-		l.AllowedContentTypes = append(l.AllowedContentTypes, t)
-	}
-	q, err := ParseSize(get("USER_QUOTA_BYTES"))
-	if err != nil {
-		bad("USER_QUOTA_BYTES", "%v", err)
-	}
-	l.UserQuotaBytes = q
-	n, err := strconv.Atoi(get("MAX_PENDING_UPLOADS"))
-	if err != nil || n < 1 {
-		bad("MAX_PENDING_UPLOADS", "%q is not a positive whole number", get("MAX_PENDING_UPLOADS"))
-	}
-	l.MaxPendingUploads = n
 }
 
 // ParseSize reads a byte count such as 1048576, 512KiB, 5GiB or 10MB.
