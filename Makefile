@@ -3,7 +3,7 @@
 VERSITYGW_VERSION := v1.8.0
 BIN := $(CURDIR)/.bin
 
-.PHONY: run test test-browser bench build generate check migration load
+.PHONY: run test test-browser bench bench-load build generate check migration load
 
 ## run: serve on 127.0.0.1:8080 with SQLite and disk storage in ./data
 run:
@@ -21,6 +21,11 @@ test-browser: $(BIN)/versitygw
 ## bench: Go benchmarks through the real handler
 bench: $(BIN)/versitygw
 	./scripts/test.sh -run '^$$' -bench . -benchmem $(BENCHFLAGS)
+
+## bench-load: Filegraph against the floor (bench/floor) side by side on PostgreSQL + versitygw;
+## prints rps, p50, p99 and the ratios (BENCHLOADFLAGS="-rounds 5 -duration 10s -ops files")
+bench-load: $(BIN)/versitygw
+	go run ./bench/load $(BENCHLOADFLAGS)
 
 ## build: a static binary, ./filegraph
 build:

@@ -1,0 +1,638 @@
+// Command load is `make bench-load`: it measures Filegraph against the floor
+// (bench/floor) side by side in one run. It creates two PostgreSQL
+// databases, starts one versitygw, builds and starts Filegraph and the
+// floor as their own processes, seeds both through their APIs (upload URL,
+// PUT, save), then runs each operation on each server in turn for a few
+// rounds with a fixed number of concurrent callers and prints rps, p50, p99
+// and Filegraph's fraction of the floor. Every answer is checked; any error
+// is counted and printed.
+//
+// Figures on a shared machine move from run to run; compare only the ratios
+// of one run.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/filegraph/filegraph/internal/testenv"
+)
+
+var (
+	rounds   = flag.Int("rounds", 3, "rounds of every operation on every server")
+	duration = flag.Duration("duration", 4*time.Second, "how long each operation runs per round and server")
+	warmup   = flag.Duration("warmup", 500*time.Millisecond, "load before measuring, each time")
+	callers  = flag.Int("c", 16, "concurrent callers")
+	seedN    = flag.Int("files", 2000, "files seeded for the measured user")
+	only     = flag.String("ops", "", "comma-separated operations to run (default all)")
+	keep     = flag.Bool("keep", false, "leave the servers running until interrupted (for pprof)")
+)
+
+const jwtSecret = "bench-secret-bench-secret-bench-secret"
+
+func main() {
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench-load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) (err error) {
+	tmp, err := os.MkdirTemp("", "filegraph-bench-")
+	if err != nil {
+		return err
+	}
+	var cleanups []func()
+	defer func() {
+		for _, c := range slices.Backward(cleanups) {
+			c()
+		}
+		os.RemoveAll(tmp)
+	}()
+
+	fmt.Println("building filegraph and the floor ...")
+	fgBin, floorBin := filepath.Join(tmp, "filegraph"), filepath.Join(tmp, "floor")
+	if err := command("go", "build", "-o", fgBin, ".").Run(); err != nil {
+		return fmt.Errorf("building filegraph: %w", err)
+	}
+	if err := command("go", "build", "-o", floorBin, "./bench/floor").Run(); err != nil {
+		return fmt.Errorf("building the floor: %w", err)
+	}
+
+	s3, err := testenv.StartS3()
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, s3.Close)
+	var dbs [2]*testenv.Postgres
+	var buckets [2]string
+	for i := range dbs {
+		if dbs[i], err = testenv.NewPostgres(); err != nil {
+			return err
+		}
+		cleanups = append(cleanups, dbs[i].Close)
+		if buckets[i], err = s3.NewBucket(ctx); err != nil {
+			return err
+		}
+	}
+	quota, maxPending := "1125899906842624", "1000000000" // 1 PiB: checked, never reached
+
+	fgAddr, floorAddr := freeAddr(), freeAddr()
+	fgLog, err := os.Create(filepath.Join(tmp, "filegraph.log"))
+	if err != nil {
+		return err
+	}
+	fg := exec.Command(fgBin)
+	fg.Env = append(os.Environ(),
+		"ADDR="+fgAddr, "DATABASE_URL="+dbs[0].URL,
+		"S3_BUCKET="+buckets[0], "S3_ENDPOINT="+s3.Endpoint, "S3_FORCE_PATH_STYLE=true", "S3_REGION="+s3.Region,
+		"AWS_ACCESS_KEY_ID="+s3.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3.SecretKey,
+		"AUTH_JWT_SECRET="+jwtSecret, "USER_QUOTA_BYTES="+quota, "MAX_PENDING_UPLOADS="+maxPending,
+		"SWEEP_INTERVAL=0", "LOG_FORMAT=json")
+	fg.Stdout, fg.Stderr = fgLog, fgLog
+	if err := start(fg, fgAddr, &cleanups); err != nil {
+		return err
+	}
+	// The floor runs on Filegraph's schema: same tables, same indexes.
+	migrate := exec.Command(fgBin, "migrate")
+	migrate.Env = append(os.Environ(), "DATABASE_URL="+dbs[1].URL, "LOG_LEVEL=warn")
+	if out, err := migrate.CombinedOutput(); err != nil {
+		return fmt.Errorf("migrating the floor's database: %v: %s", err, out)
+	}
+	floor := exec.Command(floorBin, "-addr", floorAddr, "-db", dbs[1].URL, "-bucket", buckets[1],
+		"-endpoint", s3.Endpoint, "-region", s3.Region, "-access", s3.AccessKey, "-secret", s3.SecretKey,
+		"-jwt-secret", jwtSecret, "-quota", quota, "-max-pending", maxPending)
+	floor.Stdout, floor.Stderr = os.Stderr, os.Stderr
+	if err := start(floor, floorAddr, &cleanups); err != nil {
+		return err
+	}
+
+	targets := []*target{
+		{name: "filegraph", api: &graphQL{base: "http://" + fgAddr}},
+		{name: "floor", api: &floorAPI{base: "http://" + floorAddr}},
+	}
+	fmt.Printf("seeding %d files on each through its API ...\n", *seedN)
+	for _, t := range targets {
+		if t.ids, err = seed(ctx, t.api, *seedN); err != nil {
+			return fmt.Errorf("seeding %s: %w", t.name, err)
+		}
+	}
+
+	ops := []operation{
+		{name: "fileDownloadUrl", users: 1, req: func(a api, t *target, user string, r *rand.Rand) *http.Request {
+			return a.download(user, t.ids[r.IntN(len(t.ids))])
+		}},
+		{name: "files(first:50)", users: 1, req: func(a api, t *target, user string, r *rand.Rand) *http.Request {
+			return a.list(user)
+		}},
+		{name: "createUploadUrls/1 user", users: 1, req: func(a api, t *target, user string, r *rand.Rand) *http.Request {
+			return a.create(user, 1)
+		}},
+		{name: "createUploadUrls/many users", users: 1000, req: func(a api, t *target, user string, r *rand.Rand) *http.Request {
+			return a.create(user, 1)
+		}},
+	}
+	if *only != "" {
+		ops = slices.DeleteFunc(ops, func(o operation) bool {
+			return !slices.ContainsFunc(strings.Split(*only, ","), func(s string) bool { return strings.HasPrefix(o.name, s) })
+		})
+	}
+	fmt.Printf("%d rounds x %v per operation and server, %d concurrent callers, %d CPUs shared with everything else\n\n",
+		*rounds, *duration, *callers, numCPU())
+
+	results := map[string]map[string][]result{}
+	for round := range *rounds {
+		for _, op := range ops {
+			order := targets
+			if round%2 == 1 { // alternate who goes first
+				order = []*target{targets[1], targets[0]}
+			}
+			for _, t := range order {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				r := drive(ctx, t, op)
+				if results[op.name] == nil {
+					results[op.name] = map[string][]result{}
+				}
+				results[op.name][t.name] = append(results[op.name][t.name], r)
+				fmt.Printf("  round %d %-28s %-10s %7.0f rps  p50 %-8v p99 %-8v errors %d\n", round+1, op.name, t.name, r.rps, r.p50, r.p99, r.errors)
+				if r.firstErr != "" {
+					fmt.Printf("    first error: %.300s\n", r.firstErr)
+				}
+			}
+		}
+	}
+
+	fmt.Printf("\nmedian of %d rounds\n", *rounds)
+	fmt.Printf("| operation | Filegraph rps | p50 | p99 | floor rps | p50 | p99 | Filegraph / floor | errors |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, op := range ops {
+		fgR, flR := median(results[op.name]["filegraph"]), median(results[op.name]["floor"])
+		fmt.Printf("| %s | %.0f | %v | %v | %.0f | %v | %v | %.2f | %d / %d |\n", op.name,
+			fgR.rps, fgR.p50, fgR.p99, flR.rps, flR.p50, flR.p99, fgR.rps/flR.rps, fgR.errors, flR.errors)
+	}
+	if *keep {
+		fmt.Printf("\nfilegraph on %s, floor on %s; interrupt to stop\n", fgAddr, floorAddr)
+		<-ctx.Done()
+	}
+	return nil
+}
+
+func command(name string, args ...string) *exec.Cmd {
+	c := exec.Command(name, args...)
+	c.Stdout, c.Stderr = os.Stderr, os.Stderr
+	return c
+}
+
+// start runs cmd and waits for it to listen on addr; the cleanup stops it
+// by its PID.
+func start(cmd *exec.Cmd, addr string, cleanups *[]func()) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	*cleanups = append(*cleanups, func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return nil
+		}
+		if cmd.ProcessState != nil {
+			break
+		}
+	}
+	return fmt.Errorf("%s did not start listening on %s", filepath.Base(cmd.Path), addr)
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func numCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	if n := bytes.Count(b, []byte("processor\t:")); n > 0 {
+		return n
+	}
+	return 0
+}
+
+var tokens sync.Map // user → bearer token
+
+func token(user string) string {
+	if t, ok := tokens.Load(user); ok {
+		return t.(string)
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": user, "exp": time.Now().Add(24 * time.Hour).Unix()}).SignedString([]byte(jwtSecret))
+	if err != nil {
+		panic(err)
+	}
+	tokens.Store(user, s)
+	return s
+}
+
+// seedUser owns the seeded files and makes the single-user calls.
+const seedUser = "bench-user"
+
+// api is one server's way of asking for the operations.
+type api interface {
+	download(user, id string) *http.Request
+	list(user string) *http.Request
+	create(user string, n int) *http.Request
+	// check reads an answer and says what was wrong with it, if anything.
+	check(res *http.Response, body []byte) error
+	// uploads parses a create answer: key and signed request for each.
+	uploads(body []byte) ([]upload, error)
+	save(user string, keys []upload) *http.Request
+	saved(body []byte) ([]string, error) // file ids
+}
+
+type upload struct {
+	FileName, OriginalName, URL string
+	Headers                     map[string]string
+}
+
+type target struct {
+	name string
+	api  api
+	ids  []string
+}
+
+var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}, Timeout: 30 * time.Second}
+
+func do(a api, req *http.Request) ([]byte, error) {
+	res, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	return body, a.check(res, body)
+}
+
+// seed uploads n small files for seedUser through the API: upload URLs,
+// a real PUT of each to versitygw, save; it returns the file ids and
+// checks that one download URL really downloads.
+func seed(ctx context.Context, a api, n int) ([]string, error) {
+	var ids []string
+	for len(ids) < n {
+		batch := min(100, n-len(ids))
+		var ups []upload
+		if _, isGraphQL := a.(*graphQL); isGraphQL {
+			body, err := do(a, a.create(seedUser, batch))
+			if err != nil {
+				return nil, err
+			}
+			if ups, err = a.uploads(body); err != nil {
+				return nil, err
+			}
+		} else {
+			for range batch {
+				body, err := do(a, a.create(seedUser, 1))
+				if err != nil {
+					return nil, err
+				}
+				u, err := a.uploads(body)
+				if err != nil {
+					return nil, err
+				}
+				ups = append(ups, u...)
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, len(ups))
+		sem := make(chan struct{}, 16)
+		for i, u := range ups {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPut, u.URL, bytes.NewReader(seedBody))
+				for k, v := range u.Headers {
+					if !strings.EqualFold(k, "Content-Length") {
+						req.Header.Set(k, v)
+					}
+				}
+				res, err := client.Do(req)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					errs[i] = fmt.Errorf("PUT %s: %s: %.300s", u.FileName, res.Status, b)
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+		body, err := do(a, a.save(seedUser, ups))
+		if err != nil {
+			return nil, err
+		}
+		got, err := a.saved(body)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+	}
+	// One download, to prove the signed GET is accepted.
+	body, err := do(a, a.download(seedUser, ids[0]))
+	if err != nil {
+		return nil, err
+	}
+	var dl struct{ URL string }
+	if err := json.Unmarshal(body, &dl); err != nil || dl.URL == "" {
+		var gql struct {
+			Data struct {
+				FileDownloadURL struct{ URL string } `json:"fileDownloadUrl"`
+			}
+		}
+		json.Unmarshal(body, &gql)
+		dl.URL = gql.Data.FileDownloadURL.URL
+	}
+	res, err := client.Get(dl.URL)
+	if err != nil {
+		return nil, err
+	}
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !bytes.Equal(got, seedBody) {
+		return nil, fmt.Errorf("download: %s, %d bytes", res.Status, len(got))
+	}
+	return ids, nil
+}
+
+var seedBody = []byte("seeded by bench-load\n")
+
+type operation struct {
+	name  string
+	users int // callers spread over this many users
+	req   func(a api, t *target, user string, r *rand.Rand) *http.Request
+}
+
+type result struct {
+	rps      float64
+	p50, p99 time.Duration
+	errors   int
+	firstErr string
+}
+
+// drive runs op against t with *callers concurrent callers, each sending
+// its next request when the last is answered.
+func drive(ctx context.Context, t *target, op operation) result {
+	start := time.Now()
+	measureFrom, end := start.Add(*warmup), start.Add(*warmup+*duration)
+	var (
+		mu       sync.Mutex
+		lat      []time.Duration
+		errs     int
+		firstErr string
+		wg       sync.WaitGroup
+	)
+	for c := range *callers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(c), uint64(time.Now().UnixNano())))
+			var mine []time.Duration
+			var myErrs int
+			var myFirst string
+			for i := 0; ctx.Err() == nil; i++ {
+				user := seedUser
+				if op.users > 1 {
+					user = fmt.Sprintf("bench-user-%d", r.IntN(op.users))
+				}
+				req := op.req(t.api, t, user, r)
+				s := time.Now()
+				if s.After(end) {
+					break
+				}
+				_, err := do(t.api, req)
+				if s.Before(measureFrom) {
+					continue
+				}
+				mine = append(mine, time.Since(s))
+				if err != nil {
+					myErrs++
+					if myFirst == "" {
+						myFirst = err.Error()
+					}
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			errs += myErrs
+			if firstErr == "" {
+				firstErr = myFirst
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	slices.Sort(lat)
+	res := result{errors: errs, firstErr: firstErr}
+	if n := len(lat); n > 0 {
+		res.rps = float64(n) / duration.Seconds()
+		res.p50, res.p99 = lat[n/2].Round(10*time.Microsecond), lat[n*99/100].Round(10*time.Microsecond)
+	}
+	return res
+}
+
+// median is the round with the median rate.
+func median(rs []result) result {
+	rs = slices.Clone(rs)
+	sort.Slice(rs, func(i, j int) bool { return rs[i].rps < rs[j].rps })
+	m := rs[len(rs)/2]
+	for _, r := range rs {
+		m.errors = max(m.errors, r.errors)
+	}
+	return m
+}
+
+// graphQL asks Filegraph.
+type graphQL struct{ base string }
+
+const (
+	downloadQ = `query($id: ID!) { fileDownloadUrl(id: $id) { url expiresAt } }`
+	listQ     = `query { files(first: 50) { totalCount edges { node { id bucket fileName originalName size contentType createdAt } } } }`
+	createQ   = `mutation($files: [UploadRequest!]!) { createUploadUrls(files: $files) { fileName originalName url method headers { name value } expiresAt } }`
+	saveQ     = `mutation($files: [SaveFileInput!]!) { saveFiles(files: $files) { id } }`
+)
+
+func (g *graphQL) post(user, query string, vars map[string]any) *http.Request {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, g.base+"/query", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token(user))
+	return req
+}
+
+func (g *graphQL) download(user, id string) *http.Request {
+	return g.post(user, downloadQ, map[string]any{"id": id})
+}
+
+func (g *graphQL) list(user string) *http.Request { return g.post(user, listQ, nil) }
+
+func (g *graphQL) create(user string, n int) *http.Request {
+	files := make([]map[string]any, n)
+	for i := range files {
+		files[i] = map[string]any{"originalName": fmt.Sprintf("photo-%d.jpg", i), "size": len(seedBody), "contentType": "text/plain"}
+	}
+	return g.post(user, createQ, map[string]any{"files": files})
+}
+
+func (g *graphQL) check(res *http.Response, body []byte) error {
+	if res.StatusCode != http.StatusOK || bytes.Contains(body, []byte(`"errors"`)) {
+		return fmt.Errorf("%s: %.300s", res.Status, body)
+	}
+	return nil
+}
+
+func (g *graphQL) uploads(body []byte) ([]upload, error) {
+	var out struct {
+		Data struct {
+			CreateUploadUrls []struct {
+				FileName, OriginalName, URL string
+				Headers                     []struct{ Name, Value string }
+			} `json:"createUploadUrls"`
+		}
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, err
+	}
+	ups := make([]upload, len(out.Data.CreateUploadUrls))
+	for i, u := range out.Data.CreateUploadUrls {
+		ups[i] = upload{FileName: u.FileName, OriginalName: u.OriginalName, URL: u.URL, Headers: map[string]string{}}
+		for _, h := range u.Headers {
+			ups[i].Headers[h.Name] = h.Value
+		}
+	}
+	return ups, nil
+}
+
+func (g *graphQL) save(user string, ups []upload) *http.Request {
+	files := make([]map[string]any, len(ups))
+	for i, u := range ups {
+		files[i] = map[string]any{"fileName": u.FileName, "originalName": u.OriginalName}
+	}
+	return g.post(user, saveQ, map[string]any{"files": files})
+}
+
+func (g *graphQL) saved(body []byte) ([]string, error) {
+	var out struct {
+		Data struct{ SaveFiles []struct{ ID string } }
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(out.Data.SaveFiles))
+	for i, f := range out.Data.SaveFiles {
+		ids[i] = f.ID
+	}
+	return ids, nil
+}
+
+// floorAPI asks the floor.
+type floorAPI struct{ base string }
+
+func (f *floorAPI) req(user, method, path string, body any) *http.Request {
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, f.base+path, r)
+	req.Header.Set("Authorization", "Bearer "+token(user))
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req
+}
+
+func (f *floorAPI) download(user, id string) *http.Request {
+	return f.req(user, http.MethodGet, "/download?id="+id, nil)
+}
+
+func (f *floorAPI) list(user string) *http.Request { return f.req(user, http.MethodGet, "/files", nil) }
+
+func (f *floorAPI) create(user string, n int) *http.Request {
+	return f.req(user, http.MethodPost, "/uploads", map[string]any{"originalName": "photo-0.jpg", "size": len(seedBody), "contentType": "text/plain"})
+}
+
+func (f *floorAPI) check(res *http.Response, body []byte) error {
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %.300s", res.Status, body)
+	}
+	return nil
+}
+
+func (f *floorAPI) uploads(body []byte) ([]upload, error) {
+	var out struct {
+		FileName, OriginalName string
+		Request                struct {
+			URL     string
+			Headers map[string]string
+		}
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, err
+	}
+	return []upload{{FileName: out.FileName, OriginalName: out.OriginalName, URL: out.Request.URL, Headers: out.Request.Headers}}, nil
+}
+
+func (f *floorAPI) save(user string, ups []upload) *http.Request {
+	keys := make([]string, len(ups))
+	for i, u := range ups {
+		keys[i] = u.FileName
+	}
+	return f.req(user, http.MethodPost, "/save", map[string]any{"fileNames": keys})
+}
+
+func (f *floorAPI) saved(body []byte) ([]string, error) {
+	var out struct{ IDs []string }
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, err
+	}
+	return out.IDs, nil
+}
