@@ -47,7 +47,7 @@ const Bucket = "local"
 
 // Store is a storage.Store on the local file system.
 type Store struct {
-	root    string // holds objects/, meta/ and tmp/
+	root    string // holds objects/, meta/, uploads/ and tmp/
 	baseURL *url.URL
 	key     []byte
 	now     func() time.Time
@@ -75,7 +75,7 @@ func New(dir string, baseURL string, key []byte) (*Store, error) {
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
 	}
-	for _, sub := range []string{"objects", "meta", "tmp"} {
+	for _, sub := range []string{"objects", "meta", "tmp", "uploads"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
 			return nil, fmt.Errorf("diskstore: %w", err)
 		}

@@ -30,6 +30,10 @@ func (s *Store) Handler() http.Handler {
 		}
 		switch r.Method {
 		case http.MethodPut:
+			if r.URL.Query().Has(paramUploadID) {
+				s.putPart(w, r, key)
+				return
+			}
 			s.put(w, r, key)
 		case http.MethodGet, http.MethodHead:
 			s.get(w, r, key)

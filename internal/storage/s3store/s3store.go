@@ -50,6 +50,9 @@ type Store struct {
 	bucket  string
 	client  *s3.Client
 	presign *s3.PresignClient
+	// pageSize, when set, bounds the items of one list page, so tests see
+	// listings that take several pages.
+	pageSize int32
 }
 
 var (

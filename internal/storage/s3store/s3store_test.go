@@ -81,3 +81,9 @@ func BenchmarkStat(b *testing.B) {
 		}
 	}
 }
+
+func TestMultipartConformance(t *testing.T) {
+	s := newTestStore(t)
+	s.SetPageSize(1) // listings take several pages
+	storagetest.RunMultipart(t, s, s)
+}

@@ -1,0 +1,123 @@
+package diskstore
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/filegraph/filegraph/internal/httplog"
+)
+
+// putPart receives one part of an upload in parts, checked as a single PUT
+// is: signature over key, upload, part number, length and checksum first,
+// then the body streamed to a temporary file, its length and checksum
+// checked, synced, and renamed into the upload's folder.
+func (s *Store) putPart(w http.ResponseWriter, r *http.Request, key string) {
+	exp, expired := s.expired(r)
+	if expired {
+		http.Error(w, "request has expired", http.StatusForbidden)
+		return
+	}
+	if r.ContentLength < 0 {
+		http.Error(w, "Content-Length is required", http.StatusLengthRequired)
+		return
+	}
+	q := r.URL.Query()
+	uploadID := q.Get(paramUploadID)
+	number, err := strconv.Atoi(q.Get(paramPartNumber))
+	checksum := r.Header.Get(headerChecksum)
+	if err != nil || !s.verify(partClaims(key, uploadID, number, exp, r.ContentLength, checksum), q.Get(paramSignature)) {
+		http.Error(w, "signature does not match the request", http.StatusForbidden)
+		return
+	}
+	info, err := s.openUpload(key, uploadID)
+	if err != nil {
+		http.Error(w, "no such upload", http.StatusNotFound)
+		return
+	}
+	if info.PartChecksums && checksum == "" {
+		http.Error(w, "this upload needs "+headerChecksum+" on every part", http.StatusBadRequest)
+		return
+	}
+	// The signature is good: let a large body take as long as it needs.
+	http.NewResponseController(w).SetReadDeadline(time.Time{})
+	sum, err := s.writePart(uploadID, number, r.Body, r.ContentLength, checksum)
+	if err != nil {
+		var bad *badBodyError
+		switch {
+		case errors.As(err, &bad):
+			http.Error(w, bad.Error(), http.StatusBadRequest)
+		case errors.Is(err, fs.ErrNotExist):
+			http.Error(w, "no such upload", http.StatusNotFound)
+		default:
+			httplog.FromContext(r.Context()).ErrorContext(r.Context(), "diskstore.put_part_failed", "key", key, "part", number, "err", err)
+			http.Error(w, "could not store the part", http.StatusInternalServerError)
+		}
+		return
+	}
+	w.Header().Set("ETag", etagOf(sum))
+	w.WriteHeader(http.StatusOK)
+}
+
+// writePart stores part number of the upload if body has exactly size
+// bytes and, when given, the checksum; an earlier part of that number is
+// replaced.
+func (s *Store) writePart(uploadID string, number int, body io.Reader, size int64, checksum string) (_ []byte, err error) {
+	tmp, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "part-*")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(body, size+1))
+	if err != nil {
+		return nil, &badBodyError{"reading the body: " + err.Error()}
+	}
+	if n != size {
+		return nil, &badBodyError{fmt.Sprintf("body has %d bytes, signed length is %d", n, size)}
+	}
+	sum := h.Sum(nil)
+	if checksum != "" && base64.StdEncoding.EncodeToString(sum) != checksum {
+		return nil, &badBodyError{"body does not match " + headerChecksum}
+	}
+	if err := tmp.Sync(); err != nil {
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	dir := s.uploadDir(uploadID)
+	name := partName(number, sum)
+	s.commit.Lock()
+	defer s.commit.Unlock()
+	// Into the folder only while it is still in uploads/: an aborted or
+	// completed upload's folder has moved, and the rename fails.
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return sum, nil // the part is in; a stale twin is resolved by age
+	}
+	prefix := name[:6] // "00042."
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) && e.Name() != name {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+	return sum, nil
+}
