@@ -94,6 +94,7 @@ func newDeployment(t *testing.T) *deployment {
 		"AWS_EC2_METADATA_DISABLED=true",
 		"DATA_DIR=" + t.TempDir(),
 		"LOG_LEVEL=warn",
+		"METRICS_ADDR=127.0.0.1:0", // processes run side by side
 	}}
 }
 
@@ -277,13 +278,26 @@ func TestMigrateAndReconcileCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out, err := d.command("reconcile")
+	metrics := filepath.Join(t.TempDir(), "filegraph.prom")
+	out, err := d.command("reconcile", "-metrics-file", metrics)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || !strings.Contains(out, "objects without a row: 1\n  "+orphan) || !strings.Contains(out, "rows without an object: 1\n  "+b.ID) {
 		t.Fatalf("reconcile: %v\n%s", err, out)
 	}
 	if !d.objectExists(orphan) || d.rowState(b.ID) != "present" {
 		t.Fatal("reconcile without -fix changed something")
+	}
+	prom, err := os.ReadFile(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`filegraph_reconcile_found{what="orphans"} 1`, `filegraph_reconcile_found{what="missing"} 1`, `filegraph_reconcile_runs_total{outcome="ok"} 1`} {
+		if !strings.Contains(string(prom), want+"\n") {
+			t.Errorf("-metrics-file lacks %s:\n%s", want, prom)
+		}
+	}
+	if strings.Contains(string(prom), "go_goroutines") {
+		t.Error("-metrics-file carries more than reconcile's series")
 	}
 	if out, err := d.command("reconcile", "-fix"); err != nil || !strings.Contains(out, "(deleted)") {
 		t.Fatalf("reconcile -fix: %v\n%s", err, out)

@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -49,8 +50,9 @@ func run(args []string) error {
 		flags[s.Env] = fs.String(s.Flag(), "", fmt.Sprintf("%s (env %s, default %q)", s.Usage, s.Env, s.Default))
 	}
 	fix := fs.Bool("fix", false, "reconcile: delete orphaned objects and the rows of files whose objects are gone")
+	metricsFile := fs.String("metrics-file", "", "reconcile: also write what it found as Prometheus series to this file (for node_exporter's textfile collector)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: filegraph [serve|migrate|reconcile [-fix]] [flags]\n\nflags (each also an environment variable):\n")
+		fmt.Fprintf(fs.Output(), "usage: filegraph [serve|migrate|reconcile [-fix] [-metrics-file F]] [flags]\n\nflags (each also an environment variable):\n")
 		fs.PrintDefaults()
 	}
 	fs.Parse(args)
@@ -79,19 +81,24 @@ func run(args []string) error {
 		log.Info("database.up_to_date")
 		return db.Close()
 	case "reconcile":
-		return reconcile(ctx, cfg, log, *fix)
+		return reconcile(ctx, cfg, log, *fix, *metricsFile)
 	}
 	fs.Usage()
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-func reconcile(ctx context.Context, cfg config.Config, log *slog.Logger, fix bool) error {
+func reconcile(ctx context.Context, cfg config.Config, log *slog.Logger, fix bool, metricsFile string) error {
 	srv, err := server.Open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 	r, err := srv.Files.Reconcile(ctx, fix)
+	if metricsFile != "" {
+		if werr := srv.Metrics.WriteReconcileFile(metricsFile); werr != nil {
+			return errors.Join(err, fmt.Errorf("writing %s: %w", metricsFile, werr))
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -120,6 +127,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer srv.Close()
+	stopMetrics, err := serveMetrics(cfg, srv, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	httpSrv := &http.Server{
 		Addr:              cfg.Addr,
@@ -148,6 +160,29 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// serveMetrics serves /metrics on METRICS_ADDR, a listener of its own so
+// that the API's clients never see it, until the returned stop is called.
+func serveMetrics(cfg config.Config, srv *server.Server, log *slog.Logger) (stop func(), err error) {
+	if cfg.MetricsAddr == "" || cfg.MetricsAddr == cfg.Addr {
+		return func() {}, nil // off, or on the API listener
+	}
+	l, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("METRICS_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", srv.Metrics.Handler())
+	ms := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go ms.Serve(l)
+	log.Info("metrics.listening", "addr", l.Addr().String())
+	return func() { ms.Close() }, nil
 }
 
 func newLogger(cfg config.Config) *slog.Logger {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -22,17 +23,25 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 	}
 }
 
-// TestRunServesAndShutsDown starts the real main on the embedded defaults,
-// answers a query, and stops cleanly on SIGTERM.
-func TestRunServesAndShutsDown(t *testing.T) {
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestRunServesAndShutsDown starts the real main on the embedded defaults,
+// answers a query, serves metrics on their own listener, and stops cleanly
+// on SIGTERM.
+func TestRunServesAndShutsDown(t *testing.T) {
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	done := make(chan error, 1)
-	go func() { done <- run([]string{"-addr", addr, "-data-dir", t.TempDir(), "-log-level", "warn"}) }()
+	go func() {
+		done <- run([]string{"-addr", addr, "-metrics-addr", metricsAddr, "-data-dir", t.TempDir(), "-log-level", "warn"})
+	}()
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -60,6 +69,20 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("query: status %d", res.StatusCode)
+	}
+	for url, want := range map[string]int{"http://" + metricsAddr + "/metrics": 200, "http://" + addr + "/metrics": 404} {
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("GET %s: status %d, want %d", url, res.StatusCode, want)
+		}
+		if want == 200 && !strings.Contains(string(body), `filegraph_graphql_operations_total{operation="files",outcome="ok",type="query"} 1`) {
+			t.Errorf("metrics do not count the query:\n%.2000s", body)
+		}
 	}
 
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)

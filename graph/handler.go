@@ -39,8 +39,9 @@ const (
 const MaxBodyBytes = 1 << 20
 
 // NewHandler serves GraphQL over HTTP (POST and GET, per the GraphQL over
-// HTTP spec) on the files service.
-func NewHandler(svc *files.Service, limits Limits) http.Handler {
+// HTTP spec) on the files service, with extra gqlgen extensions (metrics,
+// tracing) after its own.
+func NewHandler(svc *files.Service, limits Limits, exts ...graphql.HandlerExtension) http.Handler {
 	srv := handler.New(NewSchema(svc))
 	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST"}})
 	srv.AddTransport(transport.GET{})
@@ -52,6 +53,9 @@ func NewHandler(svc *files.Service, limits Limits) http.Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(guard{maxDepth: limits.MaxDepth, introspection: limits.Introspection})
 	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
+	for _, ext := range exts {
+		srv.Use(ext)
+	}
 	srv.SetErrorPresenter(presentError)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		httplog.FromContext(ctx).ErrorContext(ctx, "graphql.panic", "panic", fmt.Sprint(v))

@@ -41,6 +41,9 @@ type Config struct {
 	UploadSaveWindow time.Duration
 	SweepInterval    time.Duration // 0: no sweeper in this process
 	MigrateOnStart   bool
+	// MetricsAddr is where Prometheus scrapes /metrics; "" for nowhere.
+	// Equal to Addr, the API listener serves it too.
+	MetricsAddr string
 }
 
 // Auth says how callers are identified. With neither JWKSURL nor JWTSecret
@@ -147,6 +150,7 @@ var Settings = []Setting{
 	{"UPLOAD_SAVE_WINDOW", "1h", "how long after its URL expires an upload may still be saved; then the sweeper removes it", field(duration(0, "30s"), func(c *Config) *time.Duration { return &c.UploadSaveWindow })},
 	{"SWEEP_INTERVAL", "1m", "how often to remove expired uploads and finish interrupted deletes; 0 turns the sweeper off in this process", field(duration(0, "30s"), func(c *Config) *time.Duration { return &c.SweepInterval })},
 	{"MIGRATE_ON_START", "true", "apply database migrations at startup; false to run `filegraph migrate` as a deploy step", field(boolean, func(c *Config) *bool { return &c.MigrateOnStart })},
+	{"METRICS_ADDR", "127.0.0.1:9464", "address of the Prometheus /metrics listener, apart from the API; off for none; the same as ADDR puts /metrics on the API listener", field(metricsAddr, func(c *Config) *string { return &c.MetricsAddr })},
 }
 
 // Load reads and checks the configuration. Its error names every bad
@@ -246,6 +250,17 @@ func boolean(s string) (bool, error) {
 		return false, fmt.Errorf("%q is not true or false", s)
 	}
 	return v, nil
+}
+
+// metricsAddr is host:port, or "off" for no metrics listener ("").
+func metricsAddr(s string) (string, error) {
+	if s == "off" {
+		return "", nil
+	}
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		return s, fmt.Errorf("%q is not host:port (for example 127.0.0.1:9464) or off", s)
+	}
+	return s, nil
 }
 
 // optionalBool leaves an empty value to crossCheck.

@@ -36,6 +36,7 @@ type Config struct {
 	// Dialect picks how a user's uploads are serialized for limit checks.
 	Dialect string
 	Now     func() time.Time // nil: time.Now
+	Events  Events           // nil: nobody is told
 }
 
 // Service applies the rules over one database and one store.
@@ -52,6 +53,9 @@ type Service struct {
 func New(db *ent.Client, store storage.Store, cfg Config, log *slog.Logger) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Events == nil {
+		cfg.Events = noEvents{}
 	}
 	return &Service{db: db, store: store, cfg: cfg, log: log}
 }

@@ -48,6 +48,12 @@ const keyPrefix = "files/"
 // meanwhile may look missing from the listing, so every missing object is
 // looked at again before it is reported.
 func (s *Service) Reconcile(ctx context.Context, fix bool) (*Reconciliation, error) {
+	r, err := s.reconcile(ctx, fix)
+	s.cfg.Events.Reconciled(r, err)
+	return r, err
+}
+
+func (s *Service) reconcile(ctx context.Context, fix bool) (*Reconciliation, error) {
 	lister, ok := s.store.(storage.Lister)
 	if !ok {
 		return nil, errors.New("reconcile: this storage cannot list its objects")

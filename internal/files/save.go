@@ -149,6 +149,11 @@ func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, e
 			savedBy[f.FileName] = f
 		}
 		s.log.InfoContext(ctx, "files.saved", "count", len(created))
+		var bytes int64
+		for _, f := range created {
+			bytes += f.Size
+		}
+		s.cfg.Events.FilesSaved(len(created), bytes)
 	}
 	out := make([]*ent.File, len(reqs))
 	for i, r := range reqs {

@@ -35,6 +35,12 @@ const sweepBatch = 200
 // because saving retires the upload row only while it is within its window
 // (commit), and the sweep waits ClockSkew beyond that.
 func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
+	r, err := s.sweep(ctx)
+	s.cfg.Events.Swept(r, err)
+	return r, err
+}
+
+func (s *Service) sweep(ctx context.Context) (SweepReport, error) {
 	var r SweepReport
 	var err error
 	r.Uploads, err = s.sweepAll(ctx, func(ctx context.Context) ([]doomed, error) {

@@ -59,6 +59,11 @@ func (s *Service) CreateUploadURLs(ctx context.Context, reqs []*UploadRequest) (
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "files.upload_urls_issued", "user", user.ID, "count", len(out))
+	var bytes int64
+	for _, r := range valid {
+		bytes += r.Size
+	}
+	s.cfg.Events.UploadsIssued(len(out), bytes)
 	return out, nil
 }
 

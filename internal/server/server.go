@@ -24,12 +24,16 @@ import (
 	"github.com/filegraph/filegraph/internal/storage"
 	"github.com/filegraph/filegraph/internal/storage/diskstore"
 	"github.com/filegraph/filegraph/internal/storage/s3store"
+	"github.com/filegraph/filegraph/internal/telemetry"
 )
 
 // Server is a wired instance.
 type Server struct {
 	Handler http.Handler
 	Files   *files.Service
+	// Metrics is the server's Prometheus registry; main serves it on
+	// METRICS_ADDR.
+	Metrics *telemetry.Metrics
 	db      *database.DB
 	store   storage.Store
 	stop    context.CancelFunc // ends the sweeper and the JWKS refresher
@@ -75,9 +79,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 			return nil, err
 		}
 	}
+	metrics := telemetry.NewMetrics()
+	metrics.WatchDB(db.SQL, db.Dialect)
 	fcfg := FilesConfig(cfg, db.Dialect)
 	fcfg.Now = o.now
-	return &Server{Files: files.New(db.Ent, store, fcfg, log), db: db, store: store, stop: func() {}}, nil
+	fcfg.Events = metrics
+	svc := files.New(db.Ent, metrics.Store(store, nil), fcfg, log)
+	return &Server{Files: svc, Metrics: metrics, db: db, store: store, stop: func() {}}, nil
 }
 
 // New opens the server as Open does, then starts the background work
@@ -107,7 +115,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Introspection: cfg.GraphQL.Introspection,
 		MaxDepth:      cfg.GraphQL.MaxDepth,
 		MaxComplexity: cfg.GraphQL.MaxComplexity,
-	})
+	}, s.Metrics.GraphQL(nil))
 
 	mux := http.NewServeMux()
 	if cfg.GraphQL.Introspection {
@@ -133,7 +141,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			MaxAge:  3600,
 		}.Handler(http.StripPrefix("/storage", us.Handler())))
 	}
-	s.Handler = httplog.Middleware(log, mux)
+	if cfg.MetricsAddr == cfg.Addr {
+		// Only where the operator points METRICS_ADDR at the API listener.
+		mux.Handle("GET /metrics", s.Metrics.Handler())
+	}
+	s.Handler = httplog.Middleware(log, s.Metrics.Routes(mux))
 	return s, nil
 }
 

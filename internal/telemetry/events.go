@@ -1,0 +1,50 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/filegraph/filegraph/internal/files"
+)
+
+var _ files.Events = (*Metrics)(nil)
+
+// UploadsIssued counts upload URLs handed out.
+func (m *Metrics) UploadsIssued(count int, bytes int64) {
+	m.uploadsIssued.Add(float64(count))
+	m.uploadsIssuedBytes.Add(float64(bytes))
+}
+
+// FilesSaved counts uploads saved as files.
+func (m *Metrics) FilesSaved(count int, bytes int64) {
+	m.filesSaved.Add(float64(count))
+	m.filesSavedBytes.Add(float64(bytes))
+}
+
+// Swept records a sweep. One cut short by shutdown is no failure.
+func (m *Metrics) Swept(r files.SweepReport, err error) {
+	m.uploadsAborted.WithLabelValues("expired").Add(float64(r.Uploads))
+	m.swept.WithLabelValues("uploads").Add(float64(r.Uploads))
+	m.swept.WithLabelValues("deletes").Add(float64(r.Deletes))
+	switch {
+	case errors.Is(err, context.Canceled):
+	case err != nil:
+		m.sweeps.WithLabelValues("error").Inc()
+	default:
+		m.sweeps.WithLabelValues("ok").Inc()
+		m.sweepLast.Set(float64(time.Now().UnixNano()) / 1e9)
+	}
+}
+
+// Reconciled records a reconciliation.
+func (m *Metrics) Reconciled(r *files.Reconciliation, err error) {
+	if err != nil {
+		m.reconciles.WithLabelValues("error").Inc()
+		return
+	}
+	m.reconciles.WithLabelValues("ok").Inc()
+	m.reconcileFound.WithLabelValues("orphans").Set(float64(len(r.Orphans)))
+	m.reconcileFound.WithLabelValues("missing").Set(float64(len(r.Missing)))
+	m.reconcileLast.Set(float64(time.Now().UnixNano()) / 1e9)
+}

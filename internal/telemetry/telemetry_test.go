@@ -1,0 +1,67 @@
+package telemetry
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/filegraph/filegraph/internal/storage"
+	"github.com/filegraph/filegraph/internal/storage/diskstore"
+)
+
+// The decorator has exactly the optional abilities of the store it wraps.
+func TestStoreKeepsAbilities(t *testing.T) {
+	disk, err := diskstore.New(t.TempDir(), "http://127.0.0.1:1/storage/", make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMetrics()
+	for _, tt := range []struct {
+		name      string
+		inner     storage.Store
+		list, url bool
+	}{
+		{"disk", disk, true, true},
+		{"lister only", struct {
+			storage.Store
+			storage.Lister
+		}{disk, disk}, true, false},
+		{"url server only", struct {
+			storage.Store
+			storage.URLServer
+		}{disk, disk}, false, true},
+		{"neither", struct{ storage.Store }{disk}, false, false},
+	} {
+		s := m.Store(tt.inner, nil)
+		_, list := s.(storage.Lister)
+		_, url := s.(storage.URLServer)
+		if list != tt.list || url != tt.url {
+			t.Errorf("%s: decorated store lists %v, serves URLs %v; want %v, %v", tt.name, list, url, tt.list, tt.url)
+		}
+	}
+}
+
+func TestOperationLabelsAreBounded(t *testing.T) {
+	var n names
+	n.limit = 3
+	for i := range 3 {
+		if got := n.label(fmt.Sprint("Op", i)); got != fmt.Sprint("Op", i) {
+			t.Errorf("label %d = %q", i, got)
+		}
+	}
+	for name, want := range map[string]string{"Op1": "Op1", "Op9": "other", "": "anonymous", string(make([]byte, 65)): "other"} {
+		if got := n.label(name); got != want {
+			t.Errorf("label(%.10q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestRouteLabels(t *testing.T) {
+	for pattern, want := range map[string]string{"GET /healthz": "/healthz", "/query": "/query", "GET /{$}": "/", "": "none", "/storage/": "/storage/"} {
+		if got := routeOf(pattern); got != want {
+			t.Errorf("routeOf(%q) = %q, want %q", pattern, got, want)
+		}
+	}
+	if methodOf("BREW") != "OTHER" || methodOf("PUT") != "PUT" {
+		t.Error("methods outside HTTP's must share one label")
+	}
+}
