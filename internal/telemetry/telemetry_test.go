@@ -15,27 +15,42 @@ func TestStoreKeepsAbilities(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := NewMetrics()
+	type abilities struct{ list, url, parts, partsList bool }
 	for _, tt := range []struct {
-		name      string
-		inner     storage.Store
-		list, url bool
+		name  string
+		inner storage.Store
+		want  abilities
 	}{
-		{"disk", disk, true, true},
+		{"disk", disk, abilities{true, true, true, true}},
+		{"S3's", struct {
+			storage.Store
+			storage.Lister
+			storage.Multipart
+			storage.MultipartLister
+		}{disk, disk, disk, disk}, abilities{true, false, true, true}},
 		{"lister only", struct {
 			storage.Store
 			storage.Lister
-		}{disk, disk}, true, false},
+		}{disk, disk}, abilities{list: true}},
 		{"url server only", struct {
 			storage.Store
 			storage.URLServer
-		}{disk, disk}, false, true},
-		{"neither", struct{ storage.Store }{disk}, false, false},
+		}{disk, disk}, abilities{url: true}},
+		{"parts without listing them", struct {
+			storage.Store
+			storage.URLServer
+			storage.Multipart
+		}{disk, disk, disk}, abilities{url: true, parts: true}},
+		{"neither", struct{ storage.Store }{disk}, abilities{}},
 	} {
 		s := m.Store(tt.inner, nil)
-		_, list := s.(storage.Lister)
-		_, url := s.(storage.URLServer)
-		if list != tt.list || url != tt.url {
-			t.Errorf("%s: decorated store lists %v, serves URLs %v; want %v, %v", tt.name, list, url, tt.list, tt.url)
+		var got abilities
+		_, got.list = s.(storage.Lister)
+		_, got.url = s.(storage.URLServer)
+		_, got.parts = s.(storage.Multipart)
+		_, got.partsList = s.(storage.MultipartLister)
+		if got != tt.want {
+			t.Errorf("%s store: decorated has %+v, want %+v", tt.name, got, tt.want)
 		}
 	}
 }
