@@ -77,7 +77,9 @@ func dbError(op string, err error) error {
 }
 
 // storageError does the same for storage errors other than ErrNotExist,
-// which callers handle themselves.
+// which callers handle themselves. A store that refuses the server
+// (storage.ErrMisconfigured) is not unavailable: retrying cannot help, so
+// the client gets an internal error and the log the store's answer.
 func storageError(op string, err error) error {
 	if errors.Is(err, storage.ErrUnavailable) {
 		return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)

@@ -2,7 +2,6 @@ package files
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/filegraph/filegraph/ent"
@@ -81,7 +80,7 @@ func (s *Service) storageUp(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
-		return storageError("checking storage", fmt.Errorf("%w: %w", storage.ErrUnavailable, err))
+		return storageError("checking storage", err)
 	}
 	s.storageSeen.Store(s.cfg.Now().UnixNano())
 	return nil

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,6 +39,25 @@ type env struct {
 	pgProxy *testenv.Proxy // newFaultyEnv only: cut to take the database down
 	token   string         // sent as Authorization: Bearer, when set
 	clock   *clock
+	logs    *logBuffer // the server's warnings and errors
+}
+
+// logBuffer keeps what the server logs, for tests that check it.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // as returns the env acting with token.
@@ -76,7 +96,7 @@ func startEnv(t testing.TB, backend string, proxied bool, settings []string) *en
 	for i := 0; i+1 < len(settings); i += 2 {
 		vars[settings[i]] = settings[i+1]
 	}
-	e := &env{t: t, clock: &clock{}}
+	e := &env{t: t, clock: &clock{}, logs: &logBuffer{}}
 	opts := []Option{WithClock(e.clock.now)}
 	if backend == "postgres+s3" {
 		pg, err := testenv.NewPostgres()
@@ -117,10 +137,11 @@ func startEnv(t testing.TB, backend string, proxied bool, settings []string) *en
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var logTo io.Writer = e.logs
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		logTo = io.MultiWriter(e.logs, os.Stderr)
 	}
+	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := New(ctx, cfg, log, opts...)
 	if err != nil {
 		t.Fatal(err)

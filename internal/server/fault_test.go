@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 func readyz(t *testing.T, e *env) (int, map[string]string) {
@@ -61,6 +64,22 @@ func TestStorageDown(t *testing.T) {
 		t.Errorf("save after recovery: %+v", saved.SaveFiles)
 	}
 	e.do(deleteQ, map[string]any{"id": kept.ID}, nil)
+}
+
+// TestStorageRefusesServer: a store that answers and refuses (here the
+// bucket was deleted under the server) is a misconfiguration, not an
+// outage: the client gets INTERNAL_SERVER_ERROR, not "retry later", and the
+// log has the store's answer for the operator.
+func TestStorageRefusesServer(t *testing.T) {
+	e := newEnv(t, "postgres+s3")
+	if _, err := s3srv.Client().DeleteBucket(context.Background(), &s3.DeleteBucketInput{Bucket: aws.String(e.store.Bucket())}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.advance(time.Minute) // past the last answer from storage vouching for it
+	e.fail("INTERNAL_SERVER_ERROR", createQ, map[string]any{"files": []map[string]any{{"originalName": "new.txt", "size": 1}}})
+	if logs := e.logs.String(); !strings.Contains(logs, "graphql.internal_error") || !strings.Contains(logs, "NoSuchBucket") {
+		t.Errorf("the log does not carry the store's answer:\n%s", logs)
+	}
 }
 
 // TestDatabaseDown: a database outage (a PostgreSQL restart) is UNAVAILABLE

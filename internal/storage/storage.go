@@ -4,9 +4,20 @@
 // the API server.
 //
 // Backends live in their own packages (s3store, diskstore) and are held to
-// the same behaviour by the conformance suite in storagetest. Callers branch
-// only on ErrNotExist and ErrUnavailable; any other error is a bug or a
-// misconfiguration and is reported as internal.
+// the same behaviour by the conformance suite in storagetest.
+//
+// Backends classify every failure at their boundary, and callers branch on
+// the class:
+//   - ErrNotExist: no object at the key.
+//   - ErrUnavailable: the store could not be reached or was overloaded
+//     (network failure, timeout, 5xx, throttling); the same call may
+//     succeed later, so clients are told to retry.
+//   - ErrMisconfigured: the store answered and refused (wrong bucket,
+//     credentials or permissions: S3's 400 and 403); retrying cannot help,
+//     an operator must fix the configuration. Clients see an internal error;
+//     the error text carries the store's code and message for the log.
+//
+// Any other error is a bug and is reported as internal too.
 package storage
 
 import (
@@ -98,7 +109,10 @@ type Object struct {
 var (
 	// ErrNotExist means the object is not in the store.
 	ErrNotExist = errors.New("storage: object does not exist")
-	// ErrUnavailable means the store could not be reached or refused to
-	// answer; the same call may succeed later.
+	// ErrUnavailable means the store could not be reached or was
+	// overloaded; the same call may succeed later.
 	ErrUnavailable = errors.New("storage: unavailable")
+	// ErrMisconfigured means the store refused the request for a reason
+	// retrying cannot fix; the configuration must change.
+	ErrMisconfigured = errors.New("storage: refused by the store (a configuration problem, not an outage)")
 )

@@ -17,6 +17,13 @@
 // object has a small JSON sidecar with its type and checksum; the object is
 // written last, so an object that exists always has its sidecar.
 //
+// Errors are classified as S3's are (see classify): a folder the server may
+// not use (permissions, read-only, not a folder) is
+// storage.ErrMisconfigured; other failures, and a store folder that has
+// vanished as an unmounted volume's does, are storage.ErrUnavailable. A
+// vanished folder is never taken for missing objects, which reconcile would
+// otherwise "repair" by deleting rows.
+//
 // This backend is for one machine: development, tests, small installs. To
 // scale out behind a load balancer, use S3.
 package diskstore
@@ -37,6 +44,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/filegraph/filegraph/internal/storage"
@@ -153,11 +161,8 @@ func (s *Store) Stat(_ context.Context, key string) (storage.Object, error) {
 		return storage.Object{}, err
 	}
 	fi, err := os.Stat(s.objectPath(key))
-	if errors.Is(err, fs.ErrNotExist) {
-		return storage.Object{}, storage.ErrNotExist
-	}
 	if err != nil {
-		return storage.Object{}, fmt.Errorf("diskstore: stat %s: %w: %w", key, storage.ErrUnavailable, err)
+		return storage.Object{}, s.classify("stat "+key, err)
 	}
 	m, err := s.readMeta(key)
 	if err != nil {
@@ -173,8 +178,10 @@ func (s *Store) Delete(_ context.Context, key string) error {
 	}
 	// The object goes first: a sidecar without an object is invisible.
 	for _, p := range []string{s.objectPath(key), s.metaPath(key)} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("diskstore: delete %s: %w: %w", key, storage.ErrUnavailable, err)
+		if err := os.Remove(p); err != nil {
+			if err := s.classify("delete "+key, err); !errors.Is(err, storage.ErrNotExist) {
+				return err
+			}
 		}
 	}
 	return nil
@@ -182,12 +189,37 @@ func (s *Store) Delete(_ context.Context, key string) error {
 
 // Ping implements storage.Store.
 func (s *Store) Ping(context.Context) error {
+	if _, err := os.ReadDir(filepath.Join(s.root, "objects")); err != nil {
+		return s.classify("ping", err)
+	}
 	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "ping-*")
 	if err != nil {
-		return fmt.Errorf("diskstore: %w: %w", storage.ErrUnavailable, err)
+		return s.classify("ping", err)
 	}
 	f.Close()
-	return os.Remove(f.Name())
+	if err := os.Remove(f.Name()); err != nil {
+		return s.classify("ping", err)
+	}
+	return nil
+}
+
+// classify sorts a file-system error into the classes of package storage.
+// A missing file is ErrNotExist only while the store's folders are there.
+func (s *Store) classify(op string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, rootErr := os.Stat(filepath.Join(s.root, "objects")); rootErr != nil {
+			if !errors.Is(rootErr, fs.ErrNotExist) {
+				return s.classify(op, rootErr)
+			}
+			return fmt.Errorf("diskstore: %s: %w: the storage folder %s is gone (an unmounted volume?)", op, storage.ErrUnavailable, s.root)
+		}
+		return fmt.Errorf("diskstore: %s: %w", op, storage.ErrNotExist)
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS), errors.Is(err, syscall.ENOTDIR),
+		errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENAMETOOLONG):
+		return fmt.Errorf("diskstore: %s: %w: the storage folder %s cannot be used: %w", op, storage.ErrMisconfigured, s.root, err)
+	}
+	return fmt.Errorf("diskstore: %s: %w: %w", op, storage.ErrUnavailable, err)
 }
 
 const (
@@ -235,8 +267,12 @@ func (s *Store) verify(claims, sig string) bool {
 // and uploads in progress live elsewhere and are never listed.
 func (s *Store) List(ctx context.Context, prefix string, fn func(string) error) error {
 	root := filepath.Join(s.root, "objects")
+	var fnErr error
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
+			if path != root && errors.Is(err, fs.ErrNotExist) {
+				return nil // deleted while we walked
+			}
 			return err
 		}
 		if err := ctx.Err(); err != nil {
@@ -250,12 +286,19 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(string) error) 
 			return err
 		}
 		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) {
-			return fn(key)
+			if fnErr = fn(key); fnErr != nil {
+				return fs.SkipAll
+			}
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("diskstore: list: %w", err)
+	switch {
+	case fnErr != nil:
+		return fnErr
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("diskstore: list: %w: %w", storage.ErrUnavailable, err)
+	case err != nil:
+		return s.classify("list", err)
 	}
 	return nil
 }
@@ -298,7 +341,7 @@ func (s *Store) readMeta(key string) (meta, error) {
 	var m meta
 	b, err := os.ReadFile(s.metaPath(key))
 	if err != nil {
-		return m, fmt.Errorf("diskstore: metadata of %s: %w: %w", key, storage.ErrUnavailable, err)
+		return m, s.classify("metadata of "+key, err)
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, fmt.Errorf("diskstore: metadata of %s: %w", key, err)

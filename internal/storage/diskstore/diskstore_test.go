@@ -5,11 +5,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,33 +24,141 @@ import (
 
 func newTestStore(t *testing.T) (*Store, *httptest.Server) {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	s, err := New(t.TempDir(), "http://"+srv.Listener.Addr().String()+"/storage/", []byte(strings.Repeat("k", 32)))
+	s, srv, err := startStore(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
+	}
+	return s, srv
+}
+
+// startStore serves a store on dir from a test server.
+func startStore(t *testing.T, dir string) (*Store, *httptest.Server, error) {
+	srv := httptest.NewUnstartedServer(nil)
+	s, err := New(dir, "http://"+srv.Listener.Addr().String()+"/storage/", []byte(strings.Repeat("k", 32)))
+	if err != nil {
+		srv.Close()
+		return nil, nil, err
 	}
 	srv.Config.Handler = http.StripPrefix("/storage", s.Handler())
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return s, srv
+	return s, srv, nil
 }
 
-func TestConformance(t *testing.T) {
-	s, _ := newTestStore(t)
-	storagetest.Run(t, s)
+func TestConformance(t *testing.T) { storagetest.Run(t, newHarness) }
+
+func newHarness(t *testing.T) storagetest.Harness {
+	return &harness{QuerySigned: storagetest.QuerySigned{Param: paramSignature}, t: t}
 }
 
+// harness makes stores in fresh folders, each served by its own server.
+type harness struct {
+	storagetest.QuerySigned
+	t *testing.T
+}
+
+func (h *harness) MakeStore(context.Context) (storage.Store, error) {
+	s, _, err := startStore(h.t, h.t.TempDir())
+	return s, err
+}
+
+// MakeSkewedStore shares s's folder and key; s's server judges its URLs.
+func (h *harness) MakeSkewedStore(_ context.Context, s storage.Store, d time.Duration) (storage.Store, error) {
+	ds := s.(*Store)
+	return &Store{root: ds.root, baseURL: ds.baseURL, key: ds.key, now: func() time.Time { return ds.now().Add(-d) }}, nil
+}
+
+// MakeRefusingStore is a store whose folder is a file, as when DATA_DIR
+// names one: the operating system refuses every use.
+func (h *harness) MakeRefusingStore(context.Context) (storage.Store, error) {
+	dir := h.t.TempDir()
+	s, _, err := startStore(h.t, dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	return s, os.WriteFile(dir, []byte("not a folder"), 0o600)
+}
+
+// MakeDownStore is a store whose folder has gone, as an unmounted
+// volume's does.
+func (h *harness) MakeDownStore(context.Context) (storage.Store, error) {
+	dir := h.t.TempDir()
+	s, _, err := startStore(h.t, dir)
+	if err != nil {
+		return nil, err
+	}
+	return s, os.RemoveAll(dir)
+}
+
+// TestKeysCannotEscape sends properly signed requests for keys that would
+// name files outside the objects folder, so only the key check stands in
+// their way. A safe key signed the same way is accepted, which shows the
+// signing is right.
 func TestKeysCannotEscape(t *testing.T) {
-	_, srv := newTestStore(t)
-	for _, path := range []string{"/storage/../signing.key", "/storage/files/..%2f..%2fsigning.key", "/storage/%2e%2e/x", "/storage//etc/passwd", "/storage/files/a%00b"} {
-		req, _ := http.NewRequest(http.MethodPut, srv.URL+path+"?X-Expires=9999999999&X-Signature=00", strings.NewReader("x"))
-		res, err := http.DefaultClient.Do(req)
+	dir := t.TempDir()
+	s, srv, err := startStore(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("private"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	exp := time.Now().Add(time.Minute).Unix()
+	send := func(method, path, key string) (int, []byte) {
+		t.Helper()
+		q := url.Values{}
+		q.Set(paramExpires, strconv.FormatInt(exp, 10))
+		var body io.Reader
+		if method == http.MethodPut {
+			q.Set(paramSignature, s.sign(putClaims(key, exp, 1, "text/plain", "", "*")))
+			body = strings.NewReader("x")
+		} else {
+			q.Set(paramDisposition, "attachment")
+			q.Set(paramType, "text/plain")
+			q.Set(paramSignature, s.sign(getClaims(key, exp, "attachment", "text/plain")))
+		}
+		req, err := http.NewRequest(method, srv.URL+path+"?"+q.Encode(), body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res.Body.Close()
-		if res.StatusCode < 400 || res.StatusCode >= 500 {
-			t.Errorf("PUT %s: status %d, want 4xx", path, res.StatusCode)
+		if method == http.MethodPut {
+			req.Header.Set("Content-Type", "text/plain")
+			req.Header.Set("If-None-Match", "*")
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b
+	}
+	if code, b := send(http.MethodPut, "/storage/files/safe.bin", "files/safe.bin"); code != http.StatusOK {
+		t.Fatalf("PUT of a safe key signed by the test: status %d: %s", code, b)
+	}
+	for path, key := range map[string]string{
+		"/storage/../escaped":              "../escaped",
+		"/storage/files/..%2f..%2fescaped": "files/../../escaped",
+		"/storage/%2e%2e/escaped":          "../escaped",
+		"/storage//etc/passwd":             "/etc/passwd",
+		"/storage/files/a%00b":             "files/a\x00b",
+	} {
+		if code, _ := send(http.MethodPut, path, key); code < 400 || code >= 500 {
+			t.Errorf("signed PUT %s: status %d, want 4xx", path, code)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "escaped")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a PUT wrote outside the objects folder: %v", err)
+	}
+	for _, path := range []string{"/storage/../secret", "/storage/files/..%2f..%2fsecret"} {
+		key := strings.ReplaceAll(strings.TrimPrefix(path, "/storage/"), "%2f", "/")
+		if code, b := send(http.MethodGet, path, key); code < 400 || code >= 500 || strings.Contains(string(b), "private") {
+			t.Errorf("signed GET %s: status %d, body %q; want 4xx", path, code, b)
 		}
 	}
 	for _, key := range []string{"", "../x", "/abs", "a//b", "a/./b", "a/../b", "a\\b", "a b"} {
@@ -85,8 +197,7 @@ func BenchmarkPresignPut(b *testing.B) {
 }
 
 func TestMultipartConformance(t *testing.T) {
-	s, _ := newTestStore(t)
-	storagetest.RunMultipart(t, s, s)
+	storagetest.RunMultipart(t, newHarness)
 }
 
 // TestCompleteMemoryFlat: completing 64 MiB of parts allocates next to

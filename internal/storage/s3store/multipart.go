@@ -54,7 +54,7 @@ func (s *Store) PresignPart(ctx context.Context, key, uploadID string, opts stor
 		// SHA-256 of an empty body.
 		in.ChecksumSHA256 = aws.String(opts.ChecksumSHA256)
 	}
-	now := time.Now().Truncate(time.Second) // X-Amz-Date's precision
+	now := s.now().Truncate(time.Second) // X-Amz-Date's precision
 	req, err := s.presign.PresignUploadPart(ctx, in, s3.WithPresignExpires(opts.TTL))
 	if err != nil {
 		return storage.Request{}, fmt.Errorf("s3store: presign part %d of %s: %w", opts.Number, key, err)

@@ -12,24 +12,31 @@
 // whose response-content-disposition makes the browser save the file under
 // its original name.
 //
-// Errors are classified at this boundary: a 404 is storage.ErrNotExist and
-// everything the store or the network refuses is storage.ErrUnavailable.
+// Errors are classified at this boundary (see classify): a 404 is
+// storage.ErrNotExist; no answer (network failure, timeout), a 5xx or
+// throttling is storage.ErrUnavailable; any other answer, such as 400 for a
+// bad bucket name or 403 for credentials the store does not accept, is
+// storage.ErrMisconfigured, with the store's code and message in the error.
 package s3store
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/filegraph/filegraph/internal/storage"
 )
@@ -53,6 +60,7 @@ type Store struct {
 	// pageSize, when set, bounds the items of one list page, so tests see
 	// listings that take several pages.
 	pageSize int32
+	now      func() time.Time // signing time; tests run it behind to get expired URLs
 }
 
 var (
@@ -61,8 +69,48 @@ var (
 )
 
 // New builds the client and checks that the bucket answers, so that a wrong
-// name, endpoint or credential stops the server at start with a clear error.
+// name, endpoint or credential stops the server at start with an error that
+// says which.
 func New(ctx context.Context, cfg Config) (*Store, error) {
+	s, err := newStore(ctx, cfg, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("s3store: bucket %q: %s: %w", cfg.Bucket, advice(err, cfg), err)
+	}
+	return s, nil
+}
+
+// advice says in plain words what a failed first look at the bucket means.
+func advice(err error, cfg Config) string {
+	status := 0
+	if re, ok := errors.AsType[*awshttp.ResponseError](err); ok {
+		status = re.HTTPStatusCode()
+	}
+	endpoint := cfg.Endpoint
+	if endpoint == "" {
+		endpoint = "AWS S3"
+	}
+	switch {
+	case errors.Is(err, storage.ErrUnavailable):
+		return fmt.Sprintf("the store at %s did not answer or is failing: is S3_ENDPOINT right and the store up?", endpoint)
+	case status == http.StatusNotFound:
+		return fmt.Sprintf("there is no such bucket at %s: create it, or correct S3_BUCKET", endpoint)
+	case status == http.StatusForbidden:
+		return "access denied: the store does not accept these credentials for this bucket; check the access key and secret (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or your profile) and the bucket's policy"
+	case status == http.StatusBadRequest:
+		return "the store calls the request malformed: check that S3_BUCKET is a valid bucket name (3 to 63 lowercase letters, digits, dots and hyphens) and that S3_REGION and S3_ENDPOINT are right"
+	case status >= 300 && status < 400:
+		return "the bucket is elsewhere: set S3_REGION to the bucket's region"
+	case errors.Is(err, storage.ErrMisconfigured):
+		return "the store refused the request: check the S3 settings and credentials"
+	}
+	return "the bucket could not be used"
+}
+
+// newStore builds the client without looking at the bucket.
+func newStore(ctx context.Context, cfg Config, now func() time.Time) (*Store, error) {
 	opts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRegion(cfg.Region),
 		awsconfig.WithRetryMaxAttempts(3),
@@ -83,11 +131,23 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
-	s := &Store{bucket: cfg.Bucket, client: client, presign: s3.NewPresignClient(client)}
-	if err := s.Ping(ctx); err != nil {
-		return nil, fmt.Errorf("s3store: bucket %q is not reachable: %w", cfg.Bucket, err)
-	}
+	s := &Store{bucket: cfg.Bucket, client: client, now: now}
+	s.presign = s3.NewPresignClient(client, func(o *s3.PresignOptions) {
+		// As the SDK's default presigner: S3 paths are escaped once.
+		signer := v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true })
+		o.Presigner = clockedPresigner{signer, now}
+	})
 	return s, nil
+}
+
+// clockedPresigner signs at the store's time rather than the SDK's.
+type clockedPresigner struct {
+	s3.HTTPPresignerV4
+	now func() time.Time
+}
+
+func (p clockedPresigner) PresignHTTP(ctx context.Context, cred aws.Credentials, r *http.Request, payloadHash, service, region string, _ time.Time, optFns ...func(*v4.SignerOptions)) (string, http.Header, error) {
+	return p.HTTPPresignerV4.PresignHTTP(ctx, cred, r, payloadHash, service, region, p.now(), optFns...)
 }
 
 // Bucket implements storage.Store.
@@ -107,7 +167,7 @@ func (s *Store) PresignPut(ctx context.Context, key string, opts storage.PutOpti
 	if opts.ChecksumSHA256 != "" {
 		in.ChecksumSHA256 = aws.String(opts.ChecksumSHA256)
 	}
-	now := time.Now().Truncate(time.Second) // X-Amz-Date's precision
+	now := s.now().Truncate(time.Second) // X-Amz-Date's precision
 	req, err := s.presign.PresignPutObject(ctx, in, s3.WithPresignExpires(opts.TTL))
 	if err != nil {
 		return storage.Request{}, fmt.Errorf("s3store: presign put %s: %w", key, err)
@@ -117,7 +177,7 @@ func (s *Store) PresignPut(ctx context.Context, key string, opts storage.PutOpti
 
 // PresignGet implements storage.Store.
 func (s *Store) PresignGet(ctx context.Context, key string, opts storage.GetOptions) (storage.Request, error) {
-	now := time.Now().Truncate(time.Second) // X-Amz-Date's precision
+	now := s.now().Truncate(time.Second) // X-Amz-Date's precision
 	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{
 		Bucket:                     aws.String(s.bucket),
 		Key:                        aws.String(key),
@@ -195,7 +255,11 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(string) error) 
 func (s *Store) Ping(ctx context.Context) error {
 	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)})
 	if err != nil {
-		return classify("head bucket", err)
+		if c := classify("head bucket", err); !errors.Is(c, storage.ErrNotExist) {
+			return c
+		}
+		// A missing bucket is not a missing object: the setting is wrong.
+		return fmt.Errorf("s3store: head bucket: %w: %w", storage.ErrMisconfigured, &answer{status: http.StatusNotFound, code: "NoSuchBucket", err: err})
 	}
 	return nil
 }
@@ -224,10 +288,48 @@ func (s *Store) SetCORS(ctx context.Context, origins []string) error {
 	return nil
 }
 
+// classify sorts a failed call into the classes of package storage. The
+// store's code and message stay in the error for the log.
 func classify(op string, err error) error {
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
-		return fmt.Errorf("s3store: %s: %w", op, storage.ErrNotExist)
+	if re, ok := errors.AsType[*awshttp.ResponseError](err); ok && re.HTTPStatusCode() != 0 {
+		a := &answer{status: re.HTTPStatusCode(), err: err}
+		if apiErr, ok := errors.AsType[smithy.APIError](err); ok {
+			a.code, a.message = apiErr.ErrorCode(), apiErr.ErrorMessage()
+		}
+		_, throttled := retry.DefaultThrottleErrorCodes[a.code]
+		_, timedOut := retry.DefaultRetryableErrorCodes[a.code]
+		switch {
+		case a.status == http.StatusNotFound:
+			return fmt.Errorf("s3store: %s: %w", op, storage.ErrNotExist)
+		case a.status >= 500 || a.status == http.StatusTooManyRequests || throttled || timedOut:
+			return fmt.Errorf("s3store: %s: %w: %w", op, storage.ErrUnavailable, a)
+		}
+		return fmt.Errorf("s3store: %s: %w: %w", op, storage.ErrMisconfigured, a)
+	}
+	// No answer. Credentials that cannot be had (none configured) are a
+	// configuration problem unless fetching them failed on the network.
+	_, signing := errors.AsType[*v4.SigningError](err)
+	_, netErr := errors.AsType[net.Error](err)
+	if signing && !netErr {
+		return fmt.Errorf("s3store: %s: %w: %w", op, storage.ErrMisconfigured, err)
 	}
 	return fmt.Errorf("s3store: %s: %w: %w", op, storage.ErrUnavailable, err)
 }
+
+// answer is the store's reply to a failed call, said briefly: the SDK's
+// own message repeats the operation and request ids.
+type answer struct {
+	status        int
+	code, message string
+	err           error
+}
+
+func (a *answer) Error() string {
+	s := fmt.Sprintf("HTTP %d %s", a.status, a.code)
+	if a.message != "" && a.message != a.code {
+		s += ": " + a.message
+	}
+	return s
+}
+
+func (a *answer) Unwrap() error { return a.err }

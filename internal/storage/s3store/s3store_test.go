@@ -2,9 +2,17 @@ package s3store
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/filegraph/filegraph/internal/storage"
 	"github.com/filegraph/filegraph/internal/storage/storagetest"
 	"github.com/filegraph/filegraph/internal/testenv"
@@ -29,20 +37,141 @@ func newTestStore(t testing.TB) *Store {
 }
 
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, newTestStore(t))
+	storagetest.Run(t, func(t *testing.T) storagetest.Harness { return &harness{t: t} })
 }
 
-func TestNewRefusesMissingBucket(t *testing.T) {
-	_, err := New(context.Background(), Config{Bucket: "no-such-bucket", Region: s3srv.Region, Endpoint: s3srv.Endpoint, ForcePathStyle: true, Credentials: s3srv.Credentials()})
-	if err == nil {
-		t.Fatal("New with a missing bucket succeeded")
+// harness makes stores on fresh versitygw buckets.
+type harness struct {
+	storagetest.QuerySigned
+	t        *testing.T
+	pageSize int32 // of list calls, when set
+}
+
+func (h *harness) config(bucket string) Config {
+	return Config{Bucket: bucket, Region: s3srv.Region, Endpoint: s3srv.Endpoint, ForcePathStyle: true, Credentials: s3srv.Credentials()}
+}
+
+func (h *harness) MakeStore(ctx context.Context) (storage.Store, error) {
+	h.QuerySigned.Param = "X-Amz-Signature"
+	bucket, err := s3srv.NewBucket(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := New(ctx, h.config(bucket))
+	if err != nil {
+		return nil, err
+	}
+	s.pageSize = h.pageSize
+	return s, nil
+}
+
+func (h *harness) MakeSkewedStore(ctx context.Context, s storage.Store, d time.Duration) (storage.Store, error) {
+	return newStore(ctx, h.config(s.Bucket()), func() time.Time { return time.Now().Add(-d) })
+}
+
+// MakeRefusingStore signs with a secret the store does not know.
+func (h *harness) MakeRefusingStore(ctx context.Context) (storage.Store, error) {
+	bucket, err := s3srv.NewBucket(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg := h.config(bucket)
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(s3srv.AccessKey, "not-"+s3srv.SecretKey, "")
+	return newStore(ctx, cfg, time.Now)
+}
+
+// MakeDownStore reaches the store through a proxy that refuses every
+// connection.
+func (h *harness) MakeDownStore(ctx context.Context) (storage.Store, error) {
+	bucket, err := s3srv.NewBucket(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(s3srv.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	p, err := testenv.NewProxy(u.Host)
+	if err != nil {
+		return nil, err
+	}
+	h.t.Cleanup(p.Close)
+	p.SetDown(true)
+	cfg := h.config(bucket)
+	cfg.Endpoint = "http://" + p.Addr
+	return newStore(ctx, cfg, time.Now)
+}
+
+// TestNewSaysWhatIsWrong: a store that refuses the server stops it at start
+// with the store's answer and what to check, and is not called an outage.
+func TestNewSaysWhatIsWrong(t *testing.T) {
+	ctx := context.Background()
+	bucket, err := s3srv.NewBucket(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t}
+	wrongSecret := h.config(bucket)
+	wrongSecret.Credentials = credentials.NewStaticCredentialsProvider(s3srv.AccessKey, "not-"+s3srv.SecretKey, "")
+	for name, tt := range map[string]struct {
+		cfg  Config
+		want []string
+	}{
+		"MissingBucket": {h.config("no-such-bucket"), []string{`"no-such-bucket"`, "no such bucket", "S3_BUCKET", "HTTP 404"}},
+		"ShortName":     {h.config("ab"), []string{`"ab"`, "valid bucket name", "HTTP 400"}},
+		"WrongSecret":   {wrongSecret, []string{"access denied", "credentials", "HTTP 403"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := New(ctx, tt.cfg)
+			t.Log(err)
+			if !errors.Is(err, storage.ErrMisconfigured) || errors.Is(err, storage.ErrUnavailable) {
+				t.Fatalf("New: %v, want ErrMisconfigured only", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("New: %v\nsays nothing of %q", err, w)
+				}
+			}
+		})
 	}
 }
 
+// TestSetCORS: the bucket holds the rule afterwards, and a browser's
+// preflight for an upload from the origin is allowed, another origin's not.
 func TestSetCORS(t *testing.T) {
+	ctx := context.Background()
 	s := newTestStore(t)
-	if err := s.SetCORS(context.Background(), []string{"https://app.example"}); err != nil {
+	if err := s.SetCORS(ctx, []string{"https://app.example"}); err != nil {
 		t.Fatal(err)
+	}
+	out, err := s3srv.Client().GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: aws.String(s.Bucket())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := CORSRule([]string{"https://app.example"})
+	if len(out.CORSRules) != 1 || !slices.Equal(out.CORSRules[0].AllowedOrigins, want.AllowedOrigins) ||
+		!slices.Equal(out.CORSRules[0].AllowedMethods, want.AllowedMethods) ||
+		!slices.EqualFunc(out.CORSRules[0].AllowedHeaders, want.AllowedHeaders, strings.EqualFold) {
+		t.Fatalf("bucket CORS rules = %+v, want [%+v]", out.CORSRules, want)
+	}
+	put, err := s.PresignPut(ctx, storagetest.NewKey(), storage.PutOptions{Size: 1, ContentType: "text/plain", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for origin, allowed := range map[string]bool{"https://app.example": true, "https://evil.example": false} {
+		req, _ := http.NewRequest(http.MethodOptions, put.URL, nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "PUT")
+		req.Header.Set("Access-Control-Request-Headers", "content-type,if-none-match")
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if got := res.Header.Get("Access-Control-Allow-Origin") == origin; got != allowed {
+			t.Errorf("preflight from %s: status %d, Access-Control-Allow-Origin %q; allowed %v, want %v", origin, res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"), got, allowed)
+		}
 	}
 }
 
@@ -83,7 +212,7 @@ func BenchmarkStat(b *testing.B) {
 }
 
 func TestMultipartConformance(t *testing.T) {
-	s := newTestStore(t)
-	s.SetPageSize(1) // listings take several pages
-	storagetest.RunMultipart(t, s, s)
+	storagetest.RunMultipart(t, func(t *testing.T) storagetest.Harness {
+		return &harness{t: t, pageSize: 1} // listings take several pages
+	})
 }

@@ -23,23 +23,117 @@ import (
 
 const ttl = time.Minute
 
-// Run runs the suite against s. Objects it makes use keys under "files/".
-func Run(t *testing.T, s storage.Store) {
-	t.Run("PutStatGet", func(t *testing.T) { testPutStatGet(t, s) })
-	t.Run("Checksum", func(t *testing.T) { testChecksum(t, s) })
-	t.Run("Refusals", func(t *testing.T) { testRefusals(t, s) })
-	t.Run("WriteOnce", func(t *testing.T) { testWriteOnce(t, s) })
-	t.Run("Expired", func(t *testing.T) { testExpired(t, s) })
-	t.Run("StatDeleteMissing", func(t *testing.T) { testMissing(t, s) })
-	t.Run("Delete", func(t *testing.T) { testDelete(t, s) })
-	if l, ok := s.(storage.Lister); ok {
-		t.Run("List", func(t *testing.T) { testList(t, s, l) })
+// Harness is what a backend hands the suite, after gocloud.dev's drivertest:
+// fresh stores, and the tampering only the backend knows how to do, so the
+// suite itself knows no backend.
+type Harness interface {
+	// MakeStore returns a store on a new, empty bucket (or folder).
+	MakeStore(ctx context.Context) (storage.Store, error)
+	// MakeSkewedStore returns a store on s's bucket whose clock runs d
+	// behind: what it presigns reaches s's bucket d older than it says.
+	MakeSkewedStore(ctx context.Context, s storage.Store, d time.Duration) (storage.Store, error)
+	// MakeRefusingStore returns a store whose bucket answers and refuses on
+	// grounds retrying cannot fix (credentials it does not accept, a folder
+	// the server may not use): calls fail with storage.ErrMisconfigured.
+	MakeRefusingStore(ctx context.Context) (storage.Store, error)
+	// MakeDownStore returns a store that cannot be reached (nothing
+	// answers at its address, its folder is gone): calls fail with
+	// storage.ErrUnavailable.
+	MakeDownStore(ctx context.Context) (storage.Store, error)
+
+	// ForgeSignature returns req with its signature changed, nothing else.
+	ForgeSignature(req storage.Request) storage.Request
+	// Retarget returns req aimed at key, its signature unchanged.
+	Retarget(req storage.Request, key string) storage.Request
+	// Unsign returns req with its signature left out.
+	Unsign(req storage.Request) storage.Request
+}
+
+// HarnessMaker makes the harness for one test; it registers its own
+// cleanup with t.
+type HarnessMaker func(t *testing.T) Harness
+
+// Run runs the suite, each test on a store of its own.
+func Run(t *testing.T, newHarness HarnessMaker) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, h Harness, s storage.Store)
+	}{
+		{"PutStatGet", testPutStatGet},
+		{"Checksum", testChecksum},
+		{"Refusals", testRefusals},
+		{"WriteOnce", testWriteOnce},
+		{"Expired", testExpired},
+		{"StatDeleteMissing", testMissing},
+		{"Delete", testDelete},
+		{"List", testList},
+		{"Ping", testPing},
+		{"Misconfigured", testMisconfigured},
+		{"Down", testDown},
 	}
-	t.Run("Ping", func(t *testing.T) {
-		if err := s.Ping(context.Background()); err != nil {
-			t.Fatalf("Ping: %v", err)
-		}
-	})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			s, err := h.MakeStore(context.Background())
+			if err != nil {
+				t.Fatalf("MakeStore: %v", err)
+			}
+			tt.fn(t, h, s)
+		})
+	}
+}
+
+// QuerySigned is the tampering for URLs that carry their signature in the
+// query parameter Param and end in the key, as both backends' URLs do; a
+// harness embeds it.
+type QuerySigned struct{ Param string }
+
+// ForgeSignature flips one hex digit of the signature.
+func (q QuerySigned) ForgeSignature(req storage.Request) storage.Request {
+	u, v := q.parse(req)
+	sig := []byte(v.Get(q.Param))
+	if len(sig) == 0 {
+		panic("storagetest: no " + q.Param + " in " + req.URL)
+	}
+	if sig[0] == '0' {
+		sig[0] = '1'
+	} else {
+		sig[0] = '0'
+	}
+	v.Set(q.Param, string(sig))
+	u.RawQuery = v.Encode()
+	req.URL = u.String()
+	return req
+}
+
+// Retarget replaces the key at the end of the path.
+func (q QuerySigned) Retarget(req storage.Request, key string) storage.Request {
+	u, _ := q.parse(req)
+	i := strings.LastIndex(u.Path, "files/")
+	if i < 0 {
+		panic("storagetest: no key in " + req.URL)
+	}
+	u.Path = u.Path[:i] + key
+	u.RawPath = ""
+	req.URL = u.String()
+	return req
+}
+
+// Unsign drops the query.
+func (q QuerySigned) Unsign(req storage.Request) storage.Request {
+	u, _ := q.parse(req)
+	u.RawQuery = ""
+	req.URL = u.String()
+	return req
+}
+
+func (q QuerySigned) parse(req storage.Request) (*url.URL, url.Values) {
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		panic("storagetest: " + err.Error())
+	}
+	return u, u.Query()
 }
 
 // NewKey returns a fresh key of the shape the server makes.
@@ -48,6 +142,10 @@ func NewKey() string {
 	rand.Read(b)
 	return "files/" + hex.EncodeToString(b) + ".bin"
 }
+
+// client bounds every request the suite sends, so a store that never
+// answers fails the test rather than hanging it.
+var client = &http.Client{Timeout: 30 * time.Second}
 
 // Send sends a presigned request the way a browser does: the URL as given,
 // exactly the listed headers, and body.
@@ -63,7 +161,7 @@ func Send(t testing.TB, req storage.Request, body []byte) *http.Response {
 		}
 		r.Header.Set(h.Name, h.Value)
 	}
-	res, err := http.DefaultClient.Do(r)
+	res, err := client.Do(r)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
@@ -86,7 +184,7 @@ func Upload(t testing.TB, s storage.Store, key, contentType string, body []byte)
 	}
 }
 
-func testPutStatGet(t *testing.T, s storage.Store) {
+func testPutStatGet(t *testing.T, _ Harness, s storage.Store) {
 	ctx := context.Background()
 	key, body := NewKey(), randomBytes(100_000)
 	req, err := s.PresignPut(ctx, key, storage.PutOptions{Size: int64(len(body)), ContentType: "application/pdf", TTL: ttl})
@@ -150,7 +248,7 @@ func testPutStatGet(t *testing.T, s storage.Store) {
 	}
 }
 
-func testChecksum(t *testing.T, s storage.Store) {
+func testChecksum(t *testing.T, _ Harness, s storage.Store) {
 	ctx := context.Background()
 	body := randomBytes(1000)
 	sum := sha256.Sum256(body)
@@ -173,7 +271,7 @@ func testChecksum(t *testing.T, s storage.Store) {
 	if err != nil {
 		t.Fatalf("Stat: %v", err)
 	}
-	if obj.ChecksumSHA256 != "" && obj.ChecksumSHA256 != checksum {
+	if obj.ChecksumSHA256 != checksum {
 		t.Errorf("Stat checksum = %q, want %q", obj.ChecksumSHA256, checksum)
 	}
 
@@ -185,7 +283,7 @@ func testChecksum(t *testing.T, s storage.Store) {
 	assertMissing(t, s, key)
 }
 
-func testRefusals(t *testing.T, s storage.Store) {
+func testRefusals(t *testing.T, h Harness, s storage.Store) {
 	ctx := context.Background()
 	body := randomBytes(1000)
 	presign := func(key string) storage.Request {
@@ -207,25 +305,9 @@ func testRefusals(t *testing.T, s storage.Store) {
 			req.Header = withHeader(req.Header, "Content-Type", "text/html")
 			return Send(t, req, body)
 		}},
-		{"AlteredSignature", func(key string) *http.Response {
-			req := presign(key)
-			req.URL = alterSignature(t, req.URL)
-			return Send(t, req, body)
-		}},
-		{"OtherKey", func(key string) *http.Response {
-			req := presign(NewKey())
-			u, _ := url.Parse(req.URL)
-			u.Path = u.Path[:strings.LastIndex(u.Path, "files/")] + key
-			req.URL = u.String()
-			return Send(t, req, body)
-		}},
-		{"Unsigned", func(key string) *http.Response {
-			req := presign(key)
-			u, _ := url.Parse(req.URL)
-			u.RawQuery = ""
-			req.URL = u.String()
-			return Send(t, req, body)
-		}},
+		{"AlteredSignature", func(key string) *http.Response { return Send(t, h.ForgeSignature(presign(key)), body) }},
+		{"OtherKey", func(key string) *http.Response { return Send(t, h.Retarget(presign(NewKey()), key), body) }},
+		{"Unsigned", func(key string) *http.Response { return Send(t, h.Unsign(presign(key)), body) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -241,7 +323,7 @@ func testRefusals(t *testing.T, s storage.Store) {
 }
 
 // testWriteOnce: replaying an upload URL cannot replace the object.
-func testWriteOnce(t *testing.T, s storage.Store) {
+func testWriteOnce(t *testing.T, _ Harness, s storage.Store) {
 	ctx := context.Background()
 	key, first, second := NewKey(), randomBytes(100), randomBytes(100)
 	req, err := s.PresignPut(ctx, key, storage.PutOptions{Size: 100, ContentType: "text/plain", TTL: ttl})
@@ -275,27 +357,45 @@ func testWriteOnce(t *testing.T, s storage.Store) {
 	}
 }
 
-func testExpired(t *testing.T, s storage.Store) {
+// testExpired presigns with a store whose clock runs behind, so the URLs
+// arrive expired without the test waiting for them to.
+func testExpired(t *testing.T, h Harness, s storage.Store) {
 	ctx := context.Background()
-	key, body := NewKey(), randomBytes(10)
-	put, err := s.PresignPut(ctx, key, storage.PutOptions{Size: 10, ContentType: "text/plain", TTL: time.Second})
+	const skew = ttl + 30*time.Second
+	late, err := h.MakeSkewedStore(ctx, s, skew)
+	if err != nil {
+		t.Fatalf("MakeSkewedStore: %v", err)
+	}
+	body := randomBytes(10)
+	// The skew alone is no reason to refuse: a URL that outlives it works.
+	longer, err := late.PresignPut(ctx, NewKey(), storage.PutOptions{Size: 10, ContentType: "text/plain", TTL: 2 * skew})
 	if err != nil {
 		t.Fatalf("PresignPut: %v", err)
 	}
-	Upload(t, s, NewKey(), "text/plain", body) // the store works
-	other := NewKey()
-	Upload(t, s, other, "text/plain", body)
-	get, err := s.PresignGet(ctx, other, storage.GetOptions{FileName: "a.txt", ContentType: "text/plain", TTL: time.Second})
-	if err != nil {
-		t.Fatalf("PresignGet: %v", err)
+	res := Send(t, longer, body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("PUT signed %v ago, valid for %v: status %d, want 200", skew, 2*skew, res.StatusCode)
 	}
-	time.Sleep(2100 * time.Millisecond)
-	res := Send(t, put, body)
+
+	key := NewKey()
+	put, err := late.PresignPut(ctx, key, storage.PutOptions{Size: 10, ContentType: "text/plain", TTL: ttl})
+	if err != nil {
+		t.Fatalf("PresignPut: %v", err)
+	}
+	res = Send(t, put, body)
 	res.Body.Close()
 	if res.StatusCode != http.StatusForbidden {
 		t.Errorf("expired PUT: status %d, want 403", res.StatusCode)
 	}
 	assertMissing(t, s, key)
+
+	other := NewKey()
+	Upload(t, s, other, "text/plain", body)
+	get, err := late.PresignGet(ctx, other, storage.GetOptions{FileName: "a.txt", ContentType: "text/plain", TTL: ttl})
+	if err != nil {
+		t.Fatalf("PresignGet: %v", err)
+	}
 	res = Send(t, get, nil)
 	res.Body.Close()
 	if res.StatusCode != http.StatusForbidden {
@@ -303,7 +403,7 @@ func testExpired(t *testing.T, s storage.Store) {
 	}
 }
 
-func testMissing(t *testing.T, s storage.Store) {
+func testMissing(t *testing.T, _ Harness, s storage.Store) {
 	key := NewKey()
 	assertMissing(t, s, key)
 	if err := s.Delete(context.Background(), key); err != nil {
@@ -311,7 +411,7 @@ func testMissing(t *testing.T, s storage.Store) {
 	}
 }
 
-func testDelete(t *testing.T, s storage.Store) {
+func testDelete(t *testing.T, _ Harness, s storage.Store) {
 	ctx := context.Background()
 	key := NewKey()
 	Upload(t, s, key, "text/plain", []byte("hello"))
@@ -332,7 +432,11 @@ func testDelete(t *testing.T, s storage.Store) {
 
 // testList lists what was uploaded under a prefix, and nothing else: not
 // other prefixes, not deleted objects, not an upload that was refused.
-func testList(t *testing.T, s storage.Store, l storage.Lister) {
+func testList(t *testing.T, _ Harness, s storage.Store) {
+	l, ok := s.(storage.Lister)
+	if !ok {
+		return // an optional ability
+	}
 	ctx := context.Background()
 	prefix := "list" + hex.EncodeToString([]byte(NewKey()[6:10])) + "/"
 	want := map[string]bool{}
@@ -373,6 +477,65 @@ func testList(t *testing.T, s storage.Store, l storage.Lister) {
 	}
 }
 
+func testPing(t *testing.T, _ Harness, s storage.Store) {
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+}
+
+// testMisconfigured: a store that refuses the server is a configuration
+// problem, never an outage (clients would retry forever) and never a
+// missing object (reconcile would delete the rows).
+func testMisconfigured(t *testing.T, h Harness, _ storage.Store) {
+	s, err := h.MakeRefusingStore(context.Background())
+	if err != nil {
+		t.Fatalf("MakeRefusingStore: %v", err)
+	}
+	for op, err := range calls(t, s) {
+		if !errors.Is(err, storage.ErrMisconfigured) || errors.Is(err, storage.ErrUnavailable) || errors.Is(err, storage.ErrNotExist) {
+			t.Errorf("%s on a refusing store: %v, want only ErrMisconfigured", op, err)
+		}
+	}
+}
+
+// testDown: a store that cannot be reached is unavailable, and says so
+// within the caller's deadline.
+func testDown(t *testing.T, h Harness, _ storage.Store) {
+	s, err := h.MakeDownStore(context.Background())
+	if err != nil {
+		t.Fatalf("MakeDownStore: %v", err)
+	}
+	for op, err := range calls(t, s) {
+		if !errors.Is(err, storage.ErrUnavailable) || errors.Is(err, storage.ErrMisconfigured) || errors.Is(err, storage.ErrNotExist) {
+			t.Errorf("%s on a store that is down: %v, want only ErrUnavailable", op, err)
+		}
+	}
+}
+
+// calls makes every call that reaches the store, each bounded by a
+// deadline, and returns their errors by name.
+func calls(t *testing.T, s storage.Store) map[string]error {
+	errs := map[string]error{}
+	do := func(op string, f func(ctx context.Context) error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		errs[op] = f(ctx)
+		if ctx.Err() != nil {
+			t.Errorf("%s ran into its deadline: a store that cannot answer must say so sooner", op)
+		}
+	}
+	key := NewKey()
+	do("Ping", func(ctx context.Context) error { return s.Ping(ctx) })
+	do("Stat", func(ctx context.Context) error { _, err := s.Stat(ctx, key); return err })
+	do("Delete", func(ctx context.Context) error { return s.Delete(ctx, key) })
+	if l, ok := s.(storage.Lister); ok {
+		do("List", func(ctx context.Context) error {
+			return l.List(ctx, "files/", func(string) error { return nil })
+		})
+	}
+	return errs
+}
+
 func assertMissing(t *testing.T, s storage.Store, key string) {
 	t.Helper()
 	if _, err := s.Stat(context.Background(), key); !errors.Is(err, storage.ErrNotExist) {
@@ -388,31 +551,6 @@ func withHeader(hs []storage.Header, name, value string) []storage.Header {
 		}
 	}
 	return append(out, storage.Header{Name: name, Value: value})
-}
-
-// alterSignature flips one hex digit of whichever query parameter carries
-// the signature.
-func alterSignature(t testing.TB, raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	for _, name := range []string{"X-Amz-Signature", "X-Signature"} {
-		if sig := q.Get(name); sig != "" {
-			flipped := []byte(sig)
-			if flipped[0] == '0' {
-				flipped[0] = '1'
-			} else {
-				flipped[0] = '0'
-			}
-			q.Set(name, string(flipped))
-			u.RawQuery = q.Encode()
-			return u.String()
-		}
-	}
-	t.Fatalf("no signature parameter in %s", raw)
-	return ""
 }
 
 func randomBytes(n int) []byte {
