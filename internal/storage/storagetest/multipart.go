@@ -26,13 +26,21 @@ func RunMultipart(t *testing.T, newHarness HarnessMaker) {
 		name string
 		fn   func(t *testing.T, h Harness, s storage.Multipart, objects storage.Store)
 	}{
-		{"Complete", func(t *testing.T, _ Harness, s storage.Multipart, objects storage.Store) { testMultipartComplete(t, s, objects) }},
+		{"Complete", func(t *testing.T, _ Harness, s storage.Multipart, objects storage.Store) {
+			testMultipartComplete(t, s, objects)
+		}},
 		{"SignedSize", func(t *testing.T, _ Harness, s storage.Multipart, objects storage.Store) { testPartSize(t, s, objects) }},
-		{"Checksums", func(t *testing.T, _ Harness, s storage.Multipart, objects storage.Store) { testPartChecksums(t, s, objects) }},
+		{"Checksums", func(t *testing.T, _ Harness, s storage.Multipart, objects storage.Store) {
+			testPartChecksums(t, s, objects)
+		}},
 		{"Tampered", func(t *testing.T, h Harness, s storage.Multipart, _ storage.Store) { testPartTampered(t, h, s) }},
-		{"ReplacePart", func(t *testing.T, _ Harness, s storage.Multipart, objects storage.Store) { testReplacePart(t, s, objects) }},
+		{"ReplacePart", func(t *testing.T, _ Harness, s storage.Multipart, objects storage.Store) {
+			testReplacePart(t, s, objects)
+		}},
 		{"Abort", func(t *testing.T, _ Harness, s storage.Multipart, objects storage.Store) { testAbort(t, s, objects) }},
-		{"CompleteTwice", func(t *testing.T, _ Harness, s storage.Multipart, objects storage.Store) { testCompleteTwice(t, s, objects) }},
+		{"CompleteTwice", func(t *testing.T, _ Harness, s storage.Multipart, objects storage.Store) {
+			testCompleteTwice(t, s, objects)
+		}},
 		{"ListMultipart", func(t *testing.T, _ Harness, s storage.Multipart, _ storage.Store) {
 			if l, ok := s.(storage.MultipartLister); ok {
 				testListMultipart(t, s, l)
