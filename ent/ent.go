@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/upload"
+	"github.com/filegraph/filegraph/ent/usage"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -76,6 +77,7 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			file.Table:   file.ValidColumn,
 			upload.Table: upload.ValidColumn,
+			usage.Table:  usage.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -14,6 +14,7 @@ import (
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/predicate"
 	"github.com/filegraph/filegraph/ent/upload"
+	"github.com/filegraph/filegraph/ent/usage"
 	"github.com/google/uuid"
 )
 
@@ -28,6 +29,7 @@ const (
 	// Node types.
 	TypeFile   = "File"
 	TypeUpload = "Upload"
+	TypeUsage  = "Usage"
 )
 
 // FileMutation represents an operation that mutates the File nodes in the graph.
@@ -1542,4 +1544,633 @@ func (m *UploadMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *UploadMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Upload edge %s", name)
+}
+
+// UsageMutation represents an operation that mutates the Usage nodes in the graph.
+type UsageMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *string
+	pending_count    *int64
+	addpending_count *int64
+	pending_bytes    *int64
+	addpending_bytes *int64
+	saved_count      *int64
+	addsaved_count   *int64
+	saved_bytes      *int64
+	addsaved_bytes   *int64
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*Usage, error)
+	predicates       []predicate.Usage
+}
+
+var _ ent.Mutation = (*UsageMutation)(nil)
+
+// usageOption allows management of the mutation configuration using functional options.
+type usageOption func(*UsageMutation)
+
+// newUsageMutation creates new mutation for the Usage entity.
+func newUsageMutation(c config, op Op, opts ...usageOption) *UsageMutation {
+	m := &UsageMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeUsage,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withUsageID sets the ID field of the mutation.
+func withUsageID(id string) usageOption {
+	return func(m *UsageMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Usage
+		)
+		m.oldValue = func(ctx context.Context) (*Usage, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Usage.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withUsage sets the old Usage of the mutation.
+func withUsage(node *Usage) usageOption {
+	return func(m *UsageMutation) {
+		m.oldValue = func(context.Context) (*Usage, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m UsageMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m UsageMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Usage entities.
+func (m *UsageMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *UsageMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *UsageMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Usage.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetPendingCount sets the "pending_count" field.
+func (m *UsageMutation) SetPendingCount(i int64) {
+	m.pending_count = &i
+	m.addpending_count = nil
+}
+
+// PendingCount returns the value of the "pending_count" field in the mutation.
+func (m *UsageMutation) PendingCount() (r int64, exists bool) {
+	v := m.pending_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPendingCount returns the old "pending_count" field's value of the Usage entity.
+// If the Usage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageMutation) OldPendingCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPendingCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPendingCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPendingCount: %w", err)
+	}
+	return oldValue.PendingCount, nil
+}
+
+// AddPendingCount adds i to the "pending_count" field.
+func (m *UsageMutation) AddPendingCount(i int64) {
+	if m.addpending_count != nil {
+		*m.addpending_count += i
+	} else {
+		m.addpending_count = &i
+	}
+}
+
+// AddedPendingCount returns the value that was added to the "pending_count" field in this mutation.
+func (m *UsageMutation) AddedPendingCount() (r int64, exists bool) {
+	v := m.addpending_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPendingCount resets all changes to the "pending_count" field.
+func (m *UsageMutation) ResetPendingCount() {
+	m.pending_count = nil
+	m.addpending_count = nil
+}
+
+// SetPendingBytes sets the "pending_bytes" field.
+func (m *UsageMutation) SetPendingBytes(i int64) {
+	m.pending_bytes = &i
+	m.addpending_bytes = nil
+}
+
+// PendingBytes returns the value of the "pending_bytes" field in the mutation.
+func (m *UsageMutation) PendingBytes() (r int64, exists bool) {
+	v := m.pending_bytes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPendingBytes returns the old "pending_bytes" field's value of the Usage entity.
+// If the Usage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageMutation) OldPendingBytes(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPendingBytes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPendingBytes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPendingBytes: %w", err)
+	}
+	return oldValue.PendingBytes, nil
+}
+
+// AddPendingBytes adds i to the "pending_bytes" field.
+func (m *UsageMutation) AddPendingBytes(i int64) {
+	if m.addpending_bytes != nil {
+		*m.addpending_bytes += i
+	} else {
+		m.addpending_bytes = &i
+	}
+}
+
+// AddedPendingBytes returns the value that was added to the "pending_bytes" field in this mutation.
+func (m *UsageMutation) AddedPendingBytes() (r int64, exists bool) {
+	v := m.addpending_bytes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPendingBytes resets all changes to the "pending_bytes" field.
+func (m *UsageMutation) ResetPendingBytes() {
+	m.pending_bytes = nil
+	m.addpending_bytes = nil
+}
+
+// SetSavedCount sets the "saved_count" field.
+func (m *UsageMutation) SetSavedCount(i int64) {
+	m.saved_count = &i
+	m.addsaved_count = nil
+}
+
+// SavedCount returns the value of the "saved_count" field in the mutation.
+func (m *UsageMutation) SavedCount() (r int64, exists bool) {
+	v := m.saved_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSavedCount returns the old "saved_count" field's value of the Usage entity.
+// If the Usage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageMutation) OldSavedCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSavedCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSavedCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSavedCount: %w", err)
+	}
+	return oldValue.SavedCount, nil
+}
+
+// AddSavedCount adds i to the "saved_count" field.
+func (m *UsageMutation) AddSavedCount(i int64) {
+	if m.addsaved_count != nil {
+		*m.addsaved_count += i
+	} else {
+		m.addsaved_count = &i
+	}
+}
+
+// AddedSavedCount returns the value that was added to the "saved_count" field in this mutation.
+func (m *UsageMutation) AddedSavedCount() (r int64, exists bool) {
+	v := m.addsaved_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSavedCount resets all changes to the "saved_count" field.
+func (m *UsageMutation) ResetSavedCount() {
+	m.saved_count = nil
+	m.addsaved_count = nil
+}
+
+// SetSavedBytes sets the "saved_bytes" field.
+func (m *UsageMutation) SetSavedBytes(i int64) {
+	m.saved_bytes = &i
+	m.addsaved_bytes = nil
+}
+
+// SavedBytes returns the value of the "saved_bytes" field in the mutation.
+func (m *UsageMutation) SavedBytes() (r int64, exists bool) {
+	v := m.saved_bytes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSavedBytes returns the old "saved_bytes" field's value of the Usage entity.
+// If the Usage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageMutation) OldSavedBytes(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSavedBytes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSavedBytes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSavedBytes: %w", err)
+	}
+	return oldValue.SavedBytes, nil
+}
+
+// AddSavedBytes adds i to the "saved_bytes" field.
+func (m *UsageMutation) AddSavedBytes(i int64) {
+	if m.addsaved_bytes != nil {
+		*m.addsaved_bytes += i
+	} else {
+		m.addsaved_bytes = &i
+	}
+}
+
+// AddedSavedBytes returns the value that was added to the "saved_bytes" field in this mutation.
+func (m *UsageMutation) AddedSavedBytes() (r int64, exists bool) {
+	v := m.addsaved_bytes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSavedBytes resets all changes to the "saved_bytes" field.
+func (m *UsageMutation) ResetSavedBytes() {
+	m.saved_bytes = nil
+	m.addsaved_bytes = nil
+}
+
+// Where appends a list predicates to the UsageMutation builder.
+func (m *UsageMutation) Where(ps ...predicate.Usage) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the UsageMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *UsageMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Usage, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *UsageMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *UsageMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Usage).
+func (m *UsageMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *UsageMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.pending_count != nil {
+		fields = append(fields, usage.FieldPendingCount)
+	}
+	if m.pending_bytes != nil {
+		fields = append(fields, usage.FieldPendingBytes)
+	}
+	if m.saved_count != nil {
+		fields = append(fields, usage.FieldSavedCount)
+	}
+	if m.saved_bytes != nil {
+		fields = append(fields, usage.FieldSavedBytes)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *UsageMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case usage.FieldPendingCount:
+		return m.PendingCount()
+	case usage.FieldPendingBytes:
+		return m.PendingBytes()
+	case usage.FieldSavedCount:
+		return m.SavedCount()
+	case usage.FieldSavedBytes:
+		return m.SavedBytes()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *UsageMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case usage.FieldPendingCount:
+		return m.OldPendingCount(ctx)
+	case usage.FieldPendingBytes:
+		return m.OldPendingBytes(ctx)
+	case usage.FieldSavedCount:
+		return m.OldSavedCount(ctx)
+	case usage.FieldSavedBytes:
+		return m.OldSavedBytes(ctx)
+	}
+	return nil, fmt.Errorf("unknown Usage field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *UsageMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case usage.FieldPendingCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPendingCount(v)
+		return nil
+	case usage.FieldPendingBytes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPendingBytes(v)
+		return nil
+	case usage.FieldSavedCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSavedCount(v)
+		return nil
+	case usage.FieldSavedBytes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSavedBytes(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Usage field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *UsageMutation) AddedFields() []string {
+	var fields []string
+	if m.addpending_count != nil {
+		fields = append(fields, usage.FieldPendingCount)
+	}
+	if m.addpending_bytes != nil {
+		fields = append(fields, usage.FieldPendingBytes)
+	}
+	if m.addsaved_count != nil {
+		fields = append(fields, usage.FieldSavedCount)
+	}
+	if m.addsaved_bytes != nil {
+		fields = append(fields, usage.FieldSavedBytes)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *UsageMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case usage.FieldPendingCount:
+		return m.AddedPendingCount()
+	case usage.FieldPendingBytes:
+		return m.AddedPendingBytes()
+	case usage.FieldSavedCount:
+		return m.AddedSavedCount()
+	case usage.FieldSavedBytes:
+		return m.AddedSavedBytes()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *UsageMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case usage.FieldPendingCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPendingCount(v)
+		return nil
+	case usage.FieldPendingBytes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPendingBytes(v)
+		return nil
+	case usage.FieldSavedCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSavedCount(v)
+		return nil
+	case usage.FieldSavedBytes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSavedBytes(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Usage numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *UsageMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *UsageMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *UsageMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown Usage nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *UsageMutation) ResetField(name string) error {
+	switch name {
+	case usage.FieldPendingCount:
+		m.ResetPendingCount()
+		return nil
+	case usage.FieldPendingBytes:
+		m.ResetPendingBytes()
+		return nil
+	case usage.FieldSavedCount:
+		m.ResetSavedCount()
+		return nil
+	case usage.FieldSavedBytes:
+		m.ResetSavedBytes()
+		return nil
+	}
+	return fmt.Errorf("unknown Usage field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *UsageMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *UsageMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *UsageMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *UsageMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *UsageMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *UsageMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *UsageMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Usage unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *UsageMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Usage edge %s", name)
 }

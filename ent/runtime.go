@@ -8,6 +8,7 @@ import (
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/ent/upload"
+	"github.com/filegraph/filegraph/ent/usage"
 	"github.com/google/uuid"
 )
 
@@ -83,4 +84,26 @@ func init() {
 	uploadDescID := uploadFields[0].Descriptor()
 	// upload.DefaultID holds the default value on creation for the id field.
 	upload.DefaultID = uploadDescID.Default.(func() uuid.UUID)
+	usageFields := schema.Usage{}.Fields()
+	_ = usageFields
+	// usageDescPendingCount is the schema descriptor for pending_count field.
+	usageDescPendingCount := usageFields[1].Descriptor()
+	// usage.DefaultPendingCount holds the default value on creation for the pending_count field.
+	usage.DefaultPendingCount = usageDescPendingCount.Default.(int64)
+	// usageDescPendingBytes is the schema descriptor for pending_bytes field.
+	usageDescPendingBytes := usageFields[2].Descriptor()
+	// usage.DefaultPendingBytes holds the default value on creation for the pending_bytes field.
+	usage.DefaultPendingBytes = usageDescPendingBytes.Default.(int64)
+	// usageDescSavedCount is the schema descriptor for saved_count field.
+	usageDescSavedCount := usageFields[3].Descriptor()
+	// usage.DefaultSavedCount holds the default value on creation for the saved_count field.
+	usage.DefaultSavedCount = usageDescSavedCount.Default.(int64)
+	// usageDescSavedBytes is the schema descriptor for saved_bytes field.
+	usageDescSavedBytes := usageFields[4].Descriptor()
+	// usage.DefaultSavedBytes holds the default value on creation for the saved_bytes field.
+	usage.DefaultSavedBytes = usageDescSavedBytes.Default.(int64)
+	// usageDescID is the schema descriptor for id field.
+	usageDescID := usageFields[0].Descriptor()
+	// usage.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	usage.IDValidator = usageDescID.Validators[0].(func(string) error)
 }

@@ -18,6 +18,8 @@ type Tx struct {
 	File *FileClient
 	// Upload is the client for interacting with the Upload builders.
 	Upload *UploadClient
+	// Usage is the client for interacting with the Usage builders.
+	Usage *UsageClient
 
 	// lazily loaded.
 	client     *Client
@@ -151,6 +153,7 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.File = NewFileClient(tx.config)
 	tx.Upload = NewUploadClient(tx.config)
+	tx.Usage = NewUsageClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -5,7 +5,8 @@
 // it is what its own layers cost.
 //
 // It answers JSON, verifies the same HS256 bearer tokens, and keeps the same
-// limits (pending cap and quota) in the same transaction as the insert.
+// limits (pending cap and quota) with the same conditional update of the
+// user's usage row, in the same transaction as the insert.
 // Its save does not look at storage: only the three measured operations
 // are held to Filegraph's rules; save only exists to seed it through its API.
 package main
@@ -43,7 +44,7 @@ func main() {
 	access := flag.String("access", "", "S3 access key")
 	secret := flag.String("secret", "", "S3 secret key")
 	jwtSecret := flag.String("jwt-secret", "", "HS256 secret of bearer tokens")
-	flag.Int64Var(&f.quota, "quota", 0, "bytes per user, saved and pending; 0 for none")
+	flag.Int64Var(&f.quota, "quota", 1<<50, "bytes per user, saved and pending")
 	flag.Int64Var(&f.maxPending, "max-pending", 1000, "pending uploads per user")
 	flag.Parse()
 
@@ -214,7 +215,7 @@ func (f *floor) list(w http.ResponseWriter, r *http.Request, user string) {
 	if len(page.Files) > 50 {
 		page.Files, page.HasNextPage = page.Files[:50], true
 	}
-	if err := f.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM files WHERE owner = $1 AND deleted_at IS NULL`, user).Scan(&page.TotalCount); err != nil {
+	if err := f.db.QueryRowContext(ctx, `SELECT saved_count FROM usages WHERE owner = $1`, user).Scan(&page.TotalCount); err != nil {
 		fail(w, err)
 		return
 	}
@@ -277,28 +278,21 @@ func (f *floor) record(ctx context.Context, user, key string, in uploadRequest, 
 			tx.Rollback()
 		}
 	}()
-	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", user); err != nil {
-		return err
-	}
-	var saved, pendingBytes, pendingCount int64
-	savedSum := "0"
-	if f.quota > 0 {
-		savedSum = "(SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = $1)"
-	}
-	since := time.Now().Add(-time.Hour)
-	if err := tx.QueryRowContext(ctx, `SELECT `+savedSum+`, COALESCE(SUM(size), 0), COUNT(*)
-		FROM uploads WHERE owner = $1 AND expires_at > $2`, user, since).Scan(&saved, &pendingBytes, &pendingCount); err != nil {
-		return err
-	}
-	if pendingCount+1 > f.maxPending {
-		return limitError("MAX_PENDING_UPLOADS")
-	}
-	if f.quota > 0 && saved+pendingBytes+in.Size > f.quota {
-		return limitError("USER_QUOTA_BYTES")
-	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO uploads (id, file_name, original_name, size, content_type, checksum_sha256, expires_at, created_at, owner)
 		VALUES ($1, $2, $3, $4, $5, '', $6, $7, $8)`, uuid.Must(uuid.NewV7()), key, in.OriginalName, in.Size, in.ContentType, expires, time.Now(), user); err != nil {
 		return err
+	}
+	// The user's usage row, updated only if the upload fits: one
+	// statement, whose row lock lasts until the commit right after it.
+	res, err := tx.ExecContext(ctx, `INSERT INTO usages (owner, pending_count, pending_bytes) VALUES ($1, 1, $2)
+		ON CONFLICT (owner) DO UPDATE SET pending_count = usages.pending_count + 1, pending_bytes = usages.pending_bytes + excluded.pending_bytes
+		WHERE usages.pending_count + 1 <= $3 AND usages.saved_bytes + usages.pending_bytes + excluded.pending_bytes <= $4`,
+		user, in.Size, f.maxPending, f.quota)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return errors.Join(limitError("MAX_PENDING_UPLOADS or USER_QUOTA_BYTES"), err)
 	}
 	return tx.Commit()
 }
@@ -313,9 +307,12 @@ func (f *floor) save(w http.ResponseWriter, r *http.Request, user string) {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
-	rows, err := f.db.QueryContext(r.Context(), `WITH u AS (DELETE FROM uploads WHERE file_name = ANY($1) AND owner = $2 RETURNING *)
-		INSERT INTO files (id, bucket, file_name, original_name, size, content_type, created_at, owner)
-		SELECT gen_random_uuid(), $3, file_name, original_name, size, content_type, now(), owner FROM u RETURNING id`,
+	rows, err := f.db.QueryContext(r.Context(), `WITH u AS (DELETE FROM uploads WHERE file_name = ANY($1) AND owner = $2 RETURNING *),
+		f AS (INSERT INTO files (id, bucket, file_name, original_name, size, content_type, created_at, owner)
+			SELECT gen_random_uuid(), $3, file_name, original_name, size, content_type, now(), owner FROM u RETURNING id, size),
+		_ AS (UPDATE usages SET pending_count = pending_count - (SELECT COUNT(*) FROM f), pending_bytes = pending_bytes - (SELECT SUM(size) FROM f),
+			saved_count = saved_count + (SELECT COUNT(*) FROM f), saved_bytes = saved_bytes + (SELECT SUM(size) FROM f) WHERE owner = $2)
+		SELECT id FROM f`,
 		pq.Array(in.FileNames), user, f.bucket)
 	if err != nil {
 		fail(w, err)

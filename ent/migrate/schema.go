@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -66,19 +67,32 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{UploadsColumns[6]},
 			},
-			{
-				Name:    "upload_owner_expires_at",
-				Unique:  false,
-				Columns: []*schema.Column{UploadsColumns[8], UploadsColumns[6]},
-			},
 		},
+	}
+	// UsagesColumns holds the columns for the "usages" table.
+	UsagesColumns = []*schema.Column{
+		{Name: "owner", Type: field.TypeString},
+		{Name: "pending_count", Type: field.TypeInt64, Default: 0},
+		{Name: "pending_bytes", Type: field.TypeInt64, Default: 0},
+		{Name: "saved_count", Type: field.TypeInt64, Default: 0},
+		{Name: "saved_bytes", Type: field.TypeInt64, Default: 0},
+	}
+	// UsagesTable holds the schema information for the "usages" table.
+	UsagesTable = &schema.Table{
+		Name:       "usages",
+		Columns:    UsagesColumns,
+		PrimaryKey: []*schema.Column{UsagesColumns[0]},
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		FilesTable,
 		UploadsTable,
+		UsagesTable,
 	}
 )
 
 func init() {
+	UsagesTable.Annotation = &entsql.Annotation{
+		Table: "usages",
+	}
 }

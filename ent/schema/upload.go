@@ -59,8 +59,6 @@ func (Upload) Fields() []ent.Field {
 func (Upload) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("expires_at"),
-		// Quota and pending-cap checks.
-		index.Fields("owner", "expires_at"),
 	}
 }
 

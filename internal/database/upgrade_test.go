@@ -7,7 +7,8 @@ import (
 
 // checkUpgraded checks what the migrations after the first did to rows
 // that were there before them: files saved before owners existed belong to
-// development mode's user and are not being deleted.
+// development mode's user and are not being deleted; each user's usage row
+// is backfilled from their rows.
 func checkUpgraded(t *testing.T, db *DB) {
 	t.Helper()
 	ctx := context.Background()
@@ -24,5 +25,12 @@ func checkUpgraded(t *testing.T, db *DB) {
 	}
 	if u.Owner != "local" {
 		t.Errorf("upgraded upload: owner %q", u.Owner)
+	}
+	us, err := db.Ent.Usage.Query().All(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(us) != 1 || us[0].ID != "local" || us[0].PendingCount != 1 || us[0].PendingBytes != 7 || us[0].SavedCount != 1 || us[0].SavedBytes != 5 {
+		t.Errorf("backfilled usage: %+v", us)
 	}
 }

@@ -20,19 +20,35 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.db.File.Update().
-		Where(file.ID(id), file.DeletedAtIsNil()).
-		SetDeletedAt(s.cfg.Now()).
-		Save(ctx)
-	switch {
-	case err != nil:
-		return dbError("marking file deleted", err)
-	case n == 0:
-		return ErrNotFound // a concurrent delete won
+	// The mark takes the file out of its owner's usage, the unmark puts
+	// it back; the row's final removal leaves usage alone.
+	gone := usageDelta{SavedCount: -1, SavedBytes: -f.Size}
+	err = s.inTx(ctx, "delete mark", func(tx *ent.Tx) error {
+		n, err := tx.File.Update().
+			Where(file.ID(id), file.DeletedAtIsNil()).
+			SetDeletedAt(s.cfg.Now()).
+			Save(ctx)
+		switch {
+		case err != nil:
+			return dbError("marking file deleted", err)
+		case n == 0:
+			return ErrNotFound // a concurrent delete won
+		}
+		return addUsage(ctx, tx, f.Owner, gone)
+	})
+	if err != nil {
+		return err
 	}
 	if err := s.store.Delete(ctx, f.FileName); err != nil {
 		// The request may be ending; lifting the mark must not be cut short.
-		if uerr := s.db.File.UpdateOneID(id).ClearDeletedAt().Exec(context.WithoutCancel(ctx)); uerr != nil {
+		ctx := context.WithoutCancel(ctx)
+		uerr := s.inTx(ctx, "delete unmark", func(tx *ent.Tx) error {
+			if err := tx.File.UpdateOneID(id).ClearDeletedAt().Exec(ctx); err != nil {
+				return err
+			}
+			return addUsage(ctx, tx, f.Owner, usageDelta{SavedCount: 1, SavedBytes: f.Size})
+		})
+		if uerr != nil {
 			s.log.ErrorContext(ctx, "files.delete_unmark_failed", "id", id, "err", uerr)
 		}
 		return storageError("deleting object", err)

@@ -33,10 +33,8 @@ type Config struct {
 	// ClockSkew is added to the sweeper's waits, so that replicas whose
 	// clocks differ a little never race each other over one upload.
 	ClockSkew time.Duration
-	// Dialect picks how a user's uploads are serialized for limit checks.
-	Dialect string
-	Now     func() time.Time // nil: time.Now
-	Events  Events           // nil: nobody is told
+	Now       func() time.Time // nil: time.Now
+	Events    Events           // nil: nobody is told
 }
 
 // Service applies the rules over one database and one store.
@@ -57,6 +55,7 @@ func New(db *ent.Client, store storage.Store, cfg Config, log *slog.Logger) *Ser
 	if cfg.Events == nil {
 		cfg.Events = noEvents{}
 	}
+	db.File.Intercept(ent.InterceptFunc(countFromUsage))
 	return &Service{db: db, store: store, cfg: cfg, log: log}
 }
 

@@ -50,9 +50,13 @@ func (s *Service) List(ctx context.Context, a ListArgs) (*ent.FileConnection, er
 	if order == nil {
 		order = newestFirst
 	}
-	_, scope, err := s.visible(ctx)
+	user, scope, err := s.visible(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if !user.Admin && a.Where == nil {
+		// All of one user's files: their usage row has the count.
+		ctx = context.WithValue(ctx, countKey{}, func(ctx context.Context) (int, error) { return s.savedCount(ctx, user.ID) })
 	}
 	conn, err := s.db.File.Query().Where(scope).Paginate(ctx, a.After, first, a.Before, a.Last,
 		ent.WithFileOrder(order),

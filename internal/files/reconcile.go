@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/internal/storage"
 )
@@ -109,7 +110,21 @@ func (s *Service) reconcile(ctx context.Context, fix bool) (*Reconciliation, err
 		}
 	}
 	for _, m := range r.Missing {
-		if _, err := s.db.File.Delete().Where(file.FileName(m.FileName)).Exec(ctx); err != nil {
+		err := s.inTx(ctx, "reconcile", func(tx *ent.Tx) error {
+			f, err := tx.File.Query().Where(file.FileName(m.FileName), file.DeletedAtIsNil()).Only(ctx)
+			if ent.IsNotFound(err) {
+				return nil // deleted meanwhile
+			}
+			if err != nil {
+				return err
+			}
+			n, err := tx.File.Delete().Where(file.ID(f.ID), file.DeletedAtIsNil()).Exec(ctx)
+			if err != nil || n == 0 {
+				return err
+			}
+			return addUsage(ctx, tx, f.Owner, usageDelta{SavedCount: -1, SavedBytes: -f.Size})
+		})
+		if err != nil {
 			return r, dbError(fmt.Sprintf("deleting row of %s", m.FileName), err)
 		}
 	}

@@ -221,6 +221,15 @@ func (s *Service) commit(ctx context.Context, user auth.User, files []*ent.File)
 	if retired != len(keys) {
 		return nil, &InvalidError{Problems: []Problem{{Field: "files", Message: "an upload expired while saving; upload it again with a new URL"}}}
 	}
+	// A saved file's size is its upload's: save refuses any other.
+	var bytes int64
+	for _, f := range created {
+		bytes += f.Size
+	}
+	n := int64(len(created))
+	if err := addUsage(ctx, tx, user.ID, usageDelta{PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes}); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, dbError("committing", err)
 	}

@@ -51,7 +51,7 @@ func (s *Service) sweep(ctx context.Context) (SweepReport, error) {
 		}
 		out := make([]doomed, len(expired))
 		for i, u := range expired {
-			out[i] = doomed{u.FileName, s.db.Upload.DeleteOneID(u.ID).Exec}
+			out[i] = doomed{u.FileName, s.retireUpload(u)}
 		}
 		return out, nil
 	})
@@ -72,6 +72,20 @@ func (s *Service) sweep(ctx context.Context) (SweepReport, error) {
 		return out, nil
 	})
 	return r, err
+}
+
+// retireUpload deletes an upload's row and takes it out of its owner's
+// usage, if no one else (a save, another sweeper) removed it first.
+func (s *Service) retireUpload(u *ent.Upload) func(context.Context) error {
+	return func(ctx context.Context) error {
+		return s.inTx(ctx, "sweep", func(tx *ent.Tx) error {
+			n, err := tx.Upload.Delete().Where(upload.ID(u.ID)).Exec(ctx)
+			if err != nil || n == 0 {
+				return err
+			}
+			return addUsage(ctx, tx, u.Owner, usageDelta{PendingCount: -1, PendingBytes: -u.Size})
+		})
+	}
 }
 
 // doomed is an object and the row that names it, both to go.

@@ -86,27 +86,19 @@ func (s *Service) storageUp(ctx context.Context) error {
 	return nil
 }
 
-// issue records the uploads if the user's limits allow them. The check and
-// the insert share a transaction that holds the user's lock, so concurrent
-// calls cannot both squeeze under a limit.
-func (s *Service) issue(ctx context.Context, user auth.User, reqs []UploadRequest, creates []*ent.UploadCreate) (err error) {
-	tx, err := s.db.Tx(ctx)
-	if err != nil {
-		return dbError("starting transaction", err)
+// issue records the uploads if the user's limits allow them: the rows
+// first, then one conditional update of the user's usage row, which
+// refuses what would break a limit and serializes the user's concurrent
+// calls only from there to the commit.
+func (s *Service) issue(ctx context.Context, user auth.User, reqs []UploadRequest, creates []*ent.UploadCreate) error {
+	var bytes int64
+	for _, r := range reqs {
+		bytes += r.Size
 	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
+	return s.inTx(ctx, "uploads", func(tx *ent.Tx) error {
+		if err := tx.Upload.CreateBulk(creates...).Exec(ctx); err != nil {
+			return dbError("recording uploads", err)
 		}
-	}()
-	if err := s.checkLimits(ctx, tx, user, reqs); err != nil {
-		return err
-	}
-	if err := tx.Upload.CreateBulk(creates...).Exec(ctx); err != nil {
-		return dbError("recording uploads", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return dbError("committing uploads", err)
-	}
-	return nil
+		return s.reserve(ctx, tx, user.ID, len(reqs), bytes)
+	})
 }

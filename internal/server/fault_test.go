@@ -64,6 +64,7 @@ func TestStorageDown(t *testing.T) {
 		t.Errorf("save after recovery: %+v", saved.SaveFiles)
 	}
 	e.do(deleteQ, map[string]any{"id": kept.ID}, nil)
+	checkUsage(t, e)
 }
 
 // TestStorageRefusesServer: a store that answers and refuses (here the

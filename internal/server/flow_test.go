@@ -350,6 +350,7 @@ func TestConcurrentSave(t *testing.T) {
 			if n := e.srv.db.Ent.File.Query().CountX(context.Background()); n != 1 {
 				t.Errorf("%d rows, want 1", n)
 			}
+			checkUsage(t, e)
 		})
 	}
 }

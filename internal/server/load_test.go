@@ -102,6 +102,7 @@ func TestLoad(t *testing.T) {
 	if len(r.Orphans) != 0 || len(r.Missing) != 0 || r.Files != len(kept) || r.Objects != len(kept) {
 		t.Errorf("after load: %d files, %d objects, %d kept; orphans %v, missing %v", r.Files, r.Objects, len(kept), r.Orphans, r.Missing)
 	}
+	checkUsage(t, e)
 }
 
 // loadClient is one browser: its own user, the flow as the README shows it.

@@ -224,6 +224,7 @@ func TestLimits(t *testing.T) {
 			if granted != 2 {
 				t.Errorf("%d concurrent 400-byte uploads granted under a 1000-byte quota, want 2", granted)
 			}
+			checkUsage(t, e)
 		})
 	}
 }

@@ -81,7 +81,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	}
 	metrics := telemetry.NewMetrics()
 	metrics.WatchDB(db.SQL, db.Dialect)
-	fcfg := FilesConfig(cfg, db.Dialect)
+	fcfg := FilesConfig(cfg)
 	fcfg.Now = o.now
 	fcfg.Events = metrics
 	svc := files.New(db.Ent, metrics.Store(store, nil), fcfg, log)
@@ -150,7 +150,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 }
 
 // FilesConfig derives the files service's settings from the server's.
-func FilesConfig(cfg config.Config, dialect string) files.Config {
+func FilesConfig(cfg config.Config) files.Config {
 	return files.Config{
 		UploadURLTTL:   cfg.UploadURLTTL,
 		DownloadURLTTL: cfg.DownloadURLTTL,
@@ -159,7 +159,6 @@ func FilesConfig(cfg config.Config, dialect string) files.Config {
 		SaveWindow:     cfg.UploadSaveWindow,
 		DeleteGrace:    2 * cfg.RequestTimeout,
 		ClockSkew:      time.Minute,
-		Dialect:        dialect,
 	}
 }
 

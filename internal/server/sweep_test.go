@@ -70,6 +70,7 @@ func TestSweepExpiredUploads(t *testing.T) {
 			}
 			// Expired uploads no longer count against the quota: 4 + 96 fits.
 			e.createUploads(map[string]any{"originalName": "fits.txt", "size": 96})
+			checkUsage(t, e)
 		})
 	}
 }
@@ -85,8 +86,19 @@ func TestSweepFinishesInterruptedDelete(t *testing.T) {
 			f := e.upload("doomed.txt", "text/plain", []byte("doomed"))
 			other := e.upload("other.txt", "text/plain", []byte("other"))
 			id := uuid.MustParse(f.ID)
-			// What Delete does first, and then the process died.
-			if err := e.srv.db.Ent.File.UpdateOneID(id).SetDeletedAt(e.clock.now()).Exec(ctx); err != nil {
+			// What Delete does first (mark the row, take it out of the
+			// owner's usage, in one transaction), and then the process died.
+			tx, err := e.srv.db.Ent.Tx(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.File.UpdateOneID(id).SetDeletedAt(e.clock.now()).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE usages SET saved_count = saved_count - 1, saved_bytes = saved_bytes - $1 WHERE owner = $2", f.Size, auth.LocalUser.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Commit(); err != nil {
 				t.Fatal(err)
 			}
 			var c connection
@@ -111,6 +123,7 @@ func TestSweepFinishesInterruptedDelete(t *testing.T) {
 			if _, err := e.store.Stat(ctx, other.FileName); err != nil {
 				t.Errorf("other file's object: %v", err)
 			}
+			checkUsage(t, e)
 		})
 	}
 }
