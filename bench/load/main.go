@@ -8,7 +8,8 @@
 // is counted and printed.
 //
 // Figures on a shared machine move from run to run; compare only the ratios
-// of one run.
+// of one run. -baseline REV adds Filegraph as it was at an earlier commit
+// to the same run, so a change's before and after are measured together.
 package main
 
 import (
@@ -45,7 +46,8 @@ var (
 	callers  = flag.Int("c", 16, "concurrent callers")
 	seedN    = flag.Int("files", 2000, "files seeded for the measured user")
 	only     = flag.String("ops", "", "comma-separated operations to run (default all)")
-	keep     = flag.Bool("keep", false, "leave the servers running until interrupted (for pprof)")
+	keep     = flag.Bool("keep", false, "leave the servers running until interrupted")
+	baseline = flag.String("baseline", "", "also build and measure Filegraph at this git revision, for before/after ratios in one run")
 )
 
 const jwtSecret = "bench-secret-bench-secret-bench-secret"
@@ -75,10 +77,27 @@ func run(ctx context.Context) (err error) {
 	}()
 
 	fmt.Println("building filegraph and the floor ...")
-	fgBin, floorBin := filepath.Join(tmp, "filegraph"), filepath.Join(tmp, "floor")
-	if err := command("go", "build", "-o", fgBin, ".").Run(); err != nil {
-		return fmt.Errorf("building filegraph: %w", err)
+	builds := []struct{ name, bin, src string }{{"filegraph", filepath.Join(tmp, "filegraph"), "."}}
+	if *baseline != "" {
+		// The same harness on an earlier commit: before/after in one run.
+		src := filepath.Join(tmp, "baseline-src")
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return err
+		}
+		archive := exec.Command("sh", "-c", `git archive "$0" | tar -x -C "$1"`, *baseline, src)
+		if out, err := archive.CombinedOutput(); err != nil {
+			return fmt.Errorf("exporting %s: %v: %s", *baseline, err, out)
+		}
+		builds = append(builds, struct{ name, bin, src string }{"baseline", filepath.Join(tmp, "baseline"), src})
 	}
+	for _, b := range builds {
+		build := command("go", "build", "-o", b.bin, ".")
+		build.Dir = b.src
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("building %s: %w", b.name, err)
+		}
+	}
+	floorBin := filepath.Join(tmp, "floor")
 	if err := command("go", "build", "-o", floorBin, "./bench/floor").Run(); err != nil {
 		return fmt.Errorf("building the floor: %w", err)
 	}
@@ -88,53 +107,62 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	cleanups = append(cleanups, s3.Close)
-	var dbs [2]*testenv.Postgres
-	var buckets [2]string
-	for i := range dbs {
-		if dbs[i], err = testenv.NewPostgres(); err != nil {
-			return err
+	// newDB makes a database and a bucket for one server.
+	newDB := func() (*testenv.Postgres, string, error) {
+		db, err := testenv.NewPostgres()
+		if err != nil {
+			return nil, "", err
 		}
-		cleanups = append(cleanups, dbs[i].Close)
-		if buckets[i], err = s3.NewBucket(ctx); err != nil {
-			return err
-		}
+		cleanups = append(cleanups, db.Close)
+		bucket, err := s3.NewBucket(ctx)
+		return db, bucket, err
 	}
 	quota, maxPending := "1125899906842624", "1000000000" // 1 PiB: checked, never reached
 
-	fgAddr, floorAddr := freeAddr(), freeAddr()
-	fgLog, err := os.Create(filepath.Join(tmp, "filegraph.log"))
+	var targets []*target
+	for _, b := range builds {
+		db, bucket, err := newDB()
+		if err != nil {
+			return err
+		}
+		addr := freeAddr()
+		logFile, err := os.Create(filepath.Join(tmp, b.name+".log"))
+		if err != nil {
+			return err
+		}
+		fg := exec.Command(b.bin)
+		fg.Env = append(os.Environ(),
+			"ADDR="+addr, "DATABASE_URL="+db.URL,
+			"S3_BUCKET="+bucket, "S3_ENDPOINT="+s3.Endpoint, "S3_FORCE_PATH_STYLE=true", "S3_REGION="+s3.Region,
+			"AWS_ACCESS_KEY_ID="+s3.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3.SecretKey,
+			"AUTH_JWT_SECRET="+jwtSecret, "USER_QUOTA_BYTES="+quota, "MAX_PENDING_UPLOADS="+maxPending,
+			"SWEEP_INTERVAL=0", "LOG_FORMAT=json")
+		fg.Stdout, fg.Stderr = logFile, logFile
+		if err := start(fg, addr, &cleanups); err != nil {
+			return err
+		}
+		targets = append(targets, &target{name: b.name, addr: addr, api: &graphQL{base: "http://" + addr}})
+	}
+	db, bucket, err := newDB()
 	if err != nil {
 		return err
 	}
-	fg := exec.Command(fgBin)
-	fg.Env = append(os.Environ(),
-		"ADDR="+fgAddr, "DATABASE_URL="+dbs[0].URL,
-		"S3_BUCKET="+buckets[0], "S3_ENDPOINT="+s3.Endpoint, "S3_FORCE_PATH_STYLE=true", "S3_REGION="+s3.Region,
-		"AWS_ACCESS_KEY_ID="+s3.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3.SecretKey,
-		"AUTH_JWT_SECRET="+jwtSecret, "USER_QUOTA_BYTES="+quota, "MAX_PENDING_UPLOADS="+maxPending,
-		"SWEEP_INTERVAL=0", "LOG_FORMAT=json")
-	fg.Stdout, fg.Stderr = fgLog, fgLog
-	if err := start(fg, fgAddr, &cleanups); err != nil {
-		return err
-	}
 	// The floor runs on Filegraph's schema: same tables, same indexes.
-	migrate := exec.Command(fgBin, "migrate")
-	migrate.Env = append(os.Environ(), "DATABASE_URL="+dbs[1].URL, "LOG_LEVEL=warn")
+	migrate := exec.Command(builds[0].bin, "migrate")
+	migrate.Env = append(os.Environ(), "DATABASE_URL="+db.URL, "LOG_LEVEL=warn")
 	if out, err := migrate.CombinedOutput(); err != nil {
 		return fmt.Errorf("migrating the floor's database: %v: %s", err, out)
 	}
-	floor := exec.Command(floorBin, "-addr", floorAddr, "-db", dbs[1].URL, "-bucket", buckets[1],
+	floorAddr := freeAddr()
+	floor := exec.Command(floorBin, "-addr", floorAddr, "-db", db.URL, "-bucket", bucket,
 		"-endpoint", s3.Endpoint, "-region", s3.Region, "-access", s3.AccessKey, "-secret", s3.SecretKey,
 		"-jwt-secret", jwtSecret, "-quota", quota, "-max-pending", maxPending)
 	floor.Stdout, floor.Stderr = os.Stderr, os.Stderr
 	if err := start(floor, floorAddr, &cleanups); err != nil {
 		return err
 	}
+	targets = append(targets, &target{name: "floor", addr: floorAddr, api: &floorAPI{base: "http://" + floorAddr}})
 
-	targets := []*target{
-		{name: "filegraph", api: &graphQL{base: "http://" + fgAddr}},
-		{name: "floor", api: &floorAPI{base: "http://" + floorAddr}},
-	}
 	fmt.Printf("seeding %d files on each through its API ...\n", *seedN)
 	for _, t := range targets {
 		if t.ids, err = seed(ctx, t.api, *seedN); err != nil {
@@ -167,10 +195,8 @@ func run(ctx context.Context) (err error) {
 	results := map[string]map[string][]result{}
 	for round := range *rounds {
 		for _, op := range ops {
-			order := targets
-			if round%2 == 1 { // alternate who goes first
-				order = []*target{targets[1], targets[0]}
-			}
+			// Rotate who goes first, so that no one always follows the same neighbour.
+			order := append(slices.Clone(targets[round%len(targets):]), targets[:round%len(targets)]...)
 			for _, t := range order {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -188,15 +214,36 @@ func run(ctx context.Context) (err error) {
 		}
 	}
 
-	fmt.Printf("\nmedian of %d rounds\n", *rounds)
-	fmt.Printf("| operation | Filegraph rps | p50 | p99 | floor rps | p50 | p99 | Filegraph / floor | errors |\n|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("\nmedian of %d rounds (rps, p50, p99); ratios are rps / the floor's rps\n\n| operation |", *rounds)
+	for _, t := range targets {
+		fmt.Printf(" %s |", t.name)
+	}
+	for _, t := range targets[:len(targets)-1] {
+		fmt.Printf(" %s / floor |", t.name)
+	}
+	fmt.Printf(" errors |\n|---|%s\n", strings.Repeat("---|", 2*len(targets)))
 	for _, op := range ops {
-		fgR, flR := median(results[op.name]["filegraph"]), median(results[op.name]["floor"])
-		fmt.Printf("| %s | %.0f | %v | %v | %.0f | %v | %v | %.2f | %d / %d |\n", op.name,
-			fgR.rps, fgR.p50, fgR.p99, flR.rps, flR.p50, flR.p99, fgR.rps/flR.rps, fgR.errors, flR.errors)
+		fmt.Printf("| %s |", op.name)
+		var meds []result
+		errs := 0
+		for _, t := range targets {
+			m := median(results[op.name][t.name])
+			meds = append(meds, m)
+			errs += m.errors
+			fmt.Printf(" %.0f, %v, %v |", m.rps, m.p50, m.p99)
+		}
+		floor := meds[len(meds)-1]
+		for _, m := range meds[:len(meds)-1] {
+			fmt.Printf(" %.2f |", m.rps/floor.rps)
+		}
+		fmt.Printf(" %d |\n", errs)
 	}
 	if *keep {
-		fmt.Printf("\nfilegraph on %s, floor on %s; interrupt to stop\n", fgAddr, floorAddr)
+		fmt.Println()
+		for _, t := range targets {
+			fmt.Printf("%s on %s\n", t.name, t.addr)
+		}
+		fmt.Println("interrupt to stop")
 		<-ctx.Done()
 	}
 	return nil
@@ -291,6 +338,7 @@ type upload struct {
 
 type target struct {
 	name string
+	addr string
 	api  api
 	ids  []string
 }
