@@ -79,7 +79,8 @@ func BenchmarkSaveFiles(b *testing.B) {
 	}
 }
 
-// seed inserts n files straight into the database.
+// seed inserts n files straight into the database, and sets their owner's
+// usage row to match, as the transactions of the API would have.
 func seed(b *testing.B, e *env, n int) []*ent.File {
 	b.Helper()
 	ctx := context.Background()
@@ -102,6 +103,7 @@ func seed(b *testing.B, e *env, n int) []*ent.File {
 		}
 		out = append(out, files...)
 	}
+	setUsage(b, e, auth.LocalUser.ID)
 	return out
 }
 
