@@ -1,13 +1,9 @@
 package graph
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -32,6 +28,9 @@ const (
 	CodeUnauthenticated = "UNAUTHENTICATED"
 	CodeForbidden       = "FORBIDDEN"
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
+	// CodeClientGone answers a request whose client disconnected; nobody
+	// reads it, but metrics count it apart from failures.
+	CodeClientGone = "CLIENT_CLOSED_REQUEST"
 )
 
 // MaxBodyBytes bounds a GraphQL request body; 100 upload requests with long
@@ -44,8 +43,7 @@ const MaxBodyBytes = 1 << 20
 func NewHandler(svc *files.Service, limits Limits, exts ...graphql.HandlerExtension) http.Handler {
 	srv := handler.New(NewSchema(svc))
 	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST"}})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if limits.Introspection {
 		srv.Use(extension.Introspection{})
@@ -61,87 +59,7 @@ func NewHandler(svc *files.Service, limits Limits, exts ...graphql.HandlerExtens
 		httplog.FromContext(ctx).ErrorContext(ctx, "graphql.panic", "panic", fmt.Sprint(v))
 		return errors.New("internal panic") // masked by presentError
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
-			if !jsonBody(r) {
-				// CSRF: a page on another site can POST text/plain, form
-				// or multipart bodies without a preflight, never JSON.
-				writeError(w, http.StatusUnsupportedMediaType, CodeBadUserInput, "POST requests must have Content-Type: application/json")
-				return
-			}
-			// gqlgen reports an unreadable body as a 200 with an error;
-			// an oversized one is the client's fault and gets a 413.
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-			if err != nil {
-				status, msg := http.StatusBadRequest, "could not read the request body"
-				if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
-					status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over %d bytes", MaxBodyBytes)
-				}
-				writeError(w, status, CodeBadUserInput, msg)
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		pw := &protocolWriter{ResponseWriter: w}
-		srv.ServeHTTP(pw, r)
-		pw.finish()
-	})
-}
-
-// jsonBody reports whether a POST declares a JSON body.
-func jsonBody(r *http.Request) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && mt == "application/json"
-}
-
-// writeError answers a request refused before GraphQL runs.
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"errors":[{"message":%q,"extensions":{"code":%q}}]}`, msg, code)
-}
-
-// protocolWriter brings gqlgen's answers in line with the GraphQL over HTTP
-// spec where they differ: a mutation over GET is 405 with an Allow header
-// (gqlgen: 406); a request error under application/json is 200 (gqlgen:
-// 422); and a request error under application/graphql-response+json (400)
-// carries no "data" entry (gqlgen writes "data": null).
-type protocolWriter struct {
-	http.ResponseWriter
-	held *bytes.Buffer // the body of a request error, until finish
-}
-
-func (p *protocolWriter) WriteHeader(code int) {
-	switch code {
-	case http.StatusNotAcceptable:
-		p.Header().Set("Allow", "GET, POST")
-		code = http.StatusMethodNotAllowed
-	case http.StatusUnprocessableEntity:
-		code = http.StatusOK
-	case http.StatusBadRequest:
-		p.held = new(bytes.Buffer)
-	}
-	p.ResponseWriter.WriteHeader(code)
-}
-
-func (p *protocolWriter) Write(b []byte) (int, error) {
-	if p.held != nil {
-		return p.held.Write(b)
-	}
-	return p.ResponseWriter.Write(b)
-}
-
-func (p *protocolWriter) finish() {
-	if p.held == nil {
-		return
-	}
-	var resp map[string]json.RawMessage
-	if err := json.Unmarshal(p.held.Bytes(), &resp); err != nil {
-		p.ResponseWriter.Write(p.held.Bytes())
-		return
-	}
-	delete(resp, "data")
-	json.NewEncoder(p.ResponseWriter).Encode(resp)
+	return srv
 }
 
 // presentError is the one place errors become codes. Anything it does not
@@ -154,6 +72,13 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 		limit    *files.LimitError
 	)
 	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		// The client went away mid-request, so whatever failed was
+		// waiting on a cancelled call (drivers word that differently:
+		// lib/pq's "canceling statement due to user request"). Not a
+		// failure of ours, and nobody reads the answer.
+		httplog.FromContext(ctx).DebugContext(ctx, "graphql.client_gone", "err", err)
+		return withCode(gqlErr, CodeClientGone, "the client closed the request")
 	case errors.As(err, &invalid):
 		problems := make([]map[string]string, len(invalid.Problems))
 		for i, p := range invalid.Problems {

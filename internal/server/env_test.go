@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -39,7 +40,7 @@ type env struct {
 	pgProxy *testenv.Proxy // newFaultyEnv only: cut to take the database down
 	token   string         // sent as Authorization: Bearer, when set
 	clock   *clock
-	logs    *logBuffer // the server's warnings and errors
+	logs    *logBuffer // everything the server logged
 }
 
 // logBuffer keeps what the server logs, for tests that check it.
@@ -137,11 +138,13 @@ func startEnv(t testing.TB, backend string, proxied bool, settings []string) *en
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logTo io.Writer = e.logs
+	// Everything to e.logs, for tests that check what was logged; with -v
+	// warnings and errors to stderr too.
+	handler := slog.Handler(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if testing.Verbose() {
-		logTo = io.MultiWriter(e.logs, os.Stderr)
+		handler = slog.NewMultiHandler(handler, slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(handler)
 	srv, err := New(ctx, cfg, log, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -167,26 +170,48 @@ type gqlResponse struct {
 	Errors []gqlError      `json:"errors"`
 }
 
+// client bounds every request a test sends, so a server that never
+// answers fails the test instead of hanging it.
+var client = &http.Client{Timeout: time.Minute}
+
 // post sends a GraphQL request as a browser app does.
 func (e *env) post(query string, vars map[string]any) gqlResponse {
 	e.t.Helper()
+	out, err := e.send(context.Background(), query, vars)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// send is post for other goroutines: it returns what went wrong.
+func (e *env) send(ctx context.Context, query string, vars map[string]any) (gqlResponse, error) {
+	var out gqlResponse
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest("POST", e.URL+"/query", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, "POST", e.URL+"/query", bytes.NewReader(body))
+	if err != nil {
+		return out, err
+	}
 	req.Header.Set("Content-Type", "application/json")
 	if e.token != "" {
 		req.Header.Set("Authorization", "Bearer "+e.token)
 	}
-	res, err := http.DefaultClient.Do(req)
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+		req.Header.Set("X-Request-Id", id)
+	}
+	res, err := client.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		return out, err
 	}
 	defer res.Body.Close()
-	var out gqlResponse
 	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-		e.t.Fatalf("decoding response (status %d): %v", res.StatusCode, err)
+		return out, fmt.Errorf("decoding response (status %d): %w", res.StatusCode, err)
 	}
-	return out
+	return out, nil
 }
+
+// requestIDKey carries, in send's context, the X-Request-Id to send.
+type requestIDKey struct{}
 
 // do runs a request that must succeed and decodes its data into out.
 func (e *env) do(query string, vars map[string]any, out any) {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/filegraph/filegraph/internal/testenv"
 )
 
 func readyz(t *testing.T, e *env) (int, map[string]string) {
@@ -80,6 +82,66 @@ func TestStorageRefusesServer(t *testing.T) {
 	e.fail("INTERNAL_SERVER_ERROR", createQ, map[string]any{"files": []map[string]any{{"originalName": "new.txt", "size": 1}}})
 	if logs := e.logs.String(); !strings.Contains(logs, "graphql.internal_error") || !strings.Contains(logs, "NoSuchBucket") {
 		t.Errorf("the log does not carry the store's answer:\n%s", logs)
+	}
+}
+
+// TestClientDisconnect: a client that goes away while its request waits on
+// the storage or the database is nobody's failure: nothing about that
+// request is logged as an error or an outage.
+func TestClientDisconnect(t *testing.T) {
+	e := newFaultyEnv(t)
+	u := e.createUploads(map[string]any{"originalName": "late.txt", "size": 4})[0]
+	e.put(u, []byte("late"))
+	for _, tc := range []struct {
+		name  string
+		proxy *testenv.Proxy
+		query string
+		vars  map[string]any
+	}{
+		{"storage", e.s3Proxy, saveQ, map[string]any{"files": []map[string]any{{"fileName": u.FileName, "originalName": "late.txt"}}}},
+		{"database", e.pgProxy, listQ, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "disconnect-" + tc.name
+			tc.proxy.SetStalled(true)
+			ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), requestIDKey{}, id), 500*time.Millisecond)
+			_, err := e.send(ctx, tc.query, tc.vars)
+			cancel()
+			tc.proxy.SetStalled(false) // frees what the stall held, as a restart does
+			if err == nil {
+				t.Fatal("the request was answered through a stalled proxy")
+			}
+			lines := requestLog(t, e, id)
+			for _, l := range lines {
+				if strings.Contains(l, "level=ERROR") || strings.Contains(l, "level=WARN") {
+					t.Errorf("a client disconnect was logged as a failure: %s", l)
+				}
+			}
+		})
+	}
+}
+
+// requestLog waits for the request's access log line, which is written once
+// its handler has returned, and returns every line logged about it.
+func requestLog(t *testing.T, e *env, id string) []string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var lines []string
+		done := false
+		for _, l := range strings.Split(e.logs.String(), "\n") {
+			if slices.Contains(strings.Fields(l), "request_id="+id) {
+				lines = append(lines, l)
+				done = done || strings.Contains(l, "msg=http.request")
+			}
+		}
+		if done {
+			return lines
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("request %s did not finish within 30s; its log:\n%s", id, strings.Join(lines, "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
