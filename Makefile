@@ -31,9 +31,11 @@ bench-load: $(BIN)/versitygw
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o filegraph .
 
-## generate: rebuild ent and gqlgen code from ent/schema and graph/*.graphqls
-generate:
+## generate: rebuild ent and gqlgen code from ent/schema and graph/*.graphqls,
+## schema.graphql, and web/'s typed documents from schema.graphql
+generate: web/node_modules
 	go generate ./...
+	npm --prefix web run --silent codegen >/dev/null
 
 ## load: 50 clients run the whole flow for 30s on PostgreSQL + versitygw, then rows and objects must match
 load: $(BIN)/versitygw
@@ -44,9 +46,12 @@ migration:
 	@test -n "$(NAME)" || (echo "usage: make migration NAME=add_something" && exit 1)
 	go run -mod=mod ./ent/migrate/migrations/diff.go $(NAME)
 
-## check: generated code is current, gofmt and go vet are clean
-check: generate
-	@git diff --exit-code -- ent graph gqlgen.yml go.mod go.sum || (echo "go generate changed the files above: commit them" && exit 1)
+## check: generated code is current, gofmt, go vet and tsc are clean
+check: web/node_modules
+	go generate ./...
+	@git diff --exit-code -- ent graph gqlgen.yml go.mod go.sum schema.graphql || (echo "go generate changed the files above: commit them" && exit 1)
+	@npm --prefix web run --silent codegen:check >/dev/null 2>&1 || (echo "web/src/gql is not current: run make generate and commit it" && exit 1)
+	npm --prefix web run --silent typecheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go') && echo "gofmt would change the files above" && exit 1)
 	go vet ./...
 	go vet -tags browser ./internal/server
@@ -54,6 +59,11 @@ check: generate
 # graphql-http's audit of the GraphQL over HTTP spec, which a test runs.
 scripts/audit/node_modules: scripts/audit/package-lock.json
 	npm ci --prefix scripts/audit --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# web/'s tools and the browser assets the binary embeds.
+web/node_modules: web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # The S3-compatible server the tests run against; installed once per checkout.

@@ -1,0 +1,70 @@
+/* eslint-disable */
+import * as types from './graphql';
+import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "\n  mutation CreateUploadUrls($files: [UploadRequest!]!) {\n    createUploadUrls(files: $files) {\n      fileName\n      originalName\n      url\n      method\n      headers {\n        name\n        value\n      }\n      expiresAt\n    }\n  }\n": typeof types.CreateUploadUrlsDocument,
+    "\n  mutation SaveFiles($files: [SaveFileInput!]!) {\n    saveFiles(files: $files) {\n      id\n      fileName\n      originalName\n      size\n      contentType\n      createdAt\n    }\n  }\n": typeof types.SaveFilesDocument,
+    "\n  query Files(\n    $first: Int\n    $after: Cursor\n    $last: Int\n    $before: Cursor\n    $orderBy: FileOrder\n    $where: FileWhereInput\n  ) {\n    files(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy, where: $where) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        hasPreviousPage\n        startCursor\n        endCursor\n      }\n      edges {\n        node {\n          id\n          fileName\n          originalName\n          size\n          contentType\n          createdAt\n        }\n      }\n    }\n  }\n": typeof types.FilesDocument,
+    "\n  query FileDownloadUrl($id: ID!) {\n    fileDownloadUrl(id: $id) {\n      url\n      expiresAt\n    }\n  }\n": typeof types.FileDownloadUrlDocument,
+    "\n  mutation DeleteFile($id: ID!) {\n    deleteFile(id: $id)\n  }\n": typeof types.DeleteFileDocument,
+};
+const documents: Documents = {
+    "\n  mutation CreateUploadUrls($files: [UploadRequest!]!) {\n    createUploadUrls(files: $files) {\n      fileName\n      originalName\n      url\n      method\n      headers {\n        name\n        value\n      }\n      expiresAt\n    }\n  }\n": types.CreateUploadUrlsDocument,
+    "\n  mutation SaveFiles($files: [SaveFileInput!]!) {\n    saveFiles(files: $files) {\n      id\n      fileName\n      originalName\n      size\n      contentType\n      createdAt\n    }\n  }\n": types.SaveFilesDocument,
+    "\n  query Files(\n    $first: Int\n    $after: Cursor\n    $last: Int\n    $before: Cursor\n    $orderBy: FileOrder\n    $where: FileWhereInput\n  ) {\n    files(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy, where: $where) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        hasPreviousPage\n        startCursor\n        endCursor\n      }\n      edges {\n        node {\n          id\n          fileName\n          originalName\n          size\n          contentType\n          createdAt\n        }\n      }\n    }\n  }\n": types.FilesDocument,
+    "\n  query FileDownloadUrl($id: ID!) {\n    fileDownloadUrl(id: $id) {\n      url\n      expiresAt\n    }\n  }\n": types.FileDownloadUrlDocument,
+    "\n  mutation DeleteFile($id: ID!) {\n    deleteFile(id: $id)\n  }\n": types.DeleteFileDocument,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ *
+ *
+ * @example
+ * ```ts
+ * const query = graphql(`query GetUser($id: ID!) { user(id: $id) { name } }`);
+ * ```
+ *
+ * The query argument is unknown!
+ * Please regenerate the types.
+ */
+export function graphql(source: string): unknown;
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateUploadUrls($files: [UploadRequest!]!) {\n    createUploadUrls(files: $files) {\n      fileName\n      originalName\n      url\n      method\n      headers {\n        name\n        value\n      }\n      expiresAt\n    }\n  }\n"): (typeof documents)["\n  mutation CreateUploadUrls($files: [UploadRequest!]!) {\n    createUploadUrls(files: $files) {\n      fileName\n      originalName\n      url\n      method\n      headers {\n        name\n        value\n      }\n      expiresAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SaveFiles($files: [SaveFileInput!]!) {\n    saveFiles(files: $files) {\n      id\n      fileName\n      originalName\n      size\n      contentType\n      createdAt\n    }\n  }\n"): (typeof documents)["\n  mutation SaveFiles($files: [SaveFileInput!]!) {\n    saveFiles(files: $files) {\n      id\n      fileName\n      originalName\n      size\n      contentType\n      createdAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Files(\n    $first: Int\n    $after: Cursor\n    $last: Int\n    $before: Cursor\n    $orderBy: FileOrder\n    $where: FileWhereInput\n  ) {\n    files(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy, where: $where) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        hasPreviousPage\n        startCursor\n        endCursor\n      }\n      edges {\n        node {\n          id\n          fileName\n          originalName\n          size\n          contentType\n          createdAt\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query Files(\n    $first: Int\n    $after: Cursor\n    $last: Int\n    $before: Cursor\n    $orderBy: FileOrder\n    $where: FileWhereInput\n  ) {\n    files(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy, where: $where) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        hasPreviousPage\n        startCursor\n        endCursor\n      }\n      edges {\n        node {\n          id\n          fileName\n          originalName\n          size\n          contentType\n          createdAt\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query FileDownloadUrl($id: ID!) {\n    fileDownloadUrl(id: $id) {\n      url\n      expiresAt\n    }\n  }\n"): (typeof documents)["\n  query FileDownloadUrl($id: ID!) {\n    fileDownloadUrl(id: $id) {\n      url\n      expiresAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DeleteFile($id: ID!) {\n    deleteFile(id: $id)\n  }\n"): (typeof documents)["\n  mutation DeleteFile($id: ID!) {\n    deleteFile(id: $id)\n  }\n"];
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}
+
+export type DocumentType<TDocumentNode extends DocumentNode<any, any>> = TDocumentNode extends DocumentNode<  infer TType,  any>  ? TType  : never;
