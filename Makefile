@@ -6,7 +6,7 @@ BIN := $(CURDIR)/.bin
 .PHONY: run test test-browser bench bench-load build generate check migration load
 
 ## run: serve on 127.0.0.1:8080 with SQLite and disk storage in ./data
-run:
+run: playground-assets
 	go run .
 
 ## test: the whole suite, against real PostgreSQL and a real S3 server
@@ -14,9 +14,11 @@ run:
 test: $(BIN)/versitygw scripts/audit/node_modules
 	./scripts/test.sh $(TESTFLAGS)
 
-## test-browser: the README's client code in headless Chromium (apt-get install chromium)
-test-browser: $(BIN)/versitygw
-	PKGS=./internal/server ./scripts/test.sh -tags browser -run TestBrowserFlow -v
+## test-browser: the README's client code, the offline playground, the demo app and Uppy page
+## in headless Chromium (apt-get install chromium); screenshots go to $(ARTIFACTS)
+ARTIFACTS ?= $(CURDIR)/.artifacts
+test-browser: $(BIN)/versitygw playground-assets
+	FILEGRAPH_ARTIFACTS=$(ARTIFACTS) PKGS=./internal/server ./scripts/test.sh -tags browser -run 'TestBrowserFlow|TestPlaygroundOffline' -v
 
 ## bench: Go benchmarks through the real handler
 bench: $(BIN)/versitygw
@@ -28,7 +30,7 @@ bench-load: $(BIN)/versitygw
 	go run ./bench/load $(BENCHLOADFLAGS)
 
 ## build: a static binary, ./filegraph
-build:
+build: playground-assets
 	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o filegraph .
 
 ## generate: rebuild ent and gqlgen code from ent/schema and graph/*.graphqls,
@@ -65,6 +67,10 @@ scripts/audit/node_modules: scripts/audit/package-lock.json
 web/node_modules: web/package-lock.json
 	npm ci --prefix web --no-audit --no-fund --loglevel=error
 	@touch $@
+
+## playground-assets: copy GraphiQL and React's browser builds from npm into the binary's embedded files
+playground-assets: web/node_modules
+	./scripts/playground-assets.sh
 
 # The S3-compatible server the tests run against; installed once per checkout.
 $(BIN)/versitygw:

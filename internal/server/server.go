@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
-
 	"github.com/filegraph/filegraph/graph"
 	"github.com/filegraph/filegraph/internal/auth"
 	"github.com/filegraph/filegraph/internal/config"
@@ -21,6 +19,7 @@ import (
 	"github.com/filegraph/filegraph/internal/database"
 	"github.com/filegraph/filegraph/internal/files"
 	"github.com/filegraph/filegraph/internal/httplog"
+	"github.com/filegraph/filegraph/internal/playground"
 	"github.com/filegraph/filegraph/internal/storage"
 	"github.com/filegraph/filegraph/internal/storage/diskstore"
 	"github.com/filegraph/filegraph/internal/storage/s3store"
@@ -120,7 +119,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	mux := http.NewServeMux()
 	if cfg.GraphQL.Introspection {
 		// The playground needs introspection; without it there is no page.
-		mux.Handle("GET /{$}", playground.Handler("Filegraph", "/query"))
+		pg := playground.Handler(playground.Config{Endpoint: "/query", Auth: !cfg.Auth.Development()})
+		mux.Handle("GET /{$}", pg)
+		mux.Handle("GET /playground/", pg)
 	}
 	mux.Handle("/query", cors.Policy{
 		Origins: cfg.CORSAllowedOrigins,

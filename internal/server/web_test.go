@@ -1,0 +1,78 @@
+//go:build browser
+
+package server
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/filegraph/filegraph/internal/playground"
+)
+
+// webDir holds the npm package whose playwright-core scripts (web/e2e)
+// these tests run; `make test-browser` installs it first.
+const webDir = "../../web"
+
+// artifacts is where browser tests leave screenshots: $FILEGRAPH_ARTIFACTS,
+// else a folder under the system's temp dir, named in the test log.
+func artifacts(t *testing.T) string {
+	dir := os.Getenv("FILEGRAPH_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "filegraph-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(dir)
+	return abs
+}
+
+// runE2E runs web/e2e/<script> with node and fails the test if it fails.
+// Node and the Chromium it starts share a process group, which is killed
+// by its id if the script outlives its deadline.
+func runE2E(t *testing.T, script string, timeout time.Duration, env ...string) string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(webDir, "node_modules", "playwright-core")); err != nil {
+		t.Fatal("web/node_modules is missing: run `make test-browser`, which installs it")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join("e2e", script))
+	cmd.Dir = webDir
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	err := cmd.Run()
+	// Whatever the script left behind in its group goes too.
+	if cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("%s did not finish in %s:\n%s", script, timeout, out.Bytes())
+	}
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out.Bytes())
+	}
+	t.Logf("%s:\n%s", script, out.Bytes())
+	return out.String()
+}
+
+// TestPlaygroundOffline loads the playground in Chromium that may reach no
+// host but the server, and runs its example query.
+func TestPlaygroundOffline(t *testing.T) {
+	if !playground.Built() {
+		t.Fatal("the playground's files are not embedded: run `make playground-assets` (make test-browser does)")
+	}
+	e := newEnv(t, "sqlite+disk")
+	e.upload("offline-check.txt", "text/plain", []byte("seen from the playground"))
+	runE2E(t, "playground.mjs", 2*time.Minute,
+		"FILEGRAPH_URL="+e.URL, "EXPECT=offline-check.txt", "ARTIFACTS="+artifacts(t))
+}
