@@ -48,6 +48,11 @@ func NewHandler(svc *files.Service, limits Limits, exts ...graphql.HandlerExtens
 	if limits.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	if limits.Trusted != nil {
+		// Before the APQ cache, which would answer a manifest hash with
+		// PersistedQueryNotFound.
+		srv.Use(limits.Trusted)
+	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(guard{maxDepth: limits.MaxDepth, introspection: limits.Introspection})
 	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))

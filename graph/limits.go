@@ -20,6 +20,8 @@ type Limits struct {
 	Introspection bool
 	MaxDepth      int
 	MaxComplexity int
+	// Trusted, when set, lets only its documents run.
+	Trusted *TrustedDocuments
 }
 
 // Codes for operations refused before they run: DEPTH_LIMIT_EXCEEDED is

@@ -76,6 +76,9 @@ type GraphQL struct {
 	Introspection bool
 	MaxDepth      int
 	MaxComplexity int
+	// TrustedDocuments is the path of a persisted-documents manifest; when
+	// set only its operations run.
+	TrustedDocuments string
 }
 
 // S3 selects the bucket.
@@ -146,6 +149,7 @@ var Settings = []Setting{
 	{"GRAPHQL_INTROSPECTION", "", "true or false; default true in development mode, false otherwise", field(optionalBool, func(c *Config) *bool { return &c.GraphQL.Introspection })},
 	{"GRAPHQL_MAX_DEPTH", "12", "deepest selection a query may make (introspection fields not counted)", field(positive, func(c *Config) *int { return &c.GraphQL.MaxDepth })},
 	{"GRAPHQL_MAX_COMPLEXITY", "5000", "largest query complexity: one per field, lists count once per item asked for", field(positive, func(c *Config) *int { return &c.GraphQL.MaxComplexity })},
+	{"GRAPHQL_TRUSTED_DOCUMENTS", "", "path of a persisted-documents manifest (JSON, hash to document, as graphql-codegen's client-preset writes it): only its operations run, by hash or exact text, and introspection is off", field(text, func(c *Config) *string { return &c.GraphQL.TrustedDocuments })},
 	{"REQUEST_TIMEOUT", "30s", "longest one API request may take", field(duration(time.Second, "30s"), func(c *Config) *time.Duration { return &c.RequestTimeout })},
 	{"UPLOAD_SAVE_WINDOW", "1h", "how long after its URL expires an upload may still be saved; then the sweeper removes it", field(duration(0, "30s"), func(c *Config) *time.Duration { return &c.UploadSaveWindow })},
 	{"SWEEP_INTERVAL", "1m", "how often to remove expired uploads and finish interrupted deletes; 0 turns the sweeper off in this process", field(duration(0, "30s"), func(c *Config) *time.Duration { return &c.SweepInterval })},
@@ -199,7 +203,9 @@ func (c *Config) crossCheck(set func(name string) bool, bad func(name, format st
 		bad("ADDR", "%q is not a loopback address and no auth is configured: set AUTH_JWKS_URL or AUTH_JWT_SECRET, or AUTH_DISABLED=true to serve everyone as one local user", c.Addr)
 	}
 	if !set("GRAPHQL_INTROSPECTION") {
-		c.GraphQL.Introspection = a.Development()
+		c.GraphQL.Introspection = a.Development() && c.GraphQL.TrustedDocuments == ""
+	} else if c.GraphQL.Introspection && c.GraphQL.TrustedDocuments != "" {
+		bad("GRAPHQL_INTROSPECTION", "cannot be true with GRAPHQL_TRUSTED_DOCUMENTS: introspection is not among the trusted documents")
 	}
 }
 

@@ -110,10 +110,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if cfg.SweepInterval > 0 {
 		go svc.RunSweeper(bg, cfg.SweepInterval)
 	}
+	var trusted *graph.TrustedDocuments
+	if path := cfg.GraphQL.TrustedDocuments; path != "" {
+		if trusted, err = graph.LoadTrustedDocuments(path); err != nil {
+			s.Close()
+			return nil, err
+		}
+		log.Info("graphql.trusted_documents", "path", path, "documents", trusted.Len())
+	}
 	api := graph.NewHandler(svc, graph.Limits{
 		Introspection: cfg.GraphQL.Introspection,
 		MaxDepth:      cfg.GraphQL.MaxDepth,
 		MaxComplexity: cfg.GraphQL.MaxComplexity,
+		Trusted:       trusted,
 	}, s.Metrics.GraphQL(nil))
 
 	mux := http.NewServeMux()
