@@ -131,7 +131,7 @@ func (d *deployment) start(settings ...string) *process {
 	d.t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		res, err := http.Get(p.base + "/readyz")
+		res, err := client.Get(p.base + "/readyz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
@@ -149,7 +149,7 @@ func (d *deployment) start(settings ...string) *process {
 func (p *process) gql(t *testing.T, query string, vars map[string]any, out any) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	res, err := http.Post(p.base+"/query", "application/json", bytes.NewReader(body))
+	res, err := client.Post(p.base+"/query", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,9 @@ func (p *process) gql(t *testing.T, query string, vars map[string]any, out any) 
 		t.Fatalf("%s: %v %s", query, err, r.Errors)
 	}
 	if out != nil {
-		json.Unmarshal(r.Data, out)
+		if err := json.Unmarshal(r.Data, out); err != nil {
+			t.Fatalf("%s: decoding data %s: %v", query, r.Data, err)
+		}
 	}
 }
 
@@ -188,6 +190,9 @@ func (p *process) upload(t *testing.T, name string, body []byte) uploaded {
 	var s struct{ SaveFiles []uploaded }
 	p.gql(t, `mutation($f: [SaveFileInput!]!) { saveFiles(files: $f) { id fileName } }`,
 		map[string]any{"f": []map[string]any{{"fileName": u.FileName, "originalName": name}}}, &s)
+	if len(s.SaveFiles) != 1 {
+		t.Fatalf("saveFiles returned %d files, want 1", len(s.SaveFiles))
+	}
 	return s.SaveFiles[0]
 }
 
@@ -221,7 +226,7 @@ func TestKilledMidDeleteConverges(t *testing.T) {
 	keep := p.upload(t, "keep.txt", []byte("keep"))
 
 	d.proxy.SetStalled(true) // the DeleteObject call hangs
-	go http.Post(p.base+"/query", "application/json", strings.NewReader(fmt.Sprintf(`{"query":"mutation { deleteFile(id: \"%s\") }"}`, f.ID)))
+	go client.Post(p.base+"/query", "application/json", strings.NewReader(fmt.Sprintf(`{"query":"mutation { deleteFile(id: \"%s\") }"}`, f.ID)))
 	deadline := time.Now().Add(10 * time.Second)
 	for d.rowState(f.ID) != "deleting" {
 		if time.Now().After(deadline) {

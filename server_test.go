@@ -23,6 +23,10 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 	}
 }
 
+// client bounds every request a test sends, so a server that never
+// answers fails the test instead of hanging it.
+var client = &http.Client{Timeout: time.Minute}
+
 // freeAddr returns a loopback address nothing listens on.
 func freeAddr(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -45,7 +49,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		res, err := http.Get("http://" + addr + "/readyz")
+		res, err := client.Get("http://" + addr + "/readyz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
@@ -62,7 +66,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	res, err := http.Post("http://"+addr+"/query", "application/json", strings.NewReader(`{"query":"{ files { totalCount } }"}`))
+	res, err := client.Post("http://"+addr+"/query", "application/json", strings.NewReader(`{"query":"{ files { totalCount } }"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +75,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		t.Errorf("query: status %d", res.StatusCode)
 	}
 	for url, want := range map[string]int{"http://" + metricsAddr + "/metrics": 200, "http://" + addr + "/metrics": 404} {
-		res, err := http.Get(url)
+		res, err := client.Get(url)
 		if err != nil {
 			t.Fatal(err)
 		}

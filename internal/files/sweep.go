@@ -67,7 +67,10 @@ func (s *Service) sweep(ctx context.Context) (SweepReport, error) {
 		}
 		out := make([]doomed, len(stale))
 		for i, f := range stale {
-			out[i] = doomed{f.FileName, s.db.File.DeleteOneID(f.ID).Exec}
+			out[i] = doomed{f.FileName, func(ctx context.Context) (bool, error) {
+				n, err := s.db.File.Delete().Where(file.ID(f.ID)).Exec(ctx)
+				return n > 0, err
+			}}
 		}
 		return out, nil
 	})
@@ -76,22 +79,26 @@ func (s *Service) sweep(ctx context.Context) (SweepReport, error) {
 
 // retireUpload deletes an upload's row and takes it out of its owner's
 // usage, if no one else (a save, another sweeper) removed it first.
-func (s *Service) retireUpload(u *ent.Upload) func(context.Context) error {
-	return func(ctx context.Context) error {
-		return s.inTx(ctx, "sweep", func(tx *ent.Tx) error {
+func (s *Service) retireUpload(u *ent.Upload) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (removed bool, err error) {
+		err = s.inTx(ctx, "sweep", func(tx *ent.Tx) error {
 			n, err := tx.Upload.Delete().Where(upload.ID(u.ID)).Exec(ctx)
 			if err != nil || n == 0 {
 				return err
 			}
+			removed = true
 			return addUsage(ctx, tx, u.Owner, usageDelta{PendingCount: -1, PendingBytes: -u.Size})
 		})
+		return removed && err == nil, err
 	}
 }
 
-// doomed is an object and the row that names it, both to go.
+// doomed is an object and the row that names it, both to go. deleteRow
+// reports whether it removed the row, rather than found it gone, so that
+// replicas sweeping together count each row once.
 type doomed struct {
 	key       string
-	deleteRow func(context.Context) error
+	deleteRow func(context.Context) (bool, error)
 }
 
 // sweepAll removes what find returns, batch after batch, until a batch
@@ -122,10 +129,13 @@ func (s *Service) removeEach(ctx context.Context, batch []doomed) (int, error) {
 			if err := s.store.Delete(ctx, d.key); err != nil && !errors.Is(err, storage.ErrNotExist) {
 				return storageError("sweeping object", err)
 			}
-			if err := d.deleteRow(ctx); err != nil && !ent.IsNotFound(err) {
+			ok, err := d.deleteRow(ctx)
+			if err != nil {
 				return dbError("sweeping row", err)
 			}
-			removed.Add(1)
+			if ok {
+				removed.Add(1)
+			}
 			return nil
 		})
 	}

@@ -16,7 +16,7 @@ import (
 
 func readyz(t *testing.T, e *env) (int, map[string]string) {
 	t.Helper()
-	res, err := http.Get(e.URL + "/readyz")
+	res, err := client.Get(e.URL + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,9 +45,9 @@ func TestStorageDown(t *testing.T) {
 	}
 	e.fail("UNAVAILABLE", deleteQ, map[string]any{"id": kept.ID})
 	e.clock.advance(time.Minute) // past the last answer from storage vouching for it
-	before, _ := e.srv.db.Ent.Upload.Query().Count(context.Background())
+	before := e.srv.db.Ent.Upload.Query().CountX(context.Background())
 	e.fail("UNAVAILABLE", createQ, map[string]any{"files": []map[string]any{{"originalName": "new.txt", "size": 1}}})
-	if after, _ := e.srv.db.Ent.Upload.Query().Count(context.Background()); after != before {
+	if after := e.srv.db.Ent.Upload.Query().CountX(context.Background()); after != before {
 		t.Errorf("createUploadUrls with storage down recorded %d uploads", after-before)
 	}
 	var list connection

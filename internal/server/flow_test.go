@@ -102,6 +102,9 @@ func testFlow(t *testing.T, e *env) {
 	// A retried save returns the same files and makes no duplicates.
 	var again struct{ SaveFiles []fileNode }
 	e.do(saveQ, map[string]any{"files": save}, &again)
+	if len(again.SaveFiles) != len(saved.SaveFiles) {
+		t.Fatalf("retried save returned %d files, want %d", len(again.SaveFiles), len(saved.SaveFiles))
+	}
 	for i := range again.SaveFiles {
 		if again.SaveFiles[i].ID != saved.SaveFiles[i].ID {
 			t.Errorf("retried save returned %s, want %s", again.SaveFiles[i].ID, saved.SaveFiles[i].ID)
@@ -143,7 +146,7 @@ func testFlow(t *testing.T, e *env) {
 	for _, f := range saved.SaveFiles[:3] {
 		var dl struct{ FileDownloadUrl struct{ URL string } }
 		e.do(downloadQ, map[string]any{"id": f.ID}, &dl)
-		res, err := http.Get(dl.FileDownloadUrl.URL)
+		res, err := client.Get(dl.FileDownloadUrl.URL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,23 +328,32 @@ func TestConcurrentSave(t *testing.T) {
 			e := newEnv(t, backend)
 			u := e.createUploads(map[string]any{"originalName": "a.bin", "size": 100})[0]
 			e.put(u, randomBytes(100))
+			// Off the test goroutine: results go back on a channel,
+			// never through t. All four start together.
 			ids := make(chan string, 4)
+			start := make(chan struct{})
 			for range 4 {
 				go func() {
-					r := e.post(saveQ, map[string]any{"files": []map[string]any{{"fileName": u.FileName, "originalName": "a.bin"}}})
-					if len(r.Errors) > 0 {
-						ids <- "error: " + r.Errors[0].Message
-						return
-					}
+					<-start
+					r, err := e.send(context.Background(), saveQ, map[string]any{"files": []map[string]any{{"fileName": u.FileName, "originalName": "a.bin"}}})
 					var out struct{ SaveFiles []fileNode }
-					if err := json.Unmarshal(r.Data, &out); err != nil {
+					switch {
+					case err != nil:
 						ids <- "error: " + err.Error()
-						return
+					case len(r.Errors) > 0:
+						ids <- "error: " + r.Errors[0].Message
+					case json.Unmarshal(r.Data, &out) != nil || len(out.SaveFiles) != 1:
+						ids <- "error: unexpected data " + string(r.Data)
+					default:
+						ids <- out.SaveFiles[0].ID
 					}
-					ids <- out.SaveFiles[0].ID
 				}()
 			}
+			close(start)
 			first := <-ids
+			if strings.HasPrefix(first, "error: ") {
+				t.Errorf("a concurrent save failed: %s", first)
+			}
 			for range 3 {
 				if id := <-ids; id != first {
 					t.Errorf("concurrent saves returned %q and %q", first, id)

@@ -22,7 +22,7 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		if accept != "" {
 			req.Header.Set("Accept", accept)
 		}
-		res, err := http.DefaultClient.Do(req)
+		res, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +95,7 @@ func TestCORS(t *testing.T) {
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Access-Control-Request-Method", method)
 		req.Header.Set("Access-Control-Request-Headers", headers)
-		res, err := http.DefaultClient.Do(req)
+		res, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

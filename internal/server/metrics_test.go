@@ -22,7 +22,7 @@ type series map[string]float64
 // scrapeMetrics reads the server's /metrics over HTTP, as Prometheus does.
 func scrapeMetrics(t *testing.T, url string) series {
 	t.Helper()
-	res, err := http.Get(url)
+	res, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestMetrics(t *testing.T) {
 			e.fail("GRAPHQL_PARSE_FAILED", "{ files {", nil)
 			e.do("query Mine { files { totalCount } }", nil, nil)
 			// The API listener does not serve the metrics.
-			res, err := http.Get(e.URL + "/metrics")
+			res, err := client.Get(e.URL + "/metrics")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -157,7 +158,7 @@ func TestCrossUser(t *testing.T) {
 
 func get(t testing.TB, u string) []byte {
 	t.Helper()
-	res, err := http.Get(u)
+	res, err := client.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,24 +204,36 @@ func TestLimits(t *testing.T) {
 			// Limits are each user's own.
 			e.as(token(t, "bob")).createUploads(req("e.png", "image/png", 600))
 
-			// Concurrent calls cannot squeeze past the quota together.
+			// Concurrent calls cannot squeeze past the quota together:
+			// sixteen start at once (off the test goroutine, so results
+			// come back under mu, never through t).
 			carol := e.as(token(t, "carol"))
 			var wg sync.WaitGroup
 			var mu sync.Mutex
+			var failures []string
 			granted := 0
-			for i := range 3 {
+			start := make(chan struct{})
+			for i := range 16 {
 				wg.Go(func() {
-					r := carol.post(createQ, map[string]any{"files": []any{req(fmt.Sprintf("%d.png", i), "image/png", 400)}})
+					<-start
+					r, err := carol.send(context.Background(), createQ, map[string]any{"files": []any{req(fmt.Sprintf("%d.png", i), "image/png", 400)}})
 					mu.Lock()
 					defer mu.Unlock()
-					if len(r.Errors) == 0 {
+					switch {
+					case err != nil:
+						failures = append(failures, err.Error())
+					case len(r.Errors) == 0:
 						granted++
-					} else if r.Errors[0].code() != "FORBIDDEN" {
-						t.Errorf("concurrent create: %+v", r.Errors)
+					case r.Errors[0].code() != "FORBIDDEN":
+						failures = append(failures, fmt.Sprintf("%+v", r.Errors))
 					}
 				})
 			}
+			close(start)
 			wg.Wait()
+			if len(failures) > 0 {
+				t.Errorf("concurrent creates failed: %v", failures)
+			}
 			if granted != 2 {
 				t.Errorf("%d concurrent 400-byte uploads granted under a 1000-byte quota, want 2", granted)
 			}
@@ -256,7 +269,7 @@ func TestHardenedEndpoint(t *testing.T) {
 			req.Header.Set("Content-Type", ct)
 		}
 		req.Header.Set("Authorization", "Bearer "+alice.token)
-		res, err := http.DefaultClient.Do(req)
+		res, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +280,7 @@ func TestHardenedEndpoint(t *testing.T) {
 		}
 	}
 	// Mutations never over GET.
-	res, err2 := http.Get(e.URL + "/query?query=" + url.QueryEscape(`mutation { deleteFile(id: "0193a6f4-0000-7000-8000-000000000009") }`))
+	res, err2 := client.Get(e.URL + "/query?query=" + url.QueryEscape(`mutation { deleteFile(id: "0193a6f4-0000-7000-8000-000000000009") }`))
 	if err2 != nil {
 		t.Fatal(err2)
 	}
@@ -277,7 +290,7 @@ func TestHardenedEndpoint(t *testing.T) {
 	}
 	// Oversized body.
 	big := `{"query":"{ files { totalCount } }","variables":{"x":"` + strings.Repeat("a", 2<<20) + `"}}`
-	res, err2 = http.Post(e.URL+"/query", "application/json", strings.NewReader(big))
+	res, err2 = client.Post(e.URL+"/query", "application/json", strings.NewReader(big))
 	if err2 != nil {
 		t.Fatal(err2)
 	}
@@ -287,7 +300,7 @@ func TestHardenedEndpoint(t *testing.T) {
 	}
 
 	// No playground either: it could not load the schema.
-	res, err2 = http.Get(e.URL + "/")
+	res, err2 = client.Get(e.URL + "/")
 	if err2 != nil {
 		t.Fatal(err2)
 	}
