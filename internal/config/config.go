@@ -44,6 +44,9 @@ type Config struct {
 	// MetricsAddr is where Prometheus scrapes /metrics; "" for nowhere.
 	// Equal to Addr, the API listener serves it too.
 	MetricsAddr string
+	// OTLPEndpoint is the OpenTelemetry collector traces go to; "" for no
+	// tracing.
+	OTLPEndpoint string
 }
 
 // Auth says how callers are identified. With neither JWKSURL nor JWTSecret
@@ -155,6 +158,7 @@ var Settings = []Setting{
 	{"SWEEP_INTERVAL", "1m", "how often to remove expired uploads and finish interrupted deletes; 0 turns the sweeper off in this process", field(duration(0, "30s"), func(c *Config) *time.Duration { return &c.SweepInterval })},
 	{"MIGRATE_ON_START", "true", "apply database migrations at startup; false to run `filegraph migrate` as a deploy step", field(boolean, func(c *Config) *bool { return &c.MigrateOnStart })},
 	{"METRICS_ADDR", "127.0.0.1:9464", "address of the Prometheus /metrics listener, apart from the API; off for none; the same as ADDR puts /metrics on the API listener", field(metricsAddr, func(c *Config) *string { return &c.MetricsAddr })},
+	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector to send traces to, e.g. http://127.0.0.1:4318; empty for no tracing; the SDK's other OTEL_* variables apply", field(httpURL, func(c *Config) *string { return &c.OTLPEndpoint })},
 }
 
 // Load reads and checks the configuration. Its error names every bad

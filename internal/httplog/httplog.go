@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 type ctxKey struct{}
@@ -37,7 +39,7 @@ func RequestID(ctx context.Context) string {
 }
 
 // Logger returns log with records made under a request's context tagged
-// with its request_id.
+// with its request_id, and with the trace_id when tracing is on.
 func Logger(log *slog.Logger) *slog.Logger {
 	return slog.New(contextHandler{log.Handler()})
 }
@@ -47,6 +49,9 @@ type contextHandler struct{ slog.Handler }
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

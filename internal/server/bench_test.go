@@ -139,3 +139,41 @@ func BenchmarkFileDownloadURL(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTelemetry measures what metrics and traces cost per request:
+// the same requests through a server without them (bare), with metrics
+// (the default), and with metrics and traces sent to a local collector.
+func BenchmarkTelemetry(b *testing.B) {
+	col := &collector{discard: true}
+	hs := httptest.NewServer(col.handler())
+	b.Cleanup(hs.Close) // after the servers' cleanups, which send their last spans
+	for _, backend := range backends {
+		for _, mode := range []string{"bare", "metrics", "metrics+traces"} {
+			settings := []string{"MAX_PENDING_UPLOADS", "1000000000", "SWEEP_INTERVAL", "0"}
+			var opts []Option
+			switch mode {
+			case "bare":
+				opts = append(opts, func(o *options) { o.bare = true })
+			case "metrics+traces":
+				settings = append(settings, "OTEL_EXPORTER_OTLP_ENDPOINT", hs.URL)
+			}
+			e := startEnv(b, backend, false, settings, opts...)
+			f := seed(b, e, 100)
+			for _, req := range []struct {
+				name, query string
+				vars        map[string]any
+			}{
+				{"createUploadUrls", createQ, map[string]any{"files": uploadRequests(1)}},
+				{"files(first:50)", listQ, map[string]any{"first": 50}},
+				{"fileDownloadUrl", downloadQ, map[string]any{"id": f[0].ID.String()}},
+			} {
+				b.Run(fmt.Sprintf("%s/%s/%s", backend, req.name, mode), func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						benchRequest(b, e.srv.Handler, req.query, req.vars)
+					}
+				})
+			}
+		}
+	}
+}

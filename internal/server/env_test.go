@@ -87,7 +87,7 @@ func newFaultyEnv(t testing.TB, settings ...string) *env {
 	return startEnv(t, "postgres+s3", true, settings)
 }
 
-func startEnv(t testing.TB, backend string, proxied bool, settings []string) *env {
+func startEnv(t testing.TB, backend string, proxied bool, settings []string, extra ...Option) *env {
 	ctx := context.Background()
 	hs := httptest.NewUnstartedServer(nil)
 	vars := map[string]string{
@@ -98,7 +98,7 @@ func startEnv(t testing.TB, backend string, proxied bool, settings []string) *en
 		vars[settings[i]] = settings[i+1]
 	}
 	e := &env{t: t, clock: &clock{}, logs: &logBuffer{}}
-	opts := []Option{WithClock(e.clock.now)}
+	opts := append([]Option{WithClock(e.clock.now)}, extra...)
 	if backend == "postgres+s3" {
 		pg, err := testenv.NewPostgres()
 		if err != nil {

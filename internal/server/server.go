@@ -9,8 +9,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/filegraph/filegraph/graph"
 	"github.com/filegraph/filegraph/internal/auth"
@@ -35,7 +40,17 @@ type Server struct {
 	Metrics *telemetry.Metrics
 	db      *database.DB
 	store   storage.Store
-	stop    context.CancelFunc // ends the sweeper and the JWKS refresher
+	stop    context.CancelFunc       // ends the sweeper and the JWKS refresher
+	tracing *sdktrace.TracerProvider // nil: OTEL_EXPORTER_OTLP_ENDPOINT unset
+	bare    bool
+}
+
+// tracer is the provider spans come from, or nil when tracing is off.
+func (s *Server) tracer() trace.TracerProvider {
+	if s.tracing == nil {
+		return nil // not a typed nil in an interface
+	}
+	return s.tracing
 }
 
 // Option changes how New wires the server.
@@ -44,6 +59,7 @@ type Option func(*options)
 type options struct {
 	store storage.Store
 	now   func() time.Time
+	bare  bool // no metrics or traces: the baseline the benchmarks compare with
 }
 
 // WithClock makes the files service read time from now: tests move it
@@ -67,24 +83,39 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		opt(&o)
 	}
 	log = httplog.Logger(log)
+	s := &Server{Metrics: telemetry.NewMetrics(), stop: func() {}, bare: o.bare}
+	if cfg.OTLPEndpoint != "" && !o.bare {
+		tp, err := telemetry.Tracing(ctx, cfg.OTLPEndpoint, os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		s.tracing = tp
+		log.Info("tracing.on", "endpoint", cfg.OTLPEndpoint)
+	}
 	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir, cfg.MigrateOnStart, log)
 	if err != nil {
+		s.stopTracing()
 		return nil, err
 	}
 	store := o.store
 	if store == nil {
 		if store, err = openStore(ctx, cfg, log); err != nil {
 			db.Close()
+			s.stopTracing()
 			return nil, err
 		}
 	}
-	metrics := telemetry.NewMetrics()
-	metrics.WatchDB(db.SQL, db.Dialect)
+	s.db, s.store = db, store
+	s.Metrics.WatchDB(db.SQL, db.Dialect)
 	fcfg := FilesConfig(cfg)
 	fcfg.Now = o.now
-	fcfg.Events = metrics
-	svc := files.New(db.Ent, metrics.Store(store, nil), fcfg, log)
-	return &Server{Files: svc, Metrics: metrics, db: db, store: store, stop: func() {}}, nil
+	observed := store
+	if !o.bare {
+		fcfg.Events = s.Metrics
+		observed = s.Metrics.Store(store, s.tracer())
+	}
+	s.Files = files.New(db.Ent, observed, fcfg, log)
+	return s, nil
 }
 
 // New opens the server as Open does, then starts the background work
@@ -118,12 +149,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		}
 		log.Info("graphql.trusted_documents", "path", path, "documents", trusted.Len())
 	}
+	var exts []graphql.HandlerExtension
+	if !s.bare {
+		exts = append(exts, s.Metrics.GraphQL(s.tracer()))
+	}
 	api := graph.NewHandler(svc, graph.Limits{
 		Introspection: cfg.GraphQL.Introspection,
 		MaxDepth:      cfg.GraphQL.MaxDepth,
 		MaxComplexity: cfg.GraphQL.MaxComplexity,
 		Trusted:       trusted,
-	}, s.Metrics.GraphQL(nil))
+	}, exts...)
 
 	mux := http.NewServeMux()
 	if cfg.GraphQL.Introspection {
@@ -155,7 +190,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		// Only where the operator points METRICS_ADDR at the API listener.
 		mux.Handle("GET /metrics", s.Metrics.Handler())
 	}
-	s.Handler = httplog.Middleware(log, s.Metrics.Routes(mux))
+	var routes http.Handler = mux
+	if !s.bare {
+		routes = s.Metrics.Routes(mux)
+	}
+	s.Handler = httplog.Middleware(log, routes)
+	if tp := s.tracer(); tp != nil {
+		s.Handler = telemetry.HTTP(tp, s.Handler)
+	}
 	return s, nil
 }
 
@@ -240,10 +282,22 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 // Close stops the background work and releases the database.
 func (s *Server) Close() error {
 	s.stop()
+	defer s.stopTracing()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("closing database: %w", err)
 	}
 	return nil
+}
+
+// stopTracing sends the spans still batched, giving up after a few seconds
+// when the collector does not answer.
+func (s *Server) stopTracing() {
+	if s.tracing == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.tracing.Shutdown(ctx)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,7 @@ type Metrics struct {
 
 	httpRequests *prometheus.CounterVec   // route, method, code
 	httpDuration *prometheus.HistogramVec // route, method
+	routes       sync.Map                 // routeKey → routeSeries, so a request hashes one key
 
 	gqlOperations *prometheus.CounterVec   // operation, type, outcome
 	gqlDuration   *prometheus.HistogramVec // operation, type, outcome
@@ -156,15 +158,41 @@ func (m *Metrics) Routes(mux http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		mux.ServeHTTP(rec, r)
-		route := routeOf(r.Pattern)
-		method := methodOf(r.Method)
-		m.httpRequests.WithLabelValues(route, method, strconv.Itoa(rec.status)).Inc()
-		m.httpDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+		k := routeKey{r.Pattern, methodOf(r.Method), rec.status}
+		v, ok := m.routes.Load(k)
+		if !ok {
+			v, _ = m.routes.LoadOrStore(k, m.routeSeries(k))
+		}
+		s := v.(routeSeries)
+		s.requests.Inc()
+		s.duration.Observe(time.Since(start).Seconds())
 		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
-			span.SetName(method + " " + route)
-			span.SetAttributes(attribute.String("http.route", route))
+			span.SetName(s.spanName)
+			span.SetAttributes(attribute.String("http.route", s.route))
 		}
 	})
+}
+
+type routeKey struct {
+	pattern, method string
+	status          int
+}
+
+type routeSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+	route    string
+	spanName string
+}
+
+func (m *Metrics) routeSeries(k routeKey) routeSeries {
+	route, method := routeOf(k.pattern), k.method
+	return routeSeries{
+		requests: m.httpRequests.WithLabelValues(route, method, strconv.Itoa(k.status)),
+		duration: m.httpDuration.WithLabelValues(route, method),
+		route:    route,
+		spanName: method + " " + route,
+	}
 }
 
 // routeOf turns a ServeMux pattern into a route label: "GET /healthz" is

@@ -1,8 +1,18 @@
 package telemetry
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/filegraph/filegraph/internal/httplog"
 
 	"github.com/filegraph/filegraph/internal/storage"
 	"github.com/filegraph/filegraph/internal/storage/diskstore"
@@ -78,5 +88,38 @@ func TestRouteLabels(t *testing.T) {
 	}
 	if methodOf("BREW") != "OTHER" || methodOf("PUT") != "PUT" {
 		t.Error("methods outside HTTP's must share one label")
+	}
+}
+
+// Every log record of a traced request carries its trace id: the span is
+// made outside the request logging.
+func TestTraceIDInEveryLogRecord(t *testing.T) {
+	var buf bytes.Buffer
+	log := httplog.Logger(slog.New(slog.NewTextHandler(&buf, nil)))
+	tp := sdktrace.NewTracerProvider()
+	defer tp.Shutdown(context.Background())
+	h := HTTP(tp, httplog.Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log.InfoContext(r.Context(), "files.saved")
+	})))
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req := httptest.NewRequest("POST", "/query", nil)
+	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("log lines: %q", lines)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, "trace_id="+traceID) {
+			t.Errorf("line %q lacks trace_id=%s", l, traceID)
+		}
+	}
+}
+
+func TestTracingRefusesGRPC(t *testing.T) {
+	env := map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+	_, err := Tracing(context.Background(), "http://127.0.0.1:4318", func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_PROTOCOL") {
+		t.Fatalf("Tracing with gRPC: %v, want an error naming OTEL_EXPORTER_OTLP_PROTOCOL", err)
 	}
 }
