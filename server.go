@@ -115,7 +115,11 @@ func reconcile(ctx context.Context, cfg config.Config, log *slog.Logger, fix boo
 	for _, m := range r.Missing {
 		fmt.Printf("  %s %s (owner %s)\n", m.ID, m.FileName, m.Owner)
 	}
-	if !r.Fixed && len(r.Orphans)+len(r.Missing) > 0 {
+	fmt.Printf("uploads in parts without a row: %d%s\n", len(r.StrayUploads), map[bool]string{false: "", true: " (aborted)"}[r.Fixed])
+	for _, u := range r.StrayUploads {
+		fmt.Printf("  %s (upload %s, started %s)\n", u.Key, u.UploadID, u.Initiated.UTC().Format(time.RFC3339))
+	}
+	if !r.Fixed && len(r.Orphans)+len(r.Missing)+len(r.StrayUploads) > 0 {
 		return errInconsistent
 	}
 	return nil

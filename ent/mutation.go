@@ -815,6 +815,12 @@ type UploadMutation struct {
 	expires_at      *time.Time
 	created_at      *time.Time
 	owner           *string
+	multipart_id    *string
+	part_size       *int64
+	addpart_size    *int64
+	part_count      *int
+	addpart_count   *int
+	part_checksums  *bool
 	clearedFields   map[string]struct{}
 	done            bool
 	oldValue        func(context.Context) (*Upload, error)
@@ -1233,6 +1239,190 @@ func (m *UploadMutation) ResetOwner() {
 	m.owner = nil
 }
 
+// SetMultipartID sets the "multipart_id" field.
+func (m *UploadMutation) SetMultipartID(s string) {
+	m.multipart_id = &s
+}
+
+// MultipartID returns the value of the "multipart_id" field in the mutation.
+func (m *UploadMutation) MultipartID() (r string, exists bool) {
+	v := m.multipart_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMultipartID returns the old "multipart_id" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldMultipartID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMultipartID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMultipartID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMultipartID: %w", err)
+	}
+	return oldValue.MultipartID, nil
+}
+
+// ResetMultipartID resets all changes to the "multipart_id" field.
+func (m *UploadMutation) ResetMultipartID() {
+	m.multipart_id = nil
+}
+
+// SetPartSize sets the "part_size" field.
+func (m *UploadMutation) SetPartSize(i int64) {
+	m.part_size = &i
+	m.addpart_size = nil
+}
+
+// PartSize returns the value of the "part_size" field in the mutation.
+func (m *UploadMutation) PartSize() (r int64, exists bool) {
+	v := m.part_size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPartSize returns the old "part_size" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldPartSize(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPartSize is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPartSize requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPartSize: %w", err)
+	}
+	return oldValue.PartSize, nil
+}
+
+// AddPartSize adds i to the "part_size" field.
+func (m *UploadMutation) AddPartSize(i int64) {
+	if m.addpart_size != nil {
+		*m.addpart_size += i
+	} else {
+		m.addpart_size = &i
+	}
+}
+
+// AddedPartSize returns the value that was added to the "part_size" field in this mutation.
+func (m *UploadMutation) AddedPartSize() (r int64, exists bool) {
+	v := m.addpart_size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPartSize resets all changes to the "part_size" field.
+func (m *UploadMutation) ResetPartSize() {
+	m.part_size = nil
+	m.addpart_size = nil
+}
+
+// SetPartCount sets the "part_count" field.
+func (m *UploadMutation) SetPartCount(i int) {
+	m.part_count = &i
+	m.addpart_count = nil
+}
+
+// PartCount returns the value of the "part_count" field in the mutation.
+func (m *UploadMutation) PartCount() (r int, exists bool) {
+	v := m.part_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPartCount returns the old "part_count" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldPartCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPartCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPartCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPartCount: %w", err)
+	}
+	return oldValue.PartCount, nil
+}
+
+// AddPartCount adds i to the "part_count" field.
+func (m *UploadMutation) AddPartCount(i int) {
+	if m.addpart_count != nil {
+		*m.addpart_count += i
+	} else {
+		m.addpart_count = &i
+	}
+}
+
+// AddedPartCount returns the value that was added to the "part_count" field in this mutation.
+func (m *UploadMutation) AddedPartCount() (r int, exists bool) {
+	v := m.addpart_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPartCount resets all changes to the "part_count" field.
+func (m *UploadMutation) ResetPartCount() {
+	m.part_count = nil
+	m.addpart_count = nil
+}
+
+// SetPartChecksums sets the "part_checksums" field.
+func (m *UploadMutation) SetPartChecksums(b bool) {
+	m.part_checksums = &b
+}
+
+// PartChecksums returns the value of the "part_checksums" field in the mutation.
+func (m *UploadMutation) PartChecksums() (r bool, exists bool) {
+	v := m.part_checksums
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPartChecksums returns the old "part_checksums" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldPartChecksums(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPartChecksums is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPartChecksums requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPartChecksums: %w", err)
+	}
+	return oldValue.PartChecksums, nil
+}
+
+// ResetPartChecksums resets all changes to the "part_checksums" field.
+func (m *UploadMutation) ResetPartChecksums() {
+	m.part_checksums = nil
+}
+
 // Where appends a list predicates to the UploadMutation builder.
 func (m *UploadMutation) Where(ps ...predicate.Upload) {
 	m.predicates = append(m.predicates, ps...)
@@ -1267,7 +1457,7 @@ func (m *UploadMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UploadMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 12)
 	if m.file_name != nil {
 		fields = append(fields, upload.FieldFileName)
 	}
@@ -1291,6 +1481,18 @@ func (m *UploadMutation) Fields() []string {
 	}
 	if m.owner != nil {
 		fields = append(fields, upload.FieldOwner)
+	}
+	if m.multipart_id != nil {
+		fields = append(fields, upload.FieldMultipartID)
+	}
+	if m.part_size != nil {
+		fields = append(fields, upload.FieldPartSize)
+	}
+	if m.part_count != nil {
+		fields = append(fields, upload.FieldPartCount)
+	}
+	if m.part_checksums != nil {
+		fields = append(fields, upload.FieldPartChecksums)
 	}
 	return fields
 }
@@ -1316,6 +1518,14 @@ func (m *UploadMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case upload.FieldOwner:
 		return m.Owner()
+	case upload.FieldMultipartID:
+		return m.MultipartID()
+	case upload.FieldPartSize:
+		return m.PartSize()
+	case upload.FieldPartCount:
+		return m.PartCount()
+	case upload.FieldPartChecksums:
+		return m.PartChecksums()
 	}
 	return nil, false
 }
@@ -1341,6 +1551,14 @@ func (m *UploadMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldCreatedAt(ctx)
 	case upload.FieldOwner:
 		return m.OldOwner(ctx)
+	case upload.FieldMultipartID:
+		return m.OldMultipartID(ctx)
+	case upload.FieldPartSize:
+		return m.OldPartSize(ctx)
+	case upload.FieldPartCount:
+		return m.OldPartCount(ctx)
+	case upload.FieldPartChecksums:
+		return m.OldPartChecksums(ctx)
 	}
 	return nil, fmt.Errorf("unknown Upload field %s", name)
 }
@@ -1406,6 +1624,34 @@ func (m *UploadMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetOwner(v)
 		return nil
+	case upload.FieldMultipartID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMultipartID(v)
+		return nil
+	case upload.FieldPartSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPartSize(v)
+		return nil
+	case upload.FieldPartCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPartCount(v)
+		return nil
+	case upload.FieldPartChecksums:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPartChecksums(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Upload field %s", name)
 }
@@ -1417,6 +1663,12 @@ func (m *UploadMutation) AddedFields() []string {
 	if m.addsize != nil {
 		fields = append(fields, upload.FieldSize)
 	}
+	if m.addpart_size != nil {
+		fields = append(fields, upload.FieldPartSize)
+	}
+	if m.addpart_count != nil {
+		fields = append(fields, upload.FieldPartCount)
+	}
 	return fields
 }
 
@@ -1427,6 +1679,10 @@ func (m *UploadMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case upload.FieldSize:
 		return m.AddedSize()
+	case upload.FieldPartSize:
+		return m.AddedPartSize()
+	case upload.FieldPartCount:
+		return m.AddedPartCount()
 	}
 	return nil, false
 }
@@ -1442,6 +1698,20 @@ func (m *UploadMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddSize(v)
+		return nil
+	case upload.FieldPartSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPartSize(v)
+		return nil
+	case upload.FieldPartCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPartCount(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Upload numeric field %s", name)
@@ -1493,6 +1763,18 @@ func (m *UploadMutation) ResetField(name string) error {
 		return nil
 	case upload.FieldOwner:
 		m.ResetOwner()
+		return nil
+	case upload.FieldMultipartID:
+		m.ResetMultipartID()
+		return nil
+	case upload.FieldPartSize:
+		m.ResetPartSize()
+		return nil
+	case upload.FieldPartCount:
+		m.ResetPartCount()
+		return nil
+	case upload.FieldPartChecksums:
+		m.ResetPartChecksums()
 		return nil
 	}
 	return fmt.Errorf("unknown Upload field %s", name)

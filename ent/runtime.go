@@ -80,6 +80,26 @@ func init() {
 	uploadDescOwner := uploadFields[8].Descriptor()
 	// upload.OwnerValidator is a validator for the "owner" field. It is called by the builders before save.
 	upload.OwnerValidator = uploadDescOwner.Validators[0].(func(string) error)
+	// uploadDescMultipartID is the schema descriptor for multipart_id field.
+	uploadDescMultipartID := uploadFields[9].Descriptor()
+	// upload.DefaultMultipartID holds the default value on creation for the multipart_id field.
+	upload.DefaultMultipartID = uploadDescMultipartID.Default.(string)
+	// uploadDescPartSize is the schema descriptor for part_size field.
+	uploadDescPartSize := uploadFields[10].Descriptor()
+	// upload.DefaultPartSize holds the default value on creation for the part_size field.
+	upload.DefaultPartSize = uploadDescPartSize.Default.(int64)
+	// upload.PartSizeValidator is a validator for the "part_size" field. It is called by the builders before save.
+	upload.PartSizeValidator = uploadDescPartSize.Validators[0].(func(int64) error)
+	// uploadDescPartCount is the schema descriptor for part_count field.
+	uploadDescPartCount := uploadFields[11].Descriptor()
+	// upload.DefaultPartCount holds the default value on creation for the part_count field.
+	upload.DefaultPartCount = uploadDescPartCount.Default.(int)
+	// upload.PartCountValidator is a validator for the "part_count" field. It is called by the builders before save.
+	upload.PartCountValidator = uploadDescPartCount.Validators[0].(func(int) error)
+	// uploadDescPartChecksums is the schema descriptor for part_checksums field.
+	uploadDescPartChecksums := uploadFields[12].Descriptor()
+	// upload.DefaultPartChecksums holds the default value on creation for the part_checksums field.
+	upload.DefaultPartChecksums = uploadDescPartChecksums.Default.(bool)
 	// uploadDescID is the schema descriptor for id field.
 	uploadDescID := uploadFields[0].Descriptor()
 	// upload.DefaultID holds the default value on creation for the id field.

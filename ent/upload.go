@@ -33,8 +33,16 @@ type Upload struct {
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// The id of the user the upload was issued to.
-	Owner        string `json:"owner,omitempty"`
-	selectValues sql.SelectValues
+	Owner string `json:"owner,omitempty"`
+	// The store's id of the upload in parts; empty for a single PUT.
+	MultipartID string `json:"multipart_id,omitempty"`
+	// Length of every part but the last; 0 for a single PUT.
+	PartSize int64 `json:"part_size,omitempty"`
+	// PartCount holds the value of the "part_count" field.
+	PartCount int `json:"part_count,omitempty"`
+	// Whether every part is signed for its SHA-256.
+	PartChecksums bool `json:"part_checksums,omitempty"`
+	selectValues  sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -42,9 +50,11 @@ func (*Upload) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case upload.FieldSize:
+		case upload.FieldPartChecksums:
+			values[i] = new(sql.NullBool)
+		case upload.FieldSize, upload.FieldPartSize, upload.FieldPartCount:
 			values[i] = new(sql.NullInt64)
-		case upload.FieldFileName, upload.FieldOriginalName, upload.FieldContentType, upload.FieldChecksumSha256, upload.FieldOwner:
+		case upload.FieldFileName, upload.FieldOriginalName, upload.FieldContentType, upload.FieldChecksumSha256, upload.FieldOwner, upload.FieldMultipartID:
 			values[i] = new(sql.NullString)
 		case upload.FieldExpiresAt, upload.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -119,6 +129,30 @@ func (_m *Upload) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Owner = value.String
 			}
+		case upload.FieldMultipartID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field multipart_id", values[i])
+			} else if value.Valid {
+				_m.MultipartID = value.String
+			}
+		case upload.FieldPartSize:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field part_size", values[i])
+			} else if value.Valid {
+				_m.PartSize = value.Int64
+			}
+		case upload.FieldPartCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field part_count", values[i])
+			} else if value.Valid {
+				_m.PartCount = int(value.Int64)
+			}
+		case upload.FieldPartChecksums:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field part_checksums", values[i])
+			} else if value.Valid {
+				_m.PartChecksums = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -178,6 +212,18 @@ func (_m *Upload) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("owner=")
 	builder.WriteString(_m.Owner)
+	builder.WriteString(", ")
+	builder.WriteString("multipart_id=")
+	builder.WriteString(_m.MultipartID)
+	builder.WriteString(", ")
+	builder.WriteString("part_size=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PartSize))
+	builder.WriteString(", ")
+	builder.WriteString("part_count=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PartCount))
+	builder.WriteString(", ")
+	builder.WriteString("part_checksums=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PartChecksums))
 	builder.WriteByte(')')
 	return builder.String()
 }

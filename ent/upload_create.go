@@ -85,6 +85,62 @@ func (_c *UploadCreate) SetOwner(v string) *UploadCreate {
 	return _c
 }
 
+// SetMultipartID sets the "multipart_id" field.
+func (_c *UploadCreate) SetMultipartID(v string) *UploadCreate {
+	_c.mutation.SetMultipartID(v)
+	return _c
+}
+
+// SetNillableMultipartID sets the "multipart_id" field if the given value is not nil.
+func (_c *UploadCreate) SetNillableMultipartID(v *string) *UploadCreate {
+	if v != nil {
+		_c.SetMultipartID(*v)
+	}
+	return _c
+}
+
+// SetPartSize sets the "part_size" field.
+func (_c *UploadCreate) SetPartSize(v int64) *UploadCreate {
+	_c.mutation.SetPartSize(v)
+	return _c
+}
+
+// SetNillablePartSize sets the "part_size" field if the given value is not nil.
+func (_c *UploadCreate) SetNillablePartSize(v *int64) *UploadCreate {
+	if v != nil {
+		_c.SetPartSize(*v)
+	}
+	return _c
+}
+
+// SetPartCount sets the "part_count" field.
+func (_c *UploadCreate) SetPartCount(v int) *UploadCreate {
+	_c.mutation.SetPartCount(v)
+	return _c
+}
+
+// SetNillablePartCount sets the "part_count" field if the given value is not nil.
+func (_c *UploadCreate) SetNillablePartCount(v *int) *UploadCreate {
+	if v != nil {
+		_c.SetPartCount(*v)
+	}
+	return _c
+}
+
+// SetPartChecksums sets the "part_checksums" field.
+func (_c *UploadCreate) SetPartChecksums(v bool) *UploadCreate {
+	_c.mutation.SetPartChecksums(v)
+	return _c
+}
+
+// SetNillablePartChecksums sets the "part_checksums" field if the given value is not nil.
+func (_c *UploadCreate) SetNillablePartChecksums(v *bool) *UploadCreate {
+	if v != nil {
+		_c.SetPartChecksums(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *UploadCreate) SetID(v uuid.UUID) *UploadCreate {
 	_c.mutation.SetID(v)
@@ -142,6 +198,22 @@ func (_c *UploadCreate) defaults() {
 		v := upload.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	if _, ok := _c.mutation.MultipartID(); !ok {
+		v := upload.DefaultMultipartID
+		_c.mutation.SetMultipartID(v)
+	}
+	if _, ok := _c.mutation.PartSize(); !ok {
+		v := upload.DefaultPartSize
+		_c.mutation.SetPartSize(v)
+	}
+	if _, ok := _c.mutation.PartCount(); !ok {
+		v := upload.DefaultPartCount
+		_c.mutation.SetPartCount(v)
+	}
+	if _, ok := _c.mutation.PartChecksums(); !ok {
+		v := upload.DefaultPartChecksums
+		_c.mutation.SetPartChecksums(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := upload.DefaultID()
 		_c.mutation.SetID(v)
@@ -198,6 +270,28 @@ func (_c *UploadCreate) check() error {
 		if err := upload.OwnerValidator(v); err != nil {
 			return &ValidationError{Name: "owner", err: fmt.Errorf(`ent: validator failed for field "Upload.owner": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.MultipartID(); !ok {
+		return &ValidationError{Name: "multipart_id", err: errors.New(`ent: missing required field "Upload.multipart_id"`)}
+	}
+	if _, ok := _c.mutation.PartSize(); !ok {
+		return &ValidationError{Name: "part_size", err: errors.New(`ent: missing required field "Upload.part_size"`)}
+	}
+	if v, ok := _c.mutation.PartSize(); ok {
+		if err := upload.PartSizeValidator(v); err != nil {
+			return &ValidationError{Name: "part_size", err: fmt.Errorf(`ent: validator failed for field "Upload.part_size": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.PartCount(); !ok {
+		return &ValidationError{Name: "part_count", err: errors.New(`ent: missing required field "Upload.part_count"`)}
+	}
+	if v, ok := _c.mutation.PartCount(); ok {
+		if err := upload.PartCountValidator(v); err != nil {
+			return &ValidationError{Name: "part_count", err: fmt.Errorf(`ent: validator failed for field "Upload.part_count": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.PartChecksums(); !ok {
+		return &ValidationError{Name: "part_checksums", err: errors.New(`ent: missing required field "Upload.part_checksums"`)}
 	}
 	return nil
 }
@@ -265,6 +359,22 @@ func (_c *UploadCreate) createSpec() (*Upload, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Owner(); ok {
 		_spec.SetField(upload.FieldOwner, field.TypeString, value)
 		_node.Owner = value
+	}
+	if value, ok := _c.mutation.MultipartID(); ok {
+		_spec.SetField(upload.FieldMultipartID, field.TypeString, value)
+		_node.MultipartID = value
+	}
+	if value, ok := _c.mutation.PartSize(); ok {
+		_spec.SetField(upload.FieldPartSize, field.TypeInt64, value)
+		_node.PartSize = value
+	}
+	if value, ok := _c.mutation.PartCount(); ok {
+		_spec.SetField(upload.FieldPartCount, field.TypeInt, value)
+		_node.PartCount = value
+	}
+	if value, ok := _c.mutation.PartChecksums(); ok {
+		_spec.SetField(upload.FieldPartChecksums, field.TypeBool, value)
+		_node.PartChecksums = value
 	}
 	return _node, _spec
 }

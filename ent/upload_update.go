@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -24,6 +25,20 @@ type UploadUpdate struct {
 // Where appends a list predicates to the UploadUpdate builder.
 func (_u *UploadUpdate) Where(ps ...predicate.Upload) *UploadUpdate {
 	_u.mutation.Where(ps...)
+	return _u
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (_u *UploadUpdate) SetExpiresAt(v time.Time) *UploadUpdate {
+	_u.mutation.SetExpiresAt(v)
+	return _u
+}
+
+// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
+func (_u *UploadUpdate) SetNillableExpiresAt(v *time.Time) *UploadUpdate {
+	if v != nil {
+		_u.SetExpiresAt(*v)
+	}
 	return _u
 }
 
@@ -68,6 +83,9 @@ func (_u *UploadUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			}
 		}
 	}
+	if value, ok := _u.mutation.ExpiresAt(); ok {
+		_spec.SetField(upload.FieldExpiresAt, field.TypeTime, value)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{upload.Label}
@@ -86,6 +104,20 @@ type UploadUpdateOne struct {
 	fields   []string
 	hooks    []Hook
 	mutation *UploadMutation
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (_u *UploadUpdateOne) SetExpiresAt(v time.Time) *UploadUpdateOne {
+	_u.mutation.SetExpiresAt(v)
+	return _u
+}
+
+// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
+func (_u *UploadUpdateOne) SetNillableExpiresAt(v *time.Time) *UploadUpdateOne {
+	if v != nil {
+		_u.SetExpiresAt(*v)
+	}
+	return _u
 }
 
 // Mutation returns the UploadMutation object of the builder.
@@ -158,6 +190,9 @@ func (_u *UploadUpdateOne) sqlSave(ctx context.Context) (_node *Upload, err erro
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.ExpiresAt(); ok {
+		_spec.SetField(upload.FieldExpiresAt, field.TypeTime, value)
 	}
 	_node = &Upload{config: _u.config}
 	_spec.Assign = _node.assignValues

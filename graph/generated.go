@@ -36,6 +36,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Mutation() MutationResolver
+	PendingUpload() PendingUploadResolver
 	Query() QueryResolver
 }
 
@@ -75,10 +76,22 @@ type ComplexityRoot struct {
 		Value func(childComplexity int) int
 	}
 
+	MultipartUpload struct {
+		ExpiresAt    func(childComplexity int) int
+		FileName     func(childComplexity int) int
+		OriginalName func(childComplexity int) int
+		PartCount    func(childComplexity int) int
+		PartSize     func(childComplexity int) int
+		Size         func(childComplexity int) int
+	}
+
 	Mutation struct {
-		CreateUploadUrls func(childComplexity int, files []*files.UploadRequest) int
-		DeleteFile       func(childComplexity int, id uuid.UUID) int
-		SaveFiles        func(childComplexity int, files []*files.SaveRequest) int
+		AbortUpload            func(childComplexity int, fileName string) int
+		CreateMultipartUploads func(childComplexity int, files []*files.MultipartRequest) int
+		CreateUploadUrls       func(childComplexity int, files []*files.UploadRequest) int
+		DeleteFile             func(childComplexity int, id uuid.UUID) int
+		SaveFiles              func(childComplexity int, files []*files.SaveRequest) int
+		UploadPartUrls         func(childComplexity int, fileName string, parts []*files.PartRequest) int
 	}
 
 	PageInfo struct {
@@ -88,11 +101,45 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	PendingUpload struct {
+		ContentType   func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		ExpiresAt     func(childComplexity int) int
+		FileName      func(childComplexity int) int
+		OriginalName  func(childComplexity int) int
+		PartCount     func(childComplexity int) int
+		PartSize      func(childComplexity int) int
+		Size          func(childComplexity int) int
+		UploadedParts func(childComplexity int) int
+	}
+
+	PendingUploadConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PendingUploadEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	Query struct {
 		FileDownloadURL func(childComplexity int, id uuid.UUID) int
 		Files           func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.FileOrder, where *ent.FileWhereInput) int
 		Node            func(childComplexity int, id uuid.UUID) int
 		Nodes           func(childComplexity int, ids []uuid.UUID) int
+		Upload          func(childComplexity int, fileName string) int
+		Uploads         func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) int
+	}
+
+	UploadPart struct {
+		ExpiresAt  func(childComplexity int) int
+		Header     func(childComplexity int) int
+		Method     func(childComplexity int) int
+		PartNumber func(childComplexity int) int
+		Size       func(childComplexity int) int
+		URL        func(childComplexity int) int
 	}
 
 	UploadURL struct {
@@ -102,6 +149,11 @@ type ComplexityRoot struct {
 		Method       func(childComplexity int) int
 		OriginalName func(childComplexity int) int
 		URL          func(childComplexity int) int
+	}
+
+	UploadedPart struct {
+		PartNumber func(childComplexity int) int
+		Size       func(childComplexity int) int
 	}
 }
 
@@ -113,11 +165,19 @@ type MutationResolver interface {
 	CreateUploadUrls(ctx context.Context, files []*files.UploadRequest) ([]*files.UploadURL, error)
 	SaveFiles(ctx context.Context, files []*files.SaveRequest) ([]*ent.File, error)
 	DeleteFile(ctx context.Context, id uuid.UUID) (uuid.UUID, error)
+	CreateMultipartUploads(ctx context.Context, files []*files.MultipartRequest) ([]*files.MultipartUpload, error)
+	UploadPartUrls(ctx context.Context, fileName string, parts []*files.PartRequest) ([]*files.UploadPart, error)
+	AbortUpload(ctx context.Context, fileName string) (bool, error)
+}
+type PendingUploadResolver interface {
+	UploadedParts(ctx context.Context, obj *files.PendingUpload) ([]*files.UploadedPart, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id uuid.UUID) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error)
 	Files(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.FileOrder, where *ent.FileWhereInput) (*ent.FileConnection, error)
+	Upload(ctx context.Context, fileName string) (*files.PendingUpload, error)
+	Uploads(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*files.PendingUploadConnection, error)
 	FileDownloadURL(ctx context.Context, id uuid.UUID) (*storage.Request, error)
 }
 
@@ -246,6 +306,65 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HTTPHeader.Value(childComplexity), true
 
+	case "MultipartUpload.expiresAt":
+		if e.ComplexityRoot.MultipartUpload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MultipartUpload.ExpiresAt(childComplexity), true
+	case "MultipartUpload.fileName":
+		if e.ComplexityRoot.MultipartUpload.FileName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MultipartUpload.FileName(childComplexity), true
+	case "MultipartUpload.originalName":
+		if e.ComplexityRoot.MultipartUpload.OriginalName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MultipartUpload.OriginalName(childComplexity), true
+	case "MultipartUpload.partCount":
+		if e.ComplexityRoot.MultipartUpload.PartCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MultipartUpload.PartCount(childComplexity), true
+	case "MultipartUpload.partSize":
+		if e.ComplexityRoot.MultipartUpload.PartSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MultipartUpload.PartSize(childComplexity), true
+	case "MultipartUpload.size":
+		if e.ComplexityRoot.MultipartUpload.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MultipartUpload.Size(childComplexity), true
+
+	case "Mutation.abortUpload":
+		if e.ComplexityRoot.Mutation.AbortUpload == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_abortUpload_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AbortUpload(childComplexity, args["fileName"].(string)), true
+	case "Mutation.createMultipartUploads":
+		if e.ComplexityRoot.Mutation.CreateMultipartUploads == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createMultipartUploads_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateMultipartUploads(childComplexity, args["files"].([]*files.MultipartRequest)), true
 	case "Mutation.createUploadUrls":
 		if e.ComplexityRoot.Mutation.CreateUploadUrls == nil {
 			break
@@ -279,6 +398,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SaveFiles(childComplexity, args["files"].([]*files.SaveRequest)), true
+	case "Mutation.uploadPartUrls":
+		if e.ComplexityRoot.Mutation.UploadPartUrls == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadPartUrls_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadPartUrls(childComplexity, args["fileName"].(string), args["parts"].([]*files.PartRequest)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -304,6 +434,93 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "PendingUpload.contentType":
+		if e.ComplexityRoot.PendingUpload.ContentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingUpload.ContentType(childComplexity), true
+	case "PendingUpload.createdAt":
+		if e.ComplexityRoot.PendingUpload.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingUpload.CreatedAt(childComplexity), true
+	case "PendingUpload.expiresAt":
+		if e.ComplexityRoot.PendingUpload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingUpload.ExpiresAt(childComplexity), true
+	case "PendingUpload.fileName":
+		if e.ComplexityRoot.PendingUpload.FileName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingUpload.FileName(childComplexity), true
+	case "PendingUpload.originalName":
+		if e.ComplexityRoot.PendingUpload.OriginalName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingUpload.OriginalName(childComplexity), true
+	case "PendingUpload.partCount":
+		if e.ComplexityRoot.PendingUpload.PartCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingUpload.PartCount(childComplexity), true
+	case "PendingUpload.partSize":
+		if e.ComplexityRoot.PendingUpload.PartSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingUpload.PartSize(childComplexity), true
+	case "PendingUpload.size":
+		if e.ComplexityRoot.PendingUpload.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingUpload.Size(childComplexity), true
+	case "PendingUpload.uploadedParts":
+		if e.ComplexityRoot.PendingUpload.UploadedParts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingUpload.UploadedParts(childComplexity), true
+
+	case "PendingUploadConnection.edges":
+		if e.ComplexityRoot.PendingUploadConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingUploadConnection.Edges(childComplexity), true
+	case "PendingUploadConnection.pageInfo":
+		if e.ComplexityRoot.PendingUploadConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingUploadConnection.PageInfo(childComplexity), true
+	case "PendingUploadConnection.totalCount":
+		if e.ComplexityRoot.PendingUploadConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingUploadConnection.TotalCount(childComplexity), true
+
+	case "PendingUploadEdge.cursor":
+		if e.ComplexityRoot.PendingUploadEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingUploadEdge.Cursor(childComplexity), true
+	case "PendingUploadEdge.node":
+		if e.ComplexityRoot.PendingUploadEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingUploadEdge.Node(childComplexity), true
 
 	case "Query.fileDownloadUrl":
 		if e.ComplexityRoot.Query.FileDownloadURL == nil {
@@ -350,6 +567,65 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]uuid.UUID)), true
+	case "Query.upload":
+		if e.ComplexityRoot.Query.Upload == nil {
+			break
+		}
+
+		args, err := ec.field_Query_upload_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Upload(childComplexity, args["fileName"].(string)), true
+	case "Query.uploads":
+		if e.ComplexityRoot.Query.Uploads == nil {
+			break
+		}
+
+		args, err := ec.field_Query_uploads_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Uploads(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int)), true
+
+	case "UploadPart.expiresAt":
+		if e.ComplexityRoot.UploadPart.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadPart.ExpiresAt(childComplexity), true
+	case "UploadPart.headers":
+		if e.ComplexityRoot.UploadPart.Header == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadPart.Header(childComplexity), true
+	case "UploadPart.method":
+		if e.ComplexityRoot.UploadPart.Method == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadPart.Method(childComplexity), true
+	case "UploadPart.partNumber":
+		if e.ComplexityRoot.UploadPart.PartNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadPart.PartNumber(childComplexity), true
+	case "UploadPart.size":
+		if e.ComplexityRoot.UploadPart.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadPart.Size(childComplexity), true
+	case "UploadPart.url":
+		if e.ComplexityRoot.UploadPart.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadPart.URL(childComplexity), true
 
 	case "UploadURL.expiresAt":
 		if e.ComplexityRoot.UploadURL.ExpiresAt == nil {
@@ -388,6 +664,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UploadURL.URL(childComplexity), true
 
+	case "UploadedPart.partNumber":
+		if e.ComplexityRoot.UploadedPart.PartNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedPart.PartNumber(childComplexity), true
+	case "UploadedPart.size":
+		if e.ComplexityRoot.UploadedPart.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedPart.Size(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -399,7 +688,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("FileOrder", ec.unmarshalInputFileOrder),
 			graphql.NewInputUnmarshaler("FileWhereInput", ec.unmarshalInputFileWhereInput),
+			graphql.NewInputUnmarshaler("MultipartUploadRequest", ec.unmarshalInputMultipartUploadRequest),
 			graphql.NewInputUnmarshaler("SaveFileInput", ec.unmarshalInputSaveFileInput),
+			graphql.NewInputUnmarshaler("UploadPartRequest", ec.unmarshalInputUploadPartRequest),
 			graphql.NewInputUnmarshaler("UploadRequest", ec.unmarshalInputUploadRequest),
 		)
 	}
@@ -476,7 +767,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "ent.graphqls" "schema.graphqls"
+//go:embed "ent.graphqls" "multipart.graphqls" "schema.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -489,6 +780,7 @@ func sourceData(filename string) string {
 
 var sources = []*ast.Source{
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
+	{Name: "multipart.graphqls", Input: sourceData("multipart.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -561,6 +853,24 @@ func (ec *executionContext) childFields_HTTPHeader(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type HTTPHeader", field.Name)
 }
 
+func (ec *executionContext) childFields_MultipartUpload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "fileName":
+		return ec.fieldContext_MultipartUpload_fileName(ctx, field)
+	case "originalName":
+		return ec.fieldContext_MultipartUpload_originalName(ctx, field)
+	case "size":
+		return ec.fieldContext_MultipartUpload_size(ctx, field)
+	case "partSize":
+		return ec.fieldContext_MultipartUpload_partSize(ctx, field)
+	case "partCount":
+		return ec.fieldContext_MultipartUpload_partCount(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_MultipartUpload_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MultipartUpload", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -573,6 +883,70 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PendingUpload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "fileName":
+		return ec.fieldContext_PendingUpload_fileName(ctx, field)
+	case "originalName":
+		return ec.fieldContext_PendingUpload_originalName(ctx, field)
+	case "size":
+		return ec.fieldContext_PendingUpload_size(ctx, field)
+	case "contentType":
+		return ec.fieldContext_PendingUpload_contentType(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_PendingUpload_createdAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_PendingUpload_expiresAt(ctx, field)
+	case "partSize":
+		return ec.fieldContext_PendingUpload_partSize(ctx, field)
+	case "partCount":
+		return ec.fieldContext_PendingUpload_partCount(ctx, field)
+	case "uploadedParts":
+		return ec.fieldContext_PendingUpload_uploadedParts(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PendingUpload", field.Name)
+}
+
+func (ec *executionContext) childFields_PendingUploadConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PendingUploadConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PendingUploadConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PendingUploadConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PendingUploadConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PendingUploadEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_PendingUploadEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_PendingUploadEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PendingUploadEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_UploadPart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "partNumber":
+		return ec.fieldContext_UploadPart_partNumber(ctx, field)
+	case "size":
+		return ec.fieldContext_UploadPart_size(ctx, field)
+	case "url":
+		return ec.fieldContext_UploadPart_url(ctx, field)
+	case "method":
+		return ec.fieldContext_UploadPart_method(ctx, field)
+	case "headers":
+		return ec.fieldContext_UploadPart_headers(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_UploadPart_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UploadPart", field.Name)
 }
 
 func (ec *executionContext) childFields_UploadURL(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -591,6 +965,16 @@ func (ec *executionContext) childFields_UploadURL(ctx context.Context, field gra
 		return ec.fieldContext_UploadURL_expiresAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UploadURL", field.Name)
+}
+
+func (ec *executionContext) childFields_UploadedPart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "partNumber":
+		return ec.fieldContext_UploadedPart_partNumber(ctx, field)
+	case "size":
+		return ec.fieldContext_UploadedPart_size(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UploadedPart", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -709,6 +1093,34 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_abortUpload_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "fileName",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["fileName"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createMultipartUploads_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "files",
+		func(ctx context.Context, v any) ([]*files.MultipartRequest, error) {
+			return ec.unmarshalNMultipartUploadRequest2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMultipartRequestᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["files"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createUploadUrls_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -748,6 +1160,28 @@ func (ec *executionContext) field_Mutation_saveFiles_args(ctx context.Context, r
 		return nil, err
 	}
 	args["files"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadPartUrls_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "fileName",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["fileName"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "parts",
+		func(ctx context.Context, v any) ([]*files.PartRequest, error) {
+			return ec.unmarshalNUploadPartRequest2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐPartRequestᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["parts"] = arg1
 	return args, nil
 }
 
@@ -858,6 +1292,58 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_upload_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "fileName",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["fileName"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_uploads_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
 	return args, nil
 }
 
@@ -1353,6 +1839,144 @@ func (ec *executionContext) fieldContext_HTTPHeader_value(_ context.Context, fie
 	return graphql.NewScalarFieldContext("HTTPHeader", field, false, false, "String")
 }
 
+func (ec *executionContext) _MultipartUpload_fileName(ctx context.Context, field graphql.CollectedField, obj *files.MultipartUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MultipartUpload_fileName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MultipartUpload_fileName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MultipartUpload", field, false, false, "String")
+}
+
+func (ec *executionContext) _MultipartUpload_originalName(ctx context.Context, field graphql.CollectedField, obj *files.MultipartUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MultipartUpload_originalName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OriginalName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MultipartUpload_originalName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MultipartUpload", field, false, false, "String")
+}
+
+func (ec *executionContext) _MultipartUpload_size(ctx context.Context, field graphql.CollectedField, obj *files.MultipartUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MultipartUpload_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MultipartUpload_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MultipartUpload", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _MultipartUpload_partSize(ctx context.Context, field graphql.CollectedField, obj *files.MultipartUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MultipartUpload_partSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PartSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MultipartUpload_partSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MultipartUpload", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _MultipartUpload_partCount(ctx context.Context, field graphql.CollectedField, obj *files.MultipartUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MultipartUpload_partCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PartCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MultipartUpload_partCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MultipartUpload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _MultipartUpload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *files.MultipartUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MultipartUpload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MultipartUpload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MultipartUpload", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Mutation_createUploadUrls(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1485,6 +2109,138 @@ func (ec *executionContext) fieldContext_Mutation_deleteFile(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createMultipartUploads(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createMultipartUploads(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateMultipartUploads(ctx, fc.Args["files"].([]*files.MultipartRequest))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*files.MultipartUpload) graphql.Marshaler {
+			return ec.marshalNMultipartUpload2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMultipartUploadᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createMultipartUploads(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MultipartUpload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createMultipartUploads_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadPartUrls(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadPartUrls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadPartUrls(ctx, fc.Args["fileName"].(string), fc.Args["parts"].([]*files.PartRequest))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*files.UploadPart) graphql.Marshaler {
+			return ec.marshalNUploadPart2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadPartᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadPartUrls(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadPart(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadPartUrls_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_abortUpload(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_abortUpload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AbortUpload(ctx, fc.Args["fileName"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_abortUpload(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_abortUpload_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[uuid.UUID]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1575,6 +2331,364 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _PendingUpload_fileName(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingUpload_fileName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingUpload_fileName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingUpload", field, false, false, "String")
+}
+
+func (ec *executionContext) _PendingUpload_originalName(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingUpload_originalName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OriginalName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingUpload_originalName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingUpload", field, false, false, "String")
+}
+
+func (ec *executionContext) _PendingUpload_size(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingUpload_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingUpload_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingUpload", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _PendingUpload_contentType(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingUpload_contentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingUpload_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingUpload", field, false, false, "String")
+}
+
+func (ec *executionContext) _PendingUpload_createdAt(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingUpload_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingUpload_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingUpload", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PendingUpload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingUpload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingUpload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingUpload", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PendingUpload_partSize(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingUpload_partSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PartSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PendingUpload_partSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingUpload", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _PendingUpload_partCount(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingUpload_partCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PartCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PendingUpload_partCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingUpload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PendingUpload_uploadedParts(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingUpload_uploadedParts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PendingUpload().UploadedParts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*files.UploadedPart) graphql.Marshaler {
+			return ec.marshalNUploadedPart2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadedPartᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingUpload_uploadedParts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PendingUpload",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadedPart(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PendingUploadConnection_edges(ctx context.Context, field graphql.CollectedField, obj *files.PendingUploadConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingUploadConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*files.PendingUploadEdge) graphql.Marshaler {
+			return ec.marshalOPendingUploadEdge2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐPendingUploadEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PendingUploadConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PendingUploadConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PendingUploadEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PendingUploadConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *files.PendingUploadConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingUploadConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[uuid.UUID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingUploadConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PendingUploadConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PendingUploadConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *files.PendingUploadConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingUploadConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingUploadConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingUploadConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PendingUploadEdge_node(ctx context.Context, field graphql.CollectedField, obj *files.PendingUploadEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingUploadEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *files.PendingUpload) graphql.Marshaler {
+			return ec.marshalOPendingUpload2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐPendingUpload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PendingUploadEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PendingUploadEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PendingUpload(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PendingUploadEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *files.PendingUploadEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingUploadEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[uuid.UUID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingUploadEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingUploadEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -1709,6 +2823,94 @@ func (ec *executionContext) fieldContext_Query_files(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_upload(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_upload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Upload(ctx, fc.Args["fileName"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *files.PendingUpload) graphql.Marshaler {
+			return ec.marshalOPendingUpload2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐPendingUpload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_upload(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PendingUpload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_upload_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_uploads(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_uploads(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Uploads(ctx, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *files.PendingUploadConnection) graphql.Marshaler {
+			return ec.marshalNPendingUploadConnection2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐPendingUploadConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_uploads(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PendingUploadConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_uploads_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_fileDownloadUrl(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1827,6 +3029,153 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _UploadPart_partNumber(ctx context.Context, field graphql.CollectedField, obj *files.UploadPart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadPart_partNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PartNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadPart_partNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadPart", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UploadPart_size(ctx context.Context, field graphql.CollectedField, obj *files.UploadPart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadPart_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadPart_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadPart", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _UploadPart_url(ctx context.Context, field graphql.CollectedField, obj *files.UploadPart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadPart_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadPart_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadPart", field, false, false, "String")
+}
+
+func (ec *executionContext) _UploadPart_method(ctx context.Context, field graphql.CollectedField, obj *files.UploadPart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadPart_method(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Method, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadPart_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadPart", field, false, false, "String")
+}
+
+func (ec *executionContext) _UploadPart_headers(ctx context.Context, field graphql.CollectedField, obj *files.UploadPart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadPart_headers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Header, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []storage.Header) graphql.Marshaler {
+			return ec.marshalNHTTPHeader2ᚕgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋstorageᚐHeaderᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadPart_headers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UploadPart",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HTTPHeader(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UploadPart_expiresAt(ctx context.Context, field graphql.CollectedField, obj *files.UploadPart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadPart_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadPart_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadPart", field, false, false, "Time")
 }
 
 func (ec *executionContext) _UploadURL_fileName(ctx context.Context, field graphql.CollectedField, obj *files.UploadURL) (ret graphql.Marshaler) {
@@ -1974,6 +3323,52 @@ func (ec *executionContext) _UploadURL_expiresAt(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_UploadURL_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UploadURL", field, false, false, "Time")
+}
+
+func (ec *executionContext) _UploadedPart_partNumber(ctx context.Context, field graphql.CollectedField, obj *files.UploadedPart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedPart_partNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PartNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedPart_partNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedPart", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UploadedPart_size(ctx context.Context, field graphql.CollectedField, obj *files.UploadedPart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedPart_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedPart_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedPart", field, false, false, "Int64")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -3780,6 +5175,69 @@ func UnmarshalFileWhereInput(ctx context.Context, raw any) (ent.FileWhereInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputMultipartUploadRequest(ctx context.Context, obj any) (files.MultipartRequest, error) {
+	var it files.MultipartRequest
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"originalName", "size", "contentType", "partChecksums"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "originalName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("originalName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OriginalName = data
+		case "size":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("size"))
+			data, err := ec.unmarshalNInt642int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Size = data
+		case "contentType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contentType"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContentType = data
+		case "partChecksums":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("partChecksums"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PartChecksums = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalMultipartUploadRequest unmarshals raw into the MultipartUploadRequest input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalMultipartUploadRequest(ctx context.Context, raw any) (files.MultipartRequest, error) {
+	var out files.MultipartRequest
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "MultipartUploadRequest", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSaveFileInput(ctx context.Context, obj any) (files.SaveRequest, error) {
 	var it files.SaveRequest
 	if obj == nil {
@@ -3826,6 +5284,55 @@ func (ec *executionContext) unmarshalInputSaveFileInput(ctx context.Context, obj
 func UnmarshalSaveFileInput(ctx context.Context, raw any) (files.SaveRequest, error) {
 	var out files.SaveRequest
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SaveFileInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUploadPartRequest(ctx context.Context, obj any) (files.PartRequest, error) {
+	var it files.PartRequest
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"partNumber", "checksumSHA256"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "partNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("partNumber"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PartNumber = data
+		case "checksumSHA256":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("checksumSHA256"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChecksumSHA256 = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUploadPartRequest unmarshals raw into the UploadPartRequest input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUploadPartRequest(ctx context.Context, raw any) (files.PartRequest, error) {
+	var out files.PartRequest
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UploadPartRequest", raw, &out)
 	return out, err
 }
 
@@ -4143,6 +5650,64 @@ func (ec *executionContext) _HTTPHeader(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var multipartUploadImplementors = []string{"MultipartUpload"}
+
+func (ec *executionContext) _MultipartUpload(ctx context.Context, sel ast.SelectionSet, obj *files.MultipartUpload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, multipartUploadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MultipartUpload")
+		case "fileName":
+			out.Values[i] = ec._MultipartUpload_fileName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "originalName":
+			out.Values[i] = ec._MultipartUpload_originalName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "size":
+			out.Values[i] = ec._MultipartUpload_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "partSize":
+			out.Values[i] = ec._MultipartUpload_partSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "partCount":
+			out.Values[i] = ec._MultipartUpload_partCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._MultipartUpload_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -4179,6 +5744,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "deleteFile":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deleteFile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createMultipartUploads":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createMultipartUploads(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadPartUrls":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadPartUrls(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "abortUpload":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_abortUpload(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -4248,6 +5834,161 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var pendingUploadImplementors = []string{"PendingUpload"}
+
+func (ec *executionContext) _PendingUpload(ctx context.Context, sel ast.SelectionSet, obj *files.PendingUpload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pendingUploadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PendingUpload")
+		case "fileName":
+			out.Values[i] = ec._PendingUpload_fileName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "originalName":
+			out.Values[i] = ec._PendingUpload_originalName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "size":
+			out.Values[i] = ec._PendingUpload_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contentType":
+			out.Values[i] = ec._PendingUpload_contentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._PendingUpload_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiresAt":
+			out.Values[i] = ec._PendingUpload_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "partSize":
+			out.Values[i] = ec._PendingUpload_partSize(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "partCount":
+			out.Values[i] = ec._PendingUpload_partCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "uploadedParts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PendingUpload_uploadedParts(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var pendingUploadConnectionImplementors = []string{"PendingUploadConnection"}
+
+func (ec *executionContext) _PendingUploadConnection(ctx context.Context, sel ast.SelectionSet, obj *files.PendingUploadConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pendingUploadConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PendingUploadConnection")
+		case "edges":
+			out.Values[i] = ec._PendingUploadConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PendingUploadConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._PendingUploadConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var pendingUploadEdgeImplementors = []string{"PendingUploadEdge"}
+
+func (ec *executionContext) _PendingUploadEdge(ctx context.Context, sel ast.SelectionSet, obj *files.PendingUploadEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pendingUploadEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PendingUploadEdge")
+		case "node":
+			out.Values[i] = ec._PendingUploadEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._PendingUploadEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -4285,6 +6026,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_files(ctx, field)
 				})
+		case "upload":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_upload(ctx, field)
+				})
+		case "uploads":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_uploads(ctx, field)
+				})
 		case "fileDownloadUrl":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -4304,6 +6057,64 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var uploadPartImplementors = []string{"UploadPart"}
+
+func (ec *executionContext) _UploadPart(ctx context.Context, sel ast.SelectionSet, obj *files.UploadPart) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uploadPartImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UploadPart")
+		case "partNumber":
+			out.Values[i] = ec._UploadPart_partNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "size":
+			out.Values[i] = ec._UploadPart_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._UploadPart_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "method":
+			out.Values[i] = ec._UploadPart_method(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "headers":
+			out.Values[i] = ec._UploadPart_headers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._UploadPart_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -4360,6 +6171,44 @@ func (ec *executionContext) _UploadURL(ctx context.Context, sel ast.SelectionSet
 			}
 		case "expiresAt":
 			out.Values[i] = ec._UploadURL_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var uploadedPartImplementors = []string{"UploadedPart"}
+
+func (ec *executionContext) _UploadedPart(ctx context.Context, sel ast.SelectionSet, obj *files.UploadedPart) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uploadedPartImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UploadedPart")
+		case "partNumber":
+			out.Values[i] = ec._UploadedPart_partNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "size":
+			out.Values[i] = ec._UploadedPart_size(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -4920,6 +6769,49 @@ func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.Sel
 	return res
 }
 
+func (ec *executionContext) marshalNMultipartUpload2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMultipartUploadᚄ(ctx context.Context, sel ast.SelectionSet, v []*files.MultipartUpload) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMultipartUpload2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMultipartUpload(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMultipartUpload2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMultipartUpload(ctx context.Context, sel ast.SelectionSet, v *files.MultipartUpload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MultipartUpload!")
+		return graphql.Null
+	}
+	return ec._MultipartUpload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMultipartUploadRequest2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMultipartRequestᚄ(ctx context.Context, v any) ([]*files.MultipartRequest, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*files.MultipartRequest, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMultipartUploadRequest2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMultipartRequest(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNMultipartUploadRequest2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMultipartRequest(ctx context.Context, v any) (*files.MultipartRequest, error) {
+	res, err := ec.unmarshalInputMultipartUploadRequest(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋfilegraphᚋfilegraphᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -4942,6 +6834,14 @@ func (ec *executionContext) marshalNOrderDirection2entgoᚗioᚋcontribᚋentgql
 
 func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v entgql.PageInfo[uuid.UUID]) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPendingUploadConnection2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐPendingUploadConnection(ctx context.Context, sel ast.SelectionSet, v *files.PendingUploadConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PendingUploadConnection!")
+		return graphql.Null
+	}
+	return ec._PendingUploadConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNSaveFileInput2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐSaveRequestᚄ(ctx context.Context, v any) ([]*files.SaveRequest, error) {
@@ -4991,6 +6891,49 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) marshalNUploadPart2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadPartᚄ(ctx context.Context, sel ast.SelectionSet, v []*files.UploadPart) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUploadPart2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadPart(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUploadPart2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadPart(ctx context.Context, sel ast.SelectionSet, v *files.UploadPart) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UploadPart!")
+		return graphql.Null
+	}
+	return ec._UploadPart(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUploadPartRequest2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐPartRequestᚄ(ctx context.Context, v any) ([]*files.PartRequest, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*files.PartRequest, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNUploadPartRequest2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐPartRequest(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNUploadPartRequest2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐPartRequest(ctx context.Context, v any) (*files.PartRequest, error) {
+	res, err := ec.unmarshalInputUploadPartRequest(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNUploadRequest2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadRequestᚄ(ctx context.Context, v any) ([]*files.UploadRequest, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
@@ -5032,6 +6975,30 @@ func (ec *executionContext) marshalNUploadURL2ᚖgithubᚗcomᚋfilegraphᚋfile
 		return graphql.Null
 	}
 	return ec._UploadURL(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNUploadedPart2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadedPartᚄ(ctx context.Context, sel ast.SelectionSet, v []*files.UploadedPart) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUploadedPart2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadedPart(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUploadedPart2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadedPart(ctx context.Context, sel ast.SelectionSet, v *files.UploadedPart) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UploadedPart!")
+		return graphql.Null
+	}
+	return ec._UploadedPart(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -5413,6 +7380,33 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋfilegraphᚋfilegraphᚋ
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPendingUpload2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐPendingUpload(ctx context.Context, sel ast.SelectionSet, v *files.PendingUpload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PendingUpload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPendingUploadEdge2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐPendingUploadEdge(ctx context.Context, sel ast.SelectionSet, v []*files.PendingUploadEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOPendingUploadEdge2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐPendingUploadEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOPendingUploadEdge2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐPendingUploadEdge(ctx context.Context, sel ast.SelectionSet, v *files.PendingUploadEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PendingUploadEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

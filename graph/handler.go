@@ -101,7 +101,11 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 	case errors.As(err, &badInput):
 		return withCode(gqlErr, CodeBadUserInput, badInput.Error())
 	case errors.Is(err, files.ErrNotFound):
-		return withCode(gqlErr, CodeNotFound, files.ErrNotFound.Error())
+		msg := files.ErrNotFound.Error()
+		if errors.Is(err, files.ErrUploadNotFound) {
+			msg = files.ErrUploadNotFound.Error()
+		}
+		return withCode(gqlErr, CodeNotFound, msg)
 	case errors.Is(err, files.ErrUnavailable):
 		httplog.FromContext(ctx).WarnContext(ctx, "graphql.unavailable", "err", err)
 		return withCode(gqlErr, CodeUnavailable, files.ErrUnavailable.Error())

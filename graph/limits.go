@@ -131,4 +131,18 @@ func complexity(c *ComplexityRoot) {
 	c.Query.Nodes = func(child int, ids []uuid.UUID) int { return items(child, len(ids)) }
 	c.Mutation.CreateUploadUrls = func(child int, f []*files.UploadRequest) int { return items(child, len(f)) }
 	c.Mutation.SaveFiles = func(child int, f []*files.SaveRequest) int { return items(child, len(f)) }
+	c.Mutation.CreateMultipartUploads = func(child int, f []*files.MultipartRequest) int { return items(child, len(f)) }
+	c.Mutation.UploadPartUrls = func(child int, _ string, p []*files.PartRequest) int { return items(child, len(p)) }
+	c.Query.Uploads = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int) int {
+		n := files.MaxPageSize
+		if first != nil {
+			n = *first
+		} else if last != nil {
+			n = *last
+		}
+		return items(child, n)
+	}
+	// Each upload's parts are one listing in storage (up to ten pages):
+	// priced as ten items, whatever the count.
+	c.PendingUpload.UploadedParts = func(child int) int { return items(child, 10) }
 }

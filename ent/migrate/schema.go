@@ -55,6 +55,10 @@ var (
 		{Name: "expires_at", Type: field.TypeTime},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "owner", Type: field.TypeString, Default: "local"},
+		{Name: "multipart_id", Type: field.TypeString, Default: ""},
+		{Name: "part_size", Type: field.TypeInt64, Default: 0},
+		{Name: "part_count", Type: field.TypeInt, Default: 0},
+		{Name: "part_checksums", Type: field.TypeBool, Default: false},
 	}
 	// UploadsTable holds the schema information for the "uploads" table.
 	UploadsTable = &schema.Table{

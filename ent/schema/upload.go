@@ -42,8 +42,12 @@ func (Upload) Fields() []ent.Field {
 			Comment("Base64 SHA-256 the client announced, empty when none.").
 			Default("").
 			Immutable(),
-		field.Time("expires_at").
-			Immutable(),
+		// For a single PUT, when its URL expires (it may be saved for
+		// UPLOAD_SAVE_WINDOW more); for an upload in parts, when it must be
+		// saved by. Not immutable: abortUpload moves it into the past, so
+		// that a save cannot win and the sweeper finishes an interrupted
+		// abort.
+		field.Time("expires_at"),
 		field.Time("created_at").
 			Default(time.Now).
 			Immutable(),
@@ -52,6 +56,25 @@ func (Upload) Fields() []ent.Field {
 			NotEmpty().
 			Immutable().
 			Annotations(entsql.Default("local")),
+		// An upload in parts (createMultipartUploads) has the store's
+		// upload id and its layout; a single PUT has none of these.
+		field.String("multipart_id").
+			Comment("The store's id of the upload in parts; empty for a single PUT.").
+			Default("").
+			Immutable(),
+		field.Int64("part_size").
+			Comment("Length of every part but the last; 0 for a single PUT.").
+			Default(0).
+			NonNegative().
+			Immutable(),
+		field.Int("part_count").
+			Default(0).
+			NonNegative().
+			Immutable(),
+		field.Bool("part_checksums").
+			Comment("Whether every part is signed for its SHA-256.").
+			Default(false).
+			Immutable(),
 	}
 }
 

@@ -30,6 +30,14 @@ const (
 	FieldCreatedAt = "created_at"
 	// FieldOwner holds the string denoting the owner field in the database.
 	FieldOwner = "owner"
+	// FieldMultipartID holds the string denoting the multipart_id field in the database.
+	FieldMultipartID = "multipart_id"
+	// FieldPartSize holds the string denoting the part_size field in the database.
+	FieldPartSize = "part_size"
+	// FieldPartCount holds the string denoting the part_count field in the database.
+	FieldPartCount = "part_count"
+	// FieldPartChecksums holds the string denoting the part_checksums field in the database.
+	FieldPartChecksums = "part_checksums"
 	// Table holds the table name of the upload in the database.
 	Table = "uploads"
 )
@@ -45,6 +53,10 @@ var Columns = []string{
 	FieldExpiresAt,
 	FieldCreatedAt,
 	FieldOwner,
+	FieldMultipartID,
+	FieldPartSize,
+	FieldPartCount,
+	FieldPartChecksums,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -72,6 +84,18 @@ var (
 	DefaultCreatedAt func() time.Time
 	// OwnerValidator is a validator for the "owner" field. It is called by the builders before save.
 	OwnerValidator func(string) error
+	// DefaultMultipartID holds the default value on creation for the "multipart_id" field.
+	DefaultMultipartID string
+	// DefaultPartSize holds the default value on creation for the "part_size" field.
+	DefaultPartSize int64
+	// PartSizeValidator is a validator for the "part_size" field. It is called by the builders before save.
+	PartSizeValidator func(int64) error
+	// DefaultPartCount holds the default value on creation for the "part_count" field.
+	DefaultPartCount int
+	// PartCountValidator is a validator for the "part_count" field. It is called by the builders before save.
+	PartCountValidator func(int) error
+	// DefaultPartChecksums holds the default value on creation for the "part_checksums" field.
+	DefaultPartChecksums bool
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -122,4 +146,24 @@ func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByOwner orders the results by the owner field.
 func ByOwner(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOwner, opts...).ToFunc()
+}
+
+// ByMultipartID orders the results by the multipart_id field.
+func ByMultipartID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMultipartID, opts...).ToFunc()
+}
+
+// ByPartSize orders the results by the part_size field.
+func ByPartSize(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPartSize, opts...).ToFunc()
+}
+
+// ByPartCount orders the results by the part_count field.
+func ByPartCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPartCount, opts...).ToFunc()
+}
+
+// ByPartChecksums orders the results by the part_checksums field.
+func ByPartChecksums(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPartChecksums, opts...).ToFunc()
 }

@@ -95,6 +95,26 @@ func Owner(v string) predicate.Upload {
 	return predicate.Upload(sql.FieldEQ(FieldOwner, v))
 }
 
+// MultipartID applies equality check predicate on the "multipart_id" field. It's identical to MultipartIDEQ.
+func MultipartID(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldEQ(FieldMultipartID, v))
+}
+
+// PartSize applies equality check predicate on the "part_size" field. It's identical to PartSizeEQ.
+func PartSize(v int64) predicate.Upload {
+	return predicate.Upload(sql.FieldEQ(FieldPartSize, v))
+}
+
+// PartCount applies equality check predicate on the "part_count" field. It's identical to PartCountEQ.
+func PartCount(v int) predicate.Upload {
+	return predicate.Upload(sql.FieldEQ(FieldPartCount, v))
+}
+
+// PartChecksums applies equality check predicate on the "part_checksums" field. It's identical to PartChecksumsEQ.
+func PartChecksums(v bool) predicate.Upload {
+	return predicate.Upload(sql.FieldEQ(FieldPartChecksums, v))
+}
+
 // FileNameEQ applies the EQ predicate on the "file_name" field.
 func FileNameEQ(v string) predicate.Upload {
 	return predicate.Upload(sql.FieldEQ(FieldFileName, v))
@@ -538,6 +558,161 @@ func OwnerEqualFold(v string) predicate.Upload {
 // OwnerContainsFold applies the ContainsFold predicate on the "owner" field.
 func OwnerContainsFold(v string) predicate.Upload {
 	return predicate.Upload(sql.FieldContainsFold(FieldOwner, v))
+}
+
+// MultipartIDEQ applies the EQ predicate on the "multipart_id" field.
+func MultipartIDEQ(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldEQ(FieldMultipartID, v))
+}
+
+// MultipartIDNEQ applies the NEQ predicate on the "multipart_id" field.
+func MultipartIDNEQ(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldNEQ(FieldMultipartID, v))
+}
+
+// MultipartIDIn applies the In predicate on the "multipart_id" field.
+func MultipartIDIn(vs ...string) predicate.Upload {
+	return predicate.Upload(sql.FieldIn(FieldMultipartID, vs...))
+}
+
+// MultipartIDNotIn applies the NotIn predicate on the "multipart_id" field.
+func MultipartIDNotIn(vs ...string) predicate.Upload {
+	return predicate.Upload(sql.FieldNotIn(FieldMultipartID, vs...))
+}
+
+// MultipartIDGT applies the GT predicate on the "multipart_id" field.
+func MultipartIDGT(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldGT(FieldMultipartID, v))
+}
+
+// MultipartIDGTE applies the GTE predicate on the "multipart_id" field.
+func MultipartIDGTE(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldGTE(FieldMultipartID, v))
+}
+
+// MultipartIDLT applies the LT predicate on the "multipart_id" field.
+func MultipartIDLT(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldLT(FieldMultipartID, v))
+}
+
+// MultipartIDLTE applies the LTE predicate on the "multipart_id" field.
+func MultipartIDLTE(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldLTE(FieldMultipartID, v))
+}
+
+// MultipartIDContains applies the Contains predicate on the "multipart_id" field.
+func MultipartIDContains(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldContains(FieldMultipartID, v))
+}
+
+// MultipartIDHasPrefix applies the HasPrefix predicate on the "multipart_id" field.
+func MultipartIDHasPrefix(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldHasPrefix(FieldMultipartID, v))
+}
+
+// MultipartIDHasSuffix applies the HasSuffix predicate on the "multipart_id" field.
+func MultipartIDHasSuffix(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldHasSuffix(FieldMultipartID, v))
+}
+
+// MultipartIDEqualFold applies the EqualFold predicate on the "multipart_id" field.
+func MultipartIDEqualFold(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldEqualFold(FieldMultipartID, v))
+}
+
+// MultipartIDContainsFold applies the ContainsFold predicate on the "multipart_id" field.
+func MultipartIDContainsFold(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldContainsFold(FieldMultipartID, v))
+}
+
+// PartSizeEQ applies the EQ predicate on the "part_size" field.
+func PartSizeEQ(v int64) predicate.Upload {
+	return predicate.Upload(sql.FieldEQ(FieldPartSize, v))
+}
+
+// PartSizeNEQ applies the NEQ predicate on the "part_size" field.
+func PartSizeNEQ(v int64) predicate.Upload {
+	return predicate.Upload(sql.FieldNEQ(FieldPartSize, v))
+}
+
+// PartSizeIn applies the In predicate on the "part_size" field.
+func PartSizeIn(vs ...int64) predicate.Upload {
+	return predicate.Upload(sql.FieldIn(FieldPartSize, vs...))
+}
+
+// PartSizeNotIn applies the NotIn predicate on the "part_size" field.
+func PartSizeNotIn(vs ...int64) predicate.Upload {
+	return predicate.Upload(sql.FieldNotIn(FieldPartSize, vs...))
+}
+
+// PartSizeGT applies the GT predicate on the "part_size" field.
+func PartSizeGT(v int64) predicate.Upload {
+	return predicate.Upload(sql.FieldGT(FieldPartSize, v))
+}
+
+// PartSizeGTE applies the GTE predicate on the "part_size" field.
+func PartSizeGTE(v int64) predicate.Upload {
+	return predicate.Upload(sql.FieldGTE(FieldPartSize, v))
+}
+
+// PartSizeLT applies the LT predicate on the "part_size" field.
+func PartSizeLT(v int64) predicate.Upload {
+	return predicate.Upload(sql.FieldLT(FieldPartSize, v))
+}
+
+// PartSizeLTE applies the LTE predicate on the "part_size" field.
+func PartSizeLTE(v int64) predicate.Upload {
+	return predicate.Upload(sql.FieldLTE(FieldPartSize, v))
+}
+
+// PartCountEQ applies the EQ predicate on the "part_count" field.
+func PartCountEQ(v int) predicate.Upload {
+	return predicate.Upload(sql.FieldEQ(FieldPartCount, v))
+}
+
+// PartCountNEQ applies the NEQ predicate on the "part_count" field.
+func PartCountNEQ(v int) predicate.Upload {
+	return predicate.Upload(sql.FieldNEQ(FieldPartCount, v))
+}
+
+// PartCountIn applies the In predicate on the "part_count" field.
+func PartCountIn(vs ...int) predicate.Upload {
+	return predicate.Upload(sql.FieldIn(FieldPartCount, vs...))
+}
+
+// PartCountNotIn applies the NotIn predicate on the "part_count" field.
+func PartCountNotIn(vs ...int) predicate.Upload {
+	return predicate.Upload(sql.FieldNotIn(FieldPartCount, vs...))
+}
+
+// PartCountGT applies the GT predicate on the "part_count" field.
+func PartCountGT(v int) predicate.Upload {
+	return predicate.Upload(sql.FieldGT(FieldPartCount, v))
+}
+
+// PartCountGTE applies the GTE predicate on the "part_count" field.
+func PartCountGTE(v int) predicate.Upload {
+	return predicate.Upload(sql.FieldGTE(FieldPartCount, v))
+}
+
+// PartCountLT applies the LT predicate on the "part_count" field.
+func PartCountLT(v int) predicate.Upload {
+	return predicate.Upload(sql.FieldLT(FieldPartCount, v))
+}
+
+// PartCountLTE applies the LTE predicate on the "part_count" field.
+func PartCountLTE(v int) predicate.Upload {
+	return predicate.Upload(sql.FieldLTE(FieldPartCount, v))
+}
+
+// PartChecksumsEQ applies the EQ predicate on the "part_checksums" field.
+func PartChecksumsEQ(v bool) predicate.Upload {
+	return predicate.Upload(sql.FieldEQ(FieldPartChecksums, v))
+}
+
+// PartChecksumsNEQ applies the NEQ predicate on the "part_checksums" field.
+func PartChecksumsNEQ(v bool) predicate.Upload {
+	return predicate.Upload(sql.FieldNEQ(FieldPartChecksums, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -30,6 +30,12 @@ type Config struct {
 	LogLevel           string
 	LogFormat          string
 
+	// PartSize is where the part size of uploads in parts starts.
+	PartSize int64
+	// MultipartUploadWindow is how long after its creation an upload in
+	// parts may be saved.
+	MultipartUploadWindow time.Duration
+
 	Auth    Auth
 	Limits  Limits
 	GraphQL GraphQL
@@ -105,8 +111,8 @@ type Setting struct {
 // Flag is the command-line flag matching the variable: S3_BUCKET is -s3-bucket.
 func (s Setting) Flag() string { return strings.ToLower(strings.ReplaceAll(s.Env, "_", "-")) }
 
-// S3MaxPutSize is the largest object one S3 PUT may carry.
-const S3MaxPutSize = 5 << 30
+// MaxObjectSize is the largest object S3 (and so Filegraph) keeps.
+const MaxObjectSize = 5 << 40
 
 // maxDuration bounds every duration setting; it is also the longest life of
 // a SigV4 presigned URL.
@@ -133,7 +139,9 @@ var Settings = []Setting{
 	{"STORAGE_SIGNING_KEY", "", "hex key (32+ bytes) signing disk-storage URLs; default: made once and kept in DATA_DIR", field(hexKey, func(c *Config) *[]byte { return &c.StorageSigningKey })},
 	{"UPLOAD_URL_TTL", "15m", "how long an upload URL stays valid", field(duration(time.Second, "15m"), func(c *Config) *time.Duration { return &c.UploadURLTTL })},
 	{"DOWNLOAD_URL_TTL", "15m", "how long a download URL stays valid", field(duration(time.Second, "15m"), func(c *Config) *time.Duration { return &c.DownloadURLTTL })},
-	{"MAX_UPLOAD_SIZE", "5GiB", "largest accepted file (bytes, or with KiB/MiB/GiB/KB/MB/GB); at most 5GiB on S3", field(positiveSize, func(c *Config) *int64 { return &c.MaxUploadSize })},
+	{"MAX_UPLOAD_SIZE", "5GiB", "largest accepted file (bytes, or with KiB/MiB/GiB/TiB/KB/MB/GB/TB), up to 5TiB; on S3 files over 5GiB must use createMultipartUploads", field(positiveSize, func(c *Config) *int64 { return &c.MaxUploadSize })},
+	{"PART_SIZE", "16MiB", "part size of uploads in parts, 5MiB to 5GiB; grown for files that would need more than 10,000 parts", field(partSize, func(c *Config) *int64 { return &c.PartSize })},
+	{"MULTIPART_UPLOAD_WINDOW", "24h", "how long after its creation an upload in parts may be saved; then the sweeper aborts it (part URLs live UPLOAD_URL_TTL)", field(duration(time.Minute, "24h"), func(c *Config) *time.Duration { return &c.MultipartUploadWindow })},
 	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call the API and storage from a browser, or *", list(origin, func(c *Config) *[]string { return &c.CORSAllowedOrigins })},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", field(oneOf("debug", "info", "warn", "error"), func(c *Config) *string { return &c.LogLevel })},
 	{"LOG_FORMAT", "text", "text or json", field(oneOf("text", "json"), func(c *Config) *string { return &c.LogFormat })},
@@ -193,8 +201,8 @@ func (c *Config) crossCheck(set func(name string) bool, bad func(name, format st
 		}
 		c.PublicURL = "http://" + net.JoinHostPort(host, port)
 	}
-	if c.S3.Bucket != "" && c.MaxUploadSize > S3MaxPutSize {
-		bad("MAX_UPLOAD_SIZE", "%d bytes is over 5GiB, the most one S3 PUT can carry", c.MaxUploadSize)
+	if c.MaxUploadSize > MaxObjectSize {
+		bad("MAX_UPLOAD_SIZE", "%d bytes is over 5TiB, the largest object S3 keeps", c.MaxUploadSize)
 	}
 	if c.S3.SetBucketCORS && len(c.CORSAllowedOrigins) == 0 {
 		bad("S3_SET_BUCKET_CORS", "needs CORS_ALLOWED_ORIGINS")
@@ -287,6 +295,15 @@ func positive(s string) (int, error) {
 		return n, fmt.Errorf("%q is not a positive whole number", s)
 	}
 	return n, nil
+}
+
+// partSize is a size within S3's bounds on a part.
+func partSize(s string) (int64, error) {
+	n, err := ParseSize(s)
+	if err == nil && (n < 5<<20 || n > 5<<30) {
+		err = fmt.Errorf("%q must be from 5MiB to 5GiB, S3's bounds on a part", s)
+	}
+	return n, err
 }
 
 func positiveSize(s string) (int64, error) {

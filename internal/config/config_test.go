@@ -56,29 +56,30 @@ func TestValues(t *testing.T) {
 
 func TestBadValuesNameTheSetting(t *testing.T) {
 	tests := map[string]string{
-		"ADDR":                   "8080",
-		"DATABASE_URL":           "mysql://x",
-		"S3_FORCE_PATH_STYLE":    "maybe",
-		"UPLOAD_URL_TTL":         "10 minutes",
-		"DOWNLOAD_URL_TTL":       "800h",
-		"MAX_UPLOAD_SIZE":        "0",
-		"CORS_ALLOWED_ORIGINS":   "app.example.com",
-		"STORAGE_SIGNING_KEY":    "abcd",
-		"PUBLIC_URL":             "ftp://x",
-		"LOG_LEVEL":              "loud",
-		"AUTH_JWKS_URL":          "not a url",
-		"AUTH_JWT_SECRET":        "short",
-		"AUTH_DISABLED":          "perhaps",
-		"ALLOWED_CONTENT_TYPES":  "image",
-		"USER_QUOTA_BYTES":       "lots",
-		"MAX_PENDING_UPLOADS":    "0",
-		"GRAPHQL_INTROSPECTION":  "sometimes",
-		"GRAPHQL_MAX_DEPTH":      "-1",
-		"GRAPHQL_MAX_COMPLEXITY": "x",
-		"REQUEST_TIMEOUT":        "0s",
-		"UPLOAD_SAVE_WINDOW":     "forever",
-		"SWEEP_INTERVAL":         "1 minute",
-		"MIGRATE_ON_START":       "yes please",
+		"ADDR":                    "8080",
+		"DATABASE_URL":            "mysql://x",
+		"S3_FORCE_PATH_STYLE":     "maybe",
+		"UPLOAD_URL_TTL":          "10 minutes",
+		"DOWNLOAD_URL_TTL":        "800h",
+		"MAX_UPLOAD_SIZE":         "0",
+		"CORS_ALLOWED_ORIGINS":    "app.example.com",
+		"STORAGE_SIGNING_KEY":     "abcd",
+		"PUBLIC_URL":              "ftp://x",
+		"LOG_LEVEL":               "loud",
+		"AUTH_JWKS_URL":           "not a url",
+		"AUTH_JWT_SECRET":         "short",
+		"AUTH_DISABLED":           "perhaps",
+		"ALLOWED_CONTENT_TYPES":   "image",
+		"USER_QUOTA_BYTES":        "lots",
+		"MAX_PENDING_UPLOADS":     "0",
+		"GRAPHQL_INTROSPECTION":   "sometimes",
+		"GRAPHQL_MAX_DEPTH":       "-1",
+		"GRAPHQL_MAX_COMPLEXITY":  "x",
+		"REQUEST_TIMEOUT":         "0s",
+		"UPLOAD_SAVE_WINDOW":      "forever",
+		"MULTIPART_UPLOAD_WINDOW": "10s",
+		"SWEEP_INTERVAL":          "1 minute",
+		"MIGRATE_ON_START":        "yes please",
 	}
 	for name, value := range tests {
 		_, err := Load(env(map[string]string{name: value}))
@@ -86,9 +87,17 @@ func TestBadValuesNameTheSetting(t *testing.T) {
 			t.Errorf("%s=%q: error %v, want one naming %s", name, value, err, name)
 		}
 	}
-	_, err := Load(env(map[string]string{"S3_BUCKET": "b", "MAX_UPLOAD_SIZE": "6GiB"}))
-	if err == nil || !strings.Contains(err.Error(), "5GiB") {
-		t.Errorf("6GiB on S3: %v", err)
+	if c, err := Load(env(map[string]string{"S3_BUCKET": "b", "MAX_UPLOAD_SIZE": "5TiB"})); err != nil || c.MaxUploadSize != 5<<40 {
+		t.Errorf("5TiB on S3 (in parts): %v, %d", err, c.MaxUploadSize)
+	}
+	_, err := Load(env(map[string]string{"MAX_UPLOAD_SIZE": "6TiB"}))
+	if err == nil || !strings.Contains(err.Error(), "5TiB") {
+		t.Errorf("6TiB: %v", err)
+	}
+	for _, v := range []string{"4MiB", "6GiB", "x"} {
+		if _, err := Load(env(map[string]string{"PART_SIZE": v})); err == nil || !strings.Contains(err.Error(), "PART_SIZE") {
+			t.Errorf("PART_SIZE=%s: %v", v, err)
+		}
 	}
 }
 

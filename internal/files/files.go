@@ -33,8 +33,14 @@ type Config struct {
 	// ClockSkew is added to the sweeper's waits, so that replicas whose
 	// clocks differ a little never race each other over one upload.
 	ClockSkew time.Duration
-	Now       func() time.Time // nil: time.Now
-	Events    Events           // nil: nobody is told
+	// PartSize is the part length uploads in parts start from; it grows
+	// for files that would need more than storage.MaxParts parts.
+	PartSize int64
+	// MultipartWindow is how long after its creation an upload in parts may
+	// be saved.
+	MultipartWindow time.Duration
+	Now             func() time.Time // nil: time.Now
+	Events          Events           // nil: nobody is told
 }
 
 // Service applies the rules over one database and one store.

@@ -22,6 +22,10 @@ type Reconciliation struct {
 	// Missing are files whose object is not in storage: listed, but their
 	// download fails.
 	Missing []MissingFile
+	// StrayUploads are uploads in parts in progress in the store that no
+	// row knows: a crash between starting one and writing its row, or
+	// hands in the bucket. They hold parts no one can save.
+	StrayUploads []storage.MultipartUpload
 	// OtherBuckets counts files saved in another bucket; they are not
 	// checked against this one.
 	OtherBuckets int
@@ -63,6 +67,16 @@ func (s *Service) reconcile(ctx context.Context, fix bool) (*Reconciliation, err
 	if err := lister.List(ctx, keyPrefix, func(key string) error { objects[key] = true; return nil }); err != nil {
 		return nil, storageError("listing objects", err)
 	}
+	var inProgress []storage.MultipartUpload
+	if ml, ok := s.store.(storage.MultipartLister); ok {
+		err := ml.ListMultipart(ctx, keyPrefix, func(u storage.MultipartUpload) error {
+			inProgress = append(inProgress, u)
+			return nil
+		})
+		if err != nil {
+			return nil, storageError("listing uploads in parts", err)
+		}
+	}
 	files, err := s.db.File.Query().All(ctx)
 	if err != nil {
 		return nil, dbError("reading files", err)
@@ -73,8 +87,20 @@ func (s *Service) reconcile(ctx context.Context, fix bool) (*Reconciliation, err
 	}
 	r := &Reconciliation{Objects: len(objects)}
 	known := make(map[string]bool, len(files)+len(uploads))
+	knownParts := make(map[string]bool)
 	for _, u := range uploads {
 		known[u.FileName] = true
+		if u.MultipartID != "" {
+			knownParts[u.MultipartID] = true
+		}
+	}
+	// A store upload is started just before its row is written: one that
+	// young may have its row in flight, so it is left for the next run.
+	young := s.cfg.Now().Add(-s.cfg.DeleteGrace - s.cfg.ClockSkew)
+	for _, u := range inProgress {
+		if !knownParts[u.UploadID] && u.Initiated.Before(young) {
+			r.StrayUploads = append(r.StrayUploads, u)
+		}
 	}
 	var missing []MissingFile
 	for _, f := range files {
@@ -109,6 +135,11 @@ func (s *Service) reconcile(ctx context.Context, fix bool) (*Reconciliation, err
 			return r, storageError("deleting orphan "+key, err)
 		}
 	}
+	for _, u := range r.StrayUploads {
+		if err := s.store.(storage.Multipart).AbortMultipart(ctx, u.Key, u.UploadID); err != nil {
+			return r, storageError("aborting stray upload "+u.Key, err)
+		}
+	}
 	for _, m := range r.Missing {
 		err := s.inTx(ctx, "reconcile", func(tx *ent.Tx) error {
 			f, err := tx.File.Query().Where(file.FileName(m.FileName), file.DeletedAtIsNil()).Only(ctx)
@@ -129,6 +160,6 @@ func (s *Service) reconcile(ctx context.Context, fix bool) (*Reconciliation, err
 		}
 	}
 	r.Fixed = true
-	s.log.InfoContext(ctx, "reconcile.fixed", "orphans", len(r.Orphans), "missing", len(r.Missing))
+	s.log.InfoContext(ctx, "reconcile.fixed", "orphans", len(r.Orphans), "missing", len(r.Missing), "stray_uploads", len(r.StrayUploads))
 	return r, nil
 }

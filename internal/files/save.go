@@ -81,11 +81,11 @@ func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, e
 		u := pendingBy[r.FileName]
 		switch {
 		case u == nil:
-			refuse(i, "fileName", "%q was not issued by createUploadUrls", r.FileName)
+			refuse(i, "fileName", "%q was not issued by createUploadUrls or createMultipartUploads", r.FileName)
 		case u.OriginalName != r.OriginalName:
 			refuse(i, "originalName", "%q was issued for %q", r.FileName, u.OriginalName)
 		case !s.saveable(u):
-			refuse(i, "fileName", "%q expired at %s; upload it again with a new URL", r.FileName, u.ExpiresAt.Add(s.cfg.SaveWindow).UTC().Format(time.RFC3339))
+			refuse(i, "fileName", "%q expired at %s; upload it again with a new URL", r.FileName, s.deadline(u).UTC().Format(time.RFC3339))
 		default:
 			checks[i] = &check{upload: u}
 		}
@@ -95,7 +95,11 @@ func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, e
 	for _, c := range checks {
 		if c != nil {
 			g.Go(func() error {
-				c.obj, c.err = s.store.Stat(ctx, c.upload.FileName)
+				if c.upload.MultipartID != "" {
+					c.obj, c.err = s.completeParts(ctx, c.upload)
+				} else {
+					c.obj, c.err = s.store.Stat(ctx, c.upload.FileName)
+				}
 				return nil
 			})
 		}
@@ -107,7 +111,11 @@ func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, e
 		if c == nil {
 			continue
 		}
+		var r *refusal
 		switch {
+		case errors.As(c.err, &r):
+			refuse(i, "fileName", "%q %s", reqs[i].FileName, r.msg)
+			continue
 		case errors.Is(c.err, storage.ErrNotExist):
 			refuse(i, "fileName", "%q has not been uploaded", reqs[i].FileName)
 			continue
@@ -175,7 +183,7 @@ type check struct {
 // saveable reports whether an upload may still be saved; past that the
 // sweeper may be removing it.
 func (s *Service) saveable(u *ent.Upload) bool {
-	return u.ExpiresAt.Add(s.cfg.SaveWindow).After(s.cfg.Now())
+	return s.deadline(u).After(s.cfg.Now())
 }
 
 // commit creates the files and retires their uploads atomically. An upload
@@ -213,7 +221,7 @@ func (s *Service) commit(ctx context.Context, user auth.User, files []*ent.File)
 	retired, err := tx.Upload.Delete().Where(
 		upload.FileNameIn(keys...),
 		upload.Owner(user.ID),
-		upload.ExpiresAtGT(s.cfg.Now().Add(-s.cfg.SaveWindow)),
+		s.saveableAt(s.cfg.Now()),
 	).Exec(ctx)
 	if err != nil {
 		return nil, dbError("retiring uploads", err)

@@ -2,7 +2,6 @@ package files
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/upload"
-	"github.com/filegraph/filegraph/internal/storage"
 )
 
 // SweepReport counts what one sweep removed.
@@ -44,14 +42,13 @@ func (s *Service) sweep(ctx context.Context) (SweepReport, error) {
 	var r SweepReport
 	var err error
 	r.Uploads, err = s.sweepAll(ctx, func(ctx context.Context) ([]doomed, error) {
-		cutoff := s.cfg.Now().Add(-s.cfg.SaveWindow - s.cfg.ClockSkew)
-		expired, err := s.db.Upload.Query().Where(upload.ExpiresAtLT(cutoff)).Limit(sweepBatch).All(ctx)
+		expired, err := s.db.Upload.Query().Where(s.expiredAt(s.cfg.Now().Add(-s.cfg.ClockSkew))).Limit(sweepBatch).All(ctx)
 		if err != nil {
 			return nil, dbError("finding expired uploads", err)
 		}
 		out := make([]doomed, len(expired))
 		for i, u := range expired {
-			out[i] = doomed{u.FileName, s.retireUpload(u)}
+			out[i] = doomed{key: u.FileName, multipartID: u.MultipartID, deleteRow: s.retireUpload(u)}
 		}
 		return out, nil
 	})
@@ -67,7 +64,7 @@ func (s *Service) sweep(ctx context.Context) (SweepReport, error) {
 		}
 		out := make([]doomed, len(stale))
 		for i, f := range stale {
-			out[i] = doomed{f.FileName, func(ctx context.Context) (bool, error) {
+			out[i] = doomed{key: f.FileName, deleteRow: func(ctx context.Context) (bool, error) {
 				n, err := s.db.File.Delete().Where(file.ID(f.ID)).Exec(ctx)
 				return n > 0, err
 			}}
@@ -93,12 +90,14 @@ func (s *Service) retireUpload(u *ent.Upload) func(context.Context) (bool, error
 	}
 }
 
-// doomed is an object and the row that names it, both to go. deleteRow
-// reports whether it removed the row, rather than found it gone, so that
-// replicas sweeping together count each row once.
+// doomed is an object and the row that names it, both to go; for an
+// upload in parts, its parts too. deleteRow reports whether it removed the
+// row, rather than found it gone, so that replicas sweeping together count
+// each row once.
 type doomed struct {
-	key       string
-	deleteRow func(context.Context) (bool, error)
+	key         string
+	multipartID string
+	deleteRow   func(context.Context) (bool, error)
 }
 
 // sweepAll removes what find returns, batch after batch, until a batch
@@ -126,7 +125,7 @@ func (s *Service) removeEach(ctx context.Context, batch []doomed) (int, error) {
 	var removed atomic.Int64
 	for _, d := range batch {
 		g.Go(func() error {
-			if err := s.store.Delete(ctx, d.key); err != nil && !errors.Is(err, storage.ErrNotExist) {
+			if err := s.removeFromStore(ctx, d.key, d.multipartID); err != nil {
 				return storageError("sweeping object", err)
 			}
 			ok, err := d.deleteRow(ctx)

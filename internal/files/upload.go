@@ -28,6 +28,9 @@ func (s *Service) CreateUploadURLs(ctx context.Context, reqs []*UploadRequest) (
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkPutSize(valid); err != nil {
+		return nil, err
+	}
 	if err := s.storageUp(ctx); err != nil {
 		return nil, err
 	}

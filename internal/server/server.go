@@ -204,13 +204,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 // FilesConfig derives the files service's settings from the server's.
 func FilesConfig(cfg config.Config) files.Config {
 	return files.Config{
-		UploadURLTTL:   cfg.UploadURLTTL,
-		DownloadURLTTL: cfg.DownloadURLTTL,
-		MaxUploadSize:  cfg.MaxUploadSize,
-		Limits:         cfg.Limits,
-		SaveWindow:     cfg.UploadSaveWindow,
-		DeleteGrace:    2 * cfg.RequestTimeout,
-		ClockSkew:      time.Minute,
+		UploadURLTTL:    cfg.UploadURLTTL,
+		DownloadURLTTL:  cfg.DownloadURLTTL,
+		MaxUploadSize:   cfg.MaxUploadSize,
+		Limits:          cfg.Limits,
+		SaveWindow:      cfg.UploadSaveWindow,
+		DeleteGrace:     2 * cfg.RequestTimeout,
+		ClockSkew:       time.Minute,
+		PartSize:        cfg.PartSize,
+		MultipartWindow: cfg.MultipartUploadWindow,
 	}
 }
 

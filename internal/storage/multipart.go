@@ -31,6 +31,9 @@ type Multipart interface {
 	// AbortMultipart ends the upload and removes its parts; aborting an
 	// upload that is gone succeeds.
 	AbortMultipart(ctx context.Context, key, uploadID string) error
+	// MaxPutSize is the most the store takes in one single PUT (S3: 5 GiB),
+	// so larger files must go in parts; 0 for no limit.
+	MaxPutSize() int64
 }
 
 // MultipartLister is an optional ability: a store that can enumerate its

@@ -293,6 +293,9 @@ func (p multipart) CreateMultipart(ctx context.Context, key string, opts storage
 	return id, err
 }
 
+// MaxPutSize forwards a constant: nothing to measure.
+func (p multipart) MaxPutSize() int64 { return p.inner.MaxPutSize() }
+
 func (p multipart) PresignPart(ctx context.Context, key, uploadID string, opts storage.PartOptions) (storage.Request, error) {
 	ctx, op := p.s.begin(ctx, &p.s.presignPart, key)
 	r, err := p.inner.PresignPart(ctx, key, uploadID, opts)

@@ -213,6 +213,10 @@ func appendFile(dst *os.File, path string, size int64) error {
 	return nil
 }
 
+// MaxPutSize implements storage.Multipart: one PUT streams to a file, of
+// any size.
+func (s *Store) MaxPutSize() int64 { return 0 }
+
 // AbortMultipart implements storage.Multipart.
 func (s *Store) AbortMultipart(_ context.Context, key, uploadID string) error {
 	if err := checkKey(key); err != nil {
