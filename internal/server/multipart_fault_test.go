@@ -1,0 +1,137 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/filegraph/filegraph/internal/auth"
+	"github.com/filegraph/filegraph/internal/files"
+	"github.com/filegraph/filegraph/internal/storage"
+)
+
+// completeHook runs around the store's CompleteMultipart; everything else
+// goes straight to the real store.
+type completeHook struct {
+	storage.Store
+	storage.Multipart
+	before func()
+	after  func(error) error
+}
+
+func (h completeHook) CompleteMultipart(ctx context.Context, key, uploadID string, parts []storage.Part) error {
+	h.before()
+	return h.after(h.Multipart.CompleteMultipart(ctx, key, uploadID, parts))
+}
+
+// TestStorageDownDuringCompletion: saving an upload in parts while the
+// storage goes away, whether the completion request never arrived or its
+// answer was lost, is UNAVAILABLE and saves nothing; once the storage is
+// back the same save finishes, and the file downloads whole.
+func TestStorageDownDuringCompletion(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		before        func(e *env)
+		after         func(e *env, err error) error
+		wantCompleted bool
+	}{
+		{"RequestLost", func(e *env) { e.s3Proxy.SetDown(true) }, func(_ *env, err error) error { return err }, false},
+		{"AnswerLost", func(*env) {}, func(e *env, err error) error {
+			if err != nil {
+				return err
+			}
+			e.s3Proxy.SetDown(true)
+			return fmt.Errorf("reading the answer: %w", storage.ErrUnavailable)
+		}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newFaultyEnv(t, "PART_SIZE", "5MiB")
+			ctx := auth.WithUser(context.Background(), auth.LocalUser)
+			body := randomBytes(5*mib + 99)
+			m := e.createMultipart(map[string]any{"originalName": "big.bin", "size": len(body)})[0]
+			e.putParts(m, body, false, 1, 2)
+
+			svc := files.New(e.srv.db.Ent, completeHook{
+				Store:     e.store,
+				Multipart: e.store.(storage.Multipart),
+				before:    func() { c.before(e) },
+				after:     func(err error) error { return c.after(e, err) },
+			}, files.Config{UploadURLTTL: time.Minute, MaxUploadSize: 1 << 30, PartSize: 5 * mib, MultipartWindow: time.Hour, SaveWindow: time.Hour, Now: e.clock.now},
+				slog.New(slog.NewTextHandler(io.Discard, nil)))
+			save := []*files.SaveRequest{{FileName: m.FileName, OriginalName: "big.bin"}}
+			if _, err := svc.Save(ctx, save); !errors.Is(err, files.ErrUnavailable) {
+				t.Fatalf("save with storage going down: %v, want ErrUnavailable", err)
+			}
+			e.s3Proxy.SetDown(false)
+			_, err := e.store.Stat(ctx, m.FileName)
+			if completed := err == nil; completed != c.wantCompleted {
+				t.Errorf("object completed in the store: %v, want %v", completed, c.wantCompleted)
+			}
+			var list connection
+			e.do(listQ, nil, &list)
+			if list.Files.TotalCount != 0 {
+				t.Fatalf("a failed save saved %d files", list.Files.TotalCount)
+			}
+			var p struct{ Upload *pendingUpload }
+			e.do(uploadQ, map[string]any{"fileName": m.FileName}, &p)
+			if p.Upload == nil || len(p.Upload.UploadedParts) != 2 {
+				t.Fatalf("after the failed save the upload reads %+v, want it pending with both parts", p.Upload)
+			}
+
+			var saved struct{ SaveFiles []fileNode }
+			e.do(saveQ, saveVars(m.FileName, "big.bin"), &saved)
+			if got := e.download(saved.SaveFiles[0].ID); !bytes.Equal(got, body) {
+				t.Errorf("the file downloads as %d bytes that differ from the %d uploaded", len(got), len(body))
+			}
+		})
+	}
+}
+
+// TestCORSForParts: a browser on an allowed origin may PUT parts straight
+// to the storage, with their checksums: the preflight of a part URL is
+// answered on both backends (S3 with the rule S3_SET_BUCKET_CORS puts).
+func TestCORSForParts(t *testing.T) {
+	const origin = "https://app.example"
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend, "CORS_ALLOWED_ORIGINS", origin, "PART_SIZE", "5MiB")
+			if s3, ok := e.store.(interface {
+				SetCORS(context.Context, []string) error
+			}); ok {
+				if err := s3.SetCORS(context.Background(), []string{origin}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			body := randomBytes(100)
+			m := e.createMultipart(map[string]any{"originalName": "a.bin", "size": len(body), "partChecksums": true})[0]
+			u := e.partURLs(m, body, true, 1)[0]
+			var names []string
+			for _, h := range u.Headers {
+				if !strings.EqualFold(h.Name, "Content-Length") {
+					names = append(names, strings.ToLower(h.Name))
+				}
+			}
+			req, _ := http.NewRequest(http.MethodOptions, u.URL, nil)
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Access-Control-Request-Method", "PUT")
+			req.Header.Set("Access-Control-Request-Headers", strings.Join(names, ","))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			allowed := strings.ToLower(res.Header.Get("Access-Control-Allow-Headers"))
+			if res.StatusCode >= 300 || res.Header.Get("Access-Control-Allow-Origin") == "" || !strings.Contains(allowed, "x-amz-checksum-sha256") {
+				t.Errorf("preflight of a part PUT (headers %v): status %d, allow-origin %q, allow-headers %q",
+					names, res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"), allowed)
+			}
+		})
+	}
+}
