@@ -3,22 +3,31 @@
 VERSITYGW_VERSION := v1.8.0
 BIN := $(CURDIR)/.bin
 
-.PHONY: run test test-browser bench bench-load build generate check migration load
+.PHONY: run demo web-app test test-browser bench bench-load build generate check migration load
 
 ## run: serve on 127.0.0.1:8080 with SQLite and disk storage in ./data
 run: playground-assets
 	go run .
+
+## demo: the demo app at http://127.0.0.1:8080/app/ (drop files, Uppy page), on the server as make run
+## starts it but running only the app's own operations (GRAPHQL_TRUSTED_DOCUMENTS)
+demo: playground-assets web-app
+	GRAPHQL_TRUSTED_DOCUMENTS=web/src/gql/persisted-documents.json go run .
+
+## web-app: build the demo app (web/) into the binary's embedded files
+web-app: web/node_modules
+	npm --prefix web run --silent build -- --logLevel warn
 
 ## test: the whole suite, against real PostgreSQL and a real S3 server
 ## (TESTFLAGS=-race adds the race detector, as CI does)
 test: $(BIN)/versitygw scripts/audit/node_modules
 	./scripts/test.sh $(TESTFLAGS)
 
-## test-browser: the README's client code, the offline playground, the demo app and Uppy page
+## test-browser: the README's client code, the offline playground, the demo app and its Uppy page
 ## in headless Chromium (apt-get install chromium); screenshots go to $(ARTIFACTS)
 ARTIFACTS ?= $(CURDIR)/.artifacts
-test-browser: $(BIN)/versitygw playground-assets
-	FILEGRAPH_ARTIFACTS=$(ARTIFACTS) PKGS=./internal/server ./scripts/test.sh -tags browser -run 'TestBrowserFlow|TestPlaygroundOffline' -v
+test-browser: $(BIN)/versitygw playground-assets web-app
+	FILEGRAPH_ARTIFACTS=$(ARTIFACTS) PKGS=./internal/server ./scripts/test.sh -tags browser -run 'TestBrowserFlow|TestPlaygroundOffline|TestWebApp' -v
 
 ## bench: Go benchmarks through the real handler
 bench: $(BIN)/versitygw

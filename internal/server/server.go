@@ -29,6 +29,7 @@ import (
 	"github.com/filegraph/filegraph/internal/storage/diskstore"
 	"github.com/filegraph/filegraph/internal/storage/s3store"
 	"github.com/filegraph/filegraph/internal/telemetry"
+	"github.com/filegraph/filegraph/internal/webapp"
 )
 
 // Server is a wired instance.
@@ -173,6 +174,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Headers: []string{"Content-Type", "Authorization", "Accept"},
 		MaxAge:  3600,
 	}.Handler(authn.Middleware(withTimeout(cfg.RequestTimeout, api))))
+	if app := webapp.Handler(); app != nil {
+		mux.Handle("GET /app/", app)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

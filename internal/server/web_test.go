@@ -8,11 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/filegraph/filegraph/internal/playground"
+	"github.com/filegraph/filegraph/internal/webapp"
 )
 
 // webDir holds the npm package whose playwright-core scripts (web/e2e)
@@ -75,4 +77,36 @@ func TestPlaygroundOffline(t *testing.T) {
 	e.upload("offline-check.txt", "text/plain", []byte("seen from the playground"))
 	runE2E(t, "playground.mjs", 2*time.Minute,
 		"FILEGRAPH_URL="+e.URL, "EXPECT=offline-check.txt", "ARTIFACTS="+artifacts(t))
+}
+
+// TestWebApp drives the demo app (web/, embedded at /app/) in Chromium on
+// both backends: on postgres+s3 the server runs only its trusted documents,
+// which the app's production build sends by hash; on sqlite+disk it has no
+// manifest and the app falls back to sending text.
+func TestWebApp(t *testing.T) {
+	if webapp.Handler() == nil {
+		t.Fatal("the demo app is not embedded: run `make web-app` (make test-browser does)")
+	}
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			settings := []string{}
+			if backend == "postgres+s3" {
+				settings = append(settings, "GRAPHQL_TRUSTED_DOCUMENTS", manifestPath)
+			}
+			e := newAuthEnv(t, backend, settings...)
+			allow := ""
+			if s3, ok := e.store.(interface {
+				SetCORS(context.Context, []string) error
+			}); ok {
+				if err := s3.SetCORS(context.Background(), []string{e.URL}); err != nil {
+					t.Fatal(err)
+				}
+				allow = s3srv.Endpoint
+			}
+			name := strings.ReplaceAll(backend, "+", "-")
+			runE2E(t, "app.mjs", 3*time.Minute,
+				"APP_URL="+e.URL+"/app/", "TOKEN="+token(t, "web-user"), "ALLOW="+allow,
+				"ARTIFACTS="+artifacts(t), "NAME="+name)
+		})
+	}
 }

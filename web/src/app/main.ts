@@ -1,0 +1,211 @@
+// The demo app: drop or pick files, watch each upload, and browse, download
+// and delete what was saved. Built on the upload client in src/uploader.
+import './style.css';
+import { createApi, Uploader, describe, type Upload } from '../uploader';
+import { DeleteFile, FileDownloadUrl, Files } from '../uploader/documents';
+import type { FileOrder, FilesQuery } from '../gql/graphql';
+import { apiURL, tokenField } from './session';
+
+const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
+
+const token = tokenField($<HTMLInputElement>('#token'));
+const api = createApi({ url: apiURL(), token, persisted: import.meta.env.PROD });
+const uploader = new Uploader({ api });
+
+// Errors shown plainly, one at a time, until dismissed or replaced.
+const banner = $('#error');
+function showError(e: unknown) {
+  banner.textContent = describe(e);
+  banner.hidden = false;
+}
+banner.addEventListener('click', () => (banner.hidden = true));
+window.addEventListener('offline', () => showError(new Error('You are offline: uploads will continue when the connection is back.')));
+window.addEventListener('online', () => {
+  banner.hidden = true;
+  uploader.uploads.filter((u) => u.status === 'failed' && u.error?.code === 'NETWORK_ERROR').forEach((u) => uploader.resume(u));
+});
+
+// Picking and dropping.
+const drop = $('#drop');
+const picker = $<HTMLInputElement>('#picker');
+picker.addEventListener('change', () => {
+  if (picker.files) uploader.add(picker.files);
+  picker.value = '';
+});
+drop.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  drop.classList.add('over');
+});
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  if (e.dataTransfer?.files.length) uploader.add(e.dataTransfer.files);
+});
+
+// One row per upload.
+const list = $('#uploads');
+const rows = new Map<number, HTMLElement>();
+const sizeText = (n: number) =>
+  n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`;
+const statusText: Record<Upload['status'], string> = {
+  queued: 'Waiting',
+  uploading: 'Uploading',
+  paused: 'Paused',
+  saving: 'Saving',
+  done: 'Saved',
+  failed: 'Failed',
+  canceled: 'Canceled',
+};
+
+function renderUpload(u: Upload) {
+  let row = rows.get(u.id);
+  if (!row) {
+    row = document.createElement('li');
+    row.className = 'upload';
+    row.dataset.name = u.file.name;
+    row.innerHTML = `<div class="line"><span class="name"></span><span class="size"></span><span class="status"></span>
+      <span class="actions"><button data-act="pause">Pause</button><button data-act="resume">Resume</button><button data-act="cancel">Cancel</button></span></div>
+      <progress max="100" value="0"></progress><div class="problem"></div>`;
+    row.querySelector('.name')!.textContent = u.file.name;
+    row.querySelector('.size')!.textContent = sizeText(u.file.size);
+    row.addEventListener('click', (e) => {
+      const act = (e.target as HTMLElement).dataset.act;
+      if (act === 'pause') uploader.pause(u);
+      if (act === 'resume') uploader.resume(u);
+      if (act === 'cancel') uploader.cancel(u);
+    });
+    list.prepend(row);
+    rows.set(u.id, row);
+  }
+  const pct = u.file.size === 0 ? (u.status === 'done' ? 100 : 0) : Math.floor((100 * u.loaded) / u.file.size);
+  const bar = row.querySelector('progress')!;
+  bar.value = pct;
+  row.dataset.status = u.status;
+  row.dataset.progress = String(pct);
+  row.querySelector('.status')!.textContent = u.status === 'uploading' ? `${pct}%` : statusText[u.status];
+  row.querySelector('.problem')!.textContent = u.error ? describe(u.error) : '';
+  row.querySelector<HTMLButtonElement>('[data-act=pause]')!.hidden = !['queued', 'uploading'].includes(u.status);
+  row.querySelector<HTMLButtonElement>('[data-act=resume]')!.hidden = !['paused', 'failed'].includes(u.status);
+  row.querySelector<HTMLButtonElement>('[data-act=cancel]')!.hidden = ['done', 'canceled', 'saving'].includes(u.status);
+}
+uploader.addEventListener('progress', (e) => renderUpload((e as CustomEvent<Upload>).detail));
+uploader.addEventListener('change', (e) => {
+  const u = (e as CustomEvent<Upload>).detail;
+  renderUpload(u);
+  if (u.status === 'done') void loadFiles();
+  if (u.status === 'failed' && u.error) showError(u.error);
+});
+
+// The saved files: a page at a time, sorted, filtered by name.
+const PAGE = 10;
+const orders: Record<string, FileOrder> = {
+  newest: { field: 'CREATED_AT', direction: 'DESC' },
+  oldest: { field: 'CREATED_AT', direction: 'ASC' },
+  'name-asc': { field: 'ORIGINAL_NAME', direction: 'ASC' },
+  'name-desc': { field: 'ORIGINAL_NAME', direction: 'DESC' },
+  largest: { field: 'SIZE', direction: 'DESC' },
+  smallest: { field: 'SIZE', direction: 'ASC' },
+};
+const filter = $<HTMLInputElement>('#filter');
+const sort = $<HTMLSelectElement>('#sort');
+const table = $('#files tbody');
+const pageInfo = $('#page-info');
+const prev = $<HTMLButtonElement>('#prev');
+const next = $<HTMLButtonElement>('#next');
+let page: { after?: string; before?: string } = {};
+let current: FilesQuery['files'] | undefined;
+let loads = 0;
+
+async function loadFiles() {
+  const name = filter.value.trim();
+  const vars = {
+    ...(page.before ? { last: PAGE, before: page.before } : { first: PAGE, after: page.after ?? null }),
+    orderBy: orders[sort.value],
+    where: name ? { originalNameContainsFold: name } : null,
+  };
+  // Saves, typing and clicks each reload the list: only the latest counts.
+  const seq = ++loads;
+  let files: FilesQuery['files'];
+  try {
+    files = (await api.query(Files, vars)).files;
+  } catch (e) {
+    if (seq === loads) showError(e);
+    return;
+  }
+  if (seq !== loads) return;
+  current = files;
+  table.replaceChildren(
+    ...(current.edges ?? []).flatMap((edge) => {
+      const f = edge?.node;
+      if (!f) return [];
+      const tr = document.createElement('tr');
+      tr.dataset.id = f.id;
+      tr.dataset.name = f.originalName;
+      tr.innerHTML = `<td class="name"></td><td class="size"></td><td class="type"></td><td class="date"></td>
+        <td class="actions"><button data-act="download">Download</button><button data-act="delete" class="danger">Delete</button></td>`;
+      tr.querySelector('.name')!.textContent = f.originalName;
+      tr.querySelector('.size')!.textContent = sizeText(f.size);
+      tr.querySelector('.type')!.textContent = f.contentType;
+      tr.querySelector('.date')!.textContent = new Date(f.createdAt).toLocaleString();
+      tr.addEventListener('click', (e) => {
+        const act = (e.target as HTMLElement).dataset.act;
+        if (act === 'download') void download(f.id);
+        if (act === 'delete') void remove(f.id);
+      });
+      return [tr];
+    }),
+  );
+  if (table.childElementCount === 0) table.innerHTML = `<tr><td colspan="5" class="empty">${name ? 'No file matches.' : 'No files yet: drop some above.'}</td></tr>`;
+  pageInfo.textContent = `${current.totalCount} file${current.totalCount === 1 ? '' : 's'}`;
+  prev.disabled = !current.pageInfo.hasPreviousPage && !page.after;
+  next.disabled = !current.pageInfo.hasNextPage && !page.before;
+}
+
+async function download(id: string) {
+  try {
+    const { fileDownloadUrl } = await api.query(FileDownloadUrl, { id });
+    // The URL names the file; the browser saves it under its original name.
+    const a = document.createElement('a');
+    a.href = fileDownloadUrl.url;
+    a.rel = 'noopener';
+    document.body.append(a);
+    a.click();
+    a.remove();
+  } catch (e) {
+    showError(e);
+  }
+}
+
+async function remove(id: string) {
+  try {
+    await api.mutate(DeleteFile, { id });
+    await loadFiles();
+  } catch (e) {
+    showError(e);
+  }
+}
+
+let typing: ReturnType<typeof setTimeout> | undefined;
+filter.addEventListener('input', () => {
+  clearTimeout(typing);
+  typing = setTimeout(() => {
+    page = {};
+    void loadFiles();
+  }, 250);
+});
+sort.addEventListener('change', () => {
+  page = {};
+  void loadFiles();
+});
+next.addEventListener('click', () => {
+  if (current?.pageInfo.endCursor) page = { after: current.pageInfo.endCursor };
+  void loadFiles();
+});
+prev.addEventListener('click', () => {
+  if (current?.pageInfo.startCursor) page = { before: current.pageInfo.startCursor };
+  void loadFiles();
+});
+$('#token').addEventListener('change', () => void loadFiles());
+
+void loadFiles();

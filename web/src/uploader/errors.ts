@@ -1,0 +1,86 @@
+// Errors the client surfaces, by the server's extensions.code, plus the
+// client's own codes for what happens outside GraphQL.
+import type { CombinedError } from '@urql/core';
+
+/** Codes the server sends in extensions.code, and the client's own. */
+export type ErrorCode =
+  | 'BAD_USER_INPUT'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'UNAVAILABLE'
+  | 'INTERNAL_SERVER_ERROR'
+  | 'UNTRUSTED_OPERATION'
+  | 'PERSISTED_QUERY_NOT_FOUND'
+  | 'GRAPHQL_VALIDATION_FAILED'
+  // The client's: no answer at all (offline, DNS, CORS refused).
+  | 'NETWORK_ERROR'
+  // The client's: the storage refused a PUT (status in `status`).
+  | 'STORAGE_REJECTED'
+  // The client's: the caller aborted.
+  | 'ABORTED'
+  | (string & {});
+
+export interface Problem {
+  field: string;
+  message: string;
+}
+
+export class FilegraphError extends Error {
+  override name = 'FilegraphError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: { problems?: Problem[]; limit?: string; status?: number; requestId?: string } = {},
+  ) {
+    super(message);
+  }
+
+  /** Worth trying again as is: nothing was changed and the cause may pass. */
+  get retryable(): boolean {
+    return (
+      this.code === 'UNAVAILABLE' ||
+      this.code === 'NETWORK_ERROR' ||
+      (this.code === 'STORAGE_REJECTED' && (this.details.status === undefined || this.details.status >= 500 || this.details.status === 429 || this.details.status === 408))
+    );
+  }
+}
+
+/** The first error of a urql result as a FilegraphError. */
+export function fromCombined(error: CombinedError): FilegraphError {
+  const gql = error.graphQLErrors[0];
+  if (gql) {
+    const ext = gql.extensions ?? {};
+    return new FilegraphError(String(ext.code ?? 'INTERNAL_SERVER_ERROR'), gql.message, {
+      problems: ext.problems as Problem[] | undefined,
+      limit: ext.limit as string | undefined,
+      requestId: ext.requestId as string | undefined,
+    });
+  }
+  return new FilegraphError('NETWORK_ERROR', error.networkError?.message ?? error.message);
+}
+
+/** A sentence for a person, for the codes a person can do something about. */
+export function describe(e: unknown): string {
+  if (!(e instanceof FilegraphError)) return e instanceof Error ? e.message : String(e);
+  switch (e.code) {
+    case 'NETWORK_ERROR':
+      return 'The server could not be reached. Check your connection; the upload can be resumed.';
+    case 'UNAUTHENTICATED':
+      return 'Not signed in, or the token was refused: ' + e.message;
+    case 'FORBIDDEN':
+      return e.details.limit === 'USER_QUOTA_BYTES'
+        ? 'Over your storage quota: ' + e.message
+        : e.message;
+    case 'BAD_USER_INPUT':
+      return e.details.problems?.map((p) => p.message).join('; ') || e.message;
+    case 'UNAVAILABLE':
+      return 'The service is unavailable for a moment; nothing was lost, try again.';
+    case 'STORAGE_REJECTED':
+      return `The storage refused the upload (HTTP ${e.details.status ?? '?'}).`;
+    case 'ABORTED':
+      return 'Canceled.';
+    default:
+      return e.message;
+  }
+}
