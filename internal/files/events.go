@@ -7,6 +7,8 @@ type Events interface {
 	UploadsIssued(count int, bytes int64)
 	// FilesSaved: count uploads newly saved as files, of bytes in all.
 	FilesSaved(count int, bytes int64)
+	// UploadsAborted: count uploads given up by their owner (abortUpload).
+	UploadsAborted(count int)
 	// Swept reports one sweep: what it removed, and how it ended.
 	Swept(r SweepReport, err error)
 	// Reconciled reports one reconciliation; r is nil if it found nothing.
@@ -18,5 +20,6 @@ type noEvents struct{}
 
 func (noEvents) UploadsIssued(int, int64)          {}
 func (noEvents) FilesSaved(int, int64)             {}
+func (noEvents) UploadsAborted(int)                {}
 func (noEvents) Swept(SweepReport, error)          {}
 func (noEvents) Reconciled(*Reconciliation, error) {}

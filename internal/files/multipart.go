@@ -165,6 +165,11 @@ func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartR
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "files.multipart_uploads_issued", "user", user.ID, "count", len(out))
+	var bytes int64
+	for _, m := range out {
+		bytes += m.Size
+	}
+	s.cfg.Events.UploadsIssued(len(out), bytes)
 	return out, nil
 }
 

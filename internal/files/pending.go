@@ -249,6 +249,7 @@ func (s *Service) AbortUpload(ctx context.Context, fileName string) error {
 		s.log.WarnContext(ctx, "files.abort_row_failed", "key", u.FileName, "err", err)
 	}
 	s.log.InfoContext(ctx, "files.upload_aborted", "key", u.FileName, "parts", u.MultipartID != "")
+	s.cfg.Events.UploadsAborted(1)
 	return nil
 }
 

@@ -181,3 +181,45 @@ func TestMetrics(t *testing.T) {
 		})
 	}
 }
+
+// TestMetricsMultipart: an upload in parts saved and one given up move the
+// upload counters and the storage calls of parts by what they did.
+func TestMetricsMultipart(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend, "PART_SIZE", "5MiB", "SWEEP_INTERVAL", "0")
+			ms := httptest.NewServer(e.srv.Metrics.Handler())
+			defer ms.Close()
+			before := scrapeMetrics(t, ms.URL)
+
+			kept, given := randomBytes(5*mib+100), randomBytes(5*mib+1)
+			m := e.createMultipart(
+				map[string]any{"originalName": "kept.bin", "size": len(kept)},
+				map[string]any{"originalName": "given.bin", "size": len(given)},
+			)
+			e.putParts(m[0], kept, false, 1, 2)
+			e.do(saveQ, saveVars(m[0].FileName, "kept.bin"), nil)
+			e.do(abortQ, map[string]any{"fileName": m[1].FileName}, nil)
+
+			after := scrapeMetrics(t, ms.URL)
+			for key, want := range map[string]float64{
+				`filegraph_uploads_issued_total{}`:                                                                    2,
+				`filegraph_uploads_issued_bytes_total{}`:                                                              float64(len(kept) + len(given)),
+				`filegraph_files_saved_total{}`:                                                                       1,
+				`filegraph_files_saved_bytes_total{}`:                                                                 float64(len(kept)),
+				`filegraph_uploads_aborted_total{reason="client"}`:                                                    1,
+				`filegraph_storage_calls_total{operation="create_multipart",outcome="ok"}`:                            2,
+				`filegraph_storage_calls_total{operation="presign_part",outcome="ok"}`:                                2,
+				`filegraph_storage_calls_total{operation="complete_multipart",outcome="ok"}`:                          1,
+				`filegraph_storage_calls_total{operation="abort_multipart",outcome="ok"}`:                             1,
+				`filegraph_graphql_operations_total{operation="createMultipartUploads",outcome="ok",type="mutation"}`: 1,
+				`filegraph_graphql_operations_total{operation="uploadPartUrls",outcome="ok",type="mutation"}`:         1,
+				`filegraph_graphql_operations_total{operation="abortUpload",outcome="ok",type="mutation"}`:            1,
+			} {
+				if d := after[key] - before[key]; d != want {
+					t.Errorf("%s moved by %v, want %v", key, d, want)
+				}
+			}
+		})
+	}
+}

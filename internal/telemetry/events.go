@@ -22,6 +22,11 @@ func (m *Metrics) FilesSaved(count int, bytes int64) {
 	m.filesSavedBytes.Add(float64(bytes))
 }
 
+// UploadsAborted counts uploads their owners gave up.
+func (m *Metrics) UploadsAborted(count int) {
+	m.uploadsAborted.WithLabelValues("client").Add(float64(count))
+}
+
 // Swept records a sweep. One cut short by shutdown is no failure.
 func (m *Metrics) Swept(r files.SweepReport, err error) {
 	m.uploadsAborted.WithLabelValues("expired").Add(float64(r.Uploads))

@@ -198,7 +198,9 @@ type inflight struct {
 // begin starts a call; its end records it.
 func (s *store) begin(ctx context.Context, c *call, key string) (context.Context, inflight) {
 	f := inflight{c: c, start: time.Now()}
-	if s.tracer != nil {
+	// Only within a trace: the sweeper's calls would each start one of
+	// their own, which says nothing the metrics do not.
+	if s.tracer != nil && trace.SpanContextFromContext(ctx).IsValid() {
 		attrs := []attribute.KeyValue{attribute.String("storage.bucket", s.bucket)}
 		if key != "" {
 			attrs = append(attrs, attribute.String("storage.key", key))

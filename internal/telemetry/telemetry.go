@@ -83,15 +83,15 @@ func NewMetrics() *Metrics {
 		storageDuration: f.histogramVec("storage_call_duration_seconds",
 			"Time a call to the object store took, by operation.", "operation"),
 		uploadsIssued: f.counter("uploads_issued_total",
-			"Upload URLs handed out."),
+			"Uploads issued: single-PUT URLs and uploads in parts."),
 		uploadsIssuedBytes: f.counter("uploads_issued_bytes_total",
-			"Bytes announced by the uploads handed out."),
+			"Bytes announced by the uploads issued."),
 		filesSaved: f.counter("files_saved_total",
 			"Uploads saved as files."),
 		filesSavedBytes: f.counter("files_saved_bytes_total",
 			"Bytes of the files saved."),
 		uploadsAborted: f.counterVec("uploads_aborted_total",
-			"Uploads removed without being saved, by reason (expired: the sweeper took it after its save window).", "reason"),
+			"Uploads removed without being saved, by reason: client (abortUpload), expired (the sweeper took it after its save window).", "reason"),
 		sweeps: f.counterVec("sweeps_total",
 			"Sweeper runs, by outcome (ok, error).", "outcome"),
 		swept: f.counterVec("swept_total",
@@ -112,6 +112,7 @@ func NewMetrics() *Metrics {
 	// Series that are read as rates should exist before the first event,
 	// so that a rate over them starts from zero rather than from nothing.
 	m.uploadsAborted.WithLabelValues("expired")
+	m.uploadsAborted.WithLabelValues("client")
 	for _, o := range []string{"ok", "error"} {
 		m.sweeps.WithLabelValues(o)
 		m.reconciles.WithLabelValues(o)
