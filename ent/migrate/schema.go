@@ -33,9 +33,9 @@ var (
 				Columns: []*schema.Column{FilesColumns[6]},
 			},
 			{
-				Name:    "file_owner_created_at",
+				Name:    "file_owner_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{FilesColumns[7], FilesColumns[6]},
+				Columns: []*schema.Column{FilesColumns[7], FilesColumns[6], FilesColumns[0]},
 			},
 			{
 				Name:    "file_deleted_at",

@@ -74,8 +74,9 @@ func (File) Indexes() []ent.Index {
 	return []ent.Index{
 		// The default listing is newest first.
 		index.Fields("created_at"),
-		// A user's own listing, newest first.
-		index.Fields("owner", "created_at"),
+		// A user's own listing, newest first: the id, which breaks ties in
+		// the order, lets a page's cursor be one range of the index.
+		index.Fields("owner", "created_at", "id"),
 		index.Fields("deleted_at"),
 	}
 }

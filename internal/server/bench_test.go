@@ -104,6 +104,10 @@ func seed(b *testing.B, e *env, n int) []*ent.File {
 		out = append(out, files...)
 	}
 	setUsage(b, e, auth.LocalUser.ID)
+	// As autovacuum would, so the planner knows the rows are there.
+	if _, err := e.srv.db.SQL.ExecContext(ctx, "ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
 	return out
 }
 
