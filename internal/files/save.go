@@ -34,6 +34,9 @@ func (s *Service) Save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, e
 	return files, err
 }
 
+// save goes lookup → check → stat → commit: find what each key is, refuse
+// what the rows already rule out, look at the rest in storage, and save
+// them all, or refuse the call naming every problem.
 func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, error) {
 	user, err := auth.FromContext(ctx)
 	if err != nil {
@@ -43,10 +46,55 @@ func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, e
 	if err != nil {
 		return nil, err
 	}
-	// Only the caller's own uploads and files count, admin or not: a key
-	// issued to someone else reads as never issued.
-	// Uploads first: a concurrent save that commits between the two reads
-	// then shows up as saved, not as never issued.
+	items, err := s.lookup(ctx, user, reqs, keys)
+	if err != nil {
+		return nil, err
+	}
+	s.check(items)
+	if err := s.stat(ctx, items); err != nil {
+		return nil, err
+	}
+	var ps problems
+	for _, it := range items {
+		if it.problem != nil {
+			ps = append(ps, *it.problem)
+		}
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	if err := s.commit(ctx, user, items); err != nil {
+		return nil, err
+	}
+	out := make([]*ent.File, len(items))
+	for i, it := range items {
+		out[i] = it.saved
+	}
+	return out, nil
+}
+
+// saving is one request as save works through it.
+type saving struct {
+	index   int
+	req     *SaveRequest
+	saved   *ent.File   // saved already (returned again), or by this call
+	upload  *ent.Upload // issued and not yet saved
+	obj     storage.Object
+	problem *Problem // at most one per request
+}
+
+func (it *saving) refuse(field, format string, args ...any) {
+	it.problem = &Problem{Field: fmt.Sprintf("files[%d].%s", it.index, field), Message: fmt.Sprintf(format, args...)}
+}
+
+// toSave reports whether the request still needs its object saved.
+func (it *saving) toSave() bool { return it.problem == nil && it.saved == nil && it.upload != nil }
+
+// lookup finds each key among the caller's uploads and saved files. Only
+// the caller's own count, admin or not: a key issued to someone else reads
+// as never issued. Uploads first: a concurrent save that commits between
+// the two reads then shows up as saved, not as never issued.
+func (s *Service) lookup(ctx context.Context, user auth.User, reqs []*SaveRequest, keys []string) ([]*saving, error) {
 	pending, err := s.db.Upload.Query().Where(upload.FileNameIn(keys...), upload.Owner(user.ID)).All(ctx)
 	if err != nil {
 		return nil, dbError("looking up uploads", err)
@@ -55,130 +103,81 @@ func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, e
 	if err != nil {
 		return nil, dbError("looking up saved files", err)
 	}
-	savedBy := make(map[string]*ent.File, len(saved))
-	for _, f := range saved {
-		savedBy[f.FileName] = f
-	}
-	pendingBy := make(map[string]*ent.Upload, len(pending))
-	for _, u := range pending {
-		pendingBy[u.FileName] = u
-	}
-
-	// Decide what each request needs, then look at the pending objects in
-	// storage concurrently: on S3 each look is a round trip.
-	refused := make([]*Problem, len(reqs)) // at most one per file, kept in order
-	refuse := func(i int, name, format string, args ...any) {
-		refused[i] = &Problem{Field: fmt.Sprintf("files[%d].%s", i, name), Message: fmt.Sprintf(format, args...)}
-	}
-	checks := make([]*check, len(reqs))
+	items := make([]*saving, len(reqs))
+	byKey := make(map[string]*saving, len(reqs))
 	for i, r := range reqs {
-		if f := savedBy[r.FileName]; f != nil {
-			if f.OriginalName != r.OriginalName {
-				refuse(i, "originalName", "%q was saved as %q", r.FileName, f.OriginalName)
-			}
-			continue
-		}
-		u := pendingBy[r.FileName]
+		items[i] = &saving{index: i, req: r}
+		byKey[r.FileName] = items[i]
+	}
+	for _, u := range pending {
+		byKey[u.FileName].upload = u
+	}
+	for _, f := range saved {
+		byKey[f.FileName].saved = f
+	}
+	return items, nil
+}
+
+// check refuses what the rows alone rule out: a name other than the one
+// announced, a key never issued, an upload past its save window.
+func (s *Service) check(items []*saving) {
+	for _, it := range items {
+		r, u := it.req, it.upload
 		switch {
+		case it.saved != nil:
+			if it.saved.OriginalName != r.OriginalName {
+				it.refuse("originalName", "%q was saved as %q", r.FileName, it.saved.OriginalName)
+			}
 		case u == nil:
-			refuse(i, "fileName", "%q was not issued by createUploadUrls or createMultipartUploads", r.FileName)
+			it.refuse("fileName", "%q was not issued by createUploadUrls or createMultipartUploads", r.FileName)
 		case u.OriginalName != r.OriginalName:
-			refuse(i, "originalName", "%q was issued for %q", r.FileName, u.OriginalName)
+			it.refuse("originalName", "%q was issued for %q", r.FileName, u.OriginalName)
 		case !s.saveable(u):
-			refuse(i, "fileName", "%q expired at %s; upload it again with a new URL", r.FileName, s.deadline(u).UTC().Format(time.RFC3339))
-		default:
-			checks[i] = &check{upload: u}
+			it.refuse("fileName", "%q expired at %s; upload it again with a new URL", r.FileName, s.deadline(u).UTC().Format(time.RFC3339))
 		}
 	}
+}
+
+// stat looks at the objects of the uploads still to save, concurrently (on
+// S3 each look is a round trip), and refuses those missing or unlike their
+// announcement. An upload in parts is completed first (completeParts). It
+// fails only when the storage does not answer.
+func (s *Service) stat(ctx context.Context, items []*saving) error {
 	var g errgroup.Group
 	g.SetLimit(statConcurrency)
-	for _, c := range checks {
-		if c != nil {
-			g.Go(func() error {
-				if c.upload.MultipartID != "" {
-					c.obj, c.err = s.completeParts(ctx, c.upload)
-				} else {
-					c.obj, c.err = s.store.Stat(ctx, c.upload.FileName)
-				}
-				return nil
-			})
-		}
-	}
-	g.Wait()
-
-	var ready []*ent.File
-	for i, c := range checks {
-		if c == nil {
+	for _, it := range items {
+		if !it.toSave() {
 			continue
 		}
-		var r *refusal
-		switch {
-		case errors.As(c.err, &r):
-			refuse(i, "fileName", "%q %s", reqs[i].FileName, r.msg)
-			continue
-		case errors.Is(c.err, storage.ErrNotExist):
-			refuse(i, "fileName", "%q has not been uploaded", reqs[i].FileName)
-			continue
-		case c.err != nil:
-			return nil, storageError("checking upload", c.err)
-		}
-		if msg := mismatch(c.upload, c.obj); msg != "" {
-			refuse(i, "fileName", "%q %s", reqs[i].FileName, msg)
-			continue
-		}
-		contentType := c.obj.ContentType
-		if contentType == "" {
-			contentType = c.upload.ContentType
-		}
-		ready = append(ready, &ent.File{
-			Bucket:       s.store.Bucket(),
-			FileName:     c.upload.FileName,
-			OriginalName: c.upload.OriginalName,
-			Size:         c.obj.Size,
-			ContentType:  contentType,
-			Owner:        user.ID,
+		g.Go(func() error {
+			var obj storage.Object
+			var err error
+			if it.upload.MultipartID != "" {
+				obj, err = s.completeParts(ctx, it.upload)
+			} else {
+				obj, err = s.store.Stat(ctx, it.upload.FileName)
+			}
+			var r *refusal
+			switch {
+			case errors.As(err, &r):
+				it.refuse("fileName", "%q %s", it.req.FileName, r.msg)
+			case errors.Is(err, storage.ErrNotExist):
+				it.refuse("fileName", "%q has not been uploaded", it.req.FileName)
+			case err != nil:
+				return storageError("checking upload", err)
+			case mismatch(it.upload, obj) != "":
+				it.refuse("fileName", "%q %s", it.req.FileName, mismatch(it.upload, obj))
+			default:
+				it.obj = obj
+			}
+			return nil
 		})
 	}
-	var ps problems
-	for _, p := range refused {
-		if p != nil {
-			ps = append(ps, *p)
-		}
-	}
-	if err := ps.err(); err != nil {
-		return nil, err
-	}
-	if len(ready) > 0 {
-		created, err := s.commit(ctx, user, ready)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range created {
-			savedBy[f.FileName] = f
-		}
-		s.log.InfoContext(ctx, "files.saved", "count", len(created))
-		var bytes int64
-		for _, f := range created {
-			bytes += f.Size
-		}
-		s.cfg.Events.FilesSaved(len(created), bytes)
-	}
-	out := make([]*ent.File, len(reqs))
-	for i, r := range reqs {
-		out[i] = savedBy[r.FileName]
-	}
-	return out, nil
+	return g.Wait()
 }
 
 // statConcurrency bounds the storage lookups one save makes at once.
 const statConcurrency = 8
-
-// check is one pending upload's look at storage.
-type check struct {
-	upload *ent.Upload
-	obj    storage.Object
-	err    error
-}
 
 // saveable reports whether an upload may still be saved; past that the
 // sweeper may be removing it.
@@ -186,37 +185,54 @@ func (s *Service) saveable(u *ent.Upload) bool {
 	return s.deadline(u).After(s.cfg.Now())
 }
 
-// commit creates the files and retires their uploads atomically. An upload
-// the sweeper took meanwhile is no longer there to retire, and the whole
-// save is refused rather than saving a file whose object is going away.
-func (s *Service) commit(ctx context.Context, user auth.User, files []*ent.File) (_ []*ent.File, err error) {
+// commit saves the items still to save: it creates their files and retires
+// their uploads atomically, and sets each item's saved file. An upload the
+// sweeper took meanwhile is no longer there to retire, and the whole save is
+// refused rather than saving a file whose object is going away.
+func (s *Service) commit(ctx context.Context, user auth.User, items []*saving) (err error) {
+	var todo []*saving
+	for _, it := range items {
+		if it.toSave() {
+			todo = append(todo, it)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
 	tx, err := s.db.Tx(ctx)
 	if err != nil {
-		return nil, dbError("starting transaction", err)
+		return dbError("starting transaction", err)
 	}
 	defer func() {
 		if err != nil {
 			tx.Rollback()
 		}
 	}()
-	builders := make([]*ent.FileCreate, len(files))
-	keys := make([]string, len(files))
-	for i, f := range files {
+	builders := make([]*ent.FileCreate, len(todo))
+	keys := make([]string, len(todo))
+	var bytes int64
+	for i, it := range todo {
+		contentType := it.obj.ContentType
+		if contentType == "" {
+			contentType = it.upload.ContentType
+		}
 		builders[i] = tx.File.Create().
-			SetBucket(f.Bucket).
-			SetFileName(f.FileName).
-			SetOriginalName(f.OriginalName).
-			SetSize(f.Size).
-			SetContentType(f.ContentType).
-			SetOwner(f.Owner)
-		keys[i] = f.FileName
+			SetBucket(s.store.Bucket()).
+			SetFileName(it.upload.FileName).
+			SetOriginalName(it.upload.OriginalName).
+			SetSize(it.obj.Size).
+			SetContentType(contentType).
+			SetOwner(user.ID)
+		keys[i] = it.upload.FileName
+		// A saved file's size is its upload's: stat refuses any other.
+		bytes += it.obj.Size
 	}
 	created, err := tx.File.CreateBulk(builders...).Save(ctx)
 	if err != nil {
 		if ent.IsConstraintError(err) {
-			return nil, err
+			return err // a concurrent save of a key won; Save retries
 		}
-		return nil, dbError("saving files", err)
+		return dbError("saving files", err)
 	}
 	retired, err := tx.Upload.Delete().Where(
 		upload.FileNameIn(keys...),
@@ -224,24 +240,24 @@ func (s *Service) commit(ctx context.Context, user auth.User, files []*ent.File)
 		s.saveableAt(s.cfg.Now()),
 	).Exec(ctx)
 	if err != nil {
-		return nil, dbError("retiring uploads", err)
+		return dbError("retiring uploads", err)
 	}
 	if retired != len(keys) {
-		return nil, &InvalidError{Problems: []Problem{{Field: "files", Message: "an upload expired while saving; upload it again with a new URL"}}}
-	}
-	// A saved file's size is its upload's: save refuses any other.
-	var bytes int64
-	for _, f := range created {
-		bytes += f.Size
+		return &InvalidError{Problems: []Problem{{Field: "files", Message: "an upload expired while saving; upload it again with a new URL"}}}
 	}
 	n := int64(len(created))
 	if err := addUsage(ctx, tx, user.ID, usageDelta{PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes}); err != nil {
-		return nil, err
+		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, dbError("committing", err)
+		return dbError("committing", err)
 	}
-	return created, nil
+	for i, it := range todo {
+		it.saved = created[i]
+	}
+	s.log.InfoContext(ctx, "files.saved", "count", len(created))
+	s.cfg.Events.FilesSaved(len(created), bytes)
+	return nil
 }
 
 // checkSaveRequests bounds the call and refuses nulls and repeated keys; it

@@ -51,8 +51,9 @@ func TestLoad(t *testing.T) {
 	deadline := time.Now().Add(duration)
 	var wg sync.WaitGroup
 	for c := range clients {
+		tok := token(t, fmt.Sprintf("user-%d", c)) // on the test goroutine: token may t.Fatal
 		wg.Go(func() {
-			cl := &loadClient{hc: hc, base: e.URL, token: token(t, fmt.Sprintf("user-%d", c))}
+			cl := &loadClient{hc: hc, base: e.URL, token: tok}
 			for i := 0; time.Now().Before(deadline); i++ {
 				body := fmt.Appendf(nil, "client %d file %d %s", c, i, bytes.Repeat([]byte("x"), i%64))
 				timings, key, err := cl.flow(fmt.Sprintf("f-%d-%d.txt", c, i), body, i%2 == 1)
