@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/filegraph/filegraph/internal/config"
 	"github.com/filegraph/filegraph/internal/database"
+	"github.com/filegraph/filegraph/internal/logsink"
 	"github.com/filegraph/filegraph/internal/server"
 )
 
@@ -65,7 +67,9 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg)
+	sink := logsink.New(os.Stderr, 100*time.Millisecond, 64<<10)
+	defer sink.Close()
+	log := newLogger(cfg, sink)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -189,12 +193,14 @@ func serveMetrics(cfg config.Config, srv *server.Server, log *slog.Logger) (stop
 	return func() { ms.Close() }, nil
 }
 
-func newLogger(cfg config.Config) *slog.Logger {
+// newLogger logs to out, which batches records (one write system call
+// per batch, not per request).
+func newLogger(cfg config.Config, out io.Writer) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(slog.NewJSONHandler(out, opts))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(slog.NewTextHandler(out, opts))
 }
