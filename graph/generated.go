@@ -19,7 +19,6 @@ import (
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/graph/scalar"
 	"github.com/filegraph/filegraph/internal/files"
-	"github.com/filegraph/filegraph/internal/storage"
 	"github.com/google/uuid"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -38,6 +37,8 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	PendingUpload() PendingUploadResolver
 	Query() QueryResolver
+	UploadPart() UploadPartResolver
+	UploadURL() UploadURLResolver
 }
 
 type DirectiveRoot struct {
@@ -135,7 +136,7 @@ type ComplexityRoot struct {
 
 	UploadPart struct {
 		ExpiresAt  func(childComplexity int) int
-		Header     func(childComplexity int) int
+		Headers    func(childComplexity int) int
 		Method     func(childComplexity int) int
 		PartNumber func(childComplexity int) int
 		Size       func(childComplexity int) int
@@ -145,7 +146,7 @@ type ComplexityRoot struct {
 	UploadURL struct {
 		ExpiresAt    func(childComplexity int) int
 		FileName     func(childComplexity int) int
-		Header       func(childComplexity int) int
+		Headers      func(childComplexity int) int
 		Method       func(childComplexity int) int
 		OriginalName func(childComplexity int) int
 		URL          func(childComplexity int) int
@@ -178,7 +179,13 @@ type QueryResolver interface {
 	Files(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.FileOrder, where *ent.FileWhereInput) (*ent.FileConnection, error)
 	Upload(ctx context.Context, fileName string) (*files.PendingUpload, error)
 	Uploads(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*files.PendingUploadConnection, error)
-	FileDownloadURL(ctx context.Context, id uuid.UUID) (*storage.Request, error)
+	FileDownloadURL(ctx context.Context, id uuid.UUID) (*DownloadURL, error)
+}
+type UploadPartResolver interface {
+	Headers(ctx context.Context, obj *files.UploadPart) ([]*HTTPHeader, error)
+}
+type UploadURLResolver interface {
+	Headers(ctx context.Context, obj *files.UploadURL) ([]*HTTPHeader, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -597,11 +604,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UploadPart.ExpiresAt(childComplexity), true
 	case "UploadPart.headers":
-		if e.ComplexityRoot.UploadPart.Header == nil {
+		if e.ComplexityRoot.UploadPart.Headers == nil {
 			break
 		}
 
-		return e.ComplexityRoot.UploadPart.Header(childComplexity), true
+		return e.ComplexityRoot.UploadPart.Headers(childComplexity), true
 	case "UploadPart.method":
 		if e.ComplexityRoot.UploadPart.Method == nil {
 			break
@@ -640,11 +647,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UploadURL.FileName(childComplexity), true
 	case "UploadURL.headers":
-		if e.ComplexityRoot.UploadURL.Header == nil {
+		if e.ComplexityRoot.UploadURL.Headers == nil {
 			break
 		}
 
-		return e.ComplexityRoot.UploadURL.Header(childComplexity), true
+		return e.ComplexityRoot.UploadURL.Headers(childComplexity), true
 	case "UploadURL.method":
 		if e.ComplexityRoot.UploadURL.Method == nil {
 			break
@@ -1421,7 +1428,7 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _DownloadURL_url(ctx context.Context, field graphql.CollectedField, obj *storage.Request) (ret graphql.Marshaler) {
+func (ec *executionContext) _DownloadURL_url(ctx context.Context, field graphql.CollectedField, obj *DownloadURL) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1444,7 +1451,7 @@ func (ec *executionContext) fieldContext_DownloadURL_url(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("DownloadURL", field, false, false, "String")
 }
 
-func (ec *executionContext) _DownloadURL_expiresAt(ctx context.Context, field graphql.CollectedField, obj *storage.Request) (ret graphql.Marshaler) {
+func (ec *executionContext) _DownloadURL_expiresAt(ctx context.Context, field graphql.CollectedField, obj *DownloadURL) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1793,7 +1800,7 @@ func (ec *executionContext) fieldContext_FileEdge_cursor(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("FileEdge", field, false, false, "Cursor")
 }
 
-func (ec *executionContext) _HTTPHeader_name(ctx context.Context, field graphql.CollectedField, obj *storage.Header) (ret graphql.Marshaler) {
+func (ec *executionContext) _HTTPHeader_name(ctx context.Context, field graphql.CollectedField, obj *HTTPHeader) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1816,7 +1823,7 @@ func (ec *executionContext) fieldContext_HTTPHeader_name(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("HTTPHeader", field, false, false, "String")
 }
 
-func (ec *executionContext) _HTTPHeader_value(ctx context.Context, field graphql.CollectedField, obj *storage.Header) (ret graphql.Marshaler) {
+func (ec *executionContext) _HTTPHeader_value(ctx context.Context, field graphql.CollectedField, obj *HTTPHeader) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2924,8 +2931,8 @@ func (ec *executionContext) _Query_fileDownloadUrl(ctx context.Context, field gr
 			return ec.Resolvers.Query().FileDownloadURL(ctx, fc.Args["id"].(uuid.UUID))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Request) graphql.Marshaler {
-			return ec.marshalNDownloadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋstorageᚐRequest(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *DownloadURL) graphql.Marshaler {
+			return ec.marshalNDownloadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐDownloadURL(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3132,11 +3139,11 @@ func (ec *executionContext) _UploadPart_headers(ctx context.Context, field graph
 			return ec.fieldContext_UploadPart_headers(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Header, nil
+			return ec.Resolvers.UploadPart().Headers(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []storage.Header) graphql.Marshaler {
-			return ec.marshalNHTTPHeader2ᚕgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋstorageᚐHeaderᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*HTTPHeader) graphql.Marshaler {
+			return ec.marshalNHTTPHeader2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐHTTPHeaderᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3146,8 +3153,8 @@ func (ec *executionContext) fieldContext_UploadPart_headers(_ context.Context, f
 	fc = &graphql.FieldContext{
 		Object:     "UploadPart",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_HTTPHeader(ctx, field)
 		},
@@ -3279,11 +3286,11 @@ func (ec *executionContext) _UploadURL_headers(ctx context.Context, field graphq
 			return ec.fieldContext_UploadURL_headers(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Header, nil
+			return ec.Resolvers.UploadURL().Headers(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []storage.Header) graphql.Marshaler {
-			return ec.marshalNHTTPHeader2ᚕgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋstorageᚐHeaderᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*HTTPHeader) graphql.Marshaler {
+			return ec.marshalNHTTPHeader2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐHTTPHeaderᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3293,8 +3300,8 @@ func (ec *executionContext) fieldContext_UploadURL_headers(_ context.Context, fi
 	fc = &graphql.FieldContext{
 		Object:     "UploadURL",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_HTTPHeader(ctx, field)
 		},
@@ -5427,7 +5434,7 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 var downloadURLImplementors = []string{"DownloadURL"}
 
-func (ec *executionContext) _DownloadURL(ctx context.Context, sel ast.SelectionSet, obj *storage.Request) graphql.Marshaler {
+func (ec *executionContext) _DownloadURL(ctx context.Context, sel ast.SelectionSet, obj *DownloadURL) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, downloadURLImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -5614,7 +5621,7 @@ func (ec *executionContext) _FileEdge(ctx context.Context, sel ast.SelectionSet,
 
 var hTTPHeaderImplementors = []string{"HTTPHeader"}
 
-func (ec *executionContext) _HTTPHeader(ctx context.Context, sel ast.SelectionSet, obj *storage.Header) graphql.Marshaler {
+func (ec *executionContext) _HTTPHeader(ctx context.Context, sel ast.SelectionSet, obj *HTTPHeader) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, hTTPHeaderImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -6089,32 +6096,33 @@ func (ec *executionContext) _UploadPart(ctx context.Context, sel ast.SelectionSe
 		case "partNumber":
 			out.Values[i] = ec._UploadPart_partNumber(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "size":
 			out.Values[i] = ec._UploadPart_size(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "url":
 			out.Values[i] = ec._UploadPart_url(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "method":
 			out.Values[i] = ec._UploadPart_method(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "headers":
-			out.Values[i] = ec._UploadPart_headers(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._UploadPart_headers(ctx, field, obj)
+				})
 		case "expiresAt":
 			out.Values[i] = ec._UploadPart_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6147,32 +6155,33 @@ func (ec *executionContext) _UploadURL(ctx context.Context, sel ast.SelectionSet
 		case "fileName":
 			out.Values[i] = ec._UploadURL_fileName(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "originalName":
 			out.Values[i] = ec._UploadURL_originalName(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "url":
 			out.Values[i] = ec._UploadURL_url(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "method":
 			out.Values[i] = ec._UploadURL_method(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "headers":
-			out.Values[i] = ec._UploadURL_headers(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._UploadURL_headers(ctx, field, obj)
+				})
 		case "expiresAt":
 			out.Values[i] = ec._UploadURL_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6619,7 +6628,7 @@ func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCurso
 	return res
 }
 
-func (ec *executionContext) marshalNDownloadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋstorageᚐRequest(ctx context.Context, sel ast.SelectionSet, v *storage.Request) graphql.Marshaler {
+func (ec *executionContext) marshalNDownloadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐDownloadURL(ctx context.Context, sel ast.SelectionSet, v *DownloadURL) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DownloadURL!")
 		return graphql.Null
@@ -6678,15 +6687,11 @@ func (ec *executionContext) unmarshalNFileWhereInput2ᚖgithubᚗcomᚋfilegraph
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNHTTPHeader2githubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋstorageᚐHeader(ctx context.Context, sel ast.SelectionSet, v storage.Header) graphql.Marshaler {
-	return ec._HTTPHeader(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNHTTPHeader2ᚕgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋstorageᚐHeaderᚄ(ctx context.Context, sel ast.SelectionSet, v []storage.Header) graphql.Marshaler {
+func (ec *executionContext) marshalNHTTPHeader2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐHTTPHeaderᚄ(ctx context.Context, sel ast.SelectionSet, v []*HTTPHeader) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNHTTPHeader2githubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋstorageᚐHeader(ctx, sel, v[i])
+		return ec.marshalNHTTPHeader2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐHTTPHeader(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -6696,6 +6701,14 @@ func (ec *executionContext) marshalNHTTPHeader2ᚕgithubᚗcomᚋfilegraphᚋfil
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNHTTPHeader2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐHTTPHeader(ctx context.Context, sel ast.SelectionSet, v *HTTPHeader) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "HTTPHeader!")
+		return graphql.Null
+	}
+	return ec._HTTPHeader(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx context.Context, v any) (uuid.UUID, error) {

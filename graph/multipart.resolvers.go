@@ -46,7 +46,18 @@ func (r *queryResolver) Uploads(ctx context.Context, after *entgql.Cursor[uuid.U
 	return r.FileService.Uploads(ctx, files.PendingArgs{After: after, First: first, Before: before, Last: last})
 }
 
+// Headers is the resolver for the headers field.
+func (r *uploadPartResolver) Headers(ctx context.Context, obj *files.UploadPart) ([]*HTTPHeader, error) {
+	return apiHeaders(obj.Header), nil
+}
+
 // PendingUpload returns PendingUploadResolver implementation.
 func (r *Resolver) PendingUpload() PendingUploadResolver { return &pendingUploadResolver{r} }
 
-type pendingUploadResolver struct{ *Resolver }
+// UploadPart returns UploadPartResolver implementation.
+func (r *Resolver) UploadPart() UploadPartResolver { return &uploadPartResolver{r} }
+
+type (
+	pendingUploadResolver struct{ *Resolver }
+	uploadPartResolver    struct{ *Resolver }
+)

@@ -4,6 +4,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/filegraph/filegraph/internal/files"
+	"github.com/filegraph/filegraph/internal/storage"
 )
 
 // Resolver holds what the resolvers need: the files service, where every
@@ -17,4 +18,14 @@ func NewSchema(svc *files.Service) graphql.ExecutableSchema {
 	c := Config{Resolvers: &Resolver{FileService: svc}}
 	complexity(&c.Complexity)
 	return NewExecutableSchema(c)
+}
+
+// apiHeaders copies a presigned request's headers into the API's own type,
+// so that what the schema promises does not follow storage's Go types.
+func apiHeaders(hs []storage.Header) []*HTTPHeader {
+	out := make([]*HTTPHeader, len(hs))
+	for i, h := range hs {
+		out[i] = &HTTPHeader{Name: h.Name, Value: h.Value}
+	}
+	return out
 }

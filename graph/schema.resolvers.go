@@ -10,7 +10,6 @@ import (
 
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/internal/files"
-	"github.com/filegraph/filegraph/internal/storage"
 	"github.com/google/uuid"
 )
 
@@ -30,11 +29,26 @@ func (r *mutationResolver) DeleteFile(ctx context.Context, id uuid.UUID) (uuid.U
 }
 
 // FileDownloadURL is the resolver for the fileDownloadUrl field.
-func (r *queryResolver) FileDownloadURL(ctx context.Context, id uuid.UUID) (*storage.Request, error) {
-	return r.FileService.DownloadURL(ctx, id)
+func (r *queryResolver) FileDownloadURL(ctx context.Context, id uuid.UUID) (*DownloadURL, error) {
+	req, err := r.FileService.DownloadURL(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &DownloadURL{URL: req.URL, ExpiresAt: req.ExpiresAt}, nil
+}
+
+// Headers is the resolver for the headers field.
+func (r *uploadURLResolver) Headers(ctx context.Context, obj *files.UploadURL) ([]*HTTPHeader, error) {
+	return apiHeaders(obj.Header), nil
 }
 
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
-type mutationResolver struct{ *Resolver }
+// UploadURL returns UploadURLResolver implementation.
+func (r *Resolver) UploadURL() UploadURLResolver { return &uploadURLResolver{r} }
+
+type (
+	mutationResolver  struct{ *Resolver }
+	uploadURLResolver struct{ *Resolver }
+)
