@@ -261,3 +261,10 @@ func TestCompletedUploadLeftover(t *testing.T) {
 		t.Errorf("ListMultipart lists %d uploads, want none", n)
 	}
 }
+
+// TestInterruptedPartWithoutChecksum: the disk backend keeps no part whose
+// PUT was cut off, checksum or not (the body must reach its signed length).
+func TestInterruptedPartWithoutChecksum(t *testing.T) {
+	s, _ := newTestStore(t)
+	storagetest.InterruptedPart(t, s, false)
+}
