@@ -23,11 +23,11 @@ web-app: web/node_modules
 test: $(BIN)/versitygw scripts/audit/node_modules
 	./scripts/test.sh $(TESTFLAGS)
 
-## test-browser: the README's client code, the offline playground, the demo app and its Uppy page
+## test-browser: the README's client code, a 64 MiB upload in parts across a reload, the offline playground, the demo app and its Uppy page
 ## in headless Chromium (apt-get install chromium); screenshots go to $(ARTIFACTS)
 ARTIFACTS ?= $(CURDIR)/.artifacts
 test-browser: $(BIN)/versitygw playground-assets web-app
-	FILEGRAPH_ARTIFACTS=$(ARTIFACTS) PKGS=./internal/server ./scripts/test.sh -tags browser -run 'TestBrowserFlow|TestPlaygroundOffline|TestWebApp' -v
+	FILEGRAPH_ARTIFACTS=$(ARTIFACTS) PKGS=./internal/server ./scripts/test.sh -tags browser -run 'TestBrowserFlow|TestBrowserMultipart|TestPlaygroundOffline|TestWebApp' -v
 
 ## bench: Go benchmarks through the real handler
 bench: $(BIN)/versitygw
