@@ -45,7 +45,11 @@ func (db *DB) Close() error { return db.Ent.Close() }
 // SQLite file in dataDir. With migrate it brings the schema up to date and
 // logs what it applied; without, it refuses a database that is behind, so
 // that no code runs against a schema it does not know.
-func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *slog.Logger) (*DB, error) {
+func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *slog.Logger, opts ...Option) (*DB, error) {
+	o := options{open: sql.Open}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var (
 		db  *sql.DB
 		drv string
@@ -53,7 +57,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *s
 	)
 	if databaseURL != "" {
 		drv = dialect.Postgres
-		db, err = sql.Open("postgres", databaseURL)
+		db, err = o.open("postgres", databaseURL)
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
 		}
@@ -72,7 +76,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *s
 		// pagination on createdAt) orders them; the driver's default format
 		// carries Go's monotonic clock reading and does not.
 		dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite&_timezone=UTC"
-		db, err = sql.Open("sqlite", dsn)
+		db, err = o.open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
 		}
@@ -103,6 +107,19 @@ func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *s
 	}
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(drv, db)))
 	return &DB{Ent: client, SQL: db, Dialect: drv}, nil
+}
+
+// Option changes how Open connects.
+type Option func(*options)
+
+type options struct {
+	open func(driverName, dsn string) (*sql.DB, error)
+}
+
+// OpenWith opens the pool with open instead of sql.Open: telemetry wraps
+// the driver to trace each statement.
+func OpenWith(open func(driverName, dsn string) (*sql.DB, error)) Option {
+	return func(o *options) { o.open = open }
 }
 
 func ping(ctx context.Context, db *sql.DB) error {

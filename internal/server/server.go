@@ -93,7 +93,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		s.tracing = tp
 		log.Info("tracing.on", "endpoint", cfg.OTLPEndpoint)
 	}
-	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir, cfg.MigrateOnStart, log)
+	var dbOpts []database.Option
+	if tp := s.tracer(); tp != nil {
+		dbOpts = append(dbOpts, database.OpenWith(telemetry.SQL(tp)))
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir, cfg.MigrateOnStart, log, dbOpts...)
 	if err != nil {
 		s.stopTracing()
 		return nil, err

@@ -76,6 +76,13 @@ func (c *collector) handler() http.Handler {
 	})
 }
 
+// all returns every span received.
+func (c *collector) all() []*tracepb.Span {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*tracepb.Span(nil), c.got...)
+}
+
 // trace returns the spans received of one trace.
 func (c *collector) trace(id []byte) []*tracepb.Span {
 	c.mu.Lock()
@@ -97,6 +104,7 @@ func TestTraces(t *testing.T) {
 	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
 			col := newCollector(t) // before the server: it must outlive the last export
+			dbSystem := map[string]string{"sqlite+disk": "sqlite", "postgres+s3": "postgresql"}[backend]
 			e := newEnv(t, backend, "OTEL_EXPORTER_OTLP_ENDPOINT", col.URL, "SWEEP_INTERVAL", "0")
 			traceID, appSpan := make([]byte, 16), make([]byte, 8)
 			rand.Read(traceID)
@@ -132,6 +140,19 @@ func TestTraces(t *testing.T) {
 			}
 
 			spans := col.trace(traceID)
+			byID := map[string]*tracepb.Span{}
+			for _, s := range spans {
+				byID[string(s.SpanId)] = s
+			}
+			// under reports whether s descends from ancestor.
+			under := func(s, ancestor *tracepb.Span) bool {
+				for p := byID[string(s.ParentSpanId)]; p != nil; p = byID[string(p.ParentSpanId)] {
+					if p == ancestor {
+						return true
+					}
+				}
+				return false
+			}
 			children := func(parent *tracepb.Span, name string) []*tracepb.Span {
 				var out []*tracepb.Span
 				for _, s := range spans {
@@ -181,9 +202,35 @@ func TestTraces(t *testing.T) {
 				if got := children(resolver, op.storage); len(got) != 1 {
 					t.Errorf("%s spans under %s: %d, want 1", op.storage, resolver.Name, len(got))
 				}
+				var statements int
+				for _, s := range spans {
+					if attr(s, "db.system.name") == dbSystem && attr(s, "db.query.text") != "" && under(s, resolver) {
+						statements++
+					}
+				}
+				if statements == 0 {
+					t.Errorf("no %s statement spans under %s; spans: %v", dbSystem, resolver.Name, names(spans))
+				}
+			}
+			// Statements outside a request (migrations, the sweeper) make
+			// no traces of their own.
+			for _, s := range col.all() {
+				if len(s.ParentSpanId) == 0 && attr(s, "db.system.name") != "" {
+					t.Errorf("SQL span %q started a trace of its own", s.Name)
+				}
 			}
 		})
 	}
+}
+
+// attr returns the string value of the span's attribute key, or "".
+func attr(s *tracepb.Span, key string) string {
+	for _, a := range s.Attributes {
+		if a.Key == key {
+			return a.Value.GetStringValue()
+		}
+	}
+	return ""
 }
 
 func names(spans []*tracepb.Span) []string {
