@@ -1,0 +1,102 @@
+package main
+
+import (
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// TestTracesFromTheEnvironment runs the real binary with the standard
+// OTEL_* variables: its spans reach an OTLP/HTTP collector under the
+// service name given, the last batch is sent when it stops on SIGTERM
+// (before the batch timer), and its log records carry the trace id.
+func TestTracesFromTheEnvironment(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		spans    []*tracepb.Span
+		services []string
+	)
+	col := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		var req coltracepb.ExportTraceServiceRequest
+		if err == nil {
+			err = proto.Unmarshal(b, &req)
+		}
+		if err != nil || r.URL.Path != "/v1/traces" {
+			http.Error(w, "not an OTLP/HTTP trace export", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		for _, rs := range req.ResourceSpans {
+			for _, a := range rs.Resource.GetAttributes() {
+				if a.Key == "service.name" {
+					services = append(services, a.Value.GetStringValue())
+				}
+			}
+			for _, ss := range rs.ScopeSpans {
+				spans = append(spans, ss.Spans...)
+			}
+		}
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer col.Close()
+
+	d := newDeployment(t)
+	p := d.start("OTEL_EXPORTER_OTLP_ENDPOINT="+col.URL, "OTEL_SERVICE_NAME=filegraph-under-test",
+		"LOG_LEVEL=info", "LOG_FORMAT=json", "DRAIN_DELAY=0s")
+	p.gql(t, `query Count { files { totalCount } }`, nil, nil)
+
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	exited := make(chan error, 1)
+	go func() { exited <- p.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.out)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no exit 20s after SIGTERM\n%s", p.out)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	var request, operation *tracepb.Span
+	for _, s := range spans {
+		switch s.Name {
+		case "POST /query":
+			request = s
+		case "query Count":
+			operation = s
+		}
+	}
+	if request == nil || operation == nil {
+		names := make([]string, len(spans))
+		for i, s := range spans {
+			names[i] = s.Name
+		}
+		t.Fatalf("collector got spans %v, want POST /query and query Count", names)
+	}
+	if string(operation.ParentSpanId) != string(request.SpanId) {
+		t.Error("the operation's span is not a child of the request's")
+	}
+	for _, s := range services {
+		if s != "filegraph-under-test" {
+			t.Errorf("service.name %q, want OTEL_SERVICE_NAME's", s)
+		}
+	}
+	traceID := hex.EncodeToString(request.TraceId)
+	if !strings.Contains(p.out.String(), `"trace_id":"`+traceID+`"`) {
+		t.Errorf("no log record carries trace_id %s:\n%s", traceID, p.out)
+	}
+}
