@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -43,26 +42,13 @@ func (s *Store) CreateMultipart(ctx context.Context, key string, opts storage.Mu
 
 // PresignPart implements storage.Multipart: an UploadPart request that
 // signs Content-Length (and x-amz-checksum-sha256), so S3 refuses a part of
-// any other length or content.
+// any other length or content. It takes the fast path PresignPut takes.
 func (s *Store) PresignPart(ctx context.Context, key, uploadID string, opts storage.PartOptions) (storage.Request, error) {
-	in := &s3.UploadPartInput{
-		Bucket:        aws.String(s.bucket),
-		Key:           aws.String(key),
-		UploadId:      aws.String(uploadID),
-		PartNumber:    aws.Int32(int32(opts.Number)),
-		ContentLength: aws.Int64(opts.Size),
-	}
-	if opts.ChecksumSHA256 != "" {
-		// Only the value itself: ChecksumAlgorithm alone would sign the
-		// SHA-256 of an empty body.
-		in.ChecksumSHA256 = aws.String(opts.ChecksumSHA256)
-	}
-	now := s.now().Truncate(time.Second) // X-Amz-Date's precision
-	req, err := s.presign.PresignUploadPart(ctx, in, s3.WithPresignExpires(opts.TTL))
+	req, err := s.fast.presignPart(ctx, key, uploadID, opts)
 	if err != nil {
 		return storage.Request{}, fmt.Errorf("s3store: presign part %d of %s: %w", opts.Number, key, err)
 	}
-	return storage.Request{Method: req.Method, URL: req.URL, Header: headers(req.SignedHeader), ExpiresAt: now.Add(opts.TTL)}, nil
+	return req, nil
 }
 
 // ListParts implements storage.Multipart, following every page.

@@ -108,10 +108,12 @@ func (p *presigner) sign(ctx context.Context, method, key, query string, header 
 	return out, nil
 }
 
-// putQuery and getQuery name the operation as the SDK's presigner does.
+// putQuery, getQuery and partQuery name the operation as the SDK's
+// presigner does.
 const (
-	putQuery = "x-id=PutObject"
-	getQuery = "x-id=GetObject"
+	putQuery  = "x-id=PutObject"
+	getQuery  = "x-id=GetObject"
+	partQuery = "x-id=UploadPart"
 )
 
 // presignPut signs a PutObject of exactly opts.Size bytes of
@@ -135,4 +137,15 @@ func (p *presigner) presignGet(ctx context.Context, key string, opts storage.Get
 	q := "response-content-disposition=" + url.QueryEscape(storage.ContentDisposition(opts.FileName)) +
 		"&response-content-type=" + url.QueryEscape(opts.ContentType) + "&" + getQuery
 	return p.sign(ctx, http.MethodGet, key, q, http.Header{}, 0, opts.TTL)
+}
+
+// presignPart signs an UploadPart of exactly opts.Size bytes (and
+// checksum, when given) for part opts.Number of the upload.
+func (p *presigner) presignPart(ctx context.Context, key, uploadID string, opts storage.PartOptions) (storage.Request, error) {
+	h := make(http.Header, 1)
+	if opts.ChecksumSHA256 != "" {
+		h["X-Amz-Checksum-Sha256"] = []string{opts.ChecksumSHA256}
+	}
+	q := "partNumber=" + strconv.Itoa(opts.Number) + "&uploadId=" + url.QueryEscape(uploadID) + "&" + partQuery
+	return p.sign(ctx, http.MethodPut, key, q, h, opts.Size, opts.TTL)
 }

@@ -41,6 +41,20 @@ func TestPresignMatchesSDK(t *testing.T) {
 					t.Errorf("PUT %q %+v:\n fast %+v\n sdk  %+v", key, opts, got, want)
 				}
 			}
+			for _, opts := range []storage.PartOptions{
+				{Number: 1, Size: 5 << 20, TTL: 15 * time.Minute},
+				{Number: 10000, Size: 5 << 30, ChecksumSHA256: "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=", TTL: 90 * time.Second},
+			} {
+				const uploadID = "2~a+b/c=d e"
+				got, err := s.PresignPart(ctx, key, uploadID, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := sdkPresignPart(t, s, key, uploadID, opts, at)
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("part %q %+v:\n fast %+v\n sdk  %+v", key, opts, got, want)
+				}
+			}
 			for _, opts := range []storage.GetOptions{
 				{FileName: "report.pdf", ContentType: "application/pdf", TTL: time.Hour},
 				{FileName: `Résumé "final" (2).txt`, ContentType: "", TTL: time.Minute},
@@ -67,6 +81,21 @@ func sdkPresignPut(t *testing.T, s *Store, key string, opts storage.PutOptions, 
 		in.ChecksumSHA256 = aws.String(opts.ChecksumSHA256)
 	}
 	req, err := s.presign.PresignPutObject(context.Background(), in, s3.WithPresignExpires(opts.TTL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return storage.Request{Method: req.Method, URL: req.URL, Header: headers(req.SignedHeader), ExpiresAt: at.Truncate(time.Second).Add(opts.TTL)}
+}
+
+func sdkPresignPart(t *testing.T, s *Store, key, uploadID string, opts storage.PartOptions, at time.Time) storage.Request {
+	in := &s3.UploadPartInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
+		PartNumber: aws.Int32(int32(opts.Number)), ContentLength: aws.Int64(opts.Size),
+	}
+	if opts.ChecksumSHA256 != "" {
+		in.ChecksumSHA256 = aws.String(opts.ChecksumSHA256)
+	}
+	req, err := s.presign.PresignUploadPart(context.Background(), in, s3.WithPresignExpires(opts.TTL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +133,25 @@ func BenchmarkPresign(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := s.PresignGet(ctx, key, get); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	part := storage.PartOptions{Number: 7, Size: 16 << 20, TTL: 15 * time.Minute}
+	const uploadID = "0193a6f4-0000-7000-8000-000000000009"
+	b.Run("part", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.PresignPart(ctx, key, uploadID, part); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("sdk-part", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			in := &s3.UploadPartInput{Bucket: aws.String(s.bucket), Key: aws.String(key), UploadId: aws.String(uploadID), PartNumber: aws.Int32(int32(part.Number)), ContentLength: aws.Int64(part.Size)}
+			if _, err := s.presign.PresignUploadPart(ctx, in, s3.WithPresignExpires(part.TTL)); err != nil {
 				b.Fatal(err)
 			}
 		}
