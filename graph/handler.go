@@ -9,7 +9,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -37,6 +36,19 @@ const (
 // names fit many times over.
 const MaxBodyBytes = 1 << 20
 
+// MaxTokens bounds the tokens the parser reads of one document (graphql-
+// java's default), so that what a document costs to parse and to hold is
+// bounded by more than the body size. The introspection query has ~300.
+const MaxTokens = 15000
+
+// QueryCacheBytes bounds the memory of each of the two query caches
+// (parsed documents, persisted queries), besides their 1000 entries.
+const QueryCacheBytes = 16 << 20
+
+// docBytesPerByte is what a parsed document holds per byte of its text, at
+// most: documents of nothing but fields measured 22 to 38.
+const docBytesPerByte = 40
+
 // NewHandler serves GraphQL over HTTP (POST and GET, per the GraphQL over
 // HTTP spec) on the files service, with extra gqlgen extensions (metrics,
 // tracing) after its own.
@@ -44,18 +56,21 @@ func NewHandler(svc *files.Service, limits Limits, exts ...graphql.HandlerExtens
 	srv := handler.New(NewSchema(svc))
 	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST"}})
 	srv.AddTransport(httpTransport{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	if limits.Introspection {
-		srv.Use(extension.Introspection{})
-	}
+	docs := newCache(1000, QueryCacheBytes, func(q string, _ *ast.QueryDocument) int { return docBytesPerByte * len(q) })
+	srv.SetParserTokenLimit(MaxTokens)
+	srv.SetQueryCache(docs)
 	if limits.Trusted != nil {
 		// Before the APQ cache, which would answer a manifest hash with
 		// PersistedQueryNotFound.
 		srv.Use(limits.Trusted)
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	srv.Use(guard{maxDepth: limits.MaxDepth, introspection: limits.Introspection})
-	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
+	srv.Use(extension.AutomaticPersistedQuery{Cache: newCache(1000, QueryCacheBytes, func(h, q string) int { return len(h) + len(q) })})
+	// The judge comes next (once the query is known): no other extension
+	// sees an operation before it is judged.
+	srv.Use(&judge{docs: docs, maxDepth: limits.MaxDepth, maxComplexity: limits.MaxComplexity, introspection: limits.Introspection})
+	if limits.Introspection {
+		srv.Use(extension.Introspection{})
+	}
 	for _, ext := range exts {
 		srv.Use(ext)
 	}

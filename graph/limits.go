@@ -2,14 +2,18 @@ package graph
 
 import (
 	"context"
+	"errors"
+	"math"
 	"strings"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/internal/files"
@@ -29,96 +33,253 @@ type Limits struct {
 // a validation failure, as Apollo Server reports it.
 const (
 	CodeDepthLimit       = "DEPTH_LIMIT_EXCEEDED"
+	CodeComplexityLimit  = "COMPLEXITY_LIMIT_EXCEEDED"
 	CodeValidationFailed = "GRAPHQL_VALIDATION_FAILED"
 )
 
-// guard refuses operations nested deeper than maxDepth and, unless allowed,
-// introspection (__schema, __type; __typename stays, clients rely on it).
-// Introspection fields are not counted towards the depth: the standard
-// introspection query is deep by nature.
-type guard struct {
+// judge refuses operations nested deeper than maxDepth, costing more than
+// maxComplexity or, unless allowed, asking for introspection (__schema,
+// __type; __typename stays, clients rely on it). Introspection fields are
+// not counted towards the depth: the standard introspection query is deep
+// by nature.
+//
+// Before validation it counts the selections written in the document and
+// refuses more than MaxSelections: gqlparser's check that overlapping
+// fields can be merged compares fields pairwise (1,000 fields named alike
+// take 0.1 s, 14,000 take 10 s), so the count is what bounds validation.
+//
+// After validation, all three limits come from one walk that prices each fragment once (a fragment
+// spread twice in each of n chained fragments is 2^n selections when
+// followed naively), so judging costs time linear in the document. It is
+// the first operation-context extension: nothing else looks at an
+// operation before it is judged, and only what it accepts is cached.
+type judge struct {
+	es            graphql.ExecutableSchema
+	docs          graphql.Cache[*ast.QueryDocument] // accepted documents
 	maxDepth      int
+	maxComplexity int
 	introspection bool
 }
 
 var (
-	_ graphql.HandlerExtension        = guard{}
-	_ graphql.OperationContextMutator = guard{}
+	_ graphql.HandlerExtension          = (*judge)(nil)
+	_ graphql.OperationParameterMutator = (*judge)(nil)
+	_ graphql.OperationContextMutator   = (*judge)(nil)
 )
 
-func (guard) ExtensionName() string                   { return "Guard" }
-func (guard) Validate(graphql.ExecutableSchema) error { return nil }
+// MaxSelections bounds the fields, fragment spreads and inline fragments
+// one document may write: validation costs up to its square (0.02 s of CPU
+// at 500). The introspection query writes about 90.
+const MaxSelections = 500
 
-func (g guard) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation == nil {
+func (*judge) ExtensionName() string { return "Judge" }
+
+func (j *judge) Validate(es graphql.ExecutableSchema) error {
+	if j.maxDepth < 1 || j.maxComplexity < 1 {
+		return errors.New("judge: depth and complexity limits must be positive")
+	}
+	j.es = es
+	return nil
+}
+
+// MutateOperationParameters runs before the document is parsed and
+// validated (and after a persisted query is looked up). A document the
+// cache holds was accepted before; any other is parsed here once more, as
+// gqlgen is about to, to count its selections. A document that does not
+// parse is left for gqlgen to refuse.
+func (j *judge) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if _, ok := j.docs.Get(ctx, p.Query); ok {
 		return nil
 	}
-	if !g.introspection && introspects(oc.Operation.SelectionSet) {
-		err := gqlerror.Errorf("introspection is disabled on this server")
-		errcode.Set(err, CodeValidationFailed)
-		return err
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: p.Query}, MaxTokens)
+	if err != nil {
+		return nil
 	}
-	if depth := selectionDepth(oc.Operation.SelectionSet, 0, g.maxDepth); depth > g.maxDepth {
-		err := gqlerror.Errorf("operation is nested %d levels deep, over the limit of %d", depth, g.maxDepth)
-		errcode.Set(err, CodeDepthLimit)
+	if n := selections(doc); n > MaxSelections {
+		err := gqlerror.Errorf("document has %d selections (fields and fragments as written), over the limit of %d", n, MaxSelections)
+		errcode.Set(err, CodeComplexityLimit)
 		return err
 	}
 	return nil
 }
 
-// selectionDepth returns the depth of set, stopping once past limit (which
-// also ends any fragment recursion validation let through).
-func selectionDepth(set ast.SelectionSet, depth, limit int) int {
-	if depth > limit {
-		return depth
-	}
-	deepest := depth
-	for _, sel := range set {
-		var d int
-		switch s := sel.(type) {
-		case *ast.Field:
-			if strings.HasPrefix(s.Name, "__") {
-				continue
-			}
-			d = selectionDepth(s.SelectionSet, depth+1, limit)
-		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, depth, limit)
-		case *ast.FragmentSpread:
-			if s.Definition != nil {
-				d = selectionDepth(s.Definition.SelectionSet, depth, limit)
+// selections counts the selections written in doc, spreads not followed.
+func selections(doc *ast.QueryDocument) int {
+	var count func(ast.SelectionSet) int
+	count = func(set ast.SelectionSet) int {
+		n := len(set)
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				n += count(s.SelectionSet)
+			case *ast.InlineFragment:
+				n += count(s.SelectionSet)
 			}
 		}
-		deepest = max(deepest, d)
+		return n
 	}
-	return deepest
+	n := 0
+	for _, op := range doc.Operations {
+		n += count(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		n += count(f.SelectionSet)
+	}
+	return n
 }
 
-// introspects reports whether the top level of an operation asks for the
-// schema (introspection fields exist only on the query root).
-func introspects(set ast.SelectionSet) bool {
+func (j *judge) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	v, _ := assess(ctx, j.es, oc.Operation, oc.Variables)
+	// Read by gqlgen's GetComplexityStats, as if its own extension ran.
+	oc.Stats.SetExtension("ComplexityLimit", &extension.ComplexityStats{Complexity: v.complexity, ComplexityLimit: j.maxComplexity})
+	switch {
+	case !j.introspection && v.introspects:
+		err := gqlerror.Errorf("introspection is disabled on this server")
+		errcode.Set(err, CodeValidationFailed)
+		return err
+	case v.depth > j.maxDepth:
+		err := gqlerror.Errorf("operation is nested %d levels deep, over the limit of %d", v.depth, j.maxDepth)
+		errcode.Set(err, CodeDepthLimit)
+		return err
+	case v.complexity > j.maxComplexity:
+		// gqlgen's own wording and code, which clients may already match.
+		err := gqlerror.Errorf("operation has complexity %d, which exceeds the limit of %d", v.complexity, j.maxComplexity)
+		errcode.Set(err, CodeComplexityLimit)
+		return err
+	}
+	admit(oc)
+	return nil
+}
+
+// verdict is what the judge learns of a selection set.
+type verdict struct {
+	depth       int  // deepest field below it, introspection fields not counted
+	complexity  int  // gqlgen's complexity, saturating at math.MaxInt
+	introspects bool // its top level asks for __schema or __type
+}
+
+func (v *verdict) add(o verdict) {
+	v.depth = max(v.depth, o.depth)
+	v.complexity = satAdd(v.complexity, o.complexity)
+	v.introspects = v.introspects || o.introspects
+}
+
+// assess judges op and returns how many selections it visited, which is
+// at most the number of selections written in the document.
+func assess(ctx context.Context, es graphql.ExecutableSchema, op *ast.OperationDefinition, vars map[string]any) (verdict, int) {
+	w := walker{ctx: ctx, es: es, schema: es.Schema(), vars: vars, fragments: map[string]*verdict{}}
+	v := w.set(op.SelectionSet)
+	return v, w.steps
+}
+
+type walker struct {
+	ctx    context.Context
+	es     graphql.ExecutableSchema
+	schema *ast.Schema
+	vars   map[string]any
+	// fragments holds each fragment's verdict once it is known; nil while
+	// it is being walked (validation refuses cycles; this is the backstop).
+	fragments map[string]*verdict
+	steps     int
+}
+
+func (w *walker) set(set ast.SelectionSet) verdict {
+	var v verdict
 	for _, sel := range set {
+		w.steps++
 		switch s := sel.(type) {
 		case *ast.Field:
-			if s.Name == "__schema" || s.Name == "__type" {
-				return true
-			}
+			v.add(w.field(s))
 		case *ast.InlineFragment:
-			if introspects(s.SelectionSet) {
-				return true
-			}
+			v.add(w.set(s.SelectionSet))
 		case *ast.FragmentSpread:
-			if s.Definition != nil && introspects(s.Definition.SelectionSet) {
-				return true
-			}
+			v.add(w.spread(s))
 		}
 	}
-	return false
+	return v
+}
+
+func (w *walker) spread(s *ast.FragmentSpread) verdict {
+	if s.Definition == nil {
+		return verdict{}
+	}
+	if v, seen := w.fragments[s.Name]; seen {
+		if v == nil {
+			return verdict{}
+		}
+		return *v
+	}
+	w.fragments[s.Name] = nil
+	v := w.set(s.Definition.SelectionSet)
+	w.fragments[s.Name] = &v
+	return v
+}
+
+// field prices f as gqlgen's complexity.Calculate does, with the schema's
+// complexity functions.
+func (w *walker) field(f *ast.Field) verdict {
+	child := w.set(f.SelectionSet)
+	v := verdict{introspects: f.Name == "__schema" || f.Name == "__type"}
+	if !strings.HasPrefix(f.Name, "__") {
+		v.depth = 1 + child.depth
+	}
+	if f.Definition == nil || f.ObjectDefinition == nil {
+		v.complexity = satAdd(1, child.complexity)
+		return v
+	}
+	typ := w.schema.Types[f.Definition.Type.Name()]
+	if typ == nil || typ.Name == "__Schema" {
+		return v
+	}
+	childComplexity := 0
+	switch typ.Kind {
+	case ast.Object, ast.Interface, ast.Union:
+		childComplexity = child.complexity
+	}
+	args := f.ArgumentMap(w.vars)
+	if f.ObjectDefinition.Kind == ast.Interface {
+		// Price the field as its costliest implementation.
+		for _, t := range w.schema.GetPossibleTypes(f.ObjectDefinition) {
+			v.complexity = max(v.complexity, w.price(t.Name, f.Name, childComplexity, args))
+		}
+	} else {
+		v.complexity = w.price(f.ObjectDefinition.Name, f.Name, childComplexity, args)
+	}
+	return v
+}
+
+func (w *walker) price(typ, field string, child int, args map[string]any) int {
+	if c, ok := w.es.Complexity(w.ctx, typ, field, child, args); ok && c >= 1 {
+		return c
+	}
+	return satAdd(1, child)
+}
+
+// satAdd adds non-negative complexities without overflowing.
+func satAdd(a, b int) int {
+	a, b = max(a, 0), max(b, 0)
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
+}
+
+// satMul multiplies non-negative complexities without overflowing.
+func satMul(a, b int) int {
+	a, b = max(a, 0), max(b, 0)
+	if a != 0 && b > math.MaxInt/a {
+		return math.MaxInt
+	}
+	return a * b
 }
 
 // complexity prices lists by how many items they ask for, so that the
 // complexity limit bounds the rows and objects one request can touch.
 func complexity(c *ComplexityRoot) {
-	items := func(child, n int) int { return 1 + child*min(max(n, 1), 1<<20) }
+	items := func(child, n int) int { return satAdd(1, satMul(child, min(max(n, 1), 1<<20))) }
 	c.Query.Files = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ *ent.FileOrder, _ *ent.FileWhereInput) int {
 		n := files.MaxPageSize
 		if first != nil {

@@ -363,3 +363,37 @@ func TestJWKSEndToEnd(t *testing.T) {
 	s, _ := confused.SignedString(der)
 	e.as(s).fail("UNAUTHENTICATED", listQ, nil)
 }
+
+// Without a token, over POST and GET, the fragment chain at n=30
+// (2^30 selections when followed naively; n=26 took 24 s) is refused with
+// a clear error before anything else runs.
+func TestFragmentChainWithoutToken(t *testing.T) {
+	e := newAuthEnv(t, "sqlite+disk")
+	var b strings.Builder
+	b.WriteString("query{...F0}")
+	for i := range 30 {
+		fmt.Fprintf(&b, " fragment F%d on Query{...F%d ...F%d}", i, i+1, i+1)
+	}
+	b.WriteString(" fragment F30 on Query{__typename}")
+	q := b.String()
+
+	start := time.Now()
+	err := e.fail("COMPLEXITY_LIMIT_EXCEEDED", q, nil)
+	if !strings.Contains(err.Message, "exceeds the limit of 5000") {
+		t.Errorf("POST: %q", err.Message)
+	}
+	res, err2 := http.Get(e.URL + "/query?query=" + url.QueryEscape(q))
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	var r gqlResponse
+	json.NewDecoder(res.Body).Decode(&r)
+	res.Body.Close()
+	if len(r.Errors) != 1 || r.Errors[0].code() != "COMPLEXITY_LIMIT_EXCEEDED" {
+		t.Errorf("GET: %d %+v", res.StatusCode, r.Errors)
+	}
+	// Generous for a loaded machine; each answer takes about a millisecond.
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("two refusals took %v", took)
+	}
+}
