@@ -120,6 +120,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		observed = s.Metrics.Store(store, s.tracer())
 	}
 	s.Files = files.New(db.Ent, observed, fcfg, log)
+	if g, ok := store.(storage.PutGate); ok {
+		// Its URLs stop working once their upload is saved, deleted or swept.
+		g.SetPutGate(s.Files.UploadDeadline)
+	}
 	return s, nil
 }
 

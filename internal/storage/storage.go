@@ -54,6 +54,20 @@ type URLServer interface {
 	Handler() http.Handler
 }
 
+// PutGate is an optional ability of a store that serves its own URLs
+// (diskstore): it asks gate whether an upload may still land before it
+// takes a PUT's body and again before it keeps it, and stops reading the
+// body at the time gate returns. So a URL stops working once its upload is
+// saved, deleted or swept. A store whose URLs cannot be revoked (S3)
+// relies on tombstones instead (files.Service).
+type PutGate interface {
+	SetPutGate(gate Gate)
+}
+
+// Gate returns until when an upload to key may land, or the zero time if
+// no upload to key is pending any more.
+type Gate func(ctx context.Context, key string) (time.Time, error)
+
 // Lister is an optional ability: a store that can enumerate its keys, for
 // `filegraph reconcile`. Both backends have it; a store without it simply
 // cannot be reconciled.

@@ -62,12 +62,17 @@ type Store struct {
 	// commit serialises the last step of a PUT (is the key free? sidecar,
 	// rename), so two PUTs of one key cannot both succeed.
 	commit sync.Mutex
+
+	gate     storage.Gate // nil: a PUT may run until its URL's expiry + putGrace
+	mu       sync.Mutex
+	inFlight map[string]bool // keys a PUT is streaming to
 }
 
 var (
 	_ storage.Store     = (*Store)(nil)
 	_ storage.URLServer = (*Store)(nil)
 	_ storage.Lister    = (*Store)(nil)
+	_ storage.PutGate   = (*Store)(nil)
 )
 
 // New returns a store rooted at dir whose presigned URLs start with baseURL
@@ -88,7 +93,7 @@ func New(dir string, baseURL string, key []byte) (*Store, error) {
 			return nil, fmt.Errorf("diskstore: %w", err)
 		}
 	}
-	return &Store{root: dir, baseURL: u, key: key, now: time.Now}, nil
+	return &Store{root: dir, baseURL: u, key: key, now: time.Now, inFlight: map[string]bool{}}, nil
 }
 
 // LoadOrCreateKey returns the signing key kept in dir, making one on first
@@ -116,6 +121,9 @@ func LoadOrCreateKey(dir string) ([]byte, error) {
 	}
 	return key, nil
 }
+
+// SetPutGate implements storage.PutGate; call it before serving.
+func (s *Store) SetPutGate(gate storage.Gate) { s.gate = gate }
 
 // Bucket implements storage.Store.
 func (s *Store) Bucket() string { return Bucket }

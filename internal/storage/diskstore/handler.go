@@ -1,6 +1,7 @@
 package diskstore
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/filegraph/filegraph/internal/httplog"
+	"github.com/filegraph/filegraph/internal/storage"
 )
 
 // Handler serves the presigned URLs; mount it at the base URL's path with
@@ -66,21 +68,33 @@ func (s *Store) put(w http.ResponseWriter, r *http.Request, key string) {
 		http.Error(w, "signature does not match the request", http.StatusForbidden)
 		return
 	}
-	// The signature is good: let a large body take as long as it needs.
-	http.NewResponseController(w).SetReadDeadline(time.Time{})
-	etag, err := s.write(key, r.Body, r.ContentLength, r.Header.Get("Content-Type"), checksum)
+	deadline, release, refused := s.admit(r.Context(), key, exp)
+	if refused != nil {
+		http.Error(w, refused.msg, refused.status)
+		return
+	}
+	defer release()
+	// The body may take until the upload's deadline, no longer.
+	http.NewResponseController(w).SetReadDeadline(deadline)
+	etag, err := s.write(r.Context(), key, r.Body, r.ContentLength, r.Header.Get("Content-Type"), checksum)
 	if err != nil {
 		var bad *badBodyError
-		if errors.As(err, &bad) {
+		switch {
+		case errors.Is(err, errDeadline):
+			http.Error(w, errDeadline.Error(), http.StatusRequestTimeout)
+		case errors.As(err, &bad):
 			http.Error(w, bad.Error(), http.StatusBadRequest)
-			return
-		}
-		if errors.Is(err, fs.ErrExist) {
+		case errors.Is(err, fs.ErrExist):
 			http.Error(w, "an object already exists at this key", http.StatusPreconditionFailed)
-			return
+		case errors.Is(err, errNotPending):
+			http.Error(w, errNotPending.Error(), http.StatusForbidden)
+		case errors.Is(err, storage.ErrUnavailable):
+			httplog.FromContext(r.Context()).WarnContext(r.Context(), "diskstore.gate_failed", "key", key, "err", err)
+			http.Error(w, "could not check the upload; retry", http.StatusServiceUnavailable)
+		default:
+			httplog.FromContext(r.Context()).ErrorContext(r.Context(), "diskstore.put_failed", "key", key, "err", err)
+			http.Error(w, "could not store the object", http.StatusInternalServerError)
 		}
-		httplog.FromContext(r.Context()).ErrorContext(r.Context(), "diskstore.put_failed", "key", key, "err", err)
-		http.Error(w, "could not store the object", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("ETag", etag)
@@ -91,9 +105,60 @@ type badBodyError struct{ msg string }
 
 func (e *badBodyError) Error() string { return e.msg }
 
+// putGrace is how long after its URL's expiry a PUT may still run when no
+// gate is set (the store on its own, as in its conformance tests).
+const putGrace = 15 * time.Minute
+
+var (
+	errNotPending = errors.New("the upload is no longer pending: it was saved, deleted or has expired")
+	errDeadline   = errors.New("the body did not arrive before the upload's deadline")
+)
+
+// refusal is the answer to a PUT turned away before its body is read.
+type refusal struct {
+	status int
+	msg    string
+}
+
+// admit decides, before a byte of a PUT's body is read, whether it may
+// stream to key: the key holds no object, its upload is still pending
+// (the gate), and no other PUT is streaming to it (as S3 answers
+// concurrent conditional writes, 409). So replays of one URL cost nothing
+// but their headers. It returns until when the body may take, and release
+// for the caller to defer. Part PUTs can be admitted the same way, with
+// their upload's key.
+func (s *Store) admit(ctx context.Context, key string, exp int64) (deadline time.Time, release func(), _ *refusal) {
+	if _, err := os.Lstat(s.objectPath(key)); err == nil {
+		return deadline, nil, &refusal{http.StatusPreconditionFailed, "an object already exists at this key"}
+	}
+	deadline = time.Unix(exp, 0).Add(putGrace)
+	if s.gate != nil {
+		d, err := s.gate(ctx, key)
+		if err != nil {
+			httplog.FromContext(ctx).WarnContext(ctx, "diskstore.gate_failed", "key", key, "err", err)
+			return deadline, nil, &refusal{http.StatusServiceUnavailable, "could not check the upload; retry"}
+		}
+		if d.IsZero() {
+			return deadline, nil, &refusal{http.StatusForbidden, errNotPending.Error()}
+		}
+		deadline = d
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inFlight[key] {
+		return deadline, nil, &refusal{http.StatusConflict, "another upload to this key is in progress"}
+	}
+	s.inFlight[key] = true
+	return deadline, func() {
+		s.mu.Lock()
+		delete(s.inFlight, key)
+		s.mu.Unlock()
+	}, nil
+}
+
 // write streams body to a temporary file and renames it into place only if
 // it has exactly size bytes and, when given, the announced checksum.
-func (s *Store) write(key string, body io.Reader, size int64, contentType, checksum string) (etag string, err error) {
+func (s *Store) write(ctx context.Context, key string, body io.Reader, size int64, contentType, checksum string) (etag string, err error) {
 	tmp, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "put-*")
 	if err != nil {
 		return "", err
@@ -107,6 +172,9 @@ func (s *Store) write(key string, body io.Reader, size int64, contentType, check
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(body, size+1))
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return "", errDeadline
+		}
 		return "", &badBodyError{"reading the body: " + err.Error()}
 	}
 	if n != size {
@@ -126,6 +194,16 @@ func (s *Store) write(key string, body io.Reader, size int64, contentType, check
 	}
 	etag = `"` + hex.EncodeToString(sum[:16]) + `"`
 	m, _ := json.Marshal(meta{ContentType: contentType, ChecksumSHA256: got, ETag: etag})
+	// Asked again: the upload may have been deleted or swept meanwhile.
+	if s.gate != nil {
+		d, err := s.gate(ctx, key)
+		if err != nil {
+			return "", fmt.Errorf("diskstore: %w: %w", storage.ErrUnavailable, err)
+		}
+		if d.IsZero() {
+			return "", errNotPending
+		}
+	}
 	obj := s.objectPath(key)
 	s.commit.Lock()
 	defer s.commit.Unlock()

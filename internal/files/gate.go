@@ -1,0 +1,32 @@
+package files
+
+import (
+	"context"
+	"time"
+
+	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/upload"
+	"github.com/filegraph/filegraph/internal/storage"
+)
+
+var _ storage.Gate = (*Service)(nil).UploadDeadline
+
+// UploadDeadline is the storage.Gate: an upload may land while it is
+// issued and not saved, until its URL's expiry plus the save window. The
+// sweeper waits ClockSkew longer than that, so a PUT that the gate lets in
+// is kept before the sweeper can look at its upload.
+func (s *Service) UploadDeadline(ctx context.Context, key string) (time.Time, error) {
+	u, err := s.db.Upload.Query().Where(upload.FileName(key)).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return time.Time{}, nil
+	case err != nil:
+		return time.Time{}, dbError("looking up upload", err)
+	}
+	until := u.ExpiresAt.Add(s.cfg.SaveWindow)
+	if !s.cfg.Now().Before(until) {
+		return time.Time{}, nil
+	}
+	// As a time on the store's clock, which tests do not move.
+	return time.Now().Add(until.Sub(s.cfg.Now())), nil
+}

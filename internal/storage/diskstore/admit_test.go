@@ -1,0 +1,218 @@
+package diskstore
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/filegraph/filegraph/internal/storage"
+	"github.com/filegraph/filegraph/internal/storage/storagetest"
+)
+
+// tmpBytes is what the store's temporary folder holds.
+func tmpBytes(t *testing.T, s *Store) int64 {
+	t.Helper()
+	var n int64
+	filepath.WalkDir(filepath.Join(s.root, "tmp"), func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// waitTmp waits until a PUT is streaming: its temporary file holds bytes.
+func waitTmp(t *testing.T, s *Store) {
+	t.Helper()
+	for range 1000 {
+		if tmpBytes(t, s) > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no PUT is streaming after 10s")
+}
+
+// sendPut sends a PUT of the presigned request with body as its stream,
+// declaring size bytes.
+func sendPut(req storage.Request, body io.Reader, size int64) (*http.Response, error) {
+	r, err := http.NewRequest(req.Method, req.URL, body)
+	if err != nil {
+		return nil, err
+	}
+	r.ContentLength = size
+	for _, h := range req.Header {
+		if !strings.EqualFold(h.Name, "Content-Length") {
+			r.Header.Set(h.Name, h.Value)
+		}
+	}
+	return http.DefaultClient.Do(r)
+}
+
+// 20 parallel replays of one 1 MB URL while a PUT streams to it are each
+// refused before their body is read (409), and after it is stored each is
+// refused the same way (412): the temporary folder never holds more than
+// the one body. Before, 20 replays put 20 MB there.
+func TestParallelReplaysCostNoTemp(t *testing.T) {
+	s, _ := newTestStore(t)
+	const size = 1 << 20
+	body := make([]byte, size)
+	key := storagetest.NewKey()
+	req, err := s.PresignPut(context.Background(), key, storage.PutOptions{Size: size, ContentType: "application/octet-stream", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The first PUT sends half its body and holds.
+	pr, pw := io.Pipe()
+	first := make(chan int, 1)
+	go func() {
+		res, err := sendPut(req, pr, size)
+		if err != nil {
+			first <- 0
+			return
+		}
+		res.Body.Close()
+		first <- res.StatusCode
+	}()
+	if _, err := pw.Write(body[:size/2]); err != nil {
+		t.Fatal(err)
+	}
+	waitTmp(t, s)
+
+	replay := func(want int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		codes := make(chan int, 20)
+		for range 20 {
+			wg.Go(func() {
+				res, err := sendPut(req, strings.NewReader(string(body)), size)
+				if err != nil {
+					codes <- 0
+					return
+				}
+				res.Body.Close()
+				codes <- res.StatusCode
+			})
+		}
+		wg.Wait()
+		close(codes)
+		for c := range codes {
+			if c != want {
+				t.Errorf("replay: %d, want %d", c, want)
+			}
+		}
+		if n := tmpBytes(t, s); n > size {
+			t.Errorf("temporary folder holds %d bytes during replays, over one body (%d)", n, size)
+		}
+	}
+	replay(http.StatusConflict)
+
+	if _, err := pw.Write(body[size/2:]); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if c := <-first; c != http.StatusOK {
+		t.Fatalf("first PUT: %d", c)
+	}
+	replay(http.StatusPreconditionFailed)
+	if n := tmpBytes(t, s); n != 0 {
+		t.Errorf("temporary folder holds %d bytes at the end", n)
+	}
+}
+
+// A PUT may run only until the gate's deadline: a body trickled past it is
+// cut off (408) and nothing is kept; a key the gate no longer knows is
+// refused before its body is read, and one the gate forgets while the body
+// streams is refused at the end.
+func TestGateBoundsPuts(t *testing.T) {
+	s, _ := newTestStore(t)
+	var mu sync.Mutex
+	pending := map[string]time.Time{}
+	s.SetPutGate(func(_ context.Context, key string) (time.Time, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return pending[key], nil
+	})
+	presign := func(until time.Time) (string, storage.Request) {
+		key := storagetest.NewKey()
+		req, err := s.PresignPut(context.Background(), key, storage.PutOptions{Size: 10, ContentType: "text/plain", TTL: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		pending[key] = until
+		mu.Unlock()
+		return key, req
+	}
+
+	// Trickled past the deadline.
+	_, req := presign(time.Now().Add(300 * time.Millisecond))
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write([]byte("12345"))
+	start := time.Now()
+	res, err := sendPut(req, pr, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("trickled PUT: %d, want 408", res.StatusCode)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("cut off after %v", took)
+	}
+
+	// Not pending: refused at once.
+	key, req := presign(time.Time{})
+	res = storagetest.Send(t, req, []byte("0123456789"))
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("PUT for no pending upload: %d, want 403", res.StatusCode)
+	}
+
+	// Forgotten while streaming (saved, deleted or swept meanwhile).
+	key, req = presign(time.Now().Add(time.Minute))
+	pr, pw = io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		res, err := sendPut(req, pr, 10)
+		if err != nil {
+			done <- 0
+			return
+		}
+		res.Body.Close()
+		done <- res.StatusCode
+	}()
+	pw.Write([]byte("01234"))
+	waitTmp(t, s)
+	mu.Lock()
+	delete(pending, key)
+	mu.Unlock()
+	pw.Write([]byte("56789"))
+	pw.Close()
+	if c := <-done; c != http.StatusForbidden {
+		t.Errorf("PUT whose upload went away meanwhile: %d, want 403", c)
+	}
+	if _, err := s.Stat(context.Background(), key); !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("object of a refused PUT: %v", err)
+	}
+	if n := tmpBytes(t, s); n != 0 {
+		t.Errorf("temporary folder holds %d bytes", n)
+	}
+	if _, err := os.Stat(s.objectPath(key)); err == nil {
+		t.Error("object written")
+	}
+}
