@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/ent/usage"
 )
@@ -75,9 +76,10 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			file.Table:   file.ValidColumn,
-			upload.Table: upload.ValidColumn,
-			usage.Table:  usage.ValidColumn,
+			file.Table:      file.ValidColumn,
+			tombstone.Table: tombstone.ValidColumn,
+			upload.Table:    upload.ValidColumn,
+			usage.Table:     usage.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

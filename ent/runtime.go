@@ -7,6 +7,7 @@ import (
 
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/schema"
+	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/ent/usage"
 	"github.com/google/uuid"
@@ -50,6 +51,16 @@ func init() {
 	fileDescID := fileFields[0].Descriptor()
 	// file.DefaultID holds the default value on creation for the id field.
 	file.DefaultID = fileDescID.Default.(func() uuid.UUID)
+	tombstoneFields := schema.Tombstone{}.Fields()
+	_ = tombstoneFields
+	// tombstoneDescFileName is the schema descriptor for file_name field.
+	tombstoneDescFileName := tombstoneFields[1].Descriptor()
+	// tombstone.FileNameValidator is a validator for the "file_name" field. It is called by the builders before save.
+	tombstone.FileNameValidator = tombstoneDescFileName.Validators[0].(func(string) error)
+	// tombstoneDescID is the schema descriptor for id field.
+	tombstoneDescID := tombstoneFields[0].Descriptor()
+	// tombstone.DefaultID holds the default value on creation for the id field.
+	tombstone.DefaultID = tombstoneDescID.Default.(func() uuid.UUID)
 	uploadFields := schema.Upload{}.Fields()
 	_ = uploadFields
 	// uploadDescFileName is the schema descriptor for file_name field.

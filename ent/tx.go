@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// File is the client for interacting with the File builders.
 	File *FileClient
+	// Tombstone is the client for interacting with the Tombstone builders.
+	Tombstone *TombstoneClient
 	// Upload is the client for interacting with the Upload builders.
 	Upload *UploadClient
 	// Usage is the client for interacting with the Usage builders.
@@ -152,6 +154,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.File = NewFileClient(tx.config)
+	tx.Tombstone = NewTombstoneClient(tx.config)
 	tx.Upload = NewUploadClient(tx.config)
 	tx.Usage = NewUsageClient(tx.config)
 }

@@ -44,6 +44,25 @@ var (
 			},
 		},
 	}
+	// TombstonesColumns holds the columns for the "tombstones" table.
+	TombstonesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "file_name", Type: field.TypeString},
+		{Name: "delete_after", Type: field.TypeTime},
+	}
+	// TombstonesTable holds the schema information for the "tombstones" table.
+	TombstonesTable = &schema.Table{
+		Name:       "tombstones",
+		Columns:    TombstonesColumns,
+		PrimaryKey: []*schema.Column{TombstonesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "tombstone_delete_after",
+				Unique:  false,
+				Columns: []*schema.Column{TombstonesColumns[2]},
+			},
+		},
+	}
 	// UploadsColumns holds the columns for the "uploads" table.
 	UploadsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -90,6 +109,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		FilesTable,
+		TombstonesTable,
 		UploadsTable,
 		UsagesTable,
 	}

@@ -9,6 +9,9 @@ import (
 // File is the predicate function for file builders.
 type File func(*sql.Selector)
 
+// Tombstone is the predicate function for tombstone builders.
+type Tombstone func(*sql.Selector)
+
 // Upload is the predicate function for upload builders.
 type Upload func(*sql.Selector)
 

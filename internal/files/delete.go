@@ -53,7 +53,11 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 		}
 		return storageError("deleting object", err)
 	}
-	if err := s.db.File.DeleteOneID(id).Exec(context.WithoutCancel(ctx)); err != nil && !ent.IsNotFound(err) {
+	// An upload URL for the key may still write: S3 cannot revoke it.
+	deleteRow := s.buried(f.FileName, s.urlsEnd(f), func(ctx context.Context) (bool, error) {
+		return true, s.db.File.DeleteOneID(id).Exec(ctx)
+	})
+	if _, err := deleteRow(context.WithoutCancel(ctx)); err != nil && !ent.IsNotFound(err) {
 		// The object is gone and the row is marked: the sweeper finishes.
 		s.log.WarnContext(ctx, "files.delete_row_failed", "id", id, "err", err)
 	}

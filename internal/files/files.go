@@ -39,8 +39,12 @@ type Config struct {
 	// MultipartWindow is how long after its creation an upload in parts may
 	// be saved.
 	MultipartWindow time.Duration
-	Now             func() time.Time // nil: time.Now
-	Events          Events           // nil: nobody is told
+	// RevocableURLs says the store refuses a PUT once its upload is no
+	// longer pending (storage.PutGate); otherwise (S3) what is deleted
+	// while an upload URL for it may still write is tombstoned.
+	RevocableURLs bool
+	Now           func() time.Time // nil: time.Now
+	Events        Events           // nil: nobody is told
 }
 
 // Service applies the rules over one database and one store.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/ent/upload"
 )
 
@@ -17,6 +18,8 @@ import (
 type SweepReport struct {
 	Uploads int // expired, unsaved uploads (and their objects)
 	Deletes int // interrupted deletes finished
+	// Tombstones are keys deleted once more, now that no URL can write them.
+	Tombstones int
 }
 
 // sweepBatch bounds the rows one sweep step reads.
@@ -48,7 +51,8 @@ func (s *Service) sweep(ctx context.Context) (SweepReport, error) {
 		}
 		out := make([]doomed, len(expired))
 		for i, u := range expired {
-			out[i] = doomed{key: u.FileName, multipartID: u.MultipartID, deleteRow: s.retireUpload(u)}
+			// A PUT begun before the URL expired may still be landing.
+			out[i] = doomed{key: u.FileName, multipartID: u.MultipartID, deleteRow: s.buried(u.FileName, s.cfg.Now().Add(s.landing()), s.retireUpload(u))}
 		}
 		return out, nil
 	})
@@ -64,14 +68,60 @@ func (s *Service) sweep(ctx context.Context) (SweepReport, error) {
 		}
 		out := make([]doomed, len(stale))
 		for i, f := range stale {
-			out[i] = doomed{key: f.FileName, deleteRow: func(ctx context.Context) (bool, error) {
+			out[i] = doomed{key: f.FileName, deleteRow: s.buried(f.FileName, s.urlsEnd(f), func(ctx context.Context) (bool, error) {
 				n, err := s.db.File.Delete().Where(file.ID(f.ID)).Exec(ctx)
+				return n > 0, err
+			})}
+		}
+		return out, nil
+	})
+	if err != nil {
+		return r, err
+	}
+	r.Tombstones, err = s.sweepAll(ctx, func(ctx context.Context) ([]doomed, error) {
+		due, err := s.db.Tombstone.Query().Where(tombstone.DeleteAfterLT(s.cfg.Now())).Limit(sweepBatch).All(ctx)
+		if err != nil {
+			return nil, dbError("finding tombstones", err)
+		}
+		out := make([]doomed, len(due))
+		for i, t := range due {
+			out[i] = doomed{key: t.FileName, deleteRow: func(ctx context.Context) (bool, error) {
+				n, err := s.db.Tombstone.Delete().Where(tombstone.ID(t.ID)).Exec(ctx)
 				return n > 0, err
 			}}
 		}
 		return out, nil
 	})
 	return r, err
+}
+
+// landing is how long after its URL expired a PUT may still land: a
+// store checks the expiry when a request starts, not when its body ends.
+// Disk storage cuts a PUT off then (the gate's deadline); the sweeper
+// waits as long before it takes an upload.
+func (s *Service) landing() time.Duration { return s.cfg.SaveWindow + s.cfg.ClockSkew }
+
+// urlsEnd is when no upload URL for f's key can write any more: its URL
+// expired at the latest UploadURLTTL after the file was saved.
+func (s *Service) urlsEnd(f *ent.File) time.Time {
+	return f.CreatedAt.Add(s.cfg.UploadURLTTL + s.landing())
+}
+
+// buried returns deleteRow, preceded, when a PUT to key could still land
+// before until, by a tombstone that has the sweeper delete key once more
+// after until. It runs after the object was deleted: an object a late PUT
+// puts back is then always tombstoned or (no tombstone written yet) still
+// named by the row, which the sweeper retries.
+func (s *Service) buried(key string, until time.Time, deleteRow func(context.Context) (bool, error)) func(context.Context) (bool, error) {
+	if s.cfg.RevocableURLs || !s.cfg.Now().Before(until) {
+		return deleteRow
+	}
+	return func(ctx context.Context) (bool, error) {
+		if err := s.db.Tombstone.Create().SetFileName(key).SetDeleteAfter(until).Exec(ctx); err != nil {
+			return false, dbError("recording tombstone", err)
+		}
+		return deleteRow(ctx)
+	}
 }
 
 // retireUpload deletes an upload's row and takes it out of its owner's

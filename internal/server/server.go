@@ -114,6 +114,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	s.Metrics.WatchDB(db.SQL, db.Dialect)
 	fcfg := FilesConfig(cfg)
 	fcfg.Now = o.now
+	_, fcfg.RevocableURLs = store.(storage.PutGate)
 	observed := store
 	if !o.bare {
 		fcfg.Events = s.Metrics
