@@ -19,6 +19,9 @@ const (
 	MaxNameBytes = 255
 	// MaxPageSize bounds first and last on the files connection.
 	MaxPageSize = 100
+	// MaxContentTypeBytes bounds a content type: RFC 6838 §4.2 allows 127
+	// characters for each of type and subtype.
+	MaxContentTypeBytes = 255
 	// DefaultContentType is used when the client names none.
 	DefaultContentType = "application/octet-stream"
 )
@@ -42,6 +45,10 @@ func checkName(name string) string {
 		return "is not valid UTF-8"
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
 		return "must not contain control characters"
+	case strings.IndexFunc(name, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) >= 0:
+		// Bidi overrides and zero-width characters make a name show as
+		// another: "invoice\u202Efdp.exe" reads "invoiceexe.pdf".
+		return "must not contain invisible format characters (such as U+202E, U+200B or U+FEFF)"
 	}
 	return ""
 }
@@ -121,8 +128,16 @@ func (s *Service) validate(reqs []*UploadRequest) ([]UploadRequest, error) {
 		case r.Size > s.cfg.MaxUploadSize:
 			ps.add(field+".size", "%d bytes is over the limit of %d bytes by %d", r.Size, s.cfg.MaxUploadSize, r.Size-s.cfg.MaxUploadSize)
 		}
-		ct, ok := normalizeContentType(r.ContentType)
+		var ct string
+		ok := len(r.ContentType) <= MaxContentTypeBytes
+		if ok {
+			ct, ok = normalizeContentType(r.ContentType)
+		}
 		switch {
+		case !ok && len(r.ContentType) > MaxContentTypeBytes:
+			ps.add(field+".contentType", "is %d bytes long, at most %d are allowed", len(r.ContentType), MaxContentTypeBytes)
+		case ok && len(ct) > MaxContentTypeBytes: // normalizing can lengthen it
+			ps.add(field+".contentType", "is %d bytes long once normalized, at most %d are allowed", len(ct), MaxContentTypeBytes)
 		case !ok:
 			ps.add(field+".contentType", "%q is not a media type such as image/png", r.ContentType)
 		case !allowedType(ct, s.cfg.Limits.AllowedContentTypes):

@@ -46,6 +46,10 @@ func TestCheckName(t *testing.T) {
 		"\x7f":                    true,
 		"\xff\xfe":                true,
 		"bidi\u0085next-line.txt": true,
+		"invoice\u202Efdp.exe":    true, // shows as invoiceexe.pdf
+		"zero\u200Bwidth.txt":     true,
+		"\uFEFFbom.txt":           true,
+		"soft\u00ADhyphen.txt":    true,
 	} {
 		if got := checkName(name) != ""; got != bad {
 			t.Errorf("checkName(%q) refused = %v, want %v", name, got, bad)
@@ -62,6 +66,28 @@ func TestValidChecksum(t *testing.T) {
 	} {
 		if got := validChecksum(s); got != want {
 			t.Errorf("validChecksum(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// A content type is at most 255 bytes, as sent and once normalized: 100
+// files with a 900 KB type each cost 199 MB of database before.
+func TestContentTypeBounded(t *testing.T) {
+	s := &Service{cfg: Config{MaxUploadSize: 1 << 30}}
+	for _, tc := range []struct {
+		ct string
+		ok bool
+	}{
+		{"application/" + strings.Repeat("x", 243), true}, // 255
+		{"application/" + strings.Repeat("x", 244), false},
+		{"text/plain; a=" + strings.Repeat("b", 900_000), false},
+	} {
+		_, err := s.validate([]*UploadRequest{{OriginalName: "a", Size: 1, ContentType: tc.ct}})
+		if (err == nil) != tc.ok {
+			t.Errorf("%d bytes: %v", len(tc.ct), err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "at most 255") {
+			t.Errorf("%d bytes: %v", len(tc.ct), err)
 		}
 	}
 }
@@ -105,7 +131,7 @@ func FuzzValidate(f *testing.F) {
 			return
 		}
 		r := out[0]
-		if r.Size < 1 || r.Size > 1<<30 || !utf8.ValidString(r.OriginalName) || len(r.OriginalName) > MaxNameBytes || r.OriginalName == "" {
+		if r.Size < 1 || r.Size > 1<<30 || !utf8.ValidString(r.OriginalName) || len(r.OriginalName) > MaxNameBytes || r.OriginalName == "" || len(r.ContentType) > MaxContentTypeBytes {
 			t.Fatalf("accepted %+v", r)
 		}
 		// The normalized type is stable: what is signed is what a client

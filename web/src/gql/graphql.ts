@@ -143,7 +143,7 @@ export type SaveFileInput = {
 export type UploadRequest = {
   /** Base64 SHA-256 of the content; when given, the storage verifies it. */
   checksumSHA256?: string | null | undefined;
-  /** A media type; application/octet-stream when omitted. */
+  /** A media type of at most 255 characters; application/octet-stream when omitted. */
   contentType?: string | null | undefined;
   /** The file's name on the client; kept for downloads, never used as the key. */
   originalName: string;
