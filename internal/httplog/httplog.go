@@ -2,7 +2,9 @@
 // made with the request's context, and logs one "http.request" event per
 // request. So every line about a request, from any package that logs with
 // its context, can be found by the id, which clients see in the
-// X-Request-Id header.
+// X-Request-Id header. The id is always the server's own: one a client
+// sends could name another client's request, so it is kept beside it as
+// client_request_id.
 package httplog
 
 import (
@@ -19,8 +21,9 @@ import (
 type ctxKey struct{}
 
 type entry struct {
-	id  string
-	log *slog.Logger
+	id       string
+	clientID string // the caller's X-Request-Id, if plain
+	log      *slog.Logger
 }
 
 // FromContext returns the server's logger inside a request, or
@@ -47,8 +50,11 @@ func Logger(log *slog.Logger) *slog.Logger {
 type contextHandler struct{ slog.Handler }
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id := RequestID(ctx); id != "" {
-		r.AddAttrs(slog.String("request_id", id))
+	if e, ok := ctx.Value(ctxKey{}).(entry); ok {
+		r.AddAttrs(slog.String("request_id", e.id))
+		if e.clientID != "" {
+			r.AddAttrs(slog.String("client_request_id", e.clientID))
+		}
 	}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
@@ -67,14 +73,14 @@ func (h contextHandler) WithGroup(name string) slog.Handler {
 // Middleware assigns ids and logs each request; log should come from Logger.
 func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if !validID(id) {
-			id = newID()
+		id, clientID := newID(), r.Header.Get("X-Request-Id")
+		if !validID(clientID) {
+			clientID = ""
 		}
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
-		ctx := context.WithValue(r.Context(), ctxKey{}, entry{id: id, log: log})
+		ctx := context.WithValue(r.Context(), ctxKey{}, entry{id: id, clientID: clientID, log: log})
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		log.LogAttrs(ctx, slog.LevelInfo, "http.request",
 			slog.String("method", r.Method),
@@ -85,7 +91,7 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// validID accepts a caller's id only if it is short and plain, so it cannot
+// validID keeps a caller's id only if it is short and plain, so it cannot
 // forge log lines.
 func validID(id string) bool {
 	if id == "" || len(id) > 64 {

@@ -17,9 +17,11 @@ func TestRequestIDOnEveryRecord(t *testing.T) {
 		log.With("component", "files").InfoContext(r.Context(), "files.saved")
 		w.WriteHeader(http.StatusTeapot)
 	}))
-	for _, tt := range []struct{ sent, want string }{
+	seen := map[string]bool{}
+	for _, tt := range []struct{ sent, client string }{
 		{"abc-123", "abc-123"},
-		{"bad id\nforged=1", ""}, // replaced by a fresh id
+		{"abc-123", "abc-123"},   // another client's id: kept apart
+		{"bad id\nforged=1", ""}, // not kept at all
 	} {
 		buf.Reset()
 		req := httptest.NewRequest("GET", "/x", nil)
@@ -27,16 +29,23 @@ func TestRequestIDOnEveryRecord(t *testing.T) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		id := rec.Header().Get("X-Request-Id")
-		if id == "" || (tt.want != "" && id != tt.want) || strings.ContainsAny(id, " \n") {
+		if id == "" || id == tt.sent || seen[id] || strings.ContainsAny(id, " \n") {
 			t.Errorf("sent %q: X-Request-Id %q", tt.sent, id)
 		}
+		seen[id] = true
 		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 		if len(lines) != 2 {
 			t.Fatalf("log lines: %q", lines)
 		}
 		for _, l := range lines {
-			if !strings.Contains(l, "request_id="+id) {
+			if !strings.Contains(l, " request_id="+id) {
 				t.Errorf("line %q lacks request_id=%s", l, id)
+			}
+			if tt.client != "" && !strings.Contains(l, "client_request_id="+tt.client) {
+				t.Errorf("line %q lacks client_request_id=%s", l, tt.client)
+			}
+			if strings.Contains(l, "forged") {
+				t.Errorf("line %q has the caller's bad id", l)
 			}
 		}
 		if !strings.Contains(lines[1], "msg=http.request") || !strings.Contains(lines[1], "status=418") {

@@ -130,7 +130,7 @@ func requestLog(t *testing.T, e *env, id string) []string {
 		var lines []string
 		done := false
 		for _, l := range strings.Split(e.logs.String(), "\n") {
-			if slices.Contains(strings.Fields(l), "request_id="+id) {
+			if slices.Contains(strings.Fields(l), "client_request_id="+id) {
 				lines = append(lines, l)
 				done = done || strings.Contains(l, "msg=http.request")
 			}

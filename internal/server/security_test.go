@@ -397,3 +397,45 @@ func TestFragmentChainWithoutToken(t *testing.T) {
 		t.Errorf("two refusals took %v", took)
 	}
 }
+
+// In development mode (every request acts as the local user) only requests
+// addressed to a loopback host or PUBLIC_URL's host are answered: a page
+// whose name resolves to 127.0.0.1 (DNS rebinding) gets nothing.
+func TestDevelopmentModeHosts(t *testing.T) {
+	e := newEnv(t, "sqlite+disk", "PUBLIC_URL", "http://files.test:8080")
+	_, port, _ := strings.Cut(strings.TrimPrefix(e.URL, "http://"), ":")
+	for host, want := range map[string]int{
+		"127.0.0.1:" + port:          http.StatusOK,
+		"localhost:" + port:          http.StatusOK,
+		"[::1]:" + port:              http.StatusOK,
+		"files.test:8080":            http.StatusOK,
+		"FILES.test":                 http.StatusOK,
+		"rebind.attacker.example":    http.StatusMisdirectedRequest,
+		"127.0.0.1.nip.io:" + port:   http.StatusMisdirectedRequest,
+		"localhost.attacker.example": http.StatusMisdirectedRequest,
+	} {
+		req, _ := http.NewRequest("POST", e.URL+"/query", strings.NewReader(`{"query":"{ files { totalCount } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Host = host
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("Host %s: %d, want %d", host, res.StatusCode, want)
+		}
+	}
+	// With auth on, a token is the guard and any Host is answered.
+	a := newAuthEnv(t, "sqlite+disk")
+	req, _ := http.NewRequest("GET", a.URL+"/healthz", nil)
+	req.Host = "api.example.com"
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("auth on, Host api.example.com: %d", res.StatusCode)
+	}
+}

@@ -204,8 +204,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		mux.Handle("GET /metrics", s.Metrics.Handler())
 	}
 	var routes http.Handler = mux
+	if cfg.Auth.Development() {
+		routes = localHostsOnly(cfg.PublicURL, routes)
+	}
 	if !s.bare {
-		routes = s.Metrics.Routes(mux)
+		routes = s.Metrics.Routes(routes)
 	}
 	s.Handler = httplog.Middleware(log, routes)
 	if tp := s.tracer(); tp != nil {

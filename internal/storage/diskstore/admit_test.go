@@ -216,3 +216,31 @@ func TestGateBoundsPuts(t *testing.T) {
 		t.Error("object written")
 	}
 }
+
+// A download from disk storage can never run as a page of the API's
+// origin: the uploader's HTML or SVG is neither sniffed nor allowed to
+// script, even if its attachment disposition were lost.
+func TestGetIsInert(t *testing.T) {
+	s, _ := newTestStore(t)
+	key := storagetest.NewKey()
+	body := []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.cookie)"/>`)
+	storagetest.Upload(t, s, key, "image/svg+xml", body)
+	for _, typ := range []string{"image/svg+xml", "text/html"} {
+		req, err := s.PresignGet(context.Background(), key, storage.GetOptions{FileName: "x.svg", ContentType: typ, TTL: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := storagetest.Send(t, req, nil)
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || string(got) != string(body) {
+			t.Fatalf("GET: %d %q", res.StatusCode, got)
+		}
+		if h := res.Header.Get("X-Content-Type-Options"); h != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options %q", typ, h)
+		}
+		if h := res.Header.Get("Content-Security-Policy"); h != "sandbox" {
+			t.Errorf("%s: Content-Security-Policy %q", typ, h)
+		}
+	}
+}

@@ -270,6 +270,11 @@ func (s *Store) get(w http.ResponseWriter, r *http.Request, key string) {
 	w.Header().Set("Content-Type", typ)
 	w.Header().Set("Content-Disposition", disp)
 	w.Header().Set("Cache-Control", "private, max-age=0")
+	// The bytes are the uploader's and served from the API's origin: no
+	// sniffing them into HTML, and no script or plugin may run even if
+	// the attachment disposition were lost.
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "sandbox")
 	if m, err := s.readMeta(key); err == nil {
 		w.Header().Set("ETag", m.ETag)
 	}
