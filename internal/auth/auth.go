@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
@@ -118,7 +119,8 @@ func (a *Authenticator) Verify(token string) (User, error) {
 		return User{}, fmt.Errorf("%w: %s", ErrUnauthenticated, reason(err))
 	}
 	id, _ := claims[a.cfg.UserClaim].(string)
-	if id == "" || len(id) > maxUserID {
+	// A NUL or invalid UTF-8 cannot be stored as an owner (PostgreSQL).
+	if id == "" || len(id) > maxUserID || !utf8.ValidString(id) || strings.IndexByte(id, 0) >= 0 {
 		return User{}, fmt.Errorf("%w: the token's %q claim is not a user id", ErrUnauthenticated, a.cfg.UserClaim)
 	}
 	return User{ID: id, Admin: hasRole(claims, a.cfg.RolesClaim, a.cfg.AdminRole)}, nil

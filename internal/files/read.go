@@ -38,17 +38,26 @@ func (s *Service) List(ctx context.Context, a ListArgs) (*ent.FileConnection, er
 	if a.First != nil && a.Last != nil {
 		ps.add("last", "cannot be given together with first")
 	}
+	order := a.OrderBy
+	if order == nil {
+		order = newestFirst
+	}
+	if msg := checkCursor(a.After, order); msg != "" {
+		ps.add("after", "%s", msg)
+	}
+	if msg := checkCursor(a.Before, order); msg != "" {
+		ps.add("before", "%s", msg)
+	}
 	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	if err := checkWhere(a.Where); err != nil {
 		return nil, err
 	}
 	first := a.First
 	if first == nil && a.Last == nil {
 		n := MaxPageSize
 		first = &n
-	}
-	order := a.OrderBy
-	if order == nil {
-		order = newestFirst
 	}
 	user, scope, err := s.visible(ctx)
 	if err != nil {

@@ -273,6 +273,10 @@ func checkSaveRequests(reqs []*SaveRequest) ([]string, error) {
 		if r == nil {
 			return nil, &InvalidError{Problems: []Problem{{Field: fmt.Sprintf("files[%d]", i), Message: "must not be null"}}}
 		}
+		if msg := checkText(r.FileName); msg != "" || len(r.FileName) > 1024 {
+			// Never a key NewKey makes; the database need not be asked.
+			ps.add(fmt.Sprintf("files[%d].fileName", i), "%q was not issued by createUploadUrls", r.FileName)
+		}
 		if j, dup := seen[r.FileName]; dup {
 			ps.add(fmt.Sprintf("files[%d].fileName", i), "repeats files[%d]", j)
 		}

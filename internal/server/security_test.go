@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 const testSecret = "test-secret-test-secret-test-secret!"
@@ -437,5 +440,79 @@ func TestDevelopmentModeHosts(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("auth on, Host api.example.com: %d", res.StatusCode)
+	}
+}
+
+// Input the database cannot take is the client's mistake, refused with
+// BAD_USER_INPUT (or UNAUTHENTICATED) before it reaches SQL: before, each
+// was an INTERNAL_SERVER_ERROR logged at ERROR.
+func TestInputTheDatabaseCannotTake(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newAuthEnv(t, backend)
+			alice := e.as(token(t, "alice"))
+			alice.upload("a.txt", "text/plain", []byte("a"))
+
+			many := make([]string, 70_001) // past both drivers' parameter limits
+			for i := range many {
+				many[i] = "x"
+			}
+			deep := map[string]any{"fileName": "a"}
+			for range 5000 {
+				deep = map[string]any{"not": deep}
+			}
+			forged := func(v any) string {
+				var b bytes.Buffer
+				w := base64.NewEncoder(base64.RawStdEncoding, &b)
+				if err := msgpack.NewEncoder(w).Encode(struct {
+					ID    uuid.UUID `msgpack:"i"`
+					Value any       `msgpack:"v,omitempty"`
+				}{uuid.New(), v}); err != nil {
+					t.Fatal(err)
+				}
+				w.Close()
+				return b.String()
+			}
+			for _, tc := range []struct {
+				name, says string
+				vars       map[string]any
+			}{
+				{"long In list", "at most 100", map[string]any{"where": map[string]any{"fileNameIn": many}}},
+				{"many terms", "at most 500", map[string]any{"where": map[string]any{"or": func() []any {
+					var or []any
+					for range 100 {
+						or = append(or, map[string]any{"fileNameIn": many[:10]})
+					}
+					return or
+				}()}}},
+				{"not 5,000 deep", "more than 8 deep", map[string]any{"where": deep}},
+				{"NUL in a where string", "NUL", map[string]any{"where": map[string]any{"fileNameContains": "a\x00b"}}},
+				{"cursor holding a map", "not a cursor", map[string]any{"after": forged(map[string]any{"a": 1})}},
+				{"cursor holding a list", "not a cursor", map[string]any{"before": forged([]any{1, 2}), "last": 1}},
+				{"cursor of another order", "not a cursor", map[string]any{"after": forged("a.txt"), "orderBy": map[string]any{"field": "SIZE", "direction": "ASC"}}},
+			} {
+				err := alice.fail("BAD_USER_INPUT", listQ, tc.vars)
+				if !strings.Contains(err.Message+fmt.Sprint(err.Extensions["problems"]), tc.says) {
+					t.Errorf("%s: %q %v", tc.name, err.Message, err.Extensions["problems"])
+				}
+			}
+			// Legitimate filters and cursors still work.
+			var c connection
+			alice.do(listQ, map[string]any{"first": 1, "where": map[string]any{"or": []any{map[string]any{"fileNameIn": many[:100]}, map[string]any{"not": map[string]any{"originalNameContains": "zzz"}}}}}, &c)
+			if c.Files.TotalCount != 1 {
+				t.Errorf("legitimate filter: %d files", c.Files.TotalCount)
+			}
+			alice.do(listQ, map[string]any{"first": 1, "after": *c.Files.PageInfo.EndCursor}, nil)
+			alice.do(listQ, map[string]any{"first": 1, "after": forged(int64(3)), "orderBy": map[string]any{"field": "SIZE", "direction": "ASC"}}, nil)
+
+			err := alice.fail("BAD_USER_INPUT", saveQ, map[string]any{"files": []map[string]any{{"fileName": "files/a\x00b", "originalName": "a"}}})
+			if !strings.Contains(fmt.Sprint(err.Extensions["problems"]), "was not issued") {
+				t.Errorf("NUL in fileName: %+v", err)
+			}
+			err = e.as(token(t, "al\x00ice")).fail("UNAUTHENTICATED", listQ, nil)
+			if !strings.Contains(err.Message, "not a user id") {
+				t.Errorf("NUL in sub: %q", err.Message)
+			}
+		})
 	}
 }
