@@ -170,29 +170,35 @@ func (s *Store) CompleteMultipart(_ context.Context, key, uploadID string, parts
 		return fmt.Errorf("diskstore: complete %s: %w: %w", key, storage.ErrUnavailable, err)
 	}
 	m, _ := json.Marshal(meta{ContentType: info.ContentType, ETag: whole.etag(len(chosen))})
+	gone, err := s.commitCompleted(key, uploadID, tmp.Name(), m)
+	os.RemoveAll(gone) // outside the lock: a big upload's parts take a while
+	return err
+}
+
+// commitCompleted puts the completed object in place, as a single PUT's
+// last step does, and takes the upload's folder out of uploads/; it returns
+// where that folder went, for the caller to delete.
+func (s *Store) commitCompleted(key, uploadID, tmp string, m []byte) (string, error) {
 	obj := s.objectPath(key)
 	s.commit.Lock()
 	defer s.commit.Unlock()
 	if _, err := os.Lstat(obj); err == nil {
 		// Completed by a concurrent call: this upload is over.
-		os.Remove(tmp.Name())
-		return fmt.Errorf("diskstore: complete %s: %w", key, storage.ErrNotExist)
+		return "", fmt.Errorf("diskstore: complete %s: %w", key, storage.ErrNotExist)
 	}
 	if _, err := os.Stat(s.uploadDir(uploadID)); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("diskstore: complete %s: upload is gone: %w", key, storage.ErrNotExist)
+		return "", fmt.Errorf("diskstore: complete %s: upload is gone: %w", key, storage.ErrNotExist)
 	}
 	if err := writeFileAtomic(s.metaPath(key), m, filepath.Join(s.root, "tmp")); err != nil {
-		return fmt.Errorf("diskstore: complete %s: %w: %w", key, storage.ErrUnavailable, err)
+		return "", fmt.Errorf("diskstore: complete %s: %w: %w", key, storage.ErrUnavailable, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(obj), 0o750); err != nil {
-		return fmt.Errorf("diskstore: complete %s: %w: %w", key, storage.ErrUnavailable, err)
+		return "", fmt.Errorf("diskstore: complete %s: %w: %w", key, storage.ErrUnavailable, err)
 	}
-	if err := os.Rename(tmp.Name(), obj); err != nil {
-		return fmt.Errorf("diskstore: complete %s: %w: %w", key, storage.ErrUnavailable, err)
+	if err := os.Rename(tmp, obj); err != nil {
+		return "", fmt.Errorf("diskstore: complete %s: %w: %w", key, storage.ErrUnavailable, err)
 	}
-	s.removeUpload(uploadID)
-	return nil
+	return s.detachUpload(uploadID), nil
 }
 
 // appendFile copies exactly size bytes of the file at path to dst.
@@ -225,22 +231,28 @@ func (s *Store) AbortMultipart(_ context.Context, key, uploadID string) error {
 	if !validUploadID(uploadID) {
 		return fmt.Errorf("diskstore: invalid upload id %q", uploadID)
 	}
-	s.commit.Lock()
-	defer s.commit.Unlock()
 	s.removeUpload(uploadID)
 	return nil
 }
 
-// removeUpload takes the upload's folder out of uploads/ in one rename, so
-// no part PUT can land in it any more, then deletes it. The caller holds
-// commit. What a crash leaves in tmp/ is only ever temporary.
+// removeUpload deletes the upload's folder, if it is there.
 func (s *Store) removeUpload(uploadID string) {
-	dir := s.uploadDir(uploadID)
+	s.commit.Lock()
+	gone := s.detachUpload(uploadID)
+	s.commit.Unlock()
+	os.RemoveAll(gone)
+}
+
+// detachUpload takes the upload's folder out of uploads/ in one rename, so
+// no part PUT can land in it any more, and returns where it went (under
+// tmp/, so what a crash leaves there is only ever temporary), or "" if it
+// was not there. The caller holds commit, and deletes the folder after.
+func (s *Store) detachUpload(uploadID string) string {
 	gone := filepath.Join(s.root, "tmp", "upload-"+uploadID+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	if err := os.Rename(dir, gone); err != nil {
-		return
+	if err := os.Rename(s.uploadDir(uploadID), gone); err != nil {
+		return ""
 	}
-	go os.RemoveAll(gone)
+	return gone
 }
 
 // ListMultipart implements storage.MultipartLister.
@@ -309,9 +321,7 @@ func (s *Store) openUpload(key, uploadID string) (uploadInfo, error) {
 		return info, fmt.Errorf("diskstore: upload %s of %s: %w: %w", uploadID, key, storage.ErrUnavailable, err)
 	}
 	if _, err := os.Lstat(s.objectPath(key)); err == nil {
-		s.commit.Lock()
 		s.removeUpload(uploadID)
-		s.commit.Unlock()
 		return info, fmt.Errorf("diskstore: upload %s of %s was completed: %w", uploadID, key, storage.ErrNotExist)
 	}
 	return info, nil
