@@ -18,9 +18,11 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /filegraph . && mkdir /
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /filegraph /filegraph
 COPY --from=build --chown=65532:65532 /data /data
-ENV ADDR=:8080 DATA_DIR=/data
+# Metrics on their own port: reachable by a scraper beside the container,
+# published only where the operator chooses.
+ENV ADDR=:8080 DATA_DIR=/data METRICS_ADDR=:9464
 # For SQLite and disk storage; production points DATABASE_URL and S3_BUCKET elsewhere.
 VOLUME /data
-EXPOSE 8080
+EXPOSE 8080 9464
 USER nonroot:nonroot
 ENTRYPOINT ["/filegraph"]
