@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,7 +81,9 @@ func TestPlaygroundOffline(t *testing.T) {
 }
 
 // TestWebApp drives the demo app (web/, embedded at /app/) in Chromium on
-// both backends: on postgres+s3 the server runs only its trusted documents,
+// both backends: small files dropped, paused, listed, downloaded, deleted; a
+// large one in parts with the page reloaded halfway; the Uppy page with a
+// file in parts. On postgres+s3 the server runs only its trusted documents,
 // which the app's production build sends by hash; on sqlite+disk it has no
 // manifest and the app falls back to sending text.
 func TestWebApp(t *testing.T) {
@@ -93,6 +96,9 @@ func TestWebApp(t *testing.T) {
 			if backend == "postgres+s3" {
 				settings = append(settings, "GRAPHQL_TRUSTED_DOCUMENTS", manifestPath)
 			}
+			// The smallest part size, so that a few parts are a few MiB.
+			const partSize = 5 << 20
+			settings = append(settings, "PART_SIZE", "5MiB")
 			e := newAuthEnv(t, backend, settings...)
 			allow := ""
 			if s3, ok := e.store.(interface {
@@ -104,9 +110,16 @@ func TestWebApp(t *testing.T) {
 				allow = s3srv.Endpoint
 			}
 			name := strings.ReplaceAll(backend, "+", "-")
-			runE2E(t, "app.mjs", 3*time.Minute,
-				"APP_URL="+e.URL+"/app/", "TOKEN="+token(t, "web-user"), "ALLOW="+allow,
-				"ARTIFACTS="+artifacts(t), "NAME="+name)
+			env := []string{"APP_URL=" + e.URL + "/app/", "TOKEN=" + token(t, "web-user"), "ALLOW=" + allow,
+				"ARTIFACTS=" + artifacts(t), "NAME=" + name, "PART_SIZE=" + strconv.Itoa(partSize)}
+			// In turn on one server: app.mjs counts the files it sees.
+			runE2E(t, "app.mjs", 3*time.Minute, env...)
+			partial := "PARTIAL=required"
+			if backend == "postgres+s3" {
+				partial = "PARTIAL=" // the parts may all be in before the reload
+			}
+			runE2E(t, "resume.mjs", 3*time.Minute, append(env, partial)...)
+			runE2E(t, "uppy.mjs", 3*time.Minute, env...)
 		})
 	}
 }

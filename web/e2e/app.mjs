@@ -13,7 +13,7 @@ const sha = (b) => createHash('sha256').update(b).digest('hex');
 const files = [
   { name: 'alpha notes.txt', type: 'text/plain', bytes: Buffer.from('Filegraph demo: a small text file.\n') },
   { name: 'bravo.bin', type: 'application/octet-stream', bytes: randomBytes(1 << 20) },
-  { name: 'charlie.bin', type: 'application/octet-stream', bytes: randomBytes(3 << 20) },
+  { name: 'charlie.bin', type: 'application/octet-stream', bytes: randomBytes(4 << 20) },
 ];
 
 const browser = await launch();
@@ -32,10 +32,10 @@ try {
     if (res.status() === 400 && (await res.text().catch(() => '')).includes('PERSISTED_QUERY_NOT_FOUND')) notFound++;
     if (res.status() === 412 && res.request().method() === 'PUT') rewritten++;
   });
-  // Uploads at 8 MiB/s, so that progress has steps to show and a pause has
+  // Uploads at 2 MiB/s, so that progress has steps to show and a pause has
   // time to land.
   const cdp = await context.newCDPSession(page);
-  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 8 << 20 });
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 2 << 20 });
   const token = process.env.TOKEN ?? '';
   await page.goto(appURL + (token ? '?token=' + encodeURIComponent(token) : ''));
   await page.locator('#files tbody tr').first().waitFor({ timeout: 15_000 }).catch(() => fail('the file list never rendered: ' + problems.join('; ')));

@@ -46,3 +46,28 @@ export function watch(page) {
   });
   return problems;
 }
+
+/**
+ * The test's own API client: it sends the web client's operations by their
+ * hash in the persisted-documents manifest, as the app does, so that it works
+ * on a server that runs only those (GRAPHQL_TRUSTED_DOCUMENTS) as on any.
+ */
+export async function apiClient(appURL, token) {
+  const { readFile } = await import('node:fs/promises');
+  const manifest = JSON.parse(await readFile(new URL('../src/gql/persisted-documents.json', import.meta.url), 'utf8'));
+  const byName = {};
+  for (const [hash, doc] of Object.entries(manifest)) byName[doc.split(/[\s(]/)[1]] = { hash: hash.replace(/^sha256:/, ''), doc };
+  return async (name, variables = {}) => {
+    const op = byName[name];
+    if (!op) fail(`no operation ${name} in the manifest`);
+    const res = await fetch(new URL('/query', appURL), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: 'Bearer ' + token } : {}) },
+      // The text too: a server without the manifest runs it as a plain query.
+      body: JSON.stringify({ query: op.doc, variables }),
+    });
+    const body = await res.json();
+    if (body.errors) fail(`${name}: ${JSON.stringify(body.errors)}`);
+    return body.data;
+  };
+}

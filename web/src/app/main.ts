@@ -1,7 +1,7 @@
 // The demo app: drop or pick files, watch each upload, and browse, download
 // and delete what was saved. Built on the upload client in src/uploader.
 import './style.css';
-import { createApi, Uploader, describe, type Upload } from '../uploader';
+import { createApi, Uploader, describe, type PendingMultipart, type Upload } from '../uploader';
 import { DeleteFile, FileDownloadUrl, Files } from '../uploader/documents';
 import type { FileOrder, FilesQuery } from '../gql/graphql';
 import { apiURL, tokenField } from './session';
@@ -10,7 +10,9 @@ const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)
 
 const token = tokenField($<HTMLInputElement>('#token'));
 const api = createApi({ url: apiURL(), token, persisted: import.meta.env.PROD });
-const uploader = new Uploader({ api });
+// ?multipart=BYTES sets the size from which files go in parts (tests use a small one).
+const multipart = new URLSearchParams(location.search).get('multipart');
+const uploader = new Uploader({ api, multipartThreshold: multipart ? Number(multipart) : undefined });
 
 // Errors shown plainly, one at a time, until dismissed or replaced.
 const banner = $('#error');
@@ -28,8 +30,35 @@ window.addEventListener('online', () => {
 // Picking and dropping.
 const drop = $('#drop');
 const picker = $<HTMLInputElement>('#picker');
+// Uploads in parts left unfinished (a reload, a closed laptop): offered
+// for resuming; the same file picked or dropped again carries on.
+let unfinished: PendingMultipart[] = [];
+const resumable = $('#resumable');
+async function loadUnfinished() {
+  try {
+    unfinished = await uploader.pending();
+  } catch (e) {
+    unfinished = [];
+    showError(e);
+  }
+  unfinished = unfinished.filter((p) => !uploader.uploads.some((u) => u.fileName === p.fileName));
+  resumable.hidden = unfinished.length === 0;
+  resumable.querySelector('ul')!.replaceChildren(
+    ...unfinished.map((p) => {
+      const li = document.createElement('li');
+      li.dataset.name = p.originalName;
+      li.textContent = `${p.originalName} (${sizeText(p.size)}, in ${p.partCount} parts)`;
+      return li;
+    }),
+  );
+}
+const addFiles = (files: FileList) => {
+  uploader.add(files, unfinished);
+  void loadUnfinished();
+};
+
 picker.addEventListener('change', () => {
-  if (picker.files) uploader.add(picker.files);
+  if (picker.files) addFiles(picker.files);
   picker.value = '';
 });
 drop.addEventListener('dragover', (e) => {
@@ -40,7 +69,7 @@ drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => {
   e.preventDefault();
   drop.classList.remove('over');
-  if (e.dataTransfer?.files.length) uploader.add(e.dataTransfer.files);
+  if (e.dataTransfer?.files.length) addFiles(e.dataTransfer.files);
 });
 
 // One row per upload.
@@ -209,3 +238,4 @@ prev.addEventListener('click', () => {
 $('#token').addEventListener('change', () => void loadFiles());
 
 void loadFiles();
+void loadUnfinished();

@@ -8,18 +8,29 @@ import Uppy, { type Body, type Meta, type UppyFile } from '@uppy/core';
 import Dashboard from '@uppy/dashboard';
 import AwsS3 from '@uppy/aws-s3';
 import { createApi, describe } from '../uploader';
-import { CreateUploadUrls, SaveFiles } from '../uploader/documents';
+import { AbortUpload, CreateMultipartUploads, CreateUploadUrls, PendingUploadParts, SaveFiles, UploadPartUrls } from '../uploader/documents';
+import { put } from '../uploader/transfer';
+import { sha256Base64 } from '../uploader/uploader';
 import { apiURL, tokenField } from './session';
 
 interface FileMeta extends Meta {
   /** The key Filegraph issued for the file. */
   fileName?: string;
+  /** Set once saveFiles saved it (parts: on completion). */
+  saved?: boolean;
 }
 type File = UppyFile<FileMeta, Body>;
 
 const token = tokenField(document.querySelector<HTMLInputElement>('#token')!);
 const api = createApi({ url: apiURL(), token, persisted: import.meta.env.PROD });
 const errorBox = document.querySelector<HTMLElement>('#error')!;
+
+// Files over this size go in parts (?multipart=BYTES to change it).
+const multipartFrom = Number(new URLSearchParams(location.search).get('multipart') ?? 64 * 1024 ** 2);
+// The server chooses each upload's part size; Uppy asks for it before it
+// calls createMultipartUpload, so the upload is created by a pre-processor
+// and its part size kept here, by the file's data.
+const partSizes = new WeakMap<Blob, number>();
 
 /** Headers for a presigned request, less Content-Length (the browser sets it). */
 const headersOf = (list: ReadonlyArray<{ name: string; value: string }>) =>
@@ -29,7 +40,44 @@ const uppy = new Uppy<FileMeta, Body>({ autoProceed: false })
   .use(Dashboard, { inline: true, target: '#uppy', height: 420, proudlyDisplayPoweredByUppy: false, note: 'Files go straight to storage through Filegraph.' })
   .use(AwsS3, {
     limit: 4,
-    shouldUseMultipart: false,
+    shouldUseMultipart: (file: File) => (file.size ?? 0) > multipartFrom,
+    getChunkSize: (data: { size: number }) => partSizes.get(data as Blob) ?? 5 * 1024 ** 2,
+    // Uploads in parts: each step a Filegraph call.
+    async createMultipartUpload(file: File) {
+      return { uploadId: file.meta.fileName!, key: file.meta.fileName! };
+    },
+    async signPart(_file: File, { key, partNumber, body }: { key: string; partNumber: number; body: Blob }) {
+      // Signed for the part's SHA-256: the store refuses other bytes.
+      const checksumSHA256 = await sha256Base64(body);
+      const { uploadPartUrls } = await api.mutate(UploadPartUrls, { fileName: key, parts: [{ partNumber, checksumSHA256 }] });
+      const p = uploadPartUrls[0]!;
+      return { method: 'PUT' as const, url: p.url, headers: headersOf(p.headers) };
+    },
+    async listParts(_file: File, { key }: { key: string }) {
+      const { upload } = await api.query(PendingUploadParts, { fileName: key });
+      // No ETags: Filegraph lists the parts in the store itself on save.
+      return (upload?.uploadedParts ?? []).map((p) => ({ PartNumber: p.partNumber, Size: p.size, ETag: '' }));
+    },
+    async completeMultipartUpload(file: File, { key }: { key: string }) {
+      await api.mutate(SaveFiles, { files: [{ fileName: key, originalName: file.name ?? 'file' }] });
+      uppy.setFileMeta(file.id, { saved: true });
+      return {};
+    },
+    async abortMultipartUpload(_file: File, { key }: { key: string }) {
+      await api.mutate(AbortUpload, { fileName: key });
+    },
+    // The part PUT itself, so that no ETag header must be readable (the
+    // browser would need the storage's CORS to expose it).
+    async uploadPartBytes({ signature, body, onProgress, onComplete, signal }) {
+      const headers = Object.entries(signature.headers ?? {}).map(([name, value]) => ({ name, value }));
+      const status = await put({ url: signature.url, method: signature.method ?? 'PUT', headers }, body as Blob, signal ?? new AbortController().signal, (loaded) =>
+        onProgress({ loaded, lengthComputable: true } as ProgressEvent),
+      );
+      if (status < 200 || status >= 300) throw new Error(`the storage answered ${status}`);
+      const result = { ETag: '' };
+      onComplete(result.ETag);
+      return result;
+    },
     // One presigned PUT: createUploadUrls.
     async getUploadParameters(file: File) {
       const { createUploadUrls } = await api.mutate(CreateUploadUrls, {
@@ -41,9 +89,24 @@ const uppy = new Uppy<FileMeta, Body>({ autoProceed: false })
     },
   });
 
-// After the bytes: saveFiles for every file that arrived, in one call.
+// Before the bytes: create the uploads in parts, so that their part size is
+// known when Uppy cuts the file.
+uppy.addPreProcessor(async (fileIDs) => {
+  const big = fileIDs.map((id) => uppy.getFile(id)).filter((f) => (f.size ?? 0) > multipartFrom && !f.meta.fileName);
+  if (big.length === 0) return;
+  const { createMultipartUploads } = await api.mutate(CreateMultipartUploads, {
+    files: big.map((f) => ({ originalName: f.name ?? 'file', size: f.size ?? 0, contentType: f.type || null, partChecksums: true })),
+  });
+  big.forEach((f, i) => {
+    const m = createMultipartUploads[i]!;
+    uppy.setFileMeta(f.id, { fileName: m.fileName });
+    partSizes.set(f.data as Blob, m.partSize);
+  });
+});
+
+// After the bytes: saveFiles for every single PUT that arrived, in one call.
 uppy.addPostProcessor(async (fileIDs) => {
-  const files = fileIDs.map((id) => uppy.getFile(id)).filter((f) => f.meta.fileName);
+  const files = fileIDs.map((id) => uppy.getFile(id)).filter((f) => f.meta.fileName && !f.meta.saved);
   if (files.length === 0) return;
   files.forEach((f) => uppy.emit('postprocess-progress', f, { mode: 'indeterminate', message: 'Saving…' }));
   try {

@@ -19,6 +19,11 @@ type Documents = {
     "\n  query Files(\n    $first: Int\n    $after: Cursor\n    $last: Int\n    $before: Cursor\n    $orderBy: FileOrder\n    $where: FileWhereInput\n  ) {\n    files(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy, where: $where) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        hasPreviousPage\n        startCursor\n        endCursor\n      }\n      edges {\n        node {\n          id\n          fileName\n          originalName\n          size\n          contentType\n          createdAt\n        }\n      }\n    }\n  }\n": typeof types.FilesDocument,
     "\n  query FileDownloadUrl($id: ID!) {\n    fileDownloadUrl(id: $id) {\n      url\n      expiresAt\n    }\n  }\n": typeof types.FileDownloadUrlDocument,
     "\n  mutation DeleteFile($id: ID!) {\n    deleteFile(id: $id)\n  }\n": typeof types.DeleteFileDocument,
+    "\n  mutation CreateMultipartUploads($files: [MultipartUploadRequest!]!) {\n    createMultipartUploads(files: $files) {\n      fileName\n      originalName\n      size\n      partSize\n      partCount\n      expiresAt\n    }\n  }\n": typeof types.CreateMultipartUploadsDocument,
+    "\n  mutation UploadPartUrls($fileName: String!, $parts: [UploadPartRequest!]!) {\n    uploadPartUrls(fileName: $fileName, parts: $parts) {\n      partNumber\n      size\n      url\n      method\n      headers {\n        name\n        value\n      }\n      expiresAt\n    }\n  }\n": typeof types.UploadPartUrlsDocument,
+    "\n  query PendingUploadParts($fileName: String!) {\n    upload(fileName: $fileName) {\n      fileName\n      size\n      partSize\n      partCount\n      uploadedParts {\n        partNumber\n        size\n      }\n    }\n  }\n": typeof types.PendingUploadPartsDocument,
+    "\n  query PendingUploads($first: Int, $after: Cursor) {\n    uploads(first: $first, after: $after) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n      edges {\n        node {\n          fileName\n          originalName\n          size\n          contentType\n          createdAt\n          expiresAt\n          partSize\n          partCount\n        }\n      }\n    }\n  }\n": typeof types.PendingUploadsDocument,
+    "\n  mutation AbortUpload($fileName: String!) {\n    abortUpload(fileName: $fileName)\n  }\n": typeof types.AbortUploadDocument,
 };
 const documents: Documents = {
     "\n  mutation CreateUploadUrls($files: [UploadRequest!]!) {\n    createUploadUrls(files: $files) {\n      fileName\n      originalName\n      url\n      method\n      headers {\n        name\n        value\n      }\n      expiresAt\n    }\n  }\n": types.CreateUploadUrlsDocument,
@@ -26,6 +31,11 @@ const documents: Documents = {
     "\n  query Files(\n    $first: Int\n    $after: Cursor\n    $last: Int\n    $before: Cursor\n    $orderBy: FileOrder\n    $where: FileWhereInput\n  ) {\n    files(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy, where: $where) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        hasPreviousPage\n        startCursor\n        endCursor\n      }\n      edges {\n        node {\n          id\n          fileName\n          originalName\n          size\n          contentType\n          createdAt\n        }\n      }\n    }\n  }\n": types.FilesDocument,
     "\n  query FileDownloadUrl($id: ID!) {\n    fileDownloadUrl(id: $id) {\n      url\n      expiresAt\n    }\n  }\n": types.FileDownloadUrlDocument,
     "\n  mutation DeleteFile($id: ID!) {\n    deleteFile(id: $id)\n  }\n": types.DeleteFileDocument,
+    "\n  mutation CreateMultipartUploads($files: [MultipartUploadRequest!]!) {\n    createMultipartUploads(files: $files) {\n      fileName\n      originalName\n      size\n      partSize\n      partCount\n      expiresAt\n    }\n  }\n": types.CreateMultipartUploadsDocument,
+    "\n  mutation UploadPartUrls($fileName: String!, $parts: [UploadPartRequest!]!) {\n    uploadPartUrls(fileName: $fileName, parts: $parts) {\n      partNumber\n      size\n      url\n      method\n      headers {\n        name\n        value\n      }\n      expiresAt\n    }\n  }\n": types.UploadPartUrlsDocument,
+    "\n  query PendingUploadParts($fileName: String!) {\n    upload(fileName: $fileName) {\n      fileName\n      size\n      partSize\n      partCount\n      uploadedParts {\n        partNumber\n        size\n      }\n    }\n  }\n": types.PendingUploadPartsDocument,
+    "\n  query PendingUploads($first: Int, $after: Cursor) {\n    uploads(first: $first, after: $after) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n      edges {\n        node {\n          fileName\n          originalName\n          size\n          contentType\n          createdAt\n          expiresAt\n          partSize\n          partCount\n        }\n      }\n    }\n  }\n": types.PendingUploadsDocument,
+    "\n  mutation AbortUpload($fileName: String!) {\n    abortUpload(fileName: $fileName)\n  }\n": types.AbortUploadDocument,
 };
 
 /**
@@ -62,6 +72,26 @@ export function graphql(source: "\n  query FileDownloadUrl($id: ID!) {\n    file
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation DeleteFile($id: ID!) {\n    deleteFile(id: $id)\n  }\n"): (typeof documents)["\n  mutation DeleteFile($id: ID!) {\n    deleteFile(id: $id)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateMultipartUploads($files: [MultipartUploadRequest!]!) {\n    createMultipartUploads(files: $files) {\n      fileName\n      originalName\n      size\n      partSize\n      partCount\n      expiresAt\n    }\n  }\n"): (typeof documents)["\n  mutation CreateMultipartUploads($files: [MultipartUploadRequest!]!) {\n    createMultipartUploads(files: $files) {\n      fileName\n      originalName\n      size\n      partSize\n      partCount\n      expiresAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation UploadPartUrls($fileName: String!, $parts: [UploadPartRequest!]!) {\n    uploadPartUrls(fileName: $fileName, parts: $parts) {\n      partNumber\n      size\n      url\n      method\n      headers {\n        name\n        value\n      }\n      expiresAt\n    }\n  }\n"): (typeof documents)["\n  mutation UploadPartUrls($fileName: String!, $parts: [UploadPartRequest!]!) {\n    uploadPartUrls(fileName: $fileName, parts: $parts) {\n      partNumber\n      size\n      url\n      method\n      headers {\n        name\n        value\n      }\n      expiresAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query PendingUploadParts($fileName: String!) {\n    upload(fileName: $fileName) {\n      fileName\n      size\n      partSize\n      partCount\n      uploadedParts {\n        partNumber\n        size\n      }\n    }\n  }\n"): (typeof documents)["\n  query PendingUploadParts($fileName: String!) {\n    upload(fileName: $fileName) {\n      fileName\n      size\n      partSize\n      partCount\n      uploadedParts {\n        partNumber\n        size\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query PendingUploads($first: Int, $after: Cursor) {\n    uploads(first: $first, after: $after) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n      edges {\n        node {\n          fileName\n          originalName\n          size\n          contentType\n          createdAt\n          expiresAt\n          partSize\n          partCount\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query PendingUploads($first: Int, $after: Cursor) {\n    uploads(first: $first, after: $after) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n      edges {\n        node {\n          fileName\n          originalName\n          size\n          contentType\n          createdAt\n          expiresAt\n          partSize\n          partCount\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation AbortUpload($fileName: String!) {\n    abortUpload(fileName: $fileName)\n  }\n"): (typeof documents)["\n  mutation AbortUpload($fileName: String!) {\n    abortUpload(fileName: $fileName)\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

@@ -77,3 +77,76 @@ export const DeleteFile = graphql(`
     deleteFile(id: $id)
   }
 `);
+export const CreateMultipartUploads = graphql(`
+  mutation CreateMultipartUploads($files: [MultipartUploadRequest!]!) {
+    createMultipartUploads(files: $files) {
+      fileName
+      originalName
+      size
+      partSize
+      partCount
+      expiresAt
+    }
+  }
+`);
+
+export const UploadPartUrls = graphql(`
+  mutation UploadPartUrls($fileName: String!, $parts: [UploadPartRequest!]!) {
+    uploadPartUrls(fileName: $fileName, parts: $parts) {
+      partNumber
+      size
+      url
+      method
+      headers {
+        name
+        value
+      }
+      expiresAt
+    }
+  }
+`);
+
+export const PendingUploadParts = graphql(`
+  query PendingUploadParts($fileName: String!) {
+    upload(fileName: $fileName) {
+      fileName
+      size
+      partSize
+      partCount
+      uploadedParts {
+        partNumber
+        size
+      }
+    }
+  }
+`);
+
+export const PendingUploads = graphql(`
+  query PendingUploads($first: Int, $after: Cursor) {
+    uploads(first: $first, after: $after) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          fileName
+          originalName
+          size
+          contentType
+          createdAt
+          expiresAt
+          partSize
+          partCount
+        }
+      }
+    }
+  }
+`);
+
+export const AbortUpload = graphql(`
+  mutation AbortUpload($fileName: String!) {
+    abortUpload(fileName: $fileName)
+  }
+`);

@@ -1,0 +1,129 @@
+// A large file in parts through the demo app, the page reloaded halfway:
+// after the reload the app offers the unfinished upload (from the API's
+// `uploads`), the same file picked again sends only the missing parts, and
+// the saved file downloads with the same bytes. Env as app.mjs, plus
+// PART_SIZE (the server's, in bytes) and PARTIAL=required to fail when every
+// part was stored before the reload (the page's throttling holds bytes back
+// on the disk backend; on S3 they may all have arrived).
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { launch, isolatedContext, fail, watch, apiClient } from './browser.mjs';
+
+const appURL = process.env.APP_URL;
+const token = process.env.TOKEN ?? '';
+const partSize = Number(process.env.PART_SIZE);
+const allow = [appURL, ...(process.env.ALLOW ?? '').split(',').filter(Boolean)];
+const sha = (b) => createHash('sha256').update(b).digest('hex');
+// The file is made in the page (and here, the same bytes from the same
+// seed) rather than sent through the driver: 25 MB over CDP is slow.
+const file = { name: 'delta-large.bin', size: 5 * partSize - 1234, seed: randomBytes(4).readUInt32LE() || 1 };
+function makeBytes(size, seed) {
+  const out = new Uint8Array(size);
+  let x = seed;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+file.buffer = Buffer.from(makeBytes(file.size, file.seed));
+/** Drops the file on the page's drop zone, made there from its seed. */
+const dropFile = (page) => page.evaluate(({ name, size, seed, make }) => {
+  const bytes = new Function('return ' + make)()(size, seed);
+  const dt = new DataTransfer();
+  dt.items.add(new File([bytes], name, { type: 'application/octet-stream' }));
+  document.querySelector('#drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+}, { name: file.name, size: file.size, seed: file.seed, make: makeBytes.toString() });
+const partCount = Math.ceil(file.buffer.length / partSize);
+// Files from one part size on go in parts.
+const url = `${appURL}?multipart=${partSize}` + (token ? '&token=' + encodeURIComponent(token) : '');
+
+const sizeOf = (n) => (n < partCount ? partSize : file.buffer.length - partSize * (partCount - 1));
+
+const api = await apiClient(appURL, token);
+
+/** Parts of the pending upload the storage holds whole, by the API. */
+async function storedParts() {
+  const { uploads } = await api('PendingUploads', { first: 10 });
+  const pending = uploads.edges.map((e) => e.node).find((n) => n.originalName === file.name);
+  if (!pending) return [];
+  const { upload } = await api('PendingUploadParts', { fileName: pending.fileName });
+  return (upload?.uploadedParts ?? []).filter((p) => p.size === sizeOf(p.partNumber)).map((p) => p.partNumber);
+}
+
+const browser = await launch();
+try {
+  const { context, blocked } = await isolatedContext(browser, allow, { acceptDownloads: true, viewport: { width: 1100, height: 800 } });
+  const page = await context.newPage();
+  const problems = watch(page);
+  // Part PUTs the page sent after the reload.
+  let resent = 0;
+  let counting = false;
+  page.on('request', (req) => {
+    if (counting && req.method() === 'PUT' && req.url().includes('partNumber=')) resent++;
+  });
+  const cdp = await context.newCDPSession(page);
+  const throttle = () => cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 4 << 20 });
+  await throttle();
+  await page.goto(url);
+  await dropFile(page);
+  const row = page.locator(`.upload[data-name="${file.name}"]`);
+  // Once the storage holds a part whole, reload: the page forgets
+  // everything it had.
+  const deadline = Date.now() + 60_000;
+  while ((await storedParts()).length === 0) {
+    if (Date.now() > deadline) fail(`no part stored in 60s: ${await row.getAttribute('data-status')} ${await row.locator('.problem').innerText().catch(() => '')}; ${problems.join('; ')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await page.reload();
+  await throttle();
+  const before = await storedParts();
+  if (before.length === partCount && process.env.PARTIAL === 'required') fail('every part was stored before the reload: nothing left to resume');
+  const offer = page.locator(`#resumable li[data-name="${file.name}"]`);
+  await offer.waitFor({ timeout: 15_000 }).catch(async () => {
+    const res = await fetch(new URL('/query', appURL), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: 'Bearer ' + token } : {}) },
+      body: JSON.stringify({ query: '{ uploads(first: 10) { totalCount edges { node { fileName originalName partSize partCount } } } }' }),
+    }).then((r) => r.text()).catch((e) => String(e));
+    fail('after the reload the app did not offer the unfinished upload; the API lists ' + res + '; page: ' + (await page.locator('#resumable').evaluate((e) => e.outerHTML)) + '; ' + problems.join('; '));
+  });
+  counting = true;
+  await dropFile(page);
+  const resumedAt = await page.waitForFunction(() => {
+    const p = Number(document.querySelector('.upload')?.dataset.progress);
+    return p > 0 ? p : false;
+  }, null, { timeout: 30_000, polling: 20 }).then((h) => h.jsonValue());
+  await row.and(page.locator('[data-status="done"]')).waitFor({ timeout: 90_000 }).catch(async () =>
+    fail(`not saved after resuming: ${await row.getAttribute('data-status')} ${await row.locator('.problem').innerText()}; ${problems.join('; ')}`));
+  if (resent !== partCount - before.length) fail(`after the reload ${resent} part PUTs, want the ${partCount - before.length} missing (${before.length} of ${partCount} were stored)`);
+
+  // The same bytes come back.
+  await page.locator(`#files tr[data-name="${file.name}"]`).waitFor({ timeout: 10_000 });
+  const [download] = await Promise.all([
+    page.waitForEvent('download', { timeout: 30_000 }),
+    page.locator(`#files tr[data-name="${file.name}"] [data-act=download]`).click(),
+  ]);
+  const got = await readFile(await download.path());
+  if (sha(got) !== sha(file.buffer)) {
+    const diff = [];
+    for (let n = 1; n <= partCount; n++) {
+      const a = got.subarray(partSize * (n - 1), partSize * (n - 1) + sizeOf(n));
+      const b = file.buffer.subarray(partSize * (n - 1), partSize * (n - 1) + sizeOf(n));
+      if (!a.equals(b)) {
+        let i = 0;
+        while (a[i] === b[i]) i++;
+        diff.push(`part ${n} from byte ${i}`);
+      }
+    }
+    fail(`downloaded ${got.length} bytes that differ from the ${file.buffer.length} sent: ${diff.join(', ')}; stored before the reload: ${before}`);
+  }
+  if (process.env.ARTIFACTS) await page.screenshot({ path: `${process.env.ARTIFACTS}/resume-${process.env.NAME ?? 'demo'}.png` });
+  if (blocked.length) fail('the page asked for other hosts: ' + blocked.join(', '));
+  // Requests cut by the reload are reported by the console; nothing else may be.
+  const unexpected = problems.filter((p) => !p.includes('net::ERR_ABORTED') && !p.includes('status of 400'));
+  if (unexpected.length) fail(unexpected.join('; '));
+  console.log(`OK ${partCount} parts: ${before.length} stored before the reload (${before}), the page resumed at ${resumedAt}% and sent the ${resent} missing; same SHA-256 (${got.length} bytes)`);
+} finally {
+  await browser.close();
+}
