@@ -11,8 +11,9 @@ import (
 
 var _ storage.Gate = (*Service)(nil).UploadDeadline
 
-// UploadDeadline is the storage.Gate: an upload may land while it is
-// issued and not saved, until its URL's expiry plus the save window. The
+// UploadDeadline is the storage.Gate: an upload (or a part of one) may land
+// while it is issued and not saved, until its deadline: its URL's expiry
+// plus the save window, or for an upload in parts its own expiry. The
 // sweeper waits ClockSkew longer than that, so a PUT that the gate lets in
 // is kept before the sweeper can look at its upload.
 func (s *Service) UploadDeadline(ctx context.Context, key string) (time.Time, error) {
@@ -23,7 +24,7 @@ func (s *Service) UploadDeadline(ctx context.Context, key string) (time.Time, er
 	case err != nil:
 		return time.Time{}, dbError("looking up upload", err)
 	}
-	until := u.ExpiresAt.Add(s.cfg.SaveWindow)
+	until := s.deadline(u)
 	if !s.cfg.Now().Before(until) {
 		return time.Time{}, nil
 	}

@@ -243,7 +243,13 @@ func (s *Service) AbortUpload(ctx context.Context, fileName string) error {
 	if err := s.removeFromStore(ctx, u.FileName, u.MultipartID); err != nil {
 		return storageError("aborting upload", err)
 	}
-	if _, err := s.retireUpload(u)(context.WithoutCancel(ctx)); err != nil {
+	retire := s.retireUpload(u)
+	if u.MultipartID == "" {
+		// A replay of the PUT URL could put the object back until the URL
+		// is spent: a tombstone has the sweeper delete it once more then.
+		retire = s.buried(u.FileName, u.ExpiresAt.Add(s.landing()), retire)
+	}
+	if _, err := retire(context.WithoutCancel(ctx)); err != nil {
 		// Storage is clear and the row is past its deadline: the sweeper
 		// finishes.
 		s.log.WarnContext(ctx, "files.abort_row_failed", "key", u.FileName, "err", err)

@@ -51,8 +51,13 @@ func (s *Service) sweep(ctx context.Context) (SweepReport, error) {
 		}
 		out := make([]doomed, len(expired))
 		for i, u := range expired {
-			// A PUT begun before the URL expired may still be landing.
-			out[i] = doomed{key: u.FileName, multipartID: u.MultipartID, deleteRow: s.buried(u.FileName, s.cfg.Now().Add(s.landing()), s.retireUpload(u))}
+			// A PUT begun before the URL expired may still be landing. (A
+			// part cannot: it dies with its aborted upload.)
+			until := s.cfg.Now().Add(s.landing())
+			if u.MultipartID != "" {
+				until = time.Time{}
+			}
+			out[i] = doomed{key: u.FileName, multipartID: u.MultipartID, deleteRow: s.buried(u.FileName, until, s.retireUpload(u))}
 		}
 		return out, nil
 	})

@@ -575,7 +575,9 @@ func TestReconcileStrayMultipart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			storagetest.UploadParts(t, mp, stray, id, [][]byte{[]byte("stray")}, false)
+			if backend == "postgres+s3" { // disk storage takes no part without a pending upload
+				storagetest.UploadParts(t, mp, stray, id, [][]byte{[]byte("stray")}, false)
+			}
 
 			r, err := e.srv.Files.Reconcile(ctx, false)
 			if err != nil || len(r.StrayUploads) != 0 {

@@ -68,7 +68,7 @@ func (s *Store) put(w http.ResponseWriter, r *http.Request, key string) {
 		http.Error(w, "signature does not match the request", http.StatusForbidden)
 		return
 	}
-	deadline, release, refused := s.admit(r.Context(), key, exp)
+	deadline, release, refused := s.admit(r.Context(), key, key, exp)
 	if refused != nil {
 		http.Error(w, refused.msg, refused.status)
 		return
@@ -125,9 +125,10 @@ type refusal struct {
 // (the gate), and no other PUT is streaming to it (as S3 answers
 // concurrent conditional writes, 409). So replays of one URL cost nothing
 // but their headers. It returns until when the body may take, and release
-// for the caller to defer. Part PUTs can be admitted the same way, with
-// their upload's key.
-func (s *Store) admit(ctx context.Context, key string, exp int64) (deadline time.Time, release func(), _ *refusal) {
+// for the caller to defer. Part PUTs are admitted the same way, with their
+// upload's key; slot names what may have only one PUT streaming (the key,
+// or one part of an upload).
+func (s *Store) admit(ctx context.Context, key, slot string, exp int64) (deadline time.Time, release func(), _ *refusal) {
 	if _, err := os.Lstat(s.objectPath(key)); err == nil {
 		return deadline, nil, &refusal{http.StatusPreconditionFailed, "an object already exists at this key"}
 	}
@@ -145,13 +146,13 @@ func (s *Store) admit(ctx context.Context, key string, exp int64) (deadline time
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inFlight[key] {
+	if s.inFlight[slot] {
 		return deadline, nil, &refusal{http.StatusConflict, "another upload to this key is in progress"}
 	}
-	s.inFlight[key] = true
+	s.inFlight[slot] = true
 	return deadline, func() {
 		s.mu.Lock()
-		delete(s.inFlight, key)
+		delete(s.inFlight, slot)
 		s.mu.Unlock()
 	}, nil
 }

@@ -1,6 +1,7 @@
 package diskstore
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -12,15 +13,18 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/filegraph/filegraph/internal/httplog"
+	"github.com/filegraph/filegraph/internal/storage"
 )
 
 // putPart receives one part of an upload in parts, checked as a single PUT
-// is: signature over key, upload, part number, length and checksum first,
-// then the body streamed to a temporary file, its length and checksum
-// checked, synced, and renamed into the upload's folder.
+// is: signature over key, upload, part number, length and checksum first;
+// then admitted as a single PUT is (the upload still pending per the gate,
+// no object completed at the key, no other PUT of this part streaming),
+// the body streamed to a temporary file until the upload's deadline, its
+// length and checksum checked, synced, the gate asked again, and renamed
+// into the upload's folder.
 func (s *Store) putPart(w http.ResponseWriter, r *http.Request, key string) {
 	exp, expired := s.expired(r)
 	if expired {
@@ -48,16 +52,29 @@ func (s *Store) putPart(w http.ResponseWriter, r *http.Request, key string) {
 		http.Error(w, "this upload needs "+headerChecksum+" on every part", http.StatusBadRequest)
 		return
 	}
-	// The signature is good: let a large body take as long as it needs.
-	http.NewResponseController(w).SetReadDeadline(time.Time{})
-	sum, err := s.writePart(uploadID, number, r.Body, r.ContentLength, checksum)
+	deadline, release, refused := s.admit(r.Context(), key, key+"#"+uploadID+"#"+strconv.Itoa(number), exp)
+	if refused != nil {
+		http.Error(w, refused.msg, refused.status)
+		return
+	}
+	defer release()
+	// The body may take until the upload's deadline, no longer.
+	http.NewResponseController(w).SetReadDeadline(deadline)
+	sum, err := s.writePart(r.Context(), key, uploadID, number, r.Body, r.ContentLength, checksum)
 	if err != nil {
 		var bad *badBodyError
 		switch {
+		case errors.Is(err, errDeadline):
+			http.Error(w, errDeadline.Error(), http.StatusRequestTimeout)
 		case errors.As(err, &bad):
 			http.Error(w, bad.Error(), http.StatusBadRequest)
 		case errors.Is(err, fs.ErrNotExist):
 			http.Error(w, "no such upload", http.StatusNotFound)
+		case errors.Is(err, errNotPending):
+			http.Error(w, errNotPending.Error(), http.StatusForbidden)
+		case errors.Is(err, storage.ErrUnavailable):
+			httplog.FromContext(r.Context()).WarnContext(r.Context(), "diskstore.gate_failed", "key", key, "err", err)
+			http.Error(w, "could not check the upload; retry", http.StatusServiceUnavailable)
 		default:
 			httplog.FromContext(r.Context()).ErrorContext(r.Context(), "diskstore.put_part_failed", "key", key, "part", number, "err", err)
 			http.Error(w, "could not store the part", http.StatusInternalServerError)
@@ -71,7 +88,7 @@ func (s *Store) putPart(w http.ResponseWriter, r *http.Request, key string) {
 // writePart stores part number of the upload if body has exactly size
 // bytes and, when given, the checksum; an earlier part of that number is
 // replaced.
-func (s *Store) writePart(uploadID string, number int, body io.Reader, size int64, checksum string) (_ []byte, err error) {
+func (s *Store) writePart(ctx context.Context, key, uploadID string, number int, body io.Reader, size int64, checksum string) (_ []byte, err error) {
 	tmp, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "part-*")
 	if err != nil {
 		return nil, err
@@ -85,6 +102,9 @@ func (s *Store) writePart(uploadID string, number int, body io.Reader, size int6
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(body, size+1))
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, errDeadline
+		}
 		return nil, &badBodyError{"reading the body: " + err.Error()}
 	}
 	if n != size {
@@ -99,6 +119,16 @@ func (s *Store) writePart(uploadID string, number int, body io.Reader, size int6
 	}
 	if err := tmp.Close(); err != nil {
 		return nil, err
+	}
+	// Asked again: the upload may have been aborted, saved or swept meanwhile.
+	if s.gate != nil {
+		d, err := s.gate(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("diskstore: %w: %w", storage.ErrUnavailable, err)
+		}
+		if d.IsZero() {
+			return nil, errNotPending
+		}
 	}
 	dir := s.uploadDir(uploadID)
 	name := partName(number, sum)
