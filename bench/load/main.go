@@ -8,8 +8,9 @@
 // is counted and printed.
 //
 // Figures on a shared machine move from run to run; compare only the ratios
-// of one run. -baseline REV adds Filegraph as it was at an earlier commit
-// to the same run, so a change's before and after are measured together.
+// of one run. -baseline REV[,REV...] adds Filegraph as it was at earlier
+// commits to the same run, so a change's before and after are measured
+// together.
 package main
 
 import (
@@ -47,7 +48,7 @@ var (
 	seedN    = flag.Int("files", 2000, "files seeded for the measured user")
 	only     = flag.String("ops", "", "comma-separated operations to run (default all)")
 	keep     = flag.Bool("keep", false, "leave the servers running until interrupted")
-	baseline = flag.String("baseline", "", "also build and measure Filegraph at this git revision, for before/after ratios in one run")
+	baseline = flag.String("baseline", "", "also build and measure Filegraph at these comma-separated git revisions, for before/after ratios in one run")
 )
 
 const jwtSecret = "bench-secret-bench-secret-bench-secret"
@@ -78,17 +79,20 @@ func run(ctx context.Context) (err error) {
 
 	fmt.Println("building filegraph and the floor ...")
 	builds := []struct{ name, bin, src string }{{"filegraph", filepath.Join(tmp, "filegraph"), "."}}
-	if *baseline != "" {
+	for i, rev := range strings.Split(*baseline, ",") {
+		if rev == "" {
+			continue
+		}
 		// The same harness on an earlier commit: before/after in one run.
-		src := filepath.Join(tmp, "baseline-src")
+		src := filepath.Join(tmp, fmt.Sprintf("baseline-%d-src", i))
 		if err := os.MkdirAll(src, 0o755); err != nil {
 			return err
 		}
-		archive := exec.Command("sh", "-c", `git archive "$0" | tar -x -C "$1"`, *baseline, src)
+		archive := exec.Command("sh", "-c", `git archive "$0" | tar -x -C "$1"`, rev, src)
 		if out, err := archive.CombinedOutput(); err != nil {
-			return fmt.Errorf("exporting %s: %v: %s", *baseline, err, out)
+			return fmt.Errorf("exporting %s: %v: %s", rev, err, out)
 		}
-		builds = append(builds, struct{ name, bin, src string }{"baseline", filepath.Join(tmp, "baseline"), src})
+		builds = append(builds, struct{ name, bin, src string }{"at " + rev, filepath.Join(tmp, fmt.Sprintf("baseline-%d", i)), src})
 	}
 	for _, b := range builds {
 		build := command("go", "build", "-o", b.bin, ".")
@@ -136,9 +140,9 @@ func run(ctx context.Context) (err error) {
 			"S3_BUCKET="+bucket, "S3_ENDPOINT="+s3.Endpoint, "S3_FORCE_PATH_STYLE=true", "S3_REGION="+s3.Region,
 			"AWS_ACCESS_KEY_ID="+s3.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3.SecretKey,
 			"AUTH_JWT_SECRET="+jwtSecret, "USER_QUOTA_BYTES="+quota, "MAX_PENDING_UPLOADS="+maxPending,
-			"SWEEP_INTERVAL=0", "LOG_FORMAT=json")
+			"SWEEP_INTERVAL=0", "LOG_FORMAT=json", "METRICS_ADDR="+freeAddr())
 		fg.Stdout, fg.Stderr = logFile, logFile
-		if err := start(fg, addr, &cleanups); err != nil {
+		if err := start(fg, addr, logFile.Name(), &cleanups); err != nil {
 			return err
 		}
 		targets = append(targets, &target{name: b.name, addr: addr, api: &graphQL{base: "http://" + addr}})
@@ -158,7 +162,7 @@ func run(ctx context.Context) (err error) {
 		"-endpoint", s3.Endpoint, "-region", s3.Region, "-access", s3.AccessKey, "-secret", s3.SecretKey,
 		"-jwt-secret", jwtSecret, "-quota", quota, "-max-pending", maxPending)
 	floor.Stdout, floor.Stderr = os.Stderr, os.Stderr
-	if err := start(floor, floorAddr, &cleanups); err != nil {
+	if err := start(floor, floorAddr, "", &cleanups); err != nil {
 		return err
 	}
 	targets = append(targets, &target{name: "floor", addr: floorAddr, api: &floorAPI{base: "http://" + floorAddr}})
@@ -206,7 +210,7 @@ func run(ctx context.Context) (err error) {
 					results[op.name] = map[string][]result{}
 				}
 				results[op.name][t.name] = append(results[op.name][t.name], r)
-				fmt.Printf("  round %d %-28s %-10s %7.0f rps  p50 %-8v p99 %-8v errors %d\n", round+1, op.name, t.name, r.rps, r.p50, r.p99, r.errors)
+				fmt.Printf("  round %d %-28s %-12s %7.0f rps  p50 %-8v p99 %-8v errors %d\n", round+1, op.name, t.name, r.rps, r.p50, r.p99, r.errors)
 				if r.firstErr != "" {
 					fmt.Printf("    first error: %.300s\n", r.firstErr)
 				}
@@ -257,31 +261,39 @@ func command(name string, args ...string) *exec.Cmd {
 
 // start runs cmd and waits for it to listen on addr; the cleanup stops it
 // by its PID.
-func start(cmd *exec.Cmd, addr string, cleanups *[]func()) error {
+func start(cmd *exec.Cmd, addr string, logPath string, cleanups *[]func()) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	*cleanups = append(*cleanups, func() {
 		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
-			<-done
+			<-exited
 		}
 	})
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	// Generous: on a busy machine a start (migrations included) can be slow.
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
 			return nil
 		}
-		if cmd.ProcessState != nil {
-			break
+		select {
+		case <-exited:
+			deadline = time.Time{}
+		default:
 		}
 	}
-	return fmt.Errorf("%s did not start listening on %s", filepath.Base(cmd.Path), addr)
+	var tail []byte
+	if logPath != "" {
+		b, _ := os.ReadFile(logPath)
+		tail = b[max(0, len(b)-2000):]
+	}
+	return fmt.Errorf("%s did not start listening on %s: %s", filepath.Base(cmd.Path), addr, tail)
 }
 
 func freeAddr() string {
