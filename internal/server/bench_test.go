@@ -19,9 +19,18 @@ import (
 
 func benchRequest(b *testing.B, h http.Handler, query string, vars map[string]any) {
 	b.Helper()
+	benchRequestAs(b, h, "", query, vars)
+}
+
+// benchRequestAs sends a bearer token too, when there is one.
+func benchRequestAs(b *testing.B, h http.Handler, token, query string, vars map[string]any) {
+	b.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req := httptest.NewRequest(http.MethodPost, "/query", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {
@@ -142,6 +151,17 @@ func BenchmarkFileDownloadURL(b *testing.B) {
 			}
 		})
 	}
+	// As in production: a verified bearer token on every request.
+	e := newAuthEnv(b, "postgres+s3")
+	alice := e.as(token(b, "alice"))
+	f := alice.upload("a.txt", "text/plain", []byte("a"))
+	vars := map[string]any{"id": f.ID}
+	b.Run("postgres+s3/jwt", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			benchRequestAs(b, e.srv.Handler, alice.token, downloadQ, vars)
+		}
+	})
 }
 
 // BenchmarkTelemetry measures what metrics and traces cost per request:
