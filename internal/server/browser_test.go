@@ -6,7 +6,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -14,7 +13,8 @@ import (
 	"time"
 )
 
-// TestBrowserFlow runs the README's client code in headless Chromium, on a
+// TestBrowserFlow runs the README's client code (taken from README.md at
+// test time, see browserPage) in headless Chromium, on a
 // page served from another origin than the API, against both backends:
 // CORS preflights (the API's with Authorization), a fetch PUT of a File
 // with the returned headers, save, and a fetch GET of the download URL. Run with `make test-browser`; CI
@@ -24,7 +24,7 @@ func TestBrowserFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal("chromium is not installed (apt-get install chromium)")
 	}
-	page, err := os.ReadFile("testdata/browser.html")
+	page, err := browserPage("API") // the page's own API, from its query string
 	if err != nil {
 		t.Fatal(err)
 	}
