@@ -98,7 +98,8 @@ func TestWebApp(t *testing.T) {
 			}
 			// The smallest part size, so that a few parts are a few MiB.
 			const partSize = 5 << 20
-			settings = append(settings, "PART_SIZE", "5MiB")
+			settings = append(settings, "PART_SIZE", "5MiB",
+				"ALLOWED_CONTENT_TYPES", "text/plain,application/octet-stream")
 			e := newAuthEnv(t, backend, settings...)
 			allow := ""
 			if s3, ok := e.store.(interface {
@@ -122,4 +123,18 @@ func TestWebApp(t *testing.T) {
 			runE2E(t, "uppy.mjs", 3*time.Minute, env...)
 		})
 	}
+}
+
+// TestPlaygroundWithAuth: with auth on and introspection allowed, the
+// playground opens with the header editor holding an Authorization header;
+// with a token there the example query runs as that user.
+func TestPlaygroundWithAuth(t *testing.T) {
+	if !playground.Built() {
+		t.Fatal("the playground's files are not embedded: run `make playground-assets` (make test-browser does)")
+	}
+	e := newAuthEnv(t, "sqlite+disk", "GRAPHQL_INTROSPECTION", "true")
+	tok := token(t, "playground-user")
+	e.as(tok).upload("with-token.txt", "text/plain", []byte("seen with a token"))
+	runE2E(t, "playground.mjs", 2*time.Minute,
+		"FILEGRAPH_URL="+e.URL, "EXPECT=with-token.txt", "TOKEN="+tok, "ARTIFACTS="+artifacts(t))
 }

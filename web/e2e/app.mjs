@@ -121,11 +121,24 @@ try {
   const count = await page.locator('#page-info').innerText();
   if (!count.startsWith('2 ')) fail('count after delete: ' + count);
 
+  // A type the server does not take (ALLOWED_CONTENT_TYPES): said plainly.
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['MZ'], 'setup.exe', { type: 'application/x-msdownload' }));
+    document.querySelector('#drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  const refused = page.locator('.upload[data-name="setup.exe"]');
+  await refused.and(page.locator('[data-status="failed"]')).waitFor({ timeout: 15_000 }).catch(() => fail('setup.exe was not refused'));
+  const said = await refused.locator('.problem').innerText();
+  if (!said.includes('is not allowed')) fail('the refusal of setup.exe reads: ' + said);
+  if (!(await page.locator('#error').isVisible())) fail('no error shown for setup.exe');
+
   if (process.env.ARTIFACTS) await page.screenshot({ path: `${process.env.ARTIFACTS}/app-${process.env.NAME ?? 'demo'}.png`, fullPage: true });
   if (blocked.length) fail('the page asked for other hosts: ' + blocked.join(', '));
   if (rewritten) console.log(`${rewritten} PUT resumed after a pause answered 412 (something was stored): the client went on to saveFiles, which checks it`);
   const unexpected = problems.filter((p) => !(p.includes('status of 400') && notFound-- > 0) && !(p.includes('status of 412') && rewritten-- > 0));
   if (unexpected.length) fail(unexpected.join('; '));
+  console.log(`refused setup.exe: "${said}"`);
   console.log(`OK dropped ${files.length} files, all at 100% and listed; downloaded bravo.bin and the paused and resumed charlie.bin (same SHA-256); deleted alpha`);
 } finally {
   await browser.close();

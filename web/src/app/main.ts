@@ -115,7 +115,8 @@ function renderUpload(u: Upload) {
   row.querySelector('.status')!.textContent = u.status === 'uploading' ? `${pct}%` : statusText[u.status];
   row.querySelector('.problem')!.textContent = u.error ? describe(u.error) : '';
   row.querySelector<HTMLButtonElement>('[data-act=pause]')!.hidden = !['queued', 'uploading'].includes(u.status);
-  row.querySelector<HTMLButtonElement>('[data-act=resume]')!.hidden = !['paused', 'failed'].includes(u.status);
+  // Resuming helps after a pause or a passing failure, not a refusal.
+  row.querySelector<HTMLButtonElement>('[data-act=resume]')!.hidden = !(u.status === 'paused' || (u.status === 'failed' && !!u.error?.retryable));
   row.querySelector<HTMLButtonElement>('[data-act=cancel]')!.hidden = ['done', 'canceled', 'saving'].includes(u.status);
 }
 uploader.addEventListener('progress', (e) => renderUpload((e as CustomEvent<Upload>).detail));
