@@ -113,7 +113,7 @@ func TestTraces(t *testing.T) {
 
 			body := randomBytes(2000)
 			var created struct{ CreateUploadUrls []uploadURL }
-			tracedPost(t, e, traceparent, createQ, map[string]any{"files": []map[string]any{
+			requestID := tracedPost(t, e, traceparent, createQ, map[string]any{"files": []map[string]any{
 				{"originalName": "a.bin", "size": len(body)},
 			}}, &created)
 			u := created.CreateUploadUrls[0]
@@ -169,11 +169,18 @@ func TestTraces(t *testing.T) {
 				wantRequests["PUT /storage/"] = 1 // on S3 the PUT goes to the bucket
 			}
 			gotRequests := map[string]int{}
+			var byRequestID int
 			for _, r := range requests {
 				gotRequests[r.Name]++
+				if attr(r, "filegraph.request_id") == requestID {
+					byRequestID++
+				}
 				if r.Kind != tracepb.Span_SPAN_KIND_SERVER {
 					t.Errorf("request span %q has kind %v", r.Name, r.Kind)
 				}
+			}
+			if byRequestID != 1 {
+				t.Errorf("%d request spans carry the X-Request-Id %q, want 1", byRequestID, requestID)
 			}
 			if len(gotRequests) != len(wantRequests) || gotRequests["POST /query"] != 2 || gotRequests["PUT /storage/"] != wantRequests["PUT /storage/"] {
 				t.Fatalf("request spans under the app's span: %v, want %v (all spans: %v)", gotRequests, wantRequests, names(spans))
@@ -242,8 +249,8 @@ func names(spans []*tracepb.Span) []string {
 }
 
 // tracedPost sends a GraphQL request that carries the caller's trace, and
-// decodes its data into out; it must succeed.
-func tracedPost(t *testing.T, e *env, traceparent, query string, vars map[string]any, out any) {
+// decodes its data into out; it must succeed. It returns the X-Request-Id.
+func tracedPost(t *testing.T, e *env, traceparent, query string, vars map[string]any, out any) string {
 	t.Helper()
 	b, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, e.URL+"/query", bytes.NewReader(b))
@@ -263,4 +270,5 @@ func tracedPost(t *testing.T, e *env, traceparent, query string, vars map[string
 			t.Fatal(err)
 		}
 	}
+	return res.Header.Get("X-Request-Id")
 }

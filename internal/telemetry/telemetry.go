@@ -23,6 +23,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/filegraph/filegraph/internal/httplog"
 )
 
 // namespace prefixes every Filegraph series.
@@ -169,7 +171,8 @@ func (m *Metrics) Routes(mux http.Handler) http.Handler {
 		s.duration.Observe(time.Since(start).Seconds())
 		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
 			span.SetName(s.spanName)
-			span.SetAttributes(attribute.String("http.route", s.route))
+			// The id clients see in X-Request-Id finds the trace too.
+			span.SetAttributes(attribute.String("http.route", s.route), attribute.String("filegraph.request_id", httplog.RequestID(r.Context())))
 		}
 	})
 }
