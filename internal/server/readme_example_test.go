@@ -56,3 +56,45 @@ func TestBrowserPageRunsREADMEExample(t *testing.T) {
 		}
 	}
 }
+
+// multipartPage returns testdata/multipart.html with the README's
+// large-file example (the js block that starts with "async function
+// uploadLarge(") in place of its marker.
+func multipartPage() ([]byte, error) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		return nil, err
+	}
+	const start = "async function uploadLarge("
+	_, rest, ok := strings.Cut(string(readme), "```js\n"+start)
+	if !ok {
+		return nil, fmt.Errorf("README.md has no js block starting with %s", start)
+	}
+	example, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		return nil, fmt.Errorf("README.md: the large-file example's block does not end")
+	}
+	page, err := os.ReadFile("testdata/multipart.html")
+	if err != nil {
+		return nil, err
+	}
+	const marker = "/* README large-file example */"
+	if strings.Count(string(page), marker) != 1 {
+		return nil, fmt.Errorf("testdata/multipart.html must hold %q once", marker)
+	}
+	return []byte(strings.Replace(string(page), marker, start+example, 1)), nil
+}
+
+// TestMultipartPageRunsREADMEExample: the page of the browser test for
+// uploads in parts resumes with the README's uploadLarge.
+func TestMultipartPageRunsREADMEExample(t *testing.T) {
+	page, err := multipartPage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"async function uploadLarge(file, { parallel = 4, resume } = {})", "uploadLarge(new File([blob], NAME), { resume: m })", "partChecksums: true"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the page built from the README lacks %q", want)
+		}
+	}
+}
