@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,20 +111,16 @@ func (d *deployment) command(args ...string) (string, error) {
 type process struct {
 	cmd  *exec.Cmd
 	base string
-	out  *bytes.Buffer
+	out  *output
 }
 
 // start runs the server with extra settings and waits until it is ready.
 func (d *deployment) start(settings ...string) *process {
 	d.t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	p := &process{cmd: exec.Command(bin), base: "http://" + addr, out: &bytes.Buffer{}}
-	p.cmd.Env = append(append(os.Environ(), d.env...), append(settings, "ADDR="+addr)...)
+	// Port 0: the server takes a free port itself and logs it, so no port
+	// is picked here, freed, and raced for.
+	p := &process{cmd: exec.Command(bin), out: &output{}}
+	p.cmd.Env = append(append(os.Environ(), d.env...), append(append([]string{"LOG_LEVEL=info"}, settings...), "ADDR=127.0.0.1:0")...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		d.t.Fatal(err)
@@ -131,6 +128,18 @@ func (d *deployment) start(settings ...string) *process {
 	d.t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
 	deadline := time.Now().Add(15 * time.Second)
 	for {
+		if p.base == "" {
+			if addr := listeningAddr(p.out.String()); addr != "" {
+				p.base = "http://" + addr
+			}
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("server did not become ready:\n%s", p.out)
+		}
+		if p.base == "" {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
 		res, err := client.Get(p.base + "/readyz")
 		if err == nil {
 			res.Body.Close()
@@ -138,11 +147,43 @@ func (d *deployment) start(settings ...string) *process {
 				return p
 			}
 		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("server did not become ready:\n%s", p.out)
-		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// listeningAddr finds the API's address in the server.listening record.
+func listeningAddr(log string) string { return loggedAddr(log, "server.listening") }
+
+// loggedAddr finds the address of the event's log record, in the text or
+// the JSON format.
+func loggedAddr(log, event string) string {
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, event) {
+			continue
+		}
+		if m := regexp.MustCompile(`"?addr"?[=:]"?([^\s",]+)`).FindStringSubmatch(line); m != nil {
+			return m[1]
+		}
+	}
+	return ""
+}
+
+// output collects what a process writes, safe to read while it runs.
+type output struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
 }
 
 // gql posts a query and decodes data into out; it fails on any error.

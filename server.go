@@ -31,7 +31,7 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "filegraph:", err)
 		os.Exit(1)
 	}
@@ -41,7 +41,8 @@ func main() {
 // fix, a difference, so that a scheduled run can alert.
 var errInconsistent = errors.New("storage and database differ; run with -fix to repair")
 
-func run(args []string) error {
+// run runs the command args name, logging to logTo.
+func run(args []string, logTo io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -67,7 +68,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	sink := logsink.New(os.Stderr, 100*time.Millisecond, 64<<10)
+	sink := logsink.New(logTo, 100*time.Millisecond, 64<<10)
 	defer sink.Close()
 	log := newLogger(cfg, sink)
 
@@ -130,6 +131,16 @@ func reconcile(ctx context.Context, cfg config.Config, log *slog.Logger, fix boo
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	// Listen first: with ADDR's port 0 the system picks a free port, and
+	// the default PUBLIC_URL (disk-storage URLs) must name that one.
+	l, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ADDR: %w", err)
+	}
+	defer l.Close()
+	if cfg.PublicURL == config.DefaultPublicURL(cfg.Addr) {
+		cfg.PublicURL = config.DefaultPublicURL(l.Addr().String())
+	}
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -153,8 +164,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- httpSrv.ListenAndServe() }()
-	log.Info("server.listening", "addr", cfg.Addr, "playground", cfg.PublicURL+"/")
+	go func() { errc <- httpSrv.Serve(l) }()
+	log.Info("server.listening", "addr", l.Addr().String(), "playground", cfg.PublicURL+"/")
 
 	select {
 	case err := <-errc:
@@ -173,7 +184,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // serveMetrics serves /metrics on METRICS_ADDR, a listener of its own so
 // that the API's clients never see it, until the returned stop is called.
 func serveMetrics(cfg config.Config, srv *server.Server, log *slog.Logger) (stop func(), err error) {
-	if cfg.MetricsAddr == "" || cfg.MetricsAddr == cfg.Addr {
+	if cfg.MetricsAddr == "" || cfg.MetricsOnAPI() {
 		return func() {}, nil // off, or on the API listener
 	}
 	l, err := net.Listen("tcp", cfg.MetricsAddr)

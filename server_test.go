@@ -1,8 +1,8 @@
 package main
 
 import (
+	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -12,7 +12,7 @@ import (
 )
 
 func TestRunRefusesBadConfiguration(t *testing.T) {
-	err := run([]string{"-addr", "nope", "-max-upload-size", "0", "-data-dir", t.TempDir()})
+	err := run([]string{"-addr", "nope", "-max-upload-size", "0", "-data-dir", t.TempDir()}, io.Discard)
 	if err == nil {
 		t.Fatal("run accepted a bad configuration")
 	}
@@ -27,29 +27,29 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 // answers fails the test instead of hanging it.
 var client = &http.Client{Timeout: time.Minute}
 
-// freeAddr returns a loopback address nothing listens on.
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestRunServesAndShutsDown starts the real main on the embedded defaults,
 // answers a query, serves metrics on their own listener, and stops cleanly
 // on SIGTERM.
 func TestRunServesAndShutsDown(t *testing.T) {
-	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	// Port 0 for both listeners: the server takes free ports and logs them,
+	// so no port is picked here, freed, and raced for.
+	logs := &output{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run([]string{"-addr", addr, "-metrics-addr", metricsAddr, "-data-dir", t.TempDir(), "-log-level", "warn"})
+		done <- run([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-data-dir", t.TempDir(), "-log-level", "info"}, logs)
 	}()
 
+	var addr, metricsAddr string
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		res, err := client.Get("http://" + addr + "/readyz")
+		if addr == "" || metricsAddr == "" {
+			addr, metricsAddr = listeningAddr(logs.String()), loggedAddr(logs.String(), "metrics.listening")
+		}
+		var res *http.Response
+		err := errors.New("not listening yet")
+		if addr != "" && metricsAddr != "" {
+			res, err = client.Get("http://" + addr + "/readyz")
+		}
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
@@ -62,7 +62,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("server did not become ready")
+			t.Fatalf("server did not become ready:\n%s", logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

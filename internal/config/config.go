@@ -127,7 +127,7 @@ const maxDuration = 7 * 24 * time.Hour
 //
 // A check that involves more than one setting goes in crossCheck.
 var Settings = []Setting{
-	{"ADDR", "127.0.0.1:8080", "address to listen on", field(hostPort, func(c *Config) *string { return &c.Addr })},
+	{"ADDR", "127.0.0.1:8080", "address to listen on; port 0 takes a free port, logged by server.listening", field(hostPort, func(c *Config) *string { return &c.Addr })},
 	{"DATA_DIR", "./data", "folder for the SQLite database, disk storage and its signing key", field(text, func(c *Config) *string { return &c.DataDir })},
 	{"DATABASE_URL", "", "postgres://user:pass@host/db?sslmode=... for PostgreSQL; empty for SQLite in DATA_DIR", field(postgresURL, func(c *Config) *string { return &c.DatabaseURL })},
 	{"S3_BUCKET", "", "store objects in this S3 bucket; empty for disk storage in DATA_DIR", field(text, func(c *Config) *string { return &c.S3.Bucket })},
@@ -195,11 +195,7 @@ func Load(getenv func(string) string) (Config, error) {
 // settings against each other; set reports whether a variable was given.
 func (c *Config) crossCheck(set func(name string) bool, bad func(name, format string, args ...any)) {
 	if c.PublicURL == "" {
-		host, port, _ := net.SplitHostPort(c.Addr)
-		if host == "" || host == "0.0.0.0" || host == "::" {
-			host = "localhost"
-		}
-		c.PublicURL = "http://" + net.JoinHostPort(host, port)
+		c.PublicURL = DefaultPublicURL(c.Addr)
 	}
 	if c.MaxUploadSize > MaxObjectSize {
 		bad("MAX_UPLOAD_SIZE", "%d bytes is over 5TiB, the largest object S3 keeps", c.MaxUploadSize)
@@ -219,6 +215,24 @@ func (c *Config) crossCheck(set func(name string) bool, bad func(name, format st
 	} else if c.GraphQL.Introspection && c.GraphQL.TrustedDocuments != "" {
 		bad("GRAPHQL_INTROSPECTION", "cannot be true with GRAPHQL_TRUSTED_DOCUMENTS: introspection is not among the trusted documents")
 	}
+}
+
+// MetricsOnAPI reports whether /metrics is served on the API's listener
+// (METRICS_ADDR the same as ADDR). Port 0 is any free port, so two of them
+// are two listeners.
+func (c Config) MetricsOnAPI() bool {
+	_, port, _ := net.SplitHostPort(c.Addr)
+	return c.MetricsAddr == c.Addr && port != "0"
+}
+
+// DefaultPublicURL is PUBLIC_URL's default for a server listening on addr.
+// With port 0 (any free port) main recomputes it from the bound address.
+func DefaultPublicURL(addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // field reads a setting with parse into the Config field dst points at.

@@ -199,7 +199,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			MaxAge:  3600,
 		}.Handler(http.StripPrefix("/storage", us.Handler())))
 	}
-	if cfg.MetricsAddr == cfg.Addr {
+	if cfg.MetricsOnAPI() {
 		// Only where the operator points METRICS_ADDR at the API listener.
 		mux.Handle("GET /metrics", s.Metrics.Handler())
 	}
