@@ -46,12 +46,13 @@ export interface UploaderOptions {
   /** Parts of one file in flight at once. */
   partConcurrency?: number;
   /**
-   * Sign each part for its SHA-256, so that the storage refuses a part whose
-   * bytes are not the ones sent (default true). A PUT cut off mid-body must
-   * never leave a part that passes for whole; some S3-compatible stores keep
-   * one at its full size. Costs one read of each part to hash it.
+   * Sign each PUT (a whole file or a part) for its SHA-256, so that the
+   * storage refuses bytes other than the ones sent (default true). A PUT cut
+   * off mid-body must never leave an object or part that passes for whole;
+   * some S3-compatible stores keep one (a part even at its full size). Costs
+   * one read of the file to hash it.
    */
-  partChecksums?: boolean;
+  checksums?: boolean;
 }
 
 /** An upload in parts issued earlier (by this page or before a reload), not yet saved. */
@@ -75,6 +76,8 @@ interface Job {
   /** A PUT to target was started before: a 412 then means it arrived. */
   putStarted: boolean;
   abort?: AbortController;
+  /** Base64 SHA-256 of the whole file, for a single PUT with checksums. */
+  checksum?: string;
   /** In parts: the layout the server chose, once issued. */
   parts?: { partSize: number; partCount: number };
 }
@@ -92,7 +95,7 @@ export class Uploader extends EventTarget {
   private readonly retryDelay: (attempt: number) => number;
   private readonly multipartThreshold: number;
   private readonly partConcurrency: number;
-  private readonly partChecksums: boolean;
+  private readonly checksums: boolean;
   private nextId = 1;
   private running = 0;
 
@@ -104,7 +107,7 @@ export class Uploader extends EventTarget {
     this.retryDelay = options.retryDelay ?? ((n) => backoff(n));
     this.multipartThreshold = Math.min(options.multipartThreshold ?? 64 * 1024 ** 2, MAX_SINGLE_PUT);
     this.partConcurrency = options.partConcurrency ?? 4;
-    this.partChecksums = options.partChecksums ?? true;
+    this.checksums = options.checksums ?? true;
   }
 
   /**
@@ -222,13 +225,9 @@ export class Uploader extends EventTarget {
    */
   private async issue(jobs: Job[]) {
     if (jobs.length === 0) return;
-    const request = (job: Job) => ({
-      originalName: job.upload.file.name,
-      size: job.upload.file.size,
-      contentType: job.upload.file.type || null,
-    });
     try {
-      const { createUploadUrls } = await this.call(jobs[0]!, () => this.api.mutate(CreateUploadUrls, { files: jobs.map(request) }));
+      const files = await Promise.all(jobs.map((job) => this.uploadRequest(job)));
+      const { createUploadUrls } = await this.call(jobs[0]!, () => this.api.mutate(CreateUploadUrls, { files }));
       createUploadUrls.forEach((target, i) => this.setTarget(jobs[i]!, target));
     } catch {
       if (jobs.length > 1) {
@@ -282,12 +281,17 @@ export class Uploader extends EventTarget {
     }
   }
 
+  /** What createUploadUrls is told of the job's file; its hash is made once. */
+  private async uploadRequest(job: Job) {
+    const { file } = job.upload;
+    if (this.checksums) job.checksum ??= await sha256Base64(file);
+    return { originalName: file.name, size: file.size, contentType: file.type || null, checksumSHA256: job.checksum ?? null };
+  }
+
   /** A new upload URL (and key) for the job's file. */
   private async reissue(job: Job) {
-    const { file } = job.upload;
-    const { createUploadUrls } = await this.call(job, () =>
-      this.api.mutate(CreateUploadUrls, { files: [{ originalName: file.name, size: file.size, contentType: file.type || null }] }),
-    );
+    const request = await this.uploadRequest(job);
+    const { createUploadUrls } = await this.call(job, () => this.api.mutate(CreateUploadUrls, { files: [request] }));
     this.setTarget(job, createUploadUrls[0]!);
   }
 
@@ -310,7 +314,7 @@ export class Uploader extends EventTarget {
     if (!job.parts) {
       const { createMultipartUploads } = await this.call(job, () =>
         this.api.mutate(CreateMultipartUploads, {
-          files: [{ originalName: file.name, size: file.size, contentType: file.type || null, partChecksums: this.partChecksums }],
+          files: [{ originalName: file.name, size: file.size, contentType: file.type || null, partChecksums: this.checksums }],
         }),
       );
       const created = createMultipartUploads[0]!;
@@ -340,7 +344,7 @@ export class Uploader extends EventTarget {
     const urls = new Map<number, PutRequest & { expiresAt: string }>();
     let asking: Promise<void> | undefined;
     const urlFor = async (n: number, body: Blob) => {
-      if (this.partChecksums) {
+      if (this.checksums) {
         // Each URL is signed for its part's hash: one part a call.
         const checksumSHA256 = await sha256Base64(body);
         const { uploadPartUrls } = await this.call(job, () =>
