@@ -5,19 +5,34 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dir=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 17070)
-export FILEGRAPH_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
 export FILEGRAPH_TEST_S3_ACCESS_KEY=filegraphtest
 export FILEGRAPH_TEST_S3_SECRET_KEY=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-.bin/versitygw --port "127.0.0.1:$port" --access "$FILEGRAPH_TEST_S3_ACCESS_KEY" \
+# Port 0: versitygw takes a free port itself (no port is picked here, freed,
+# and raced for); /proc (Linux) tells which: its socket inodes, matched
+# against the kernel's table of listening sockets.
+.bin/versitygw --port "127.0.0.1:0" --access "$FILEGRAPH_TEST_S3_ACCESS_KEY" \
   --secret "$FILEGRAPH_TEST_S3_SECRET_KEY" posix "$dir" >"$dir.log" 2>&1 &
 gw=$!
 trap 'kill $gw 2>/dev/null; wait $gw 2>/dev/null; rm -rf "$dir" "$dir.log"' EXIT
 
+hexport=
+for _ in $(seq 150); do
+  kill -0 $gw 2>/dev/null || { cat "$dir.log"; echo "versitygw exited" >&2; exit 1; }
+  inodes=$(for fd in /proc/$gw/fd/*; do readlink "$fd"; done 2>/dev/null | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ')
+  if [ -n "$inodes" ]; then
+    hexport=$(awk -v ids="$inodes" 'BEGIN { n = split(ids, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+      NR > 1 && $4 == "0A" && ($10 in want) { split($2, p, ":"); print p[2]; exit }' "/proc/$gw/net/tcp")
+  fi
+  [ -n "$hexport" ] && break
+  sleep 0.1
+done
+[ -n "$hexport" ] || { cat "$dir.log"; echo "versitygw listens on no port (this script needs Linux's /proc)" >&2; exit 1; }
+port=$((16#$hexport))
+export FILEGRAPH_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+
 for _ in $(seq 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  kill -0 $gw 2>/dev/null || { cat "$dir.log"; echo "versitygw exited" >&2; exit 1; }
   sleep 0.1
 done
 

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,19 +60,22 @@ func StartS3() (*S3, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	s := &S3{Endpoint: "http://" + addr, AccessKey: "filegraphtest", SecretKey: randomHex(20), Region: "us-east-1", dir: dir}
-	s.cmd = exec.Command(bin, "--port", addr, "--access", s.AccessKey, "--secret", s.SecretKey, "posix", dir)
+	s := &S3{AccessKey: "filegraphtest", SecretKey: randomHex(20), Region: "us-east-1", dir: dir}
+	// Port 0: versitygw takes a free port itself (no port is picked here,
+	// freed, and raced for), and /proc tells which.
+	s.cmd = exec.Command(bin, "--port", "127.0.0.1:0", "--access", s.AccessKey, "--secret", s.SecretKey, "posix", dir)
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("testenv: starting versitygw: %w", err)
 	}
-	if err := waitTCP(addr, 15*time.Second); err != nil {
+	addr, err := listenAddr(s.cmd.Process.Pid, 15*time.Second)
+	if err == nil {
+		err = waitTCP(addr, 15*time.Second)
+	}
+	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("testenv: versitygw did not start: %w", err)
 	}
+	s.Endpoint = "http://" + addr
 	return s, nil
 }
 
@@ -195,13 +199,42 @@ func redact(dsn string) string {
 	return u.Redacted()
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// listenAddr waits for process pid to listen on a loopback TCP port and
+// returns that address. It reads /proc (Linux): the process's socket inodes,
+// matched against the kernel's table of listening sockets.
+func listenAddr(pid int, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		inodes := map[string]bool{}
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, fd := range fds {
+			link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+			if inode, ok := strings.CutPrefix(link, "socket:["); ok {
+				inodes[strings.TrimSuffix(inode, "]")] = true
+			}
+		}
+		table, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+		if err != nil {
+			return "", fmt.Errorf("testenv: finding the port of process %d needs Linux's /proc: %w", pid, err)
+		}
+		for _, line := range strings.Split(string(table), "\n") {
+			f := strings.Fields(line)
+			// local_address is hex IP:port; state 0A is LISTEN; field 10 the inode.
+			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
+				continue
+			}
+			_, hexPort, _ := strings.Cut(f[1], ":")
+			port, err := strconv.ParseUint(hexPort, 16, 16)
+			if err != nil {
+				return "", fmt.Errorf("testenv: /proc/%d/net/tcp: %q: %w", pid, f[1], err)
+			}
+			return net.JoinHostPort("127.0.0.1", strconv.FormatUint(port, 10)), nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("testenv: process %d listens on no TCP port after %v", pid, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func waitTCP(addr string, timeout time.Duration) error {
