@@ -171,12 +171,15 @@ func (s *Store) write(ctx context.Context, key string, body io.Reader, size int6
 		}
 	}()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(body, size+1))
+	n, readErr, err := copyHashed(tmp, h, io.LimitReader(body, size+1))
 	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return "", errDeadline
-		}
-		return "", &badBodyError{"reading the body: " + err.Error()}
+		return "", err
+	}
+	if errors.Is(readErr, os.ErrDeadlineExceeded) {
+		return "", errDeadline
+	}
+	if readErr != nil {
+		return "", &badBodyError{"reading the body: " + readErr.Error()}
 	}
 	if n != size {
 		return "", &badBodyError{fmt.Sprintf("body has %d bytes, signed length is %d", n, size)}

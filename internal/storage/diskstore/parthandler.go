@@ -100,12 +100,15 @@ func (s *Store) writePart(ctx context.Context, key, uploadID string, number int,
 		}
 	}()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(body, size+1))
+	n, readErr, err := copyHashed(tmp, h, io.LimitReader(body, size+1))
 	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, errDeadline
-		}
-		return nil, &badBodyError{"reading the body: " + err.Error()}
+		return nil, err
+	}
+	if errors.Is(readErr, os.ErrDeadlineExceeded) {
+		return nil, errDeadline
+	}
+	if readErr != nil {
+		return nil, &badBodyError{"reading the body: " + readErr.Error()}
 	}
 	if n != size {
 		return nil, &badBodyError{fmt.Sprintf("body has %d bytes, signed length is %d", n, size)}
