@@ -146,6 +146,8 @@ func run(ctx context.Context) (err error) {
 			return err
 		}
 		targets = append(targets, &target{name: b.name, addr: addr, api: &graphQL{base: "http://" + addr}})
+		time.Sleep(time.Second) // let start-up garbage go
+		fmt.Printf("%s: idle RSS %s\n", b.name, rss(fg.Process.Pid))
 	}
 	db, bucket, err := newDB()
 	if err != nil {
@@ -294,6 +296,20 @@ func start(cmd *exec.Cmd, addr string, logPath string, cleanups *[]func()) error
 		tail = b[max(0, len(b)-2000):]
 	}
 	return fmt.Errorf("%s did not start listening on %s: %s", filepath.Base(cmd.Path), addr, tail)
+}
+
+// rss is the process's resident set size, as Linux reports it.
+func rss(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
 }
 
 func freeAddr() string {
