@@ -79,7 +79,7 @@ func run(args []string, logTo io.Writer) error {
 	case "serve":
 		return serve(ctx, cfg, log)
 	case "migrate":
-		db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir, true, log)
+		db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir, true, log, database.MaxConns(cfg.DBMaxConns))
 		if err != nil {
 			return err
 		}

@@ -53,6 +53,8 @@ type Config struct {
 	// OTLPEndpoint is the OpenTelemetry collector traces go to; "" for no
 	// tracing.
 	OTLPEndpoint string
+	// DBMaxConns bounds the database pool; readiness keeps one more.
+	DBMaxConns int
 }
 
 // Auth says how callers are identified. With neither JWKSURL nor JWTSecret
@@ -167,6 +169,7 @@ var Settings = []Setting{
 	{"MIGRATE_ON_START", "true", "apply database migrations at startup; false to run `filegraph migrate` as a deploy step", field(boolean, func(c *Config) *bool { return &c.MigrateOnStart })},
 	{"METRICS_ADDR", "127.0.0.1:9464", "address of the Prometheus /metrics listener, apart from the API; off for none; the same as ADDR puts /metrics on the API listener", field(metricsAddr, func(c *Config) *string { return &c.MetricsAddr })},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector to send traces to, e.g. http://127.0.0.1:4318; empty for no tracing; the SDK's other OTEL_* variables apply", field(httpURL, func(c *Config) *string { return &c.OTLPEndpoint })},
+	{"DB_MAX_CONNS", "10", "most database connections this process opens, plus one kept for /readyz; 10 lets 8 replicas share PostgreSQL's default 100 slots", field(positive, func(c *Config) *int { return &c.DBMaxConns })},
 }
 
 // Load reads and checks the configuration. Its error names every bad

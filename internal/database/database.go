@@ -15,45 +15,72 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/lib/pq"
-	_ "modernc.org/sqlite" // registers "sqlite", a pure-Go driver: no cgo, no server
+	"modernc.org/sqlite" // registers "sqlite", a pure-Go driver: no cgo, no server
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"entgo.io/ent/dialect"
 
 	"github.com/filegraph/filegraph/ent"
 )
 
-// DB is an open database: the ent client, and the pool under it for health
-// checks.
+// DB is an open database: the ent client, the pool under it, and a
+// connection of its own for health checks.
 type DB struct {
 	Ent     *ent.Client
 	SQL     *sql.DB
 	Dialect string
+	health  *sql.DB
 }
 
-// Ping reports whether the database answers.
-func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
+// Ping reports whether the database answers. It runs on a connection kept
+// for it alone, so a pool that is busy serving requests does not make a
+// healthy database look down.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.health.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	return nil
+}
 
-// Close closes the pool.
-func (db *DB) Close() error { return db.Ent.Close() }
+// Close closes the pools.
+func (db *DB) Close() error {
+	db.health.Close()
+	return db.Ent.Close()
+}
+
+// DefaultMaxConns is DB_MAX_CONNS's default: 10 connections per replica
+// leave PostgreSQL's default of 100 slots room for 8 replicas (each also
+// keeps one for readiness), migrations and an operator's psql.
+const DefaultMaxConns = 10
+
+// MaxConns bounds the connections the pool opens (DB_MAX_CONNS); a request
+// that finds them all busy waits for one within its deadline.
+func MaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
+
+// walSizeLimit is what SQLite truncates its write-ahead log back to after
+// a checkpoint; without it the log keeps the size of its busiest moment.
+const walSizeLimit = 4 << 20
 
 // Open connects to databaseURL (postgres://...) or, when it is empty, to a
 // SQLite file in dataDir. With migrate it brings the schema up to date and
 // logs what it applied; without, it refuses a database that is behind, so
 // that no code runs against a schema it does not know.
 func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *slog.Logger, opts ...Option) (*DB, error) {
-	o := options{open: sql.Open}
+	o := options{open: sql.Open, maxConns: DefaultMaxConns}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	var (
-		db  *sql.DB
-		drv string
-		err error
+		db, health *sql.DB
+		drv        string
+		err        error
 	)
 	if databaseURL != "" {
 		drv = dialect.Postgres
@@ -61,35 +88,52 @@ func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *s
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
 		}
-		db.SetMaxOpenConns(20)
-		db.SetMaxIdleConns(10)
-		db.SetConnMaxIdleTime(5 * time.Minute)
+		health, _ = sql.Open("postgres", databaseURL)
 	} else {
 		drv = dialect.SQLite
 		if err := os.MkdirAll(dataDir, 0o750); err != nil {
 			return nil, fmt.Errorf("database: %w", err)
 		}
 		path := filepath.Join(dataDir, "filegraph.db")
-		// WAL lets readers run beside the writer; busy_timeout makes a
-		// writer wait for the lock instead of failing. Times are written in
-		// one zone and one format, so that comparing them as text (cursor
-		// pagination on createdAt) orders them; the driver's default format
-		// carries Go's monotonic clock reading and does not.
-		dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite&_timezone=UTC"
+		// WAL lets readers run beside the writer. Writers queue in Go
+		// (writeQueue); busy_timeout only covers other processes on the
+		// file (migrate, reconcile) and checkpoints. journal_size_limit
+		// shrinks the log after a burst. Times are written in one zone and
+		// one format, so that comparing them as text (cursor pagination on
+		// createdAt) orders them; the driver's default format carries Go's
+		// monotonic clock reading and does not.
+		dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)" +
+			"&_pragma=journal_size_limit(" + strconv.Itoa(walSizeLimit) + ")&_txlock=immediate&_time_format=sqlite&_timezone=UTC"
 		db, err = o.open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
 		}
+		health, _ = sql.Open("sqlite", dsn)
 	}
+	// Bounded: each connection is a PostgreSQL slot or, on SQLite, a few
+	// file descriptors. Idle ones are kept up to the bound so that a burst
+	// does not reconnect, and let go after a while.
+	db.SetMaxOpenConns(o.maxConns)
+	db.SetMaxIdleConns(o.maxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	// Readiness keeps its connection open, so that it can still answer when
+	// every slot the server allows is taken.
+	health.SetMaxOpenConns(1)
+	health.SetMaxIdleConns(1)
 	if err := ping(ctx, db); err != nil {
 		db.Close()
+		health.Close()
+		return nil, err
+	}
+	fail := func(err error) (*DB, error) {
+		db.Close()
+		health.Close()
 		return nil, err
 	}
 	if migrate {
 		applied, err := Migrate(ctx, db, drv)
 		if err != nil {
-			db.Close()
-			return nil, err
+			return fail(err)
 		}
 		if len(applied) > 0 {
 			log.Info("database.migrated", "dialect", drv, "versions", applied)
@@ -97,23 +141,29 @@ func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *s
 	} else {
 		pending, err := Pending(ctx, db, drv)
 		if err != nil {
-			db.Close()
-			return nil, err
+			return fail(err)
 		}
 		if len(pending) > 0 {
-			db.Close()
-			return nil, fmt.Errorf("database: %d migrations not applied (%v): run `filegraph migrate` or set MIGRATE_ON_START=true", len(pending), pending)
+			return fail(fmt.Errorf("database: %d migrations not applied (%v): run `filegraph migrate` or set MIGRATE_ON_START=true", len(pending), pending))
 		}
 	}
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(drv, db)))
-	return &DB{Ent: client, SQL: db, Dialect: drv}, nil
+	// The health connection is opened now, while slots are free.
+	if err := ping(ctx, health); err != nil {
+		return fail(err)
+	}
+	var edrv dialect.Driver = entsql.OpenDB(drv, db)
+	if drv == dialect.SQLite {
+		edrv = newWriteQueue(entsql.OpenDB(drv, db))
+	}
+	return &DB{Ent: ent.NewClient(ent.Driver(edrv)), SQL: db, Dialect: drv, health: health}, nil
 }
 
 // Option changes how Open connects.
 type Option func(*options)
 
 type options struct {
-	open func(driverName, dsn string) (*sql.DB, error)
+	open     func(driverName, dsn string) (*sql.DB, error)
+	maxConns int
 }
 
 // OpenWith opens the pool with open instead of sql.Open: telemetry wraps
@@ -131,25 +181,54 @@ func ping(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// IsUnavailable reports whether err means the database could not be reached
-// or dropped the connection, rather than refusing the statement.
+var (
+	// ErrUnavailable marks an error that means the database could not be
+	// reached, dropped the connection or is out of a resource (connection
+	// slots, disk, memory): nothing was done and a later try may succeed.
+	ErrUnavailable = errors.New("database unavailable")
+	// ErrBusy is the kind of ErrUnavailable that means only busy: the
+	// statement waited its deadline out for a connection or the write lock.
+	ErrBusy = fmt.Errorf("%w: busy", ErrUnavailable)
+)
+
+// IsUnavailable reports whether err means the database could not serve
+// the statement now (ErrUnavailable), rather than refusing it: unreachable,
+// out of a resource, or busy past the caller's deadline. Every driver's
+// codes are read here, so callers know no SQL dialect.
 func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
 	}
 	var netErr net.Error
 	var pqErr *pq.Error
+	var liteErr *sqlite.Error
 	switch {
-	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
+	case errors.Is(err, ErrUnavailable),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.EPIPE), errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &netErr):
+		errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ENOSPC),
+		errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr):
 		return true
 	case errors.As(err, &pqErr):
-		// Class 08: connection exceptions; 57P01-03: admin shutdown,
-		// crash shutdown, cannot connect now (a restart in progress).
-		return pqErr.Code.Class() == "08" || pqErr.Code == "57P01" || pqErr.Code == "57P02" || pqErr.Code == "57P03"
+		switch pqErr.Code.Class() {
+		case "08", "53": // connection exceptions; insufficient resources (53300 too many connections, 53100 disk full, 53200 out of memory)
+			return true
+		}
+		switch pqErr.Code {
+		case "57014", // cancelled: the request's deadline passed
+			"57P01", "57P02", "57P03", "57P05", // shutting down, cannot connect now, idle session timed out
+			"40001", "40P01", "55P03": // lost a race: serialization failure, deadlock, lock not available
+			return true
+		}
+		return false
+	case errors.As(err, &liteErr):
+		switch liteErr.Code() & 0xff { // the primary code; the rest refines it
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL,
+			sqlite3.SQLITE_IOERR, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_CANTOPEN,
+			sqlite3.SQLITE_PROTOCOL:
+			return true
+		}
 	}
 	return false
 }

@@ -93,7 +93,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		s.tracing = tp
 		log.Info("tracing.on", "endpoint", cfg.OTLPEndpoint)
 	}
-	var dbOpts []database.Option
+	dbOpts := []database.Option{database.MaxConns(cfg.DBMaxConns)}
 	if tp := s.tracer(); tp != nil {
 		dbOpts = append(dbOpts, database.OpenWith(telemetry.SQL(tp)))
 	}

@@ -1,0 +1,361 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/filegraph/filegraph/internal/auth"
+	"github.com/filegraph/filegraph/internal/testenv"
+)
+
+// pressure is a bounded crowd of writers: each of its clients runs create
+// (10 files) → PUT each → save, over and over until the time is up. Busy
+// is not broken: every answer must be a success or UNAVAILABLE.
+type pressure struct {
+	clients  int
+	duration time.Duration
+	files    int // per flow
+
+	mu       sync.Mutex
+	outcomes map[string]int // "createUploadUrls ok", "saveFiles UNAVAILABLE", "PUT 200", ...
+	flows    []time.Duration
+	writes   []time.Duration // each createUploadUrls and saveFiles answer
+	saved    int
+	other    []string // anything not a success or UNAVAILABLE, for the failure message
+}
+
+// pressureDuration is how long each pressure test runs:
+// FILEGRAPH_PRESSURE_DURATION, else short enough for every `make test`.
+func pressureDuration(t *testing.T, def time.Duration) time.Duration {
+	if v := os.Getenv("FILEGRAPH_PRESSURE_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return def
+}
+
+func (p *pressure) record(op, outcome string, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.outcomes == nil {
+		p.outcomes = map[string]int{}
+	}
+	p.outcomes[op+" "+outcome]++
+	if op != "PUT" {
+		p.writes = append(p.writes, d)
+	}
+	if outcome != "ok" && outcome != "UNAVAILABLE" && outcome != "200" {
+		if len(p.other) < 20 {
+			p.other = append(p.other, op+" "+outcome)
+		}
+	}
+}
+
+// run drives the crowd against e; readiness, when given, is polled while
+// it runs and each poll's answer recorded.
+func (p *pressure) run(t *testing.T, e *env, readiness *readinessPolls) {
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * p.clients}, Timeout: time.Minute}
+	t.Cleanup(hc.CloseIdleConnections)
+	deadline := time.Now().Add(p.duration)
+	stopPolls := make(chan struct{})
+	var polls sync.WaitGroup
+	if readiness != nil {
+		polls.Go(func() { readiness.poll(e.URL, stopPolls) })
+	}
+	var wg sync.WaitGroup
+	for c := range p.clients {
+		wg.Go(func() {
+			tok := token(t, fmt.Sprintf("writer-%d", c))
+			for i := 0; time.Now().Before(deadline); i++ {
+				p.flow(hc, e.URL, tok, fmt.Sprintf("w%d-%d", c, i))
+			}
+		})
+	}
+	wg.Wait()
+	close(stopPolls)
+	polls.Wait()
+}
+
+// flow runs one create → PUT → save; a step that is refused ends it.
+func (p *pressure) flow(hc *http.Client, base, tok, name string) {
+	start := time.Now()
+	reqs := make([]map[string]any, p.files)
+	bodies := make([][]byte, p.files)
+	for i := range reqs {
+		bodies[i] = fmt.Appendf(nil, "%s file %d %s", name, i, strings.Repeat("x", i*100))
+		reqs[i] = map[string]any{"originalName": fmt.Sprintf("%s-%d.txt", name, i), "size": len(bodies[i]), "contentType": "text/plain"}
+	}
+	var created struct{ CreateUploadUrls []uploadURL }
+	if !p.gql(hc, base, tok, "createUploadUrls", createQ, map[string]any{"files": reqs}, &created) {
+		return
+	}
+	saves := make([]map[string]any, 0, p.files)
+	for i, u := range created.CreateUploadUrls {
+		s := time.Now()
+		req, _ := http.NewRequest(u.Method, u.URL, bytes.NewReader(bodies[i]))
+		for _, h := range u.Headers {
+			if h.Name != "Content-Length" {
+				req.Header.Set(h.Name, h.Value)
+			}
+		}
+		res, err := hc.Do(req)
+		if err != nil {
+			p.record("PUT", "transport: "+err.Error(), time.Since(s))
+			return
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		outcome := fmt.Sprint(res.StatusCode)
+		if res.StatusCode != http.StatusOK {
+			outcome += " " + string(b)
+		}
+		p.record("PUT", outcome, time.Since(s))
+		if res.StatusCode != http.StatusOK {
+			return
+		}
+		saves = append(saves, map[string]any{"fileName": u.FileName, "originalName": reqs[i]["originalName"]})
+	}
+	var saved struct{ SaveFiles []fileNode }
+	if !p.gql(hc, base, tok, "saveFiles", saveQ, map[string]any{"files": saves}, &saved) {
+		return
+	}
+	p.mu.Lock()
+	p.saved += len(saved.SaveFiles)
+	p.flows = append(p.flows, time.Since(start))
+	p.mu.Unlock()
+}
+
+// gql posts one operation and records its outcome: ok, or its error code.
+func (p *pressure) gql(hc *http.Client, base, tok, op, query string, vars map[string]any, out any) bool {
+	s := time.Now()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest("POST", base+"/query", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := hc.Do(req)
+	if err != nil {
+		p.record(op, "transport: "+err.Error(), time.Since(s))
+		return false
+	}
+	defer res.Body.Close()
+	var r gqlResponse
+	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
+		p.record(op, fmt.Sprintf("status %d, undecodable: %v", res.StatusCode, err), time.Since(s))
+		return false
+	}
+	if len(r.Errors) > 0 {
+		code := r.Errors[0].code()
+		if code != "UNAVAILABLE" {
+			code += ": " + r.Errors[0].Message
+		}
+		p.record(op, code, time.Since(s))
+		return false
+	}
+	p.record(op, "ok", time.Since(s))
+	json.Unmarshal(r.Data, out)
+	return true
+}
+
+// check fails the test on any answer that is not a success or UNAVAILABLE,
+// on too few completed flows, and on storage and database that disagree;
+// it logs the figures.
+func (p *pressure) check(t *testing.T, e *env, minFlows int) {
+	t.Helper()
+	slices.Sort(p.flows)
+	slices.Sort(p.writes)
+	pct := func(ds []time.Duration, q int) time.Duration {
+		if len(ds) == 0 {
+			return 0
+		}
+		return ds[len(ds)*q/100].Round(time.Millisecond)
+	}
+	t.Logf("%d clients × %v: %d flows (%d files saved), flow p50 %v p99 %v; write answers p50 %v p99 %v",
+		p.clients, p.duration, len(p.flows), p.saved, pct(p.flows, 50), pct(p.flows, 99), pct(p.writes, 50), pct(p.writes, 99))
+	for _, k := range slices.Sorted(maps.Keys(p.outcomes)) {
+		t.Logf("  %-40.120s %d", k, p.outcomes[k])
+	}
+	if len(p.other) > 0 {
+		t.Errorf("answers that are neither a success nor UNAVAILABLE, e.g.:\n  %s", strings.Join(p.other, "\n  "))
+	}
+	if len(p.flows) < minFlows {
+		t.Errorf("%d flows completed, want at least %d", len(p.flows), minFlows)
+	}
+	r, err := e.srv.Files.Reconcile(auth.WithUser(context.Background(), auth.LocalUser), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Orphans) != 0 || len(r.Missing) != 0 || r.Files != p.saved {
+		t.Errorf("after the pressure: %d file rows for %d saved files; orphans %v, missing %v", r.Files, p.saved, r.Orphans, r.Missing)
+	}
+}
+
+// readinessPolls asks /readyz every 200ms, as a load balancer would.
+type readinessPolls struct {
+	mu       sync.Mutex
+	answers  map[string]int
+	slowest  time.Duration
+	failures []string
+}
+
+func (r *readinessPolls) poll(base string, stop <-chan struct{}) {
+	hc := &http.Client{Timeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+	r.answers = map[string]int{}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		s := time.Now()
+		res, err := hc.Get(base + "/readyz")
+		d := time.Since(s)
+		r.mu.Lock()
+		r.slowest = max(r.slowest, d)
+		if err != nil {
+			r.answers["error"]++
+			r.failures = append(r.failures, err.Error())
+		} else {
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			r.answers[fmt.Sprint(res.StatusCode)]++
+			if res.StatusCode != http.StatusOK {
+				r.failures = append(r.failures, fmt.Sprintf("%d %s", res.StatusCode, b))
+			}
+		}
+		r.mu.Unlock()
+	}
+}
+
+// check wants every poll ready: the database and storage are busy, not
+// down, and a replica that is only busy must not be taken out.
+func (r *readinessPolls) check(t *testing.T) {
+	t.Helper()
+	t.Logf("readiness polls: %v, slowest %v", r.answers, r.slowest.Round(time.Millisecond))
+	if len(r.failures) > 0 {
+		t.Errorf("a busy, healthy server was reported not ready %d times, e.g. %s", len(r.failures), r.failures[0])
+	}
+	if r.answers["200"] == 0 {
+		t.Error("no readiness poll was answered")
+	}
+}
+
+// TestPressureSQLite: 200 writers on SQLite and disk storage. Writers
+// queue for SQLite's one write lock within their deadline; none gets
+// INTERNAL_SERVER_ERROR, readiness holds, and afterwards every saved file
+// and nothing else is there. The write-ahead log is back within its limit.
+func TestPressureSQLite(t *testing.T) {
+	dir := t.TempDir()
+	e := newAuthEnv(t, "sqlite+disk", "DATA_DIR", dir, "REQUEST_TIMEOUT", "10s")
+	p := &pressure{clients: 200, duration: pressureDuration(t, 8*time.Second), files: 10}
+	var ready readinessPolls
+	p.run(t, e, &ready)
+	p.check(t, e, 20)
+	ready.check(t)
+
+	// One more write after the crowd has gone lets the checkpoint reset
+	// the log, which journal_size_limit then truncates.
+	e.as(token(t, "writer-0")).upload("after.txt", "text/plain", []byte("after"))
+	e.as(token(t, "writer-0")).upload("after2.txt", "text/plain", []byte("after"))
+	fi, err := os.Stat(filepath.Join(dir, "filegraph.db-wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("WAL after the pressure: %d bytes", fi.Size())
+	if fi.Size() > 4<<20 {
+		t.Errorf("the write-ahead log is %d bytes after the load, over its 4 MiB limit", fi.Size())
+	}
+}
+
+// limitedPostgres is a fresh database reached through a role that may
+// hold only conns connections, like a PostgreSQL with few slots left; a
+// role limit (53300 like the server's own) leaves other tests' slots alone.
+func limitedPostgres(t *testing.T, conns int) (pgURL string, admin *sql.DB) {
+	t.Helper()
+	pg, err := testenv.NewPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Close)
+	u, _ := url.Parse(pg.URL)
+	dbName := strings.TrimPrefix(u.Path, "/")
+	role := "fg_press_" + strings.TrimPrefix(dbName, "filegraph_test_")
+	admin, err = sql.Open("postgres", pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	for _, q := range []string{
+		fmt.Sprintf("CREATE ROLE %s LOGIN CONNECTION LIMIT %d", role, conns),
+		fmt.Sprintf("ALTER DATABASE %s OWNER TO %s", dbName, role),
+	} {
+		if _, err := admin.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Runs before pg.Close drops the database: the role owns it.
+	t.Cleanup(func() {
+		admin.Exec(fmt.Sprintf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '%s'", role))
+		admin.Exec(fmt.Sprintf("ALTER DATABASE %s OWNER TO postgres", dbName))
+		admin.Exec("DROP ROLE " + role)
+	})
+	u.User = url.User(role)
+	return u.String(), admin
+}
+
+// TestPressurePostgresFewSlots: PostgreSQL has only a few connection slots
+// left (the rest held by idle sessions) and the pool would like more.
+// Connections refused with 53300 are UNAVAILABLE, never INTERNAL; the
+// readiness connection, opened at start, keeps the replica in service.
+func TestPressurePostgresFewSlots(t *testing.T) {
+	const slots = 14
+	pgURL, _ := limitedPostgres(t, slots)
+	e := newAuthEnv(t, "sqlite+disk", "DATABASE_URL", pgURL, "DB_MAX_CONNS", "10", "REQUEST_TIMEOUT", "5s")
+	// The server holds two (one pooled, one for readiness); idle sessions
+	// take all but two of the rest.
+	idle, err := sql.Open("postgres", pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idle.Close() })
+	var held []*sql.Conn
+	for range slots - 4 {
+		c, err := idle.Conn(context.Background())
+		if err != nil {
+			t.Fatalf("holding idle session %d: %v", len(held), err)
+		}
+		held = append(held, c)
+	}
+	t.Cleanup(func() {
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	p := &pressure{clients: 50, duration: pressureDuration(t, 5*time.Second), files: 10}
+	var ready readinessPolls
+	p.run(t, e, &ready)
+	p.check(t, e, 5)
+	ready.check(t)
+	if p.outcomes["createUploadUrls UNAVAILABLE"]+p.outcomes["saveFiles UNAVAILABLE"] == 0 {
+		t.Log("no request met a refused connection this run")
+	}
+}
