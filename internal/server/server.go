@@ -44,6 +44,7 @@ type Server struct {
 	stop    context.CancelFunc       // ends the sweeper and the JWKS refresher
 	tracing *sdktrace.TracerProvider // nil: OTEL_EXPORTER_OTLP_ENDPOINT unset
 	bare    bool
+	ready   readiness
 }
 
 // tracer is the provider spans come from, or nil when tracing is off.
@@ -189,7 +190,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", s.ready)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		s.ready.serve(w, r, []check{{"database", s.db.Ping}, {"storage", s.store.Ping}})
+	})
 	if us, ok := s.store.(storage.URLServer); ok {
 		mux.Handle("/storage/", cors.Policy{
 			Origins: cfg.CORSAllowedOrigins,
@@ -203,7 +206,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		// Only where the operator points METRICS_ADDR at the API listener.
 		mux.Handle("GET /metrics", s.Metrics.Handler())
 	}
-	var routes http.Handler = mux
+	var routes http.Handler = s.ready.closeWhileDraining(mux)
 	if cfg.Auth.Development() {
 		routes = localHostsOnly(cfg.PublicURL, routes)
 	}
@@ -280,22 +283,10 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (storag
 	return s, nil
 }
 
-// ready reports whether the database and the storage answer.
-func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	checks := map[string]string{"database": "ok", "storage": "ok"}
-	status := http.StatusOK
-	if err := s.db.Ping(ctx); err != nil {
-		checks["database"], status = "unavailable", http.StatusServiceUnavailable
-		httplog.FromContext(ctx).WarnContext(ctx, "readyz.database", "err", err)
-	}
-	if err := s.store.Ping(ctx); err != nil {
-		checks["storage"], status = "unavailable", http.StatusServiceUnavailable
-		httplog.FromContext(ctx).WarnContext(ctx, "readyz.storage", "err", err)
-	}
-	writeJSON(w, status, checks)
-}
+// Drain starts a graceful shutdown: /readyz answers 503 from now on, so
+// load balancers stop sending, and each response closes its connection.
+// Requests are still served; the caller stops the listener after a delay.
+func (s *Server) Drain() { s.ready.draining.Store(true) }
 
 // Close stops the background work and releases the database.
 func (s *Server) Close() error {

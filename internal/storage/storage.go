@@ -23,6 +23,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -129,4 +130,8 @@ var (
 	// ErrMisconfigured means the store refused the request for a reason
 	// retrying cannot fix; the configuration must change.
 	ErrMisconfigured = errors.New("storage: refused by the store (a configuration problem, not an outage)")
+	// ErrInsufficientStorage is the kind of ErrUnavailable that means the
+	// store is out of space (disk storage below its free-space threshold,
+	// or a full disk): new objects cannot be taken until space is freed.
+	ErrInsufficientStorage = fmt.Errorf("%w: not enough free space", ErrUnavailable)
 )
