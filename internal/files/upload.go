@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/internal/auth"
 	"github.com/filegraph/filegraph/internal/storage"
 )
@@ -34,31 +35,46 @@ func (s *Service) CreateUploadURLs(ctx context.Context, reqs []*UploadRequest) (
 	if err := s.storageUp(ctx); err != nil {
 		return nil, err
 	}
-	out := make([]*UploadURL, len(valid))
+	// The rows are written first and the URLs signed after, so that a
+	// transaction kept waiting under load does not eat into the URL's
+	// life: its TTL starts when the answer is ready. A row outlives its URL
+	// by at most the longest a request can run, so the sweeper and the
+	// save window never act on an upload whose URL still works.
+	rowExpiry := s.cfg.Now().Add(s.cfg.UploadURLTTL + s.cfg.RequestTimeout)
+	keys := make([]string, len(valid))
 	creates := make([]*ent.UploadCreate, len(valid))
 	for i, r := range valid {
-		key := NewKey(r.OriginalName)
-		req, err := s.store.PresignPut(ctx, key, storage.PutOptions{
-			Size:           r.Size,
-			ContentType:    r.ContentType,
-			ChecksumSHA256: r.ChecksumSHA256,
-			TTL:            s.cfg.UploadURLTTL,
-		})
-		if err != nil {
-			return nil, storageError("presigning upload", err)
-		}
-		out[i] = &UploadURL{FileName: key, OriginalName: r.OriginalName, Request: req}
+		keys[i] = NewKey(r.OriginalName)
 		creates[i] = s.db.Upload.Create().
-			SetFileName(key).
+			SetFileName(keys[i]).
 			SetOriginalName(r.OriginalName).
 			SetSize(r.Size).
 			SetContentType(r.ContentType).
 			SetChecksumSha256(r.ChecksumSHA256).
-			SetExpiresAt(req.ExpiresAt).
+			SetExpiresAt(rowExpiry).
 			SetOwner(user.ID)
 	}
 	if err := s.issue(ctx, user, valid, creates); err != nil {
 		return nil, err
+	}
+	ttl := min(s.cfg.UploadURLTTL, rowExpiry.Sub(s.cfg.Now()))
+	out := make([]*UploadURL, len(valid))
+	for i, r := range valid {
+		req, err := s.store.PresignPut(ctx, keys[i], storage.PutOptions{
+			Size:           r.Size,
+			ContentType:    r.ContentType,
+			ChecksumSHA256: r.ChecksumSHA256,
+			TTL:            ttl,
+		})
+		if err != nil {
+			// No URL went out: the rows go too, or they would count as
+			// pending until the sweeper came.
+			if _, derr := s.db.Upload.Delete().Where(upload.FileNameIn(keys...)).Exec(context.WithoutCancel(ctx)); derr != nil {
+				s.log.WarnContext(ctx, "files.unsigned_uploads_left", "err", derr, "count", len(keys))
+			}
+			return nil, storageError("presigning upload", err)
+		}
+		out[i] = &UploadURL{FileName: keys[i], OriginalName: r.OriginalName, Request: req}
 	}
 	s.log.InfoContext(ctx, "files.upload_urls_issued", "user", user.ID, "count", len(out))
 	var bytes int64

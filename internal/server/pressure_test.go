@@ -359,3 +359,82 @@ func TestPressurePostgresFewSlots(t *testing.T) {
 		t.Log("no request met a refused connection this run")
 	}
 }
+
+// TestUploadURLLifeUnderLoad: with a 2s URL lifetime and 150 clients
+// queueing to write on SQLite, every URL still has its lifetime (less the
+// second the disk store rounds its expiry down to) when the answer
+// arrives, because it is signed after its row is written; and every row
+// outlives its URL, so nothing sweeps an upload whose URL still works.
+func TestUploadURLLifeUnderLoad(t *testing.T) {
+	const ttl = 2 * time.Second
+	e := newAuthEnv(t, "sqlite+disk", "UPLOAD_URL_TTL", ttl.String())
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 300}, Timeout: time.Minute}
+	defer hc.CloseIdleConnections()
+	deadline := time.Now().Add(pressureDuration(t, 3*time.Second))
+	var (
+		mu       sync.Mutex
+		answers  int
+		shortest = time.Hour
+		issued   = map[string]time.Time{}
+		errs     []string
+	)
+	var wg sync.WaitGroup
+	for c := range 150 {
+		wg.Go(func() {
+			tok := token(t, fmt.Sprintf("clock-%d", c))
+			for i := 0; time.Now().Before(deadline); i++ {
+				body, _ := json.Marshal(map[string]any{"query": createQ, "variables": map[string]any{"files": []map[string]any{{"originalName": "c.txt", "size": 1}}}})
+				req, _ := http.NewRequest("POST", e.URL+"/query", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+tok)
+				res, err := hc.Do(req)
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err.Error())
+					mu.Unlock()
+					return
+				}
+				var r struct {
+					Data   struct{ CreateUploadUrls []uploadURL }
+					Errors []gqlError
+				}
+				json.NewDecoder(res.Body).Decode(&r)
+				res.Body.Close()
+				arrived := time.Now()
+				mu.Lock()
+				if len(r.Errors) > 0 {
+					if r.Errors[0].code() != "UNAVAILABLE" {
+						errs = append(errs, fmt.Sprintf("%+v", r.Errors[0]))
+					}
+				} else {
+					answers++
+					for _, u := range r.Data.CreateUploadUrls {
+						shortest = min(shortest, u.ExpiresAt.Sub(arrived))
+						issued[u.FileName] = u.ExpiresAt
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d answers; shortest remaining URL life on arrival %v (TTL %v)", answers, shortest.Round(time.Millisecond), ttl)
+	if len(errs) > 0 {
+		t.Errorf("%d failures, e.g. %s", len(errs), errs[0])
+	}
+	if answers == 0 {
+		t.Fatal("no answers")
+	}
+	if shortest < ttl-time.Second-200*time.Millisecond {
+		t.Errorf("a URL arrived with %v left of its %v life", shortest, ttl)
+	}
+	rows, err := e.srv.db.Ent.Upload.Query().All(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range rows {
+		if exp, ok := issued[u.FileName]; ok && u.ExpiresAt.Before(exp) {
+			t.Errorf("upload %s: row expires %v, before its URL (%v)", u.FileName, u.ExpiresAt, exp)
+		}
+	}
+}
