@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -152,9 +153,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	defer stopMetrics()
 
+	var inflight atomic.Int64
 	httpSrv := &http.Server{
-		Addr:              cfg.Addr,
-		Handler:           srv.Handler,
+		Addr: cfg.Addr,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			inflight.Add(1)
+			defer inflight.Add(-1)
+			srv.Handler.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Disk-storage transfers lift these for their own bodies once the
 		// signature checks out; everything else is small.
@@ -172,12 +178,39 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("server.shutting_down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+	// A second signal skips what is left of the drain and the grace.
+	hurry, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// Fail readiness first and keep serving, so that load balancers stop
+	// sending before the listener closes.
+	srv.Drain()
+	log.Info("server.draining", "drain_delay", cfg.DrainDelay)
+	select {
+	case <-time.After(cfg.DrainDelay):
+	case <-hurry.Done():
 	}
+	log.Info("server.shutting_down", "grace", cfg.ShutdownGrace, "in_flight", inflight.Load())
+	graceCtx, cancel := context.WithTimeout(hurry, cfg.ShutdownGrace)
+	defer cancel()
+	if err := httpSrv.Shutdown(graceCtx); err == nil {
+		log.Info("server.stopped")
+		return nil
+	}
+	// The grace ran out. Closing the connections makes each remaining
+	// handler's read or write fail, so it cleans up (a disk upload removes
+	// its partial file) before the process exits; they get a moment to.
+	cut := inflight.Load()
+	httpSrv.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for inflight.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Exit 0 all the same: the process did what SIGTERM asked, and a
+	// non-zero status would read as a crash to supervisors. The cut
+	// requests are in this warning; their clients saw their connections
+	// close and may retry.
+	log.Warn("server.shutdown_grace_exceeded", "grace", cfg.ShutdownGrace, "requests_cut", cut, "still_running", inflight.Load())
 	return nil
 }
 

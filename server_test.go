@@ -36,7 +36,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	logs := &output{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-data-dir", t.TempDir(), "-log-level", "info"}, logs)
+		done <- run([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-data-dir", t.TempDir(), "-log-level", "info", "-drain-delay", "100ms"}, logs)
 	}()
 
 	var addr, metricsAddr string

@@ -55,6 +55,14 @@ type Config struct {
 	OTLPEndpoint string
 	// DBMaxConns bounds the database pool; readiness keeps one more.
 	DBMaxConns int
+	// DrainDelay is how long after SIGTERM the server keeps serving while
+	// /readyz says it is draining; ShutdownGrace then bounds how long
+	// requests in flight may take before their connections are closed.
+	DrainDelay    time.Duration
+	ShutdownGrace time.Duration
+	// DiskMinFree is the free space below which disk storage reports itself
+	// unavailable.
+	DiskMinFree int64
 }
 
 // Auth says how callers are identified. With neither JWKSURL nor JWTSecret
@@ -170,6 +178,9 @@ var Settings = []Setting{
 	{"METRICS_ADDR", "127.0.0.1:9464", "address of the Prometheus /metrics listener, apart from the API; off for none; the same as ADDR puts /metrics on the API listener", field(metricsAddr, func(c *Config) *string { return &c.MetricsAddr })},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector to send traces to, e.g. http://127.0.0.1:4318; empty for no tracing; the SDK's other OTEL_* variables apply", field(httpURL, func(c *Config) *string { return &c.OTLPEndpoint })},
 	{"DB_MAX_CONNS", "10", "most database connections this process opens, plus one kept for /readyz; 10 lets 8 replicas share PostgreSQL's default 100 slots", field(positive, func(c *Config) *int { return &c.DBMaxConns })},
+	{"DRAIN_DELAY", "5s", "after SIGTERM, how long /readyz answers 503 draining while requests are still served, so load balancers stop sending first", field(duration(0, "5s"), func(c *Config) *time.Duration { return &c.DrainDelay })},
+	{"SHUTDOWN_GRACE", "30s", "then, how long requests in flight may take to finish before their connections are closed", field(duration(0, "30s"), func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+	{"DISK_MIN_FREE", "256MiB", "disk storage: with less free space than this in DATA_DIR, /readyz says storage is unavailable and no upload URLs are issued", field(ParseSize, func(c *Config) *int64 { return &c.DiskMinFree })},
 }
 
 // Load reads and checks the configuration. Its error names every bad

@@ -276,7 +276,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (storag
 		}
 	}
 	dir := filepath.Join(cfg.DataDir, "storage")
-	s, err := diskstore.New(dir, cfg.PublicURL+"/storage/", key)
+	s, err := diskstore.New(dir, cfg.PublicURL+"/storage/", key, diskstore.MinFree(cfg.DiskMinFree))
 	if err != nil {
 		return nil, err
 	}

@@ -78,6 +78,14 @@ type Lister interface {
 	List(ctx context.Context, prefix string, fn func(key string) error) error
 }
 
+// StaleCleaner is an optional ability: a store that keeps temporary data
+// of its own (diskstore: partial uploads) and can remove what processes
+// that are gone, crashed or killed, left of it. The sweeper calls it.
+type StaleCleaner interface {
+	// CleanStale removes the leftovers and says how many it removed.
+	CleanStale(ctx context.Context) (int, error)
+}
+
 // CORSHeaders are the request headers a browser sends with a presigned
 // PUT that a CORS preflight must allow (Content-Length is the browser's own).
 var CORSHeaders = []string{"Content-Type", "If-None-Match", "x-amz-checksum-sha256"}

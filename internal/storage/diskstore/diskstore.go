@@ -59,6 +59,9 @@ type Store struct {
 	baseURL *url.URL
 	key     []byte
 	now     func() time.Time
+	minFree int64    // below this many free bytes, Ping says unavailable
+	tmp     string   // this store's own folder in tmp/ (see tmp.go)
+	tmpLock *os.File // held open: its lock marks tmp as live
 	// commit serialises the last step of a PUT (is the key free? sidecar,
 	// rename), so two PUTs of one key cannot both succeed.
 	commit sync.Mutex
@@ -75,9 +78,18 @@ var (
 	_ storage.PutGate   = (*Store)(nil)
 )
 
+// Option changes a Store.
+type Option func(*Store)
+
+// MinFree makes Ping report the store unavailable (out of space) while the
+// file system has fewer than n bytes free, so that readiness and
+// createUploadUrls see a disk that is about to fill.
+func MinFree(n int64) Option { return func(s *Store) { s.minFree = n } }
+
 // New returns a store rooted at dir whose presigned URLs start with baseURL
-// (where Handler is mounted) and are signed with key.
-func New(dir string, baseURL string, key []byte) (*Store, error) {
+// (where Handler is mounted) and are signed with key. It removes what
+// processes that are gone left in its temporary folder.
+func New(dir string, baseURL string, key []byte, opts ...Option) (*Store, error) {
 	if len(key) < 32 {
 		return nil, errors.New("diskstore: signing key must be at least 32 bytes")
 	}
@@ -93,7 +105,17 @@ func New(dir string, baseURL string, key []byte) (*Store, error) {
 			return nil, fmt.Errorf("diskstore: %w", err)
 		}
 	}
-	return &Store{root: dir, baseURL: u, key: key, now: time.Now, inFlight: map[string]bool{}}, nil
+	s := &Store{root: dir, baseURL: u, key: key, now: time.Now, inFlight: map[string]bool{}}
+	for _, opt := range opts {
+		opt(s)
+	}
+	if err := s.openTmp(); err != nil {
+		return nil, fmt.Errorf("diskstore: %w", err)
+	}
+	if _, err := s.CleanStale(context.Background()); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // LoadOrCreateKey returns the signing key kept in dir, making one on first
@@ -195,18 +217,24 @@ func (s *Store) Delete(_ context.Context, key string) error {
 	return nil
 }
 
-// Ping implements storage.Store.
+// Ping implements storage.Store: the folder takes a file, and has the
+// free space MinFree asks for.
 func (s *Store) Ping(context.Context) error {
 	if _, err := os.ReadDir(filepath.Join(s.root, "objects")); err != nil {
 		return s.classify("ping", err)
 	}
-	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "ping-*")
+	f, err := os.CreateTemp(s.tmpDir(), "ping-*")
 	if err != nil {
 		return s.classify("ping", err)
 	}
 	f.Close()
 	if err := os.Remove(f.Name()); err != nil {
 		return s.classify("ping", err)
+	}
+	if s.minFree > 0 {
+		if free, err := freeSpace(s.root); err == nil && free < s.minFree {
+			return fmt.Errorf("diskstore: %d bytes free, fewer than %d: %w", free, s.minFree, storage.ErrInsufficientStorage)
+		}
 	}
 	return nil
 }
@@ -223,6 +251,8 @@ func (s *Store) classify(op string, err error) error {
 			return fmt.Errorf("diskstore: %s: %w: the storage folder %s is gone (an unmounted volume?)", op, storage.ErrUnavailable, s.root)
 		}
 		return fmt.Errorf("diskstore: %s: %w", op, storage.ErrNotExist)
+	case outOfSpace(err):
+		return fmt.Errorf("diskstore: %s: %w: %w", op, storage.ErrInsufficientStorage, err)
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS), errors.Is(err, syscall.ENOTDIR),
 		errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENAMETOOLONG):
 		return fmt.Errorf("diskstore: %s: %w: the storage folder %s cannot be used: %w", op, storage.ErrMisconfigured, s.root, err)

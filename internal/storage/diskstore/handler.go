@@ -92,8 +92,7 @@ func (s *Store) put(w http.ResponseWriter, r *http.Request, key string) {
 			httplog.FromContext(r.Context()).WarnContext(r.Context(), "diskstore.gate_failed", "key", key, "err", err)
 			http.Error(w, "could not check the upload; retry", http.StatusServiceUnavailable)
 		default:
-			httplog.FromContext(r.Context()).ErrorContext(r.Context(), "diskstore.put_failed", "key", key, "err", err)
-			http.Error(w, "could not store the object", http.StatusInternalServerError)
+			storeFailed(w, r, "diskstore.put_failed", err, "key", key)
 		}
 		return
 	}
@@ -160,7 +159,7 @@ func (s *Store) admit(ctx context.Context, key, slot string, exp int64) (deadlin
 // write streams body to a temporary file and renames it into place only if
 // it has exactly size bytes and, when given, the announced checksum.
 func (s *Store) write(ctx context.Context, key string, body io.Reader, size int64, contentType, checksum string) (etag string, err error) {
-	tmp, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "put-*")
+	tmp, err := os.CreateTemp(s.tmpDir(), "put-*")
 	if err != nil {
 		return "", err
 	}
@@ -214,7 +213,7 @@ func (s *Store) write(ctx context.Context, key string, body io.Reader, size int6
 	if _, err := os.Lstat(obj); err == nil {
 		return "", fs.ErrExist
 	}
-	if err := writeFileAtomic(s.metaPath(key), m, filepath.Join(s.root, "tmp")); err != nil {
+	if err := writeFileAtomic(s.metaPath(key), m, s.tmpDir()); err != nil {
 		return "", err
 	}
 	if err := os.MkdirAll(filepath.Dir(obj), 0o750); err != nil {

@@ -61,7 +61,7 @@ func (s *Store) CreateMultipart(_ context.Context, key string, opts storage.Mult
 	if err := os.MkdirAll(s.uploadDir(id), 0o750); err != nil {
 		return "", fmt.Errorf("diskstore: create multipart %s: %w: %w", key, storage.ErrUnavailable, err)
 	}
-	if err := writeFileAtomic(filepath.Join(s.uploadDir(id), "info.json"), info, filepath.Join(s.root, "tmp")); err != nil {
+	if err := writeFileAtomic(filepath.Join(s.uploadDir(id), "info.json"), info, s.tmpDir()); err != nil {
 		os.RemoveAll(s.uploadDir(id))
 		return "", fmt.Errorf("diskstore: create multipart %s: %w: %w", key, storage.ErrUnavailable, err)
 	}
@@ -141,7 +141,7 @@ func (s *Store) CompleteMultipart(_ context.Context, key, uploadID string, parts
 		return fmt.Errorf("diskstore: complete %s: no parts: %w", key, storage.ErrInvalidPart)
 	}
 
-	tmp, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "complete-*")
+	tmp, err := os.CreateTemp(s.tmpDir(), "complete-*")
 	if err != nil {
 		return fmt.Errorf("diskstore: complete %s: %w: %w", key, storage.ErrUnavailable, err)
 	}
@@ -189,7 +189,7 @@ func (s *Store) commitCompleted(key, uploadID, tmp string, m []byte) (string, er
 	if _, err := os.Stat(s.uploadDir(uploadID)); err != nil {
 		return "", fmt.Errorf("diskstore: complete %s: upload is gone: %w", key, storage.ErrNotExist)
 	}
-	if err := writeFileAtomic(s.metaPath(key), m, filepath.Join(s.root, "tmp")); err != nil {
+	if err := writeFileAtomic(s.metaPath(key), m, s.tmpDir()); err != nil {
 		return "", fmt.Errorf("diskstore: complete %s: %w: %w", key, storage.ErrUnavailable, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(obj), 0o750); err != nil {
@@ -248,7 +248,7 @@ func (s *Store) removeUpload(uploadID string) {
 // tmp/, so what a crash leaves there is only ever temporary), or "" if it
 // was not there. The caller holds commit, and deletes the folder after.
 func (s *Store) detachUpload(uploadID string) string {
-	gone := filepath.Join(s.root, "tmp", "upload-"+uploadID+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	gone := filepath.Join(s.tmpDir(), "upload-"+uploadID+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
 	if err := os.Rename(s.uploadDir(uploadID), gone); err != nil {
 		return ""
 	}

@@ -76,8 +76,7 @@ func (s *Store) putPart(w http.ResponseWriter, r *http.Request, key string) {
 			httplog.FromContext(r.Context()).WarnContext(r.Context(), "diskstore.gate_failed", "key", key, "err", err)
 			http.Error(w, "could not check the upload; retry", http.StatusServiceUnavailable)
 		default:
-			httplog.FromContext(r.Context()).ErrorContext(r.Context(), "diskstore.put_part_failed", "key", key, "part", number, "err", err)
-			http.Error(w, "could not store the part", http.StatusInternalServerError)
+			storeFailed(w, r, "diskstore.put_part_failed", err, "key", key, "part", number)
 		}
 		return
 	}
@@ -89,7 +88,7 @@ func (s *Store) putPart(w http.ResponseWriter, r *http.Request, key string) {
 // bytes and, when given, the checksum; an earlier part of that number is
 // replaced.
 func (s *Store) writePart(ctx context.Context, key, uploadID string, number int, body io.Reader, size int64, checksum string) (_ []byte, err error) {
-	tmp, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "part-*")
+	tmp, err := os.CreateTemp(s.tmpDir(), "part-*")
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,55 @@
+package diskstore
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A store's temporary folder is its own while it lives: another store on
+// the same root leaves it alone, and removes folders no live store holds
+// and loose files old enough to be leftovers.
+func TestCleanStale(t *testing.T) {
+	root := t.TempDir()
+	key := []byte(strings.Repeat("k", 32))
+	live, err := New(root, "http://127.0.0.1/storage/", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	livePart := filepath.Join(live.tmpDir(), "put-live")
+	dead := filepath.Join(root, "tmp", procPrefix+"dead")
+	oldLoose := filepath.Join(root, "tmp", "put-old")
+	newLoose := filepath.Join(root, "tmp", "put-new")
+	for _, p := range []string{livePart, filepath.Join(dead, "put-1"), oldLoose, newLoose} {
+		os.MkdirAll(filepath.Dir(p), 0o750)
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := time.Now().Add(-2 * staleLoose)
+	os.Chtimes(oldLoose, long, long)
+
+	other, err := New(root, "http://127.0.0.1/storage/", key) // cleans as it opens
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{livePart: true, dead: false, oldLoose: false, newLoose: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", filepath.Base(p), err == nil, want)
+		}
+	}
+	if n, err := other.CleanStale(context.Background()); err != nil || n != 0 {
+		t.Errorf("a second clean removed %d (%v), want 0", n, err)
+	}
+	// Once its owner is gone (here: its lock released), the folder goes too.
+	live.tmpLock.Close()
+	if n, err := other.CleanStale(context.Background()); err != nil || n != 1 {
+		t.Errorf("cleaning after the owner went: removed %d (%v), want 1", n, err)
+	}
+	if _, err := os.Stat(livePart); err == nil {
+		t.Error("the folder of a store that is gone is still there")
+	}
+}
