@@ -150,7 +150,7 @@ func TestSIGTERMDuringLargePut(t *testing.T) {
 
 // kill -9 during a large disk PUT leaves its partial file (nothing can run
 // then); the next start removes it. A process that dies while another
-// runs has its leftovers removed by the other's sweeper, which leaves the
+// runs has its leftovers removed by the other every SWEEP_INTERVAL, which leaves the
 // live process's own upload in progress alone.
 func TestKilledDuringLargePutLeavesNothing(t *testing.T) {
 	d, dir := diskDeployment(t)
@@ -190,8 +190,8 @@ func TestKilledDuringLargePutLeavesNothing(t *testing.T) {
 	if left := tmpFiles(dir); len(left) > 0 {
 		t.Errorf("left after q's refused upload: %v", left)
 	}
-	if !strings.Contains(q.out.String(), "sweep.done") {
-		t.Errorf("q's sweeper did not report the cleanup:\n%s", q.out)
+	if !strings.Contains(q.out.String(), "storage.stale_cleaned") {
+		t.Errorf("q did not report the cleanup:\n%s", q.out)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/filegraph/filegraph/ent"
-	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/internal/auth"
 	"github.com/filegraph/filegraph/internal/storage"
 )
@@ -67,11 +66,8 @@ func (s *Service) CreateUploadURLs(ctx context.Context, reqs []*UploadRequest) (
 			TTL:            ttl,
 		})
 		if err != nil {
-			// No URL went out: the rows go too, or they would count as
-			// pending until the sweeper came.
-			if _, derr := s.db.Upload.Delete().Where(upload.FileNameIn(keys...)).Exec(context.WithoutCancel(ctx)); derr != nil {
-				s.log.WarnContext(ctx, "files.unsigned_uploads_left", "err", derr, "count", len(keys))
-			}
+			// Presigning only checks the key, which NewKey made; should it
+			// fail, the rows expire unused and the sweeper takes them.
 			return nil, storageError("presigning upload", err)
 		}
 		out[i] = &UploadURL{FileName: keys[i], OriginalName: r.OriginalName, Request: req}

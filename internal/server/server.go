@@ -151,6 +151,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	if cfg.SweepInterval > 0 {
 		go svc.RunSweeper(bg, cfg.SweepInterval)
+		if c, ok := s.store.(storage.StaleCleaner); ok {
+			go cleanStale(bg, c, cfg.SweepInterval, log)
+		}
 	}
 	var trusted *graph.TrustedDocuments
 	if path := cfg.GraphQL.TrustedDocuments; path != "" {
@@ -218,6 +221,30 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		s.Handler = telemetry.HTTP(tp, s.Handler)
 	}
 	return s, nil
+}
+
+// cleanStale removes, every interval, what processes that are gone left in
+// the store's temporary space (on disk: partial uploads of a process killed
+// mid-PUT). The store cleans once as it opens; this covers processes that
+// die while this one runs. It works on the store itself, beneath the
+// instrumented wrapper the files service sees.
+func cleanStale(ctx context.Context, c storage.StaleCleaner, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := c.CleanStale(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.WarnContext(ctx, "storage.clean_stale_failed", "err", err)
+		case n > 0:
+			log.InfoContext(ctx, "storage.stale_cleaned", "removed", n)
+		}
+	}
 }
 
 // FilesConfig derives the files service's settings from the server's.

@@ -80,7 +80,7 @@ type Lister interface {
 
 // StaleCleaner is an optional ability: a store that keeps temporary data
 // of its own (diskstore: partial uploads) and can remove what processes
-// that are gone, crashed or killed, left of it. The sweeper calls it.
+// that are gone, crashed or killed, left of it. The server calls it every SWEEP_INTERVAL.
 type StaleCleaner interface {
 	// CleanStale removes the leftovers and says how many it removed.
 	CleanStale(ctx context.Context) (int, error)

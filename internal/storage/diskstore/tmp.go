@@ -20,7 +20,7 @@ import (
 // it keeps locked (flock) for as long as the process lives. A process that
 // dies, even by kill -9, releases its lock, so a folder whose lock can be
 // taken holds only leftovers: CleanStale removes those, when a store opens
-// and on each sweep, and never touches a live process's files.
+// and every SWEEP_INTERVAL, and never touches a live process's files.
 const procPrefix = "proc-"
 
 // staleLoose is how old an entry directly in tmp/ (as versions before
