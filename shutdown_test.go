@@ -21,7 +21,7 @@ import (
 // of the real binary to share.
 func diskDeployment(t *testing.T) (*deployment, string) {
 	dir := t.TempDir()
-	return &deployment{t: t, env: []string{"DATA_DIR=" + dir, "LOG_LEVEL=info"}}, dir
+	return &deployment{t: t, env: []string{"DATA_DIR=" + dir, "LOG_LEVEL=info", "METRICS_ADDR=off"}}, dir
 }
 
 // slowPut is a disk PUT of a large body that sends its first megabyte and
