@@ -188,8 +188,10 @@ func TestKilledDuringLargePutLeavesNothing(t *testing.T) {
 		t.Errorf("q's upload after the sweeps: %v", err)
 	}
 	if left := tmpFiles(dir); len(left) > 0 {
-		t.Errorf("left after q's refused upload: %v", left)
+		t.Errorf("left after q's upload: %v", left)
 	}
+	q.cmd.Process.Kill()
+	q.waitExit(t, 10*time.Second) // its output is read once it is done writing it
 	if !strings.Contains(q.out.String(), "storage.stale_cleaned") {
 		t.Errorf("q did not report the cleanup:\n%s", q.out)
 	}

@@ -30,12 +30,10 @@ type Config struct {
 	// DeleteGrace is how long a delete may take before the sweeper takes
 	// it as interrupted and finishes it: longer than any request runs.
 	DeleteGrace time.Duration
-	// RequestTimeout is the longest one request runs: an upload's row
-	// outlives its URL by up to this, as the URL is signed after the row
-	// is written.
-	RequestTimeout time.Duration
 	// ClockSkew is added to the sweeper's waits, so that replicas whose
-	// clocks differ a little never race each other over one upload.
+	// clocks differ a little never race each other over one upload. It is
+	// also the most an upload URL, signed after its row is written, may
+	// outlive the row's expiry.
 	ClockSkew time.Duration
 	// PartSize is the part length uploads in parts start from; it grows
 	// for files that would need more than storage.MaxParts parts.

@@ -34,12 +34,7 @@ func (s *Service) CreateUploadURLs(ctx context.Context, reqs []*UploadRequest) (
 	if err := s.storageUp(ctx); err != nil {
 		return nil, err
 	}
-	// The rows are written first and the URLs signed after, so that a
-	// transaction kept waiting under load does not eat into the URL's
-	// life: its TTL starts when the answer is ready. A row outlives its URL
-	// by at most the longest a request can run, so the sweeper and the
-	// save window never act on an upload whose URL still works.
-	rowExpiry := s.cfg.Now().Add(s.cfg.UploadURLTTL + s.cfg.RequestTimeout)
+	rowExpiry := s.cfg.Now().Add(s.cfg.UploadURLTTL)
 	keys := make([]string, len(valid))
 	creates := make([]*ent.UploadCreate, len(valid))
 	for i, r := range valid {
@@ -56,7 +51,13 @@ func (s *Service) CreateUploadURLs(ctx context.Context, reqs []*UploadRequest) (
 	if err := s.issue(ctx, user, valid, creates); err != nil {
 		return nil, err
 	}
-	ttl := min(s.cfg.UploadURLTTL, rowExpiry.Sub(s.cfg.Now()))
+	// The URLs are signed only now that the rows are written, so a
+	// transaction kept waiting under load does not eat into their life:
+	// the TTL starts when the answer is ready. A URL may so outlive its
+	// row's expiry by the wait, but by no more than ClockSkew, which the
+	// sweeper waits beyond the save window: nothing sweeps an upload whose
+	// URL still works.
+	ttl := min(s.cfg.UploadURLTTL, rowExpiry.Add(s.cfg.ClockSkew).Sub(s.cfg.Now()))
 	out := make([]*UploadURL, len(valid))
 	for i, r := range valid {
 		req, err := s.store.PresignPut(ctx, keys[i], storage.PutOptions{

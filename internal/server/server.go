@@ -256,7 +256,6 @@ func FilesConfig(cfg config.Config) files.Config {
 		Limits:          cfg.Limits,
 		SaveWindow:      cfg.UploadSaveWindow,
 		DeleteGrace:     2 * cfg.RequestTimeout,
-		RequestTimeout:  cfg.RequestTimeout,
 		ClockSkew:       time.Minute,
 		PartSize:        cfg.PartSize,
 		MultipartWindow: cfg.MultipartUploadWindow,
