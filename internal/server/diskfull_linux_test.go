@@ -150,16 +150,3 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("after freeing space: %d files (want %d), orphans %v, missing %v", r.Files, 1+len(pending), r.Orphans, r.Missing)
 	}
 }
-
-// tmpFiles lists the files under DATA_DIR's storage/tmp, folders aside.
-func tmpFiles(t *testing.T, dataDir string) []string {
-	t.Helper()
-	var out []string
-	filepath.WalkDir(filepath.Join(dataDir, "storage", "tmp"), func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			out = append(out, path)
-		}
-		return nil
-	})
-	return out
-}

@@ -461,3 +461,118 @@ func TestUploadURLLifeAfterDatabaseWait(t *testing.T) {
 		}
 	}
 }
+
+// TestDiskTransfersBoundedUnderLoad holds the disk store's PUT guards under
+// the loads that once pinned the server: 200 uploads trickling a byte
+// every 200ms, each cut off at its upload's deadline (URL lifetime plus
+// save window) instead of staying open, and 100 more PUTs to one URL that
+// is already streaming, each refused with 409 before its body is read.
+// Nothing is left in the temporary folder afterwards.
+func TestDiskTransfersBoundedUnderLoad(t *testing.T) {
+	const ttl, window = 2 * time.Second, time.Second
+	dir := t.TempDir()
+	e := newEnv(t, "sqlite+disk", "DATA_DIR", dir, "UPLOAD_URL_TTL", ttl.String(), "UPLOAD_SAVE_WINDOW", window.String(), "SWEEP_INTERVAL", "0")
+	var urls []uploadURL
+	for range 4 {
+		reqs := make([]map[string]any, 50)
+		for i := range reqs {
+			reqs[i] = map[string]any{"originalName": "slow.bin", "size": 1000}
+		}
+		urls = append(urls, e.createUploads(reqs...)...)
+	}
+	issued := time.Now()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 400}, Timeout: 30 * time.Second}
+	defer hc.CloseIdleConnections()
+	trickle := func(u uploadURL) (int, error) {
+		pr, pw := io.Pipe()
+		go func() {
+			for {
+				if _, err := pw.Write([]byte{'x'}); err != nil {
+					return
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}()
+		defer pw.Close()
+		req, _ := http.NewRequest(u.Method, u.URL, pr)
+		req.ContentLength = 1000
+		for _, h := range u.Headers {
+			if h.Name != "Content-Length" {
+				req.Header.Set(h.Name, h.Value)
+			}
+		}
+		res, err := hc.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		res.Body.Close()
+		return res.StatusCode, nil
+	}
+	var (
+		mu      sync.Mutex
+		slow    = map[string]int{}
+		lastEnd time.Time
+		dup     = map[int]int{}
+		dupSlow time.Duration
+	)
+	var wg sync.WaitGroup
+	for _, u := range urls {
+		wg.Go(func() {
+			code, err := trickle(u)
+			mu.Lock()
+			defer mu.Unlock()
+			if now := time.Now(); now.After(lastEnd) {
+				lastEnd = now
+			}
+			if err != nil {
+				slow["connection closed"]++ // the server cut it before answering
+			} else {
+				slow[fmt.Sprint(code)]++
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond) // urls[0] is streaming
+	for range 100 {
+		wg.Go(func() {
+			s := time.Now()
+			code, err := trickle(urls[0])
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				dup[-1]++
+			} else {
+				dup[code]++
+			}
+			dupSlow = max(dupSlow, time.Since(s))
+		})
+	}
+	wg.Wait()
+	took := lastEnd.Sub(issued)
+	t.Logf("200 trickling PUTs: %v, the last ended %v after the URLs were issued (deadline %v); 100 more to one URL: %v, slowest answer %v",
+		slow, took.Round(10*time.Millisecond), ttl+window, dup, dupSlow.Round(time.Millisecond))
+	if took > ttl+window+3*time.Second {
+		t.Errorf("the trickling PUTs ran %v, past their uploads' deadline of %v", took, ttl+window)
+	}
+	if slow["200"] > 0 {
+		t.Errorf("%d trickling PUTs were accepted", slow["200"])
+	}
+	if dup[http.StatusConflict] != 100 || dupSlow > 2*time.Second {
+		t.Errorf("PUTs to a URL that is streaming: %v (slowest %v), want 100 × 409 at once", dup, dupSlow)
+	}
+	if left := tmpFiles(t, dir); len(left) > 0 {
+		t.Errorf("left in the temporary folder: %v", left)
+	}
+}
+
+// tmpFiles lists the files under DATA_DIR's storage/tmp, folders aside.
+func tmpFiles(t *testing.T, dataDir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(filepath.Join(dataDir, "storage", "tmp"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, path)
+		}
+		return nil
+	})
+	return out
+}

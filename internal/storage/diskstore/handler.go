@@ -70,6 +70,10 @@ func (s *Store) put(w http.ResponseWriter, r *http.Request, key string) {
 	}
 	deadline, release, refused := s.admit(r.Context(), key, key, exp)
 	if refused != nil {
+		// The body will not be read: closing the connection after the
+		// answer keeps the server from draining a slow body it refused,
+		// which would hold the connection as long as the client likes.
+		w.Header().Set("Connection", "close")
 		http.Error(w, refused.msg, refused.status)
 		return
 	}
