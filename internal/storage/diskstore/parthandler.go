@@ -54,6 +54,7 @@ func (s *Store) putPart(w http.ResponseWriter, r *http.Request, key string) {
 	}
 	deadline, release, refused := s.admit(r.Context(), key, key+"#"+uploadID+"#"+strconv.Itoa(number), exp)
 	if refused != nil {
+		w.Header().Set("Connection", "close") // as for a PUT: no draining a refused body
 		http.Error(w, refused.msg, refused.status)
 		return
 	}
