@@ -82,26 +82,34 @@ func (s *Store) put(w http.ResponseWriter, r *http.Request, key string) {
 	http.NewResponseController(w).SetReadDeadline(deadline)
 	etag, err := s.write(r.Context(), key, r.Body, r.ContentLength, r.Header.Get("Content-Type"), checksum)
 	if err != nil {
-		var bad *badBodyError
-		switch {
-		case errors.Is(err, errDeadline):
-			http.Error(w, errDeadline.Error(), http.StatusRequestTimeout)
-		case errors.As(err, &bad):
-			http.Error(w, bad.Error(), http.StatusBadRequest)
-		case errors.Is(err, fs.ErrExist):
+		if errors.Is(err, fs.ErrExist) {
 			http.Error(w, "an object already exists at this key", http.StatusPreconditionFailed)
-		case errors.Is(err, errNotPending):
-			http.Error(w, errNotPending.Error(), http.StatusForbidden)
-		case errors.Is(err, storage.ErrUnavailable):
-			httplog.FromContext(r.Context()).WarnContext(r.Context(), "diskstore.gate_failed", "key", key, "err", err)
-			http.Error(w, "could not check the upload; retry", http.StatusServiceUnavailable)
-		default:
-			storeFailed(w, r, "diskstore.put_failed", err, "key", key)
+			return
 		}
+		writeFailed(w, r, err, "diskstore.put_failed", "key", key)
 		return
 	}
 	w.Header().Set("ETag", etag)
 	w.WriteHeader(http.StatusOK)
+}
+
+// writeFailed answers a PUT (whole object or part) whose body could not be
+// stored; event names the log record of a failure that is the server's.
+func writeFailed(w http.ResponseWriter, r *http.Request, err error, event string, attrs ...any) {
+	var bad *badBodyError
+	switch {
+	case errors.Is(err, errDeadline):
+		http.Error(w, errDeadline.Error(), http.StatusRequestTimeout)
+	case errors.As(err, &bad):
+		http.Error(w, bad.Error(), http.StatusBadRequest)
+	case errors.Is(err, errNotPending):
+		http.Error(w, errNotPending.Error(), http.StatusForbidden)
+	case errors.Is(err, storage.ErrUnavailable):
+		httplog.FromContext(r.Context()).WarnContext(r.Context(), "diskstore.gate_failed", append(attrs, "err", err)...)
+		http.Error(w, "could not check the upload; retry", http.StatusServiceUnavailable)
+	default:
+		storeFailed(w, r, event, err, attrs...)
+	}
 }
 
 type badBodyError struct{ msg string }

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/filegraph/filegraph/internal/httplog"
 	"github.com/filegraph/filegraph/internal/storage"
 )
 
@@ -63,22 +62,11 @@ func (s *Store) putPart(w http.ResponseWriter, r *http.Request, key string) {
 	http.NewResponseController(w).SetReadDeadline(deadline)
 	sum, err := s.writePart(r.Context(), key, uploadID, number, r.Body, r.ContentLength, checksum)
 	if err != nil {
-		var bad *badBodyError
-		switch {
-		case errors.Is(err, errDeadline):
-			http.Error(w, errDeadline.Error(), http.StatusRequestTimeout)
-		case errors.As(err, &bad):
-			http.Error(w, bad.Error(), http.StatusBadRequest)
-		case errors.Is(err, fs.ErrNotExist):
+		if errors.Is(err, fs.ErrNotExist) {
 			http.Error(w, "no such upload", http.StatusNotFound)
-		case errors.Is(err, errNotPending):
-			http.Error(w, errNotPending.Error(), http.StatusForbidden)
-		case errors.Is(err, storage.ErrUnavailable):
-			httplog.FromContext(r.Context()).WarnContext(r.Context(), "diskstore.gate_failed", "key", key, "err", err)
-			http.Error(w, "could not check the upload; retry", http.StatusServiceUnavailable)
-		default:
-			storeFailed(w, r, "diskstore.put_part_failed", err, "key", key, "part", number)
+			return
 		}
+		writeFailed(w, r, err, "diskstore.put_part_failed", "key", key, "part", number)
 		return
 	}
 	w.Header().Set("ETag", etagOf(sum))
