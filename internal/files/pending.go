@@ -114,17 +114,7 @@ func (s *Service) Uploads(ctx context.Context, a PendingArgs) (*PendingUploadCon
 		return nil, err
 	}
 	var ps problems
-	for _, n := range []struct {
-		name string
-		v    *int
-	}{{"first", a.First}, {"last", a.Last}} {
-		if n.v != nil && (*n.v < 0 || *n.v > MaxPageSize) {
-			ps.add(n.name, "must be from 0 to %d, got %d", MaxPageSize, *n.v)
-		}
-	}
-	if a.First != nil && a.Last != nil {
-		ps.add("last", "cannot be given together with first")
-	}
+	ps.checkPage(a.First, a.Last)
 	if err := ps.err(); err != nil {
 		return nil, err
 	}

@@ -27,17 +27,7 @@ var newestFirst = &ent.FileOrder{Direction: entgql.OrderDirectionDesc, Field: en
 // List returns one page of files, newest first unless ordered otherwise.
 func (s *Service) List(ctx context.Context, a ListArgs) (*ent.FileConnection, error) {
 	var ps problems
-	for _, n := range []struct {
-		name string
-		v    *int
-	}{{"first", a.First}, {"last", a.Last}} {
-		if n.v != nil && (*n.v < 0 || *n.v > MaxPageSize) {
-			ps.add(n.name, "must be from 0 to %d, got %d", MaxPageSize, *n.v)
-		}
-	}
-	if a.First != nil && a.Last != nil {
-		ps.add("last", "cannot be given together with first")
-	}
+	ps.checkPage(a.First, a.Last)
 	order := a.OrderBy
 	if order == nil {
 		order = newestFirst
@@ -151,4 +141,20 @@ func (s *Service) DownloadURL(ctx context.Context, id uuid.UUID) (*storage.Reque
 		return nil, storageError("presigning download", err)
 	}
 	return &req, nil
+}
+
+// checkPage checks Relay's first/last arguments, which every connection
+// takes alike.
+func (ps *problems) checkPage(first, last *int) {
+	for _, n := range []struct {
+		name string
+		v    *int
+	}{{"first", first}, {"last", last}} {
+		if n.v != nil && (*n.v < 0 || *n.v > MaxPageSize) {
+			ps.add(n.name, "must be from 0 to %d, got %d", MaxPageSize, *n.v)
+		}
+	}
+	if first != nil && last != nil {
+		ps.add("last", "cannot be given together with first")
+	}
 }
