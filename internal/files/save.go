@@ -199,58 +199,51 @@ func (s *Service) commit(ctx context.Context, user auth.User, items []*saving) (
 	if len(todo) == 0 {
 		return nil
 	}
-	tx, err := s.db.Tx(ctx)
-	if err != nil {
-		return dbError("starting transaction", err)
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	builders := make([]*ent.FileCreate, len(todo))
-	keys := make([]string, len(todo))
+	var created []*ent.File
 	var bytes int64
-	for i, it := range todo {
-		contentType := it.obj.ContentType
-		if contentType == "" {
-			contentType = it.upload.ContentType
+	err = s.inTx(ctx, "save", func(tx *ent.Tx) error {
+		builders := make([]*ent.FileCreate, len(todo))
+		keys := make([]string, len(todo))
+		for i, it := range todo {
+			contentType := it.obj.ContentType
+			if contentType == "" {
+				contentType = it.upload.ContentType
+			}
+			builders[i] = tx.File.Create().
+				SetBucket(s.store.Bucket()).
+				SetFileName(it.upload.FileName).
+				SetOriginalName(it.upload.OriginalName).
+				SetSize(it.obj.Size).
+				SetContentType(contentType).
+				SetOwner(user.ID)
+			keys[i] = it.upload.FileName
+			// A saved file's size is its upload's: stat refuses any other.
+			bytes += it.obj.Size
 		}
-		builders[i] = tx.File.Create().
-			SetBucket(s.store.Bucket()).
-			SetFileName(it.upload.FileName).
-			SetOriginalName(it.upload.OriginalName).
-			SetSize(it.obj.Size).
-			SetContentType(contentType).
-			SetOwner(user.ID)
-		keys[i] = it.upload.FileName
-		// A saved file's size is its upload's: stat refuses any other.
-		bytes += it.obj.Size
-	}
-	created, err := tx.File.CreateBulk(builders...).Save(ctx)
-	if err != nil {
-		if ent.IsConstraintError(err) {
-			return err // a concurrent save of a key won; Save retries
+		var err error
+		created, err = tx.File.CreateBulk(builders...).Save(ctx)
+		if err != nil {
+			if ent.IsConstraintError(err) {
+				return err // a concurrent save of a key won; Save retries
+			}
+			return dbError("saving files", err)
 		}
-		return dbError("saving files", err)
-	}
-	retired, err := tx.Upload.Delete().Where(
-		upload.FileNameIn(keys...),
-		upload.Owner(user.ID),
-		s.saveableAt(s.cfg.Now()),
-	).Exec(ctx)
+		retired, err := tx.Upload.Delete().Where(
+			upload.FileNameIn(keys...),
+			upload.Owner(user.ID),
+			s.saveableAt(s.cfg.Now()),
+		).Exec(ctx)
+		if err != nil {
+			return dbError("retiring uploads", err)
+		}
+		if retired != len(keys) {
+			return &InvalidError{Problems: []Problem{{Field: "files", Message: "an upload expired while saving; upload it again with a new URL"}}}
+		}
+		n := int64(len(created))
+		return addUsage(ctx, tx, user.ID, usageDelta{PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes})
+	})
 	if err != nil {
-		return dbError("retiring uploads", err)
-	}
-	if retired != len(keys) {
-		return &InvalidError{Problems: []Problem{{Field: "files", Message: "an upload expired while saving; upload it again with a new URL"}}}
-	}
-	n := int64(len(created))
-	if err := addUsage(ctx, tx, user.ID, usageDelta{PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes}); err != nil {
 		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return dbError("committing", err)
 	}
 	for i, it := range todo {
 		it.saved = created[i]
