@@ -67,32 +67,32 @@ func newPresigner(ctx context.Context, sdk *s3.PresignClient, bucket string, cre
 }
 
 // sign presigns method on key for ttl. query holds the request's own
-// parameters, already encoded (the signer puts them in canonical order);
-// header, the headers to sign; length, the Content-Length to sign, if any.
+// parameters (at least x-id), already encoded (the signer puts them in
+// canonical order); header, the headers to sign; length, the
+// Content-Length to sign, if any.
 func (p *presigner) sign(ctx context.Context, method, key, query string, header http.Header, length int64, ttl time.Duration) (storage.Request, error) {
 	creds, err := p.creds.Retrieve(ctx)
 	if err != nil {
 		return storage.Request{}, fmt.Errorf("s3store: credentials: %w", err)
 	}
 	now := p.now().UTC()
-	q := "X-Amz-Expires=" + strconv.FormatInt(int64(ttl/time.Second), 10)
-	if query != "" {
-		q += "&" + query
+	u := &url.URL{
+		Scheme:   p.scheme,
+		Host:     p.host,
+		Path:     p.path + "/" + key,
+		RawQuery: "X-Amz-Expires=" + strconv.FormatInt(int64(ttl/time.Second), 10) + "&" + query,
 	}
-	req := &http.Request{
-		Method: method,
-		URL: &url.URL{
-			Scheme:   p.scheme,
-			Host:     p.host,
-			Path:     p.path + "/" + key,
-			RawPath:  p.rawPath + "/" + httpbinding.EscapePath(key, false),
-			RawQuery: q,
-		},
-		Host:          p.host,
-		Header:        header,
-		ContentLength: length,
+	if p.rawPath != p.path || !plainPath(key) {
+		u.RawPath = p.rawPath + "/" + httpbinding.EscapePath(key, false)
 	}
-	signed, signedHeader, err := p.signer.PresignHTTP(ctx, creds, req, "UNSIGNED-PAYLOAD", p.service, p.region, now)
+	req := &http.Request{Method: method, URL: u, Host: p.host, Header: header, ContentLength: length}
+	var opts []func(*v4.SignerOptions)
+	if !hasAmzHeader(header) {
+		// Hoisting moves only x-amz-* headers into the query; with none
+		// the result is the same, without the work.
+		opts = noHoisting
+	}
+	signed, signedHeader, err := p.signer.PresignHTTP(ctx, creds, req, "UNSIGNED-PAYLOAD", p.service, p.region, now, opts...)
 	if err != nil {
 		return storage.Request{}, err
 	}
@@ -107,6 +107,35 @@ func (p *presigner) sign(ctx context.Context, method, key, query string, header 
 	slices.SortFunc(out.Header, func(a, b storage.Header) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
+
+var noHoisting = []func(*v4.SignerOptions){func(o *v4.SignerOptions) { o.DisableHeaderHoisting = true }}
+
+func hasAmzHeader(h http.Header) bool {
+	for name := range h {
+		if len(name) >= 6 && strings.EqualFold(name[:6], "X-Amz-") {
+			return true
+		}
+	}
+	return false
+}
+
+// plainPath reports whether key needs no escaping in a URL path, by S3's
+// rules or Go's, so that url.URL need not carry a RawPath.
+func plainPath(key string) bool {
+	for i := 0; i < len(key); i++ {
+		switch c := key[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '.', c == '_', c == '~', c == '/':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ifNoneMatchAny is shared by every PUT: the signer copies headers before
+// it touches them.
+var ifNoneMatchAny = []string{"*"}
 
 // putQuery, getQuery and partQuery name the operation as the SDK's
 // presigner does.
@@ -124,7 +153,7 @@ func (p *presigner) presignPut(ctx context.Context, key string, opts storage.Put
 	h["Content-Type"] = []string{opts.ContentType}
 	// Write once: a second PUT to the same URL cannot replace the object,
 	// even before the URL expires.
-	h["If-None-Match"] = []string{"*"}
+	h["If-None-Match"] = ifNoneMatchAny
 	if opts.ChecksumSHA256 != "" {
 		h["X-Amz-Checksum-Sha256"] = []string{opts.ChecksumSHA256}
 	}
