@@ -66,6 +66,7 @@ check: web/node_modules
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go') && echo "gofmt would change the files above" && exit 1)
 	go vet ./...
 	go vet -tags browser ./internal/server
+	go vet -tags codegen ./ent/schema
 
 # graphql-http's audit of the GraphQL over HTTP spec, which a test runs.
 scripts/audit/node_modules: scripts/audit/package-lock.json

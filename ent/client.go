@@ -9,9 +9,6 @@ import (
 	"log"
 	"reflect"
 
-	"github.com/filegraph/filegraph/ent/migrate"
-	"github.com/google/uuid"
-
 	"entgo.io/ent"
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
@@ -19,6 +16,7 @@ import (
 	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/ent/usage"
+	"github.com/google/uuid"
 
 	stdsql "database/sql"
 )
@@ -26,8 +24,6 @@ import (
 // Client is the client that holds all ent builders.
 type Client struct {
 	config
-	// Schema is the client for creating, migrating and dropping schema.
-	Schema *migrate.Schema
 	// File is the client for interacting with the File builders.
 	File *FileClient
 	// Tombstone is the client for interacting with the Tombstone builders.
@@ -46,7 +42,6 @@ func NewClient(opts ...Option) *Client {
 }
 
 func (c *Client) init() {
-	c.Schema = migrate.NewSchema(c.driver)
 	c.File = NewFileClient(c.config)
 	c.Tombstone = NewTombstoneClient(c.config)
 	c.Upload = NewUploadClient(c.config)

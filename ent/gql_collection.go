@@ -5,8 +5,8 @@ package ent
 import (
 	"context"
 
-	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/filegraph/filegraph/ent/entgql"
 	"github.com/filegraph/filegraph/ent/file"
 )
 

@@ -6,8 +6,8 @@ import (
 	"context"
 	"fmt"
 
-	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/filegraph/filegraph/ent/entgql"
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/google/uuid"
 	"github.com/hashicorp/go-multierror"

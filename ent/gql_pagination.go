@@ -9,11 +9,11 @@ import (
 	"io"
 	"strconv"
 
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/filegraph/filegraph/ent/entgql"
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/gqlerror"

@@ -8,8 +8,8 @@ package graph
 import (
 	"context"
 
-	"entgo.io/contrib/entgql"
 	"github.com/filegraph/filegraph/ent"
+	entgql1 "github.com/filegraph/filegraph/ent/entgql"
 	"github.com/filegraph/filegraph/internal/files"
 	"github.com/google/uuid"
 )
@@ -25,7 +25,7 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder
 }
 
 // Files is the resolver for the files field.
-func (r *queryResolver) Files(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.FileOrder, where *ent.FileWhereInput) (*ent.FileConnection, error) {
+func (r *queryResolver) Files(ctx context.Context, after *entgql1.Cursor[uuid.UUID], first *int, before *entgql1.Cursor[uuid.UUID], last *int, orderBy *ent.FileOrder, where *ent.FileWhereInput) (*ent.FileConnection, error) {
 	return r.FileService.List(ctx, files.ListArgs{After: after, First: first, Before: before, Last: last, OrderBy: orderBy, Where: where})
 }
 

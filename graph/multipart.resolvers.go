@@ -8,7 +8,7 @@ package graph
 import (
 	"context"
 
-	"entgo.io/contrib/entgql"
+	entgql1 "github.com/filegraph/filegraph/ent/entgql"
 	"github.com/filegraph/filegraph/internal/files"
 	"github.com/google/uuid"
 )
@@ -42,7 +42,7 @@ func (r *queryResolver) Upload(ctx context.Context, fileName string) (*files.Pen
 }
 
 // Uploads is the resolver for the uploads field.
-func (r *queryResolver) Uploads(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*files.PendingUploadConnection, error) {
+func (r *queryResolver) Uploads(ctx context.Context, after *entgql1.Cursor[uuid.UUID], first *int, before *entgql1.Cursor[uuid.UUID], last *int) (*files.PendingUploadConnection, error) {
 	return r.FileService.Uploads(ctx, files.PendingArgs{After: after, First: first, Before: before, Last: last})
 }
 

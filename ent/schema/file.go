@@ -3,10 +3,8 @@ package schema
 import (
 	"time"
 
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
-	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
@@ -34,25 +32,23 @@ func (File) Fields() []ent.Field {
 			NotEmpty().
 			Unique().
 			Immutable().
-			Annotations(entgql.OrderField("FILE_NAME")),
+			Annotations(orderField("FILE_NAME")...),
 		field.String("original_name").
 			NotEmpty().
 			Immutable().
-			Annotations(entgql.OrderField("ORIGINAL_NAME")),
+			Annotations(orderField("ORIGINAL_NAME")...),
 		field.Int64("size").
 			NonNegative().
 			Immutable().
-			Annotations(
-				entgql.OrderField("SIZE"),
-				entgql.Type("Int64"),
-			),
+			Annotations(orderField("SIZE")...).
+			Annotations(graphQLType("Int64")...),
 		field.String("content_type").
 			NotEmpty().
 			Immutable(),
 		field.Time("created_at").
 			Default(time.Now).
 			Immutable().
-			Annotations(entgql.OrderField("CREATED_AT")),
+			Annotations(orderField("CREATED_AT")...),
 		// The database default only fills rows saved before files had
 		// owners (they go to development mode's user); new rows always set it.
 		field.String("owner").
@@ -65,7 +61,7 @@ func (File) Fields() []ent.Field {
 		field.Time("deleted_at").
 			Optional().
 			Nillable().
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(notInAPI()...),
 	}
 }
 
@@ -78,13 +74,5 @@ func (File) Indexes() []ent.Index {
 		// the order, lets a page's cursor be one range of the index.
 		index.Fields("owner", "created_at", "id"),
 		index.Fields("deleted_at"),
-	}
-}
-
-// Annotations of the File.
-func (File) Annotations() []schema.Annotation {
-	return []schema.Annotation{
-		entgql.RelayConnection(),
-		entgql.QueryField("files"),
 	}
 }

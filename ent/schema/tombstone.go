@@ -1,9 +1,7 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
-	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
@@ -35,12 +33,5 @@ func (Tombstone) Fields() []ent.Field {
 func (Tombstone) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("delete_after"),
-	}
-}
-
-// Annotations of the Tombstone: internal bookkeeping, not part of the API.
-func (Tombstone) Annotations() []schema.Annotation {
-	return []schema.Annotation{
-		entgql.Skip(entgql.SkipAll),
 	}
 }

@@ -3,10 +3,8 @@ package schema
 import (
 	"time"
 
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
-	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
@@ -82,12 +80,5 @@ func (Upload) Fields() []ent.Field {
 func (Upload) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("expires_at"),
-	}
-}
-
-// Annotations of the Upload: internal bookkeeping, not part of the API.
-func (Upload) Annotations() []schema.Annotation {
-	return []schema.Annotation{
-		entgql.Skip(entgql.SkipAll),
 	}
 }

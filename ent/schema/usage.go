@@ -1,10 +1,7 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
-	"entgo.io/ent/dialect/entsql"
-	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 )
 
@@ -36,13 +33,5 @@ func (Usage) Fields() []ent.Field {
 		field.Int64("saved_bytes").
 			Comment("Their sizes.").
 			Default(0),
-	}
-}
-
-// Annotations of the Usage: internal bookkeeping, not part of the API.
-func (Usage) Annotations() []schema.Annotation {
-	return []schema.Annotation{
-		entsql.Table("usages"),
-		entgql.Skip(entgql.SkipAll),
 	}
 }

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"ariga.io/atlas/sql/migrate"
-	"ariga.io/atlas/sql/postgres"
-	"ariga.io/atlas/sql/sqlite"
 	"entgo.io/ent/dialect"
 
 	"github.com/filegraph/filegraph/ent/migrate/migrations"
@@ -50,15 +48,7 @@ func Migrate(ctx context.Context, db *sql.DB, d string) (applied []string, err e
 	if err := rrw.init(ctx); err != nil {
 		return nil, err
 	}
-	var drv migrate.Driver
-	if d == dialect.Postgres {
-		drv, err = postgres.Open(tx)
-	} else {
-		drv, err = sqlite.Open(tx)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("database: migration driver: %w", err)
-	}
+	drv := newApplier(tx, d)
 	opts := []migrate.ExecutorOption{migrate.WithLogger(&versionLog{applied: &applied})}
 	revs, err := rrw.ReadRevisions(ctx)
 	if err != nil {
@@ -303,3 +293,44 @@ func (l *versionLog) Log(e migrate.LogEntry) {
 		*l.applied = append(*l.applied, f.File.Version())
 	}
 }
+
+// applier is the part of a migrate.Driver that Atlas's executor uses to
+// apply migration files: it runs their statements in the migration
+// transaction, split as Atlas's driver for the dialect splits them. Atlas's
+// dialect packages, which inspect and diff schemas (and bring an HCL
+// interpreter and MySQL's along), stay out of the server; diff.go uses them.
+type applier struct {
+	// The executor calls none of the Driver's other methods on the path
+	// Migrate takes (ExecuteN with revisions in our own table).
+	migrate.Driver
+	tx   *sql.Tx
+	scan migrate.ScannerOptions
+}
+
+func newApplier(tx *sql.Tx, d string) *applier {
+	a := &applier{tx: tx, scan: migrate.ScannerOptions{MatchBegin: true}}
+	if d == dialect.Postgres {
+		// As ariga.io/atlas/sql/postgres scans.
+		a.scan = migrate.ScannerOptions{MatchBegin: true, MatchBeginAtomic: true, MatchDollarQuote: true, EscapedStringExt: true}
+	}
+	return a
+}
+
+func (a *applier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return a.tx.ExecContext(ctx, query, args...)
+}
+
+func (a *applier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return a.tx.QueryContext(ctx, query, args...)
+}
+
+// ScanStmts implements migrate.StmtScanner.
+func (a *applier) ScanStmts(input string) ([]*migrate.Stmt, error) {
+	return (&migrate.Scanner{ScannerOptions: a.scan}).Scan(input)
+}
+
+// CheckClean implements migrate.CleanChecker. The executor asks only when
+// the database has no revisions, and Migrate then always passes a baseline
+// (a database from before versioning) or allows a dirty start (ours is the
+// revisions table), so the answer would not change what happens.
+func (a *applier) CheckClean(context.Context, *migrate.TableIdent) error { return nil }

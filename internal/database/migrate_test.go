@@ -13,8 +13,10 @@ import (
 
 	atlas "ariga.io/atlas/sql/schema"
 	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/schema"
 
+	entmigrate "github.com/filegraph/filegraph/ent/migrate"
 	"github.com/filegraph/filegraph/ent/migrate/migrations"
 	"github.com/filegraph/filegraph/internal/testenv"
 )
@@ -53,7 +55,7 @@ func TestMigrationsMatchSchema(t *testing.T) {
 			}
 			defer db.Close()
 			var changes []atlas.Change
-			err = db.Ent.Schema.Create(ctx, schema.WithDiffHook(func(next schema.Differ) schema.Differ {
+			m, err := schema.NewMigrate(entsql.OpenDB(b.dialect, db.SQL), schema.WithDiffHook(func(next schema.Differ) schema.Differ {
 				return schema.DiffFunc(func(current, desired *atlas.Schema) ([]atlas.Change, error) {
 					cs, err := next.Diff(current, desired)
 					changes = cs
@@ -61,6 +63,9 @@ func TestMigrationsMatchSchema(t *testing.T) {
 				})
 			}))
 			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Create(ctx, entmigrate.Tables...); err != nil {
 				t.Fatal(err)
 			}
 			if len(changes) > 0 {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"entgo.io/contrib/entgql"
+	"github.com/filegraph/filegraph/ent/entgql"
 
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/file"

@@ -1,0 +1,57 @@
+//go:build codegen
+
+package schema
+
+// Annotations are read only by ent's code generator and entgql's (the
+// GraphQL schema, table names), which load this package with -tags codegen
+// (ent/entc.go). The server links this package for its defaults and
+// validators; built without the tag it gets no annotations
+// (annotations_none.go), and so does not link entgql, whose annotations
+// share a package with its generator.
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+)
+
+// Annotations of the File: listed as a Relay connection, Query.files.
+func (File) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.QueryField("files"),
+	}
+}
+
+// Annotations of the Tombstone: internal bookkeeping, not part of the API.
+func (Tombstone) Annotations() []schema.Annotation {
+	return notInAPI()
+}
+
+// Annotations of the Upload: internal bookkeeping, not part of the API.
+func (Upload) Annotations() []schema.Annotation {
+	return notInAPI()
+}
+
+// Annotations of the Usage: internal bookkeeping, not part of the API.
+func (Usage) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entsql.Table("usages"),
+		entgql.Skip(entgql.SkipAll),
+	}
+}
+
+// orderField lets clients order a connection by the field, as name.
+func orderField(name string) []schema.Annotation {
+	return []schema.Annotation{entgql.OrderField(name)}
+}
+
+// graphQLType gives the field this GraphQL type.
+func graphQLType(name string) []schema.Annotation {
+	return []schema.Annotation{entgql.Type(name)}
+}
+
+// notInAPI leaves a type or field out of the GraphQL schema.
+func notInAPI() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
