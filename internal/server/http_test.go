@@ -37,6 +37,10 @@ func TestGraphQLOverHTTP(t *testing.T) {
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), gqlResp) || !strings.Contains(body, `"totalCount":0`) {
 		t.Errorf("POST accepting %s: %d %q %s", gqlResp, res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
+	// Data alone is written around gqlgen's JSON, with its length.
+	if want := `{"data":{"files":{"totalCount":0}}}`; body != want || res.ContentLength != int64(len(want)) {
+		t.Errorf("answer %s with Content-Length %d, want %s with %d", body, res.ContentLength, want, len(want))
+	}
 	res, _ = send("POST", "/query", "application/json; charset=utf-8", "application/json", query)
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
 		t.Errorf("POST accepting application/json: %d %q", res.StatusCode, res.Header.Get("Content-Type"))
