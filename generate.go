@@ -3,5 +3,5 @@ package main
 // The ent generator writes graph/ent.graphqls, which gqlgen then reads, so
 // the order matters; schema.graphql is printed from what gqlgen built.
 //go:generate go run -mod=mod ./ent/entc.go
-//go:generate go run -mod=mod github.com/99designs/gqlgen generate
+//go:generate go run -mod=mod ./graph/codegen
 //go:generate go run ./graph/printschema schema.graphql

@@ -1,0 +1,140 @@
+// Command codegen is `gqlgen generate` for this repository (go generate
+// runs it), with one step gqlgen has no option for: a list whose elements
+// resolve nothing is marshalled in order, without a goroutine per element.
+//
+// gqlgen marshals every list of objects or enums through
+// graphql.MarshalSliceConcurrently, which starts a goroutine per element.
+// That pays when elements wait on resolvers; for plain data, like the 50
+// edges of a files page, the goroutines and their growing stacks cost more
+// than the marshalling (a fifth of the page's CPU). An opt-out was merged
+// upstream and reverted (99designs/gqlgen#3203, #3287), and the template
+// that writes those calls cannot be replaced. So a plugin reads gqlgen's
+// own model of the code (codegen.Data) for the lists below which no field
+// has a resolver, a context-taking method or a directive, and once gqlgen
+// has written the code, those lists' calls go to graph's marshalInOrder,
+// which keeps MarshalSliceConcurrently's signature and contract.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"log"
+	"os"
+
+	"github.com/99designs/gqlgen/api"
+	"github.com/99designs/gqlgen/codegen"
+	"github.com/99designs/gqlgen/codegen/config"
+	gqlast "github.com/vektah/gqlparser/v2/ast"
+)
+
+func main() {
+	cfg, err := config.LoadConfigFromDefaultLocations()
+	if err != nil {
+		log.Fatalf("loading gqlgen.yml: %v", err)
+	}
+	plain := &plainLists{}
+	if err := api.Generate(cfg, api.AddPlugin(plain)); err != nil {
+		log.Fatalf("gqlgen: %v", err)
+	}
+	if err := marshalInOrder(cfg.Exec.Filename, plain.funcs); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// plainLists is the gqlgen plugin that finds the lists to marshal in order.
+type plainLists struct {
+	funcs map[string]bool // the generated marshal functions of those lists
+}
+
+func (*plainLists) Name() string { return "plainlists" }
+
+func (p *plainLists) GenerateCode(data *codegen.Data) error {
+	p.funcs = map[string]bool{}
+	for _, t := range data.ReferencedTypes {
+		if t.IsSlice() && !t.IsScalar() && plain(data, t.Definition, map[string]bool{}) {
+			p.funcs[t.MarshalFunc()] = true
+		}
+	}
+	return nil
+}
+
+// plain reports whether marshalling a value of def runs only generated
+// code: no resolver, no method taking a context, no directive, at any depth.
+func plain(data *codegen.Data, def *gqlast.Definition, seen map[string]bool) bool {
+	if seen[def.Name] {
+		return true // being checked further up
+	}
+	seen[def.Name] = true
+	switch def.Kind {
+	case gqlast.Scalar, gqlast.Enum:
+		return true
+	case gqlast.Object:
+		obj := data.Objects.ByName(def.Name)
+		if obj == nil {
+			return false
+		}
+		for _, f := range obj.Fields {
+			if f.IsConcurrent() || f.HasDirectives() || !plain(data, f.TypeReference.Definition, seen) {
+				return false
+			}
+		}
+		return true
+	case gqlast.Interface, gqlast.Union:
+		for _, impl := range data.Schema.GetPossibleTypes(def) {
+			if !plain(data, impl, seen) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// marshalInOrder rewrites, in the generated file, the named functions'
+// calls to graphql.MarshalSliceConcurrently into calls to marshalInOrder.
+func marshalInOrder(filename string, funcs map[string]bool) error {
+	src, err := os.ReadFile(filename)
+	if err != nil {
+		return err
+	}
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, filename, src, 0)
+	if err != nil {
+		return err
+	}
+	var calls []int // offsets of the selector expressions to replace
+	found := map[string]bool{}
+	for _, decl := range file.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || !funcs[fn.Name.Name] {
+			continue
+		}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok && sel.Sel.Name == "MarshalSliceConcurrently" {
+				if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "graphql" {
+					calls = append(calls, fset.Position(sel.Pos()).Offset)
+					found[fn.Name.Name] = true
+				}
+			}
+			return true
+		})
+	}
+	for name := range funcs {
+		if !found[name] {
+			return fmt.Errorf("%s: %s marshals no list through graphql.MarshalSliceConcurrently: gqlgen's output changed, so graph/codegen must too", filename, name)
+		}
+	}
+	const from, to = "graphql.MarshalSliceConcurrently", "marshalInOrder"
+	var out bytes.Buffer
+	last := 0
+	for _, off := range calls {
+		out.Write(src[last:off])
+		out.WriteString(to)
+		last = off + len(from)
+	}
+	out.Write(src[last:])
+	return os.WriteFile(filename, out.Bytes(), 0o644)
+}
