@@ -17,26 +17,34 @@ import (
 	"github.com/filegraph/filegraph/internal/storage/storagetest"
 )
 
-// tmpBytes is what the store's temporary folder holds.
-func tmpBytes(t *testing.T, s *Store) int64 {
-	t.Helper()
-	var n int64
+// tmpUse is how many files the store's temporary folder holds, and how
+// many bytes.
+func tmpUse(s *Store) (files int, bytes int64) {
 	filepath.WalkDir(filepath.Join(s.root, "tmp"), func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
+				files++
+				bytes += fi.Size()
 			}
 		}
 		return nil
 	})
+	return files, bytes
+}
+
+// tmpBytes is what the store's temporary folder holds.
+func tmpBytes(t *testing.T, s *Store) int64 {
+	t.Helper()
+	_, n := tmpUse(s)
 	return n
 }
 
-// waitTmp waits until a PUT is streaming: its temporary file holds bytes.
+// waitTmp waits until a PUT is streaming: its temporary file is there. (Its
+// bytes may not be yet: a PUT writes whole chunks.)
 func waitTmp(t *testing.T, s *Store) {
 	t.Helper()
 	for range 1000 {
-		if tmpBytes(t, s) > 0 {
+		if files, _ := tmpUse(s); files > 0 {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -76,6 +84,7 @@ func TestParallelReplaysCostNoTemp(t *testing.T) {
 
 	// The first PUT sends half its body and holds.
 	pr, pw := io.Pipe()
+	defer pw.Close() // a failed test ends the PUT, rather than hang in the server's Close
 	first := make(chan int, 1)
 	go func() {
 		res, err := sendPut(req, pr, size)
@@ -186,6 +195,7 @@ func TestGateBoundsPuts(t *testing.T) {
 	// Forgotten while streaming (saved, deleted or swept meanwhile).
 	key, req = presign(time.Now().Add(time.Minute))
 	pr, pw = io.Pipe()
+	defer pw.Close()
 	done := make(chan int, 1)
 	go func() {
 		res, err := sendPut(req, pr, 10)

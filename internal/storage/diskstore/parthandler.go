@@ -88,7 +88,7 @@ func (s *Store) writePart(ctx context.Context, key, uploadID string, number int,
 		}
 	}()
 	h := sha256.New()
-	n, readErr, err := copyHashed(tmp, h, io.LimitReader(body, size+1))
+	n, readErr, err := copyHashed(newFileWriter(tmp), h, io.LimitReader(body, size+1))
 	if err != nil {
 		return nil, err
 	}
