@@ -107,11 +107,11 @@ func fill(src io.Reader, p []byte) (n int, err error) {
 	return n, err
 }
 
-// fileWriter writes a PUT's chunks to its file. Where the file system
-// allows, the writes bypass the page cache (O_DIRECT): the bytes go from
-// the chunk to the disk with no copy into the cache, the disk works while
-// the body arrives, and the fsync finds only the file's metadata left.
-// Otherwise they go through the cache, and every few MiB the kernel is
+// fileWriter writes a PUT's chunks to its file. Direct writes bypass the
+// page cache (O_DIRECT): the bytes go from the chunk to the disk with no
+// copy into the cache, the disk works while the body arrives, and the fsync
+// finds only the file's metadata left. Cached writes suit a file that is
+// read again soon (a part, at completion); every few MiB the kernel is
 // asked to start writing what the file has so far.
 type fileWriter struct {
 	f                *os.File
@@ -119,8 +119,10 @@ type fileWriter struct {
 	written, started int64
 }
 
-func newFileWriter(f *os.File) *fileWriter {
-	return &fileWriter{f: f, direct: setDirect(f, true) == nil}
+// newFileWriter writes to f directly if asked and the file system can,
+// else through the page cache.
+func newFileWriter(f *os.File, direct bool) *fileWriter {
+	return &fileWriter{f: f, direct: direct && setDirect(f, true) == nil}
 }
 
 // write writes p, a whole chunk unless it is the last.

@@ -33,13 +33,13 @@ func TestCopyHashed(t *testing.T) {
 	dir := t.TempDir()
 	writers := map[string]func(*os.File) *fileWriter{
 		"direct": func(f *os.File) *fileWriter {
-			w := newFileWriter(f)
+			w := newFileWriter(f, true)
 			if !w.direct && runtime.GOOS == "linux" {
 				t.Fatalf("%s takes no direct writes: this test would not test them", dir)
 			}
 			return w
 		},
-		"cached": func(f *os.File) *fileWriter { return &fileWriter{f: f} },
+		"cached": func(f *os.File) *fileWriter { return newFileWriter(f, false) },
 	}
 	for name, newWriter := range writers {
 		for _, size := range sizes {
@@ -95,7 +95,7 @@ func TestCopyHashedErrors(t *testing.T) {
 	}
 	defer f.Close()
 	src := io.MultiReader(bytes.NewReader(make([]byte, copyChunk+10)), iotest.ErrReader(boom))
-	if n, readErr, writeErr := copyHashed(newFileWriter(f), sha256.New(), src); n != copyChunk+10 || !errors.Is(readErr, boom) || writeErr != nil {
+	if n, readErr, writeErr := copyHashed(newFileWriter(f, true), sha256.New(), src); n != copyChunk+10 || !errors.Is(readErr, boom) || writeErr != nil {
 		t.Errorf("failing body: %d bytes, read error %v, write error %v", n, readErr, writeErr)
 	}
 
@@ -104,7 +104,7 @@ func TestCopyHashedErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	if _, readErr, writeErr := copyHashed(newFileWriter(ro), sha256.New(), endless{}); readErr != nil || writeErr == nil {
+	if _, readErr, writeErr := copyHashed(newFileWriter(ro, true), sha256.New(), endless{}); readErr != nil || writeErr == nil {
 		t.Errorf("unwritable file: read error %v, write error %v; want none and one", readErr, writeErr)
 	}
 }

@@ -182,7 +182,8 @@ func (s *Store) write(ctx context.Context, key string, body io.Reader, size int6
 		}
 	}()
 	h := sha256.New()
-	n, readErr, err := copyHashed(newFileWriter(tmp), h, io.LimitReader(body, size+1))
+	// Straight to disk: nothing reads the object back soon.
+	n, readErr, err := copyHashed(newFileWriter(tmp, true), h, io.LimitReader(body, size+1))
 	if err != nil {
 		return "", err
 	}

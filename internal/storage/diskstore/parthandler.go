@@ -88,7 +88,10 @@ func (s *Store) writePart(ctx context.Context, key, uploadID string, number int,
 		}
 	}()
 	h := sha256.New()
-	n, readErr, err := copyHashed(newFileWriter(tmp), h, io.LimitReader(body, size+1))
+	// Through the page cache: completion reads the part back, from there
+	// while it is recent (read from the disk, 512 MiB in 8 parts took 0.9 s
+	// to complete rather than 0.6).
+	n, readErr, err := copyHashed(newFileWriter(tmp, false), h, io.LimitReader(body, size+1))
 	if err != nil {
 		return nil, err
 	}
