@@ -13,9 +13,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -84,6 +86,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *s
 	)
 	if databaseURL != "" {
 		drv = dialect.Postgres
+		databaseURL = oneRoundTrip(databaseURL)
 		db, err = o.open("postgres", databaseURL)
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
@@ -164,6 +167,24 @@ type Option func(*options)
 type options struct {
 	open     func(driverName, dsn string) (*sql.DB, error)
 	maxConns int
+}
+
+// oneRoundTrip asks lib/pq to send a query with parameters in one round
+// trip (parse, bind and execute together) rather than two (the first only
+// to learn the parameters' types), unless the URL says otherwise. Every
+// parameter we send is text to PostgreSQL, which infers its type from the
+// statement; only []byte would go as binary, and no column is bytea.
+func oneRoundTrip(databaseURL string) string {
+	if strings.Contains(databaseURL, "binary_parameters") {
+		return databaseURL
+	}
+	if u, err := url.Parse(databaseURL); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("binary_parameters", "yes")
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return databaseURL + " binary_parameters=yes" // key=value form
 }
 
 // OpenWith opens the pool with open instead of sql.Open: telemetry wraps
