@@ -26,11 +26,12 @@ func TestIdleRSS(t *testing.T) {
 		name   string
 		deploy func(*testing.T) *deployment
 	}{
-		{"sqlite+disk", localDeployment},
+		{"sqlite+disk", func(t *testing.T) *deployment { d, _ := diskDeployment(t); return d }},
 		{"postgres+s3", newDeployment},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			p := mode.deploy(t).start()
+			// Metrics on, as by default: exercise scrapes them.
+			p := mode.deploy(t).start("METRICS_ADDR=127.0.0.1:0")
 			started := readRSS(t, p)
 			exercise(t, p)
 			idle := readRSS(t, p)
@@ -42,16 +43,6 @@ func TestIdleRSS(t *testing.T) {
 			}
 		})
 	}
-}
-
-// localDeployment is make run's: SQLite and disk storage in DATA_DIR.
-func localDeployment(t *testing.T) *deployment {
-	return &deployment{t: t, env: []string{
-		"DATABASE_URL=",
-		"S3_BUCKET=",
-		"DATA_DIR=" + t.TempDir(),
-		"METRICS_ADDR=127.0.0.1:0",
-	}}
 }
 
 // exercise sends every kind of request a client makes, each checked.

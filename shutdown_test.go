@@ -21,7 +21,9 @@ import (
 // of the real binary to share.
 func diskDeployment(t *testing.T) (*deployment, string) {
 	dir := t.TempDir()
-	return &deployment{t: t, env: []string{"DATA_DIR=" + dir, "LOG_LEVEL=info", "METRICS_ADDR=off"}}, dir
+	// Empty DATABASE_URL and S3_BUCKET: SQLite and disk, whatever the
+	// caller's environment says.
+	return &deployment{t: t, env: []string{"DATABASE_URL=", "S3_BUCKET=", "DATA_DIR=" + dir, "LOG_LEVEL=info", "METRICS_ADDR=off"}}, dir
 }
 
 // slowPut is a disk PUT of a large body that sends its first megabyte and
