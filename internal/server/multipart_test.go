@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -186,6 +187,8 @@ func TestMultipartFlow(t *testing.T) {
 				t.Fatalf("upload = %+v", p.Upload)
 			}
 
+			// The store's ids, read while the rows still hold them.
+			ids := []string{e.multipartID(ms[0].FileName), e.multipartID(ms[1].FileName)}
 			save := map[string]any{"files": []map[string]any{
 				{"fileName": ms[0].FileName, "originalName": "film.mp4"},
 				{"fileName": ms[1].FileName, "originalName": "disk.img"},
@@ -219,26 +222,43 @@ func TestMultipartFlow(t *testing.T) {
 				t.Errorf("pending after save: %+v", c.Uploads)
 			}
 			mp := e.store.(storage.Multipart)
-			if _, err := mp.ListParts(ctx, ms[0].FileName, e.multipartID(ms[0].FileName)); !errors.Is(err, storage.ErrNotExist) {
-				t.Errorf("the store still has the upload in progress: %v", err)
+			for i, id := range ids {
+				if _, err := mp.ListParts(ctx, ms[i].FileName, id); !errors.Is(err, storage.ErrNotExist) {
+					t.Errorf("the store still has %s's upload in progress: %v", ms[i].OriginalName, err)
+				}
+			}
+			if n := e.inProgress(); n != 0 {
+				t.Errorf("%d uploads in progress remain in the store", n)
 			}
 		})
 	}
 }
 
-// multipartID reads the store's upload id from the row (tests only).
+// multipartID reads the store's upload id from the pending upload's row;
+// it fails the test when there is no such row or no id, so that a check
+// made with the id never asks the store about "".
 func (e *env) multipartID(fileName string) string {
 	e.t.Helper()
-	var id string
-	rows, err := e.srv.db.SQL.Query("SELECT multipart_id FROM uploads WHERE file_name = $1", fileName)
+	var id sql.NullString
+	if err := e.srv.db.SQL.QueryRow("SELECT multipart_id FROM uploads WHERE file_name = $1", fileName).Scan(&id); err != nil {
+		e.t.Fatalf("the upload id of %s: %v", fileName, err)
+	}
+	if id.String == "" {
+		e.t.Fatalf("the upload %s has no multipart id", fileName)
+	}
+	return id.String
+}
+
+// inProgress counts the uploads in parts the store holds; a listing that
+// fails fails the test instead of reading as none.
+func (e *env) inProgress() int {
+	e.t.Helper()
+	n := 0
+	err := e.store.(storage.MultipartLister).ListMultipart(context.Background(), "", func(storage.MultipartUpload) error { n++; return nil })
 	if err != nil {
-		e.t.Fatal(err)
+		e.t.Fatalf("ListMultipart: %v", err)
 	}
-	defer rows.Close()
-	if rows.Next() {
-		rows.Scan(&id)
-	}
-	return id
+	return n
 }
 
 // TestMultipartResume: a client uploads some parts and goes away (a reload);
@@ -405,9 +425,7 @@ func TestMultipartAbort(t *testing.T) {
 			if _, err := e.store.(storage.Multipart).ListParts(ctx, m.FileName, id); !errors.Is(err, storage.ErrNotExist) {
 				t.Errorf("the store still holds the parts: %v", err)
 			}
-			n := 0
-			e.store.(storage.MultipartLister).ListMultipart(ctx, "", func(storage.MultipartUpload) error { n++; return nil })
-			if n != 0 {
+			if n := e.inProgress(); n != 0 {
 				t.Errorf("%d uploads in progress remain in the store", n)
 			}
 			var c pendingConnection
@@ -484,9 +502,7 @@ func TestMultipartLimits(t *testing.T) {
 	if err.Extensions["limit"] != "MAX_PENDING_UPLOADS" {
 		t.Errorf("pending cap: %+v", err)
 	}
-	n := 0
-	e.store.(storage.MultipartLister).ListMultipart(context.Background(), "", func(storage.MultipartUpload) error { n++; return nil })
-	if n != 2 {
+	if n := e.inProgress(); n != 2 {
 		t.Errorf("the store has %d uploads in progress, want the 2 issued (refused ones aborted)", n)
 	}
 
@@ -548,9 +564,7 @@ func TestSweepExpiredMultipart(t *testing.T) {
 					t.Errorf("%s: object left: %v", m.OriginalName, err)
 				}
 			}
-			n := 0
-			e.store.(storage.MultipartLister).ListMultipart(ctx, "", func(storage.MultipartUpload) error { n++; return nil })
-			if n != 0 {
+			if n := e.inProgress(); n != 0 {
 				t.Errorf("%d uploads in progress left in the store", n)
 			}
 			if c, _ := e.srv.db.Ent.Upload.Query().Count(ctx); c != 0 {

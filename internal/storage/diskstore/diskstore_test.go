@@ -256,7 +256,9 @@ func TestCompletedUploadLeftover(t *testing.T) {
 		t.Errorf("the upload folder is still there: %v", err)
 	}
 	n := 0
-	s.ListMultipart(ctx, "", func(storage.MultipartUpload) error { n++; return nil })
+	if err := s.ListMultipart(ctx, "", func(storage.MultipartUpload) error { n++; return nil }); err != nil {
+		t.Fatalf("ListMultipart: %v", err)
+	}
 	if n != 0 {
 		t.Errorf("ListMultipart lists %d uploads, want none", n)
 	}
