@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +61,7 @@ func TestKilledBetweenCompletionAndRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	save := `{"query":"mutation { saveFiles(files: [{fileName: \"` + m.FileName + `\", originalName: \"big.bin\"}]) { id } }"}`
-	go http.Post(p.base+"/query", "application/json", strings.NewReader(save))
+	go client.Post(p.base+"/query", "application/json", strings.NewReader(save))
 	deadline := time.Now().Add(15 * time.Second)
 	for !d.objectExists(m.FileName) || !d.waitingOnLock() {
 		if time.Now().After(deadline) {
@@ -89,7 +88,7 @@ func TestKilledBetweenCompletionAndRow(t *testing.T) {
 		map[string]any{"f": []map[string]any{{"fileName": m.FileName, "originalName": "big.bin"}}}, &s)
 	var dl struct{ FileDownloadURL struct{ URL string } }
 	q.gql(t, `query($id: ID!) { fileDownloadUrl(id: $id) { url } }`, map[string]any{"id": s.SaveFiles[0].ID}, &dl)
-	res, err := http.Get(dl.FileDownloadURL.URL)
+	res, err := client.Get(dl.FileDownloadURL.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,11 +104,19 @@ func newDeployment(t *testing.T) *deployment {
 	}}
 }
 
-// command runs the binary to completion and returns its output.
+// command runs the binary to completion and returns its output; a command
+// that has not finished within a minute is killed and reported, so a
+// stalled store or database fails the test instead of hanging it.
 func (d *deployment) command(args ...string) (string, error) {
-	cmd := exec.Command(bin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), d.env...)
+	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%s %v: killed after a minute: %w", filepath.Base(bin), args, err)
+	}
 	return string(out), err
 }
 

@@ -69,7 +69,7 @@ func (p *process) startSlowPut(t *testing.T, size int) *slowPut {
 		}
 	}()
 	go func() {
-		res, err := http.DefaultClient.Do(req)
+		res, err := client.Do(req)
 		if err == nil {
 			b, _ := io.ReadAll(res.Body)
 			res.Body.Close()
@@ -244,7 +244,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	var readyAnswer string
 	for routing.Load() {
 		time.Sleep(100 * time.Millisecond)
-		res, err := http.Get(p.base + "/readyz")
+		res, err := client.Get(p.base + "/readyz")
 		if err != nil {
 			readyAnswer = err.Error()
 			routing.Store(false)

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestGraphQLOverHTTPAudit runs graphql-http's server audit, the reference
@@ -20,7 +22,13 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 		t.Fatal("node is not installed; the audit needs Node.js 18 or later")
 	}
 	e := newEnv(t, "sqlite+disk")
-	out, err := exec.Command(node, filepath.Join(dir, "audit.mjs"), e.URL+"/query").CombinedOutput()
+	// Bounded: an audit request the server never answers fails the test
+	// instead of holding the package until go test's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "audit.mjs"), e.URL+"/query")
+	cmd.WaitDelay = time.Second // and its output is not waited for past the kill
+	out, err := cmd.CombinedOutput()
 	t.Logf("%s", out)
 	if err != nil {
 		t.Fatalf("audit failed: %v", err)

@@ -122,7 +122,7 @@ func TestCORSForParts(t *testing.T) {
 			req.Header.Set("Origin", origin)
 			req.Header.Set("Access-Control-Request-Method", "PUT")
 			req.Header.Set("Access-Control-Request-Headers", strings.Join(names, ","))
-			res, err := http.DefaultClient.Do(req)
+			res, err := client.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

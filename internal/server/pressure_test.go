@@ -422,7 +422,7 @@ func TestUploadURLLifeAfterDatabaseWait(t *testing.T) {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+token(t, fmt.Sprintf("clock-%d", c)))
 			sent := time.Now()
-			res, err := http.DefaultClient.Do(req)
+			res, err := client.Do(req)
 			if err != nil {
 				answers[c].err = err.Error()
 				return

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -23,7 +24,7 @@ func sendPut(u uploadURL, body io.Reader, size int64) (int, error) {
 			r.Header.Set(h.Name, h.Value)
 		}
 	}
-	res, err := http.DefaultClient.Do(r)
+	res, err := client.Do(r)
 	if err != nil {
 		return 0, err
 	}
@@ -72,13 +73,18 @@ func TestUploadURLsOutliveNothing(t *testing.T) {
 			// A PUT begun in time and trickled past the sweep of its upload.
 			slow := e.createUploads(map[string]any{"originalName": "slow.txt", "size": len(body)})[0]
 			pr, pw := io.Pipe()
-			done := make(chan int, 1)
+			// Closed however the test ends: a PUT left waiting for its body
+			// would hold the server's Close, and the package, until go
+			// test's timeout.
+			defer pw.CloseWithError(errors.New("test over"))
+			type answer struct {
+				code int
+				err  error
+			}
+			done := make(chan answer, 1)
 			go func() {
 				code, err := sendPut(slow, pr, int64(len(body)))
-				if err != nil {
-					t.Error(err)
-				}
-				done <- code
+				done <- answer{code, err}
 			}()
 			pw.Write(body[:10])
 			e.clock.advance(2*time.Minute + 10*time.Minute + time.Minute + time.Second)
@@ -87,8 +93,8 @@ func TestUploadURLsOutliveNothing(t *testing.T) {
 			}
 			pw.Write(body[10:])
 			pw.Close()
-			if code := <-done; !replayOK(code) {
-				t.Errorf("trickled PUT after the sweep: %d", code)
+			if a := <-done; a.err != nil || !replayOK(a.code) {
+				t.Errorf("trickled PUT after the sweep: %d, %v", a.code, a.err)
 			}
 			// Once no URL can write, the sweeper deletes again.
 			e.clock.advance(2*time.Minute + 10*time.Minute + time.Minute + time.Second)

@@ -385,7 +385,7 @@ func TestFragmentChainWithoutToken(t *testing.T) {
 	if !strings.Contains(err.Message, "exceeds the limit of 5000") {
 		t.Errorf("POST: %q", err.Message)
 	}
-	res, err2 := http.Get(e.URL + "/query?query=" + url.QueryEscape(q))
+	res, err2 := client.Get(e.URL + "/query?query=" + url.QueryEscape(q))
 	if err2 != nil {
 		t.Fatal(err2)
 	}
@@ -420,7 +420,7 @@ func TestDevelopmentModeHosts(t *testing.T) {
 		req, _ := http.NewRequest("POST", e.URL+"/query", strings.NewReader(`{"query":"{ files { totalCount } }"}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Host = host
-		res, err := http.DefaultClient.Do(req)
+		res, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -433,7 +433,7 @@ func TestDevelopmentModeHosts(t *testing.T) {
 	a := newAuthEnv(t, "sqlite+disk")
 	req, _ := http.NewRequest("GET", a.URL+"/healthz", nil)
 	req.Host = "api.example.com"
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,7 +124,7 @@ func TestTraces(t *testing.T) {
 				}
 			}
 			put.Header.Set("traceparent", traceparent)
-			res, err := http.DefaultClient.Do(put)
+			res, err := client.Do(put)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -256,7 +256,7 @@ func tracedPost(t *testing.T, e *env, traceparent, query string, vars map[string
 	req, _ := http.NewRequest(http.MethodPost, e.URL+"/query", bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("traceparent", traceparent)
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

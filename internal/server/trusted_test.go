@@ -24,7 +24,7 @@ func (e *env) postRaw(body map[string]any) gqlResponse {
 	data, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", e.URL+"/query", bytes.NewReader(data))
 	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestTrustedDocuments(t *testing.T) {
 	}), "UNTRUSTED_OPERATION")
 	// GET works by hash too (the APQ form).
 	ext, _ := json.Marshal(persisted(filesHash))
-	res, err := http.Get(e.URL + "/query?extensions=" + url.QueryEscape(string(ext)))
+	res, err := client.Get(e.URL + "/query?extensions=" + url.QueryEscape(string(ext)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestTrustedDocuments(t *testing.T) {
 	want("Files by hash over GET", got, "")
 
 	// No playground: it needs introspection.
-	res, err = http.Get(e.URL + "/")
+	res, err = client.Get(e.URL + "/")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func BenchmarkPutThroughput(b *testing.B) {
 				r.Header.Set(h.Name, h.Value)
 			}
 		}
-		res, err := http.DefaultClient.Do(r)
+		res, err := client.Do(r)
 		if err != nil {
 			b.Fatal(err)
 		}
