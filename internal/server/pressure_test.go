@@ -83,8 +83,8 @@ func (p *pressure) run(t *testing.T, e *env, readiness *readinessPolls) {
 	}
 	var wg sync.WaitGroup
 	for c := range p.clients {
+		tok := token(t, fmt.Sprintf("writer-%d", c)) // on the test goroutine: token may t.Fatal
 		wg.Go(func() {
-			tok := token(t, fmt.Sprintf("writer-%d", c))
 			for i := 0; time.Now().Before(deadline); i++ {
 				p.flow(hc, e.URL, tok, fmt.Sprintf("w%d-%d", c, i))
 			}
@@ -416,11 +416,12 @@ func TestUploadURLLifeAfterDatabaseWait(t *testing.T) {
 	answers := make([]answer, 50)
 	var wg sync.WaitGroup
 	for c := range answers {
+		tok := token(t, fmt.Sprintf("clock-%d", c)) // on the test goroutine: token may t.Fatal
 		wg.Go(func() {
 			body, _ := json.Marshal(map[string]any{"query": createQ, "variables": map[string]any{"files": []map[string]any{{"originalName": "c.txt", "size": 1}}}})
 			req, _ := http.NewRequest("POST", e.URL+"/query", bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+token(t, fmt.Sprintf("clock-%d", c)))
+			req.Header.Set("Authorization", "Bearer "+tok)
 			sent := time.Now()
 			res, err := client.Do(req)
 			if err != nil {

@@ -31,15 +31,17 @@ func TestCopyHashed(t *testing.T) {
 	body := make([]byte, sizes[len(sizes)-1])
 	rand.Read(body)
 	dir := t.TempDir()
-	writers := map[string]func(*os.File) *fileWriter{
-		"direct": func(f *os.File) *fileWriter {
+	// Each takes the subtest's t: a subtest runs on a goroutine of its own,
+	// where the parent's t.Fatalf must not be called.
+	writers := map[string]func(*testing.T, *os.File) *fileWriter{
+		"direct": func(t *testing.T, f *os.File) *fileWriter {
 			w := newFileWriter(f, true)
 			if !w.direct && runtime.GOOS == "linux" {
 				t.Fatalf("%s takes no direct writes: this test would not test them", dir)
 			}
 			return w
 		},
-		"cached": func(f *os.File) *fileWriter { return newFileWriter(f, false) },
+		"cached": func(_ *testing.T, f *os.File) *fileWriter { return newFileWriter(f, false) },
 	}
 	for name, newWriter := range writers {
 		for _, size := range sizes {
@@ -55,7 +57,7 @@ func TestCopyHashed(t *testing.T) {
 						src = trickle{src}
 					}
 					h := sha256.New()
-					n, readErr, writeErr := copyHashed(newWriter(f), h, src)
+					n, readErr, writeErr := copyHashed(newWriter(t, f), h, src)
 					if n != int64(size) || readErr != nil || writeErr != nil {
 						t.Fatalf("copied %d bytes, read error %v, write error %v; want %d, none, none", n, readErr, writeErr, size)
 					}
