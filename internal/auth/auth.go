@@ -123,7 +123,7 @@ func (a *Authenticator) Verify(token string) (User, error) {
 	if id == "" || len(id) > maxUserID || !utf8.ValidString(id) || strings.IndexByte(id, 0) >= 0 {
 		return User{}, fmt.Errorf("%w: the token's %q claim is not a user id", ErrUnauthenticated, a.cfg.UserClaim)
 	}
-	return User{ID: id, Admin: hasRole(claims, a.cfg.RolesClaim, a.cfg.AdminRole)}, nil
+	return User{ID: id, Admin: hasRole(claims, a.cfg.RolesClaim, a.cfg.RolesSeparator, a.cfg.AdminRole)}, nil
 }
 
 // reason turns a verification failure into words for the caller: which
@@ -150,8 +150,9 @@ func reason(err error) string {
 // hasRole looks role up at path, a dotted path into the claims ("roles",
 // "realm_access.roles"); a claim named with dots (Auth0's
 // "https://example.com/roles") is matched whole first. The value may be a
-// list or a space-separated string.
-func hasRole(claims map[string]any, path, role string) bool {
+// list, or a string: one role unless sep says how to split it (" ": on
+// white space). Never split unasked: "super admin" is not admin.
+func hasRole(claims map[string]any, path, sep, role string) bool {
 	if path == "" || role == "" {
 		return false
 	}
@@ -169,7 +170,17 @@ func hasRole(claims map[string]any, path, role string) bool {
 	}
 	switch v := v.(type) {
 	case string:
-		return slices.Contains(strings.Fields(v), role)
+		switch sep {
+		case "":
+			return v == role
+		case " ":
+			return slices.Contains(strings.Fields(v), role)
+		}
+		for r := range strings.SplitSeq(v, sep) {
+			if strings.TrimSpace(r) == role {
+				return true
+			}
+		}
 	case []any:
 		for _, r := range v {
 			if s, _ := r.(string); s == role {

@@ -140,25 +140,33 @@ func TestSecret(t *testing.T) {
 func TestRoles(t *testing.T) {
 	tests := []struct {
 		path  string
+		sep   string // AUTH_ROLES_SEPARATOR as config reads it
 		roles jwt.MapClaims
 		admin bool
 	}{
-		{"roles", jwt.MapClaims{"roles": []any{"user", "admin"}}, true},
-		{"roles", jwt.MapClaims{"roles": "admin"}, true},
-		{"roles", jwt.MapClaims{"roles": "user admin"}, true},
-		{"roles", jwt.MapClaims{"roles": "administrator"}, false},
-		{"roles", jwt.MapClaims{"roles": []any{"user"}}, false},
-		{"roles", jwt.MapClaims{}, false},
-		{"realm_access.roles", jwt.MapClaims{"realm_access": map[string]any{"roles": []any{"admin"}}}, true},
-		{"realm_access.roles", jwt.MapClaims{"realm_access": "admin"}, false},
-		{"https://app.example/roles", jwt.MapClaims{"https://app.example/roles": []any{"admin"}}, true},
-		{"app_metadata.role", jwt.MapClaims{"app_metadata": map[string]any{"role": "admin"}}, true},
+		{"roles", "", jwt.MapClaims{"roles": []any{"user", "admin"}}, true},
+		{"roles", "", jwt.MapClaims{"roles": "admin"}, true},
+		// A string is one role unless a separator is configured.
+		{"roles", "", jwt.MapClaims{"roles": "super admin"}, false},
+		{"roles", "", jwt.MapClaims{"roles": "user,admin"}, false},
+		{"roles", "", jwt.MapClaims{"roles": []any{"super admin"}}, false},
+		{"roles", " ", jwt.MapClaims{"roles": "user  admin"}, true},
+		{"roles", " ", jwt.MapClaims{"roles": "superadmin"}, false},
+		{"roles", ",", jwt.MapClaims{"roles": "user, admin"}, true},
+		{"roles", ",", jwt.MapClaims{"roles": "user admin"}, false},
+		{"roles", "", jwt.MapClaims{"roles": "administrator"}, false},
+		{"roles", "", jwt.MapClaims{"roles": []any{"user"}}, false},
+		{"roles", "", jwt.MapClaims{}, false},
+		{"realm_access.roles", "", jwt.MapClaims{"realm_access": map[string]any{"roles": []any{"admin"}}}, true},
+		{"realm_access.roles", "", jwt.MapClaims{"realm_access": "admin"}, false},
+		{"https://app.example/roles", "", jwt.MapClaims{"https://app.example/roles": []any{"admin"}}, true},
+		{"app_metadata.role", "", jwt.MapClaims{"app_metadata": map[string]any{"role": "admin"}}, true},
 	}
 	for _, tt := range tests {
-		a := newAuth(t, config.Auth{JWTSecret: []byte(secret), RolesClaim: tt.path})
+		a := newAuth(t, config.Auth{JWTSecret: []byte(secret), RolesClaim: tt.path, RolesSeparator: tt.sep})
 		u, err := a.Verify(hs256(t, secret, claims("bob", tt.roles)))
 		if err != nil || u.Admin != tt.admin {
-			t.Errorf("%s %v: admin = %v, %v; want %v", tt.path, tt.roles, u.Admin, err, tt.admin)
+			t.Errorf("%s %v separated by %q: admin = %v, %v; want %v", tt.path, tt.roles, tt.sep, u.Admin, err, tt.admin)
 		}
 	}
 }

@@ -74,8 +74,11 @@ type Auth struct {
 	Audience   string
 	UserClaim  string
 	RolesClaim string // a dotted path into the claims
-	AdminRole  string
-	Leeway     time.Duration
+	// RolesSeparator splits a roles claim given as one string: "" matches
+	// the whole string, " " splits on any run of white space.
+	RolesSeparator string
+	AdminRole      string
+	Leeway         time.Duration
 	// Disabled allows development mode on a non-loopback address.
 	Disabled bool
 }
@@ -161,6 +164,7 @@ var Settings = []Setting{
 	{"AUTH_AUDIENCE", "", "required aud claim, when set", field(text, func(c *Config) *string { return &c.Auth.Audience })},
 	{"AUTH_USER_CLAIM", "sub", "claim holding the user id", field(text, func(c *Config) *string { return &c.Auth.UserClaim })},
 	{"AUTH_ROLES_CLAIM", "roles", "dotted path to the claim holding the user's roles (a string or a list)", field(text, func(c *Config) *string { return &c.Auth.RolesClaim })},
+	{"AUTH_ROLES_SEPARATOR", "", "how to split a roles claim given as one string: empty matches the whole string as one role, space splits on white space (OAuth scope style), any other text splits on it (e.g. ,)", field(rolesSeparator, func(c *Config) *string { return &c.Auth.RolesSeparator })},
 	{"AUTH_ADMIN_ROLE", "admin", "role that may act on every user's files", field(text, func(c *Config) *string { return &c.Auth.AdminRole })},
 	{"AUTH_LEEWAY", "30s", "clock skew allowed when checking exp and nbf", field(duration(0, "30s"), func(c *Config) *time.Duration { return &c.Auth.Leeway })},
 	{"AUTH_DISABLED", "false", "with no AUTH_JWKS_URL or AUTH_JWT_SECRET, allow development mode (one local user) on a non-loopback ADDR", field(boolean, func(c *Config) *bool { return &c.Auth.Disabled })},
@@ -282,6 +286,15 @@ func list(parse func(string) (string, error), dst func(*Config) *[]string) func(
 // that cross checks and messages see what was given.
 
 func text(s string) (string, error) { return s, nil }
+
+// rolesSeparator reads the word space as " ": a setting's value is trimmed,
+// so a space itself could not be given.
+func rolesSeparator(s string) (string, error) {
+	if s == "space" {
+		return " ", nil
+	}
+	return s, nil
+}
 
 func hostPort(s string) (string, error) {
 	if _, _, err := net.SplitHostPort(s); err != nil {

@@ -39,9 +39,13 @@ func TestValues(t *testing.T) {
 		"CORS_ALLOWED_ORIGINS": "https://a.example, http://localhost:5173/",
 		"STORAGE_SIGNING_KEY":  strings.Repeat("ab", 32),
 		"AUTH_DISABLED":        "true",
+		"AUTH_ROLES_SEPARATOR": "space",
 	}))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.Auth.RolesSeparator != " " {
+		t.Errorf("AUTH_ROLES_SEPARATOR=space read as %q", c.Auth.RolesSeparator)
 	}
 	if c.PublicURL != "http://localhost:9000" || !c.S3.ForcePathStyle || c.MaxUploadSize != 10<<20 || c.UploadURLTTL != 5*time.Minute {
 		t.Errorf("%+v", c)
