@@ -109,14 +109,29 @@ func New(ctx context.Context, cfg config.Auth, log *slog.Logger) (*Authenticator
 		opts = append(opts, jwt.WithValidMethods([]string{"HS256"}))
 	}
 	a.parser = jwt.NewParser(opts...)
+	// golang-jwt ignores crit. RFC 7515 says a token whose crit names an
+	// extension the recipient does not understand must be refused, and
+	// this server understands none; checked before any key is looked up.
+	keyfunc := a.keyfunc
+	a.keyfunc = func(t *jwt.Token) (any, error) {
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errCritical
+		}
+		return keyfunc(t)
+	}
 	return a, nil
 }
+
+var errCritical = errors.New("crit header")
 
 // Verify checks a token and returns its user.
 func (a *Authenticator) Verify(token string) (User, error) {
 	claims := jwt.MapClaims{}
 	if _, err := a.parser.ParseWithClaims(token, claims, a.keyfunc); err != nil {
-		return User{}, fmt.Errorf("%w: %s", ErrUnauthenticated, reason(err))
+		return User{}, fmt.Errorf("%w: %s", ErrUnauthenticated, a.reason(err, claims))
+	}
+	if !a.lifetimeOK(claims) {
+		return User{}, fmt.Errorf("%w: the token lives longer than the %v this server accepts (AUTH_MAX_TOKEN_AGE)", ErrUnauthenticated, a.cfg.MaxTokenAge)
 	}
 	id, _ := claims[a.cfg.UserClaim].(string)
 	// A NUL or invalid UTF-8 cannot be stored as an owner (PostgreSQL).
@@ -126,16 +141,38 @@ func (a *Authenticator) Verify(token string) (User, error) {
 	return User{ID: id, Admin: hasRole(claims, a.cfg.RolesClaim, a.cfg.RolesSeparator, a.cfg.AdminRole)}, nil
 }
 
+// lifetimeOK bounds how long a token lives, so that a leaked one (or one a
+// misconfigured provider issued for years) does not work for ever. The
+// lifetime runs from iat to exp; from now when the token has no iat, or an
+// iat in the future (which would otherwise shorten it at will).
+func (a *Authenticator) lifetimeOK(claims jwt.MapClaims) bool {
+	if a.cfg.MaxTokenAge <= 0 {
+		return true
+	}
+	exp, err := claims.GetExpirationTime() // required and checked already
+	if err != nil || exp == nil {
+		return false
+	}
+	from := time.Now()
+	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil && iat.Before(from) {
+		from = iat.Time
+	}
+	// exp is the issuer's clock and now is ours: the leeway covers skew.
+	return exp.Sub(from) <= a.cfg.MaxTokenAge+a.cfg.Leeway
+}
+
 // reason turns a verification failure into words for the caller: which
 // check failed, never key material or parser internals.
-func reason(err error) string {
+func (a *Authenticator) reason(err error, claims jwt.MapClaims) string {
 	switch {
+	case errors.Is(err, errCritical):
+		return "the token's crit header names extensions this server does not support"
+	case errors.Is(err, jwt.ErrInvalidType), errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return a.claimProblem(claims)
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "the token has expired"
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
 		return "the token is not valid yet"
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return "the token has no expiry"
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
 		return "the token is from another issuer"
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
@@ -145,6 +182,64 @@ func reason(err error) string {
 	default:
 		return "the token's signature is not valid"
 	}
+}
+
+// claimProblem says which registered claim is missing or has the wrong
+// JSON type: golang-jwt only says that one is (an aud of the wrong type is
+// "missing" to it), and a caller should read "exp is a string".
+func (a *Authenticator) claimProblem(claims jwt.MapClaims) string {
+	if _, ok := claims["exp"]; !ok {
+		return "the token has no expiry"
+	}
+	for _, k := range []string{"exp", "nbf"} {
+		if v, ok := claims[k]; ok {
+			if _, num := v.(float64); !num {
+				return fmt.Sprintf("the token's %q claim is %s, not a number of seconds since 1970", k, jsonType(v))
+			}
+		}
+	}
+	iss, isString := claims["iss"].(string)
+	if v, ok := claims["iss"]; ok && !isString {
+		return fmt.Sprintf("the token's \"iss\" claim is %s, not a string", jsonType(v))
+	}
+	if v, ok := claims["aud"]; ok && !audienceType(v) {
+		return fmt.Sprintf("the token's \"aud\" claim is %s, not a string or a list of strings", jsonType(v))
+	}
+	if iss == "" && a.cfg.Issuer != "" {
+		return "the token has no issuer (iss)"
+	}
+	if aud, _ := claims.GetAudience(); (len(aud) == 0 || aud[0] == "") && a.cfg.Audience != "" {
+		return "the token has no audience (aud)"
+	}
+	return "the token has a claim of the wrong type"
+}
+
+// audienceType reports whether v is a string or a list of strings.
+func audienceType(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return true
+	case []any:
+		return !slices.ContainsFunc(v, func(a any) bool { _, s := a.(string); return !s })
+	}
+	return false
+}
+
+// jsonType names the JSON type of a decoded value.
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case float64:
+		return "a number"
+	case []any:
+		return "a list"
+	}
+	return "an object"
 }
 
 // hasRole looks role up at path, a dotted path into the claims ("roles",

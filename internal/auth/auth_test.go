@@ -113,6 +113,10 @@ func TestSecret(t *testing.T) {
 	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"exp": time.Now().Add(-time.Minute).Unix()})), "expired")
 	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"nbf": time.Now().Add(time.Minute).Unix()})), "not valid yet")
 	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"exp": nil})), "no expiry")
+	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"iss": nil})), "no issuer")
+	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"aud": nil})), "no audience")
+	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"aud": []any{}})), "no audience")
+	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"iss": ""})), "no issuer")
 	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"iss": "https://evil.example"})), "issuer")
 	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"aud": "other"})), "audience")
 	mustRefuse(t, a, hs256(t, secret, with(jwt.MapClaims{"sub": nil})), `"sub" claim`)
@@ -135,6 +139,88 @@ func TestSecret(t *testing.T) {
 	// An RS256 token is refused by a secret-configured server.
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	mustRefuse(t, a, sign(t, jwt.SigningMethodRS256, "k", rsaKey, with(nil)), "signature")
+}
+
+// TestMaxTokenAge: AUTH_MAX_TOKEN_AGE bounds exp - iat, or exp - now when
+// the token has no iat or one in the future; 0 bounds nothing.
+func TestMaxTokenAge(t *testing.T) {
+	a := newAuth(t, config.Auth{JWTSecret: []byte(secret), MaxTokenAge: 24 * time.Hour, Leeway: 30 * time.Second})
+	now := time.Now()
+	at := func(d time.Duration) int64 { return now.Add(d).Unix() }
+	for _, c := range []struct {
+		name     string
+		iat, exp any // nil: no such claim
+		ok       bool
+	}{
+		{"an hour", at(0), at(time.Hour), true},
+		{"24h exactly", at(-time.Hour), at(23 * time.Hour), true},
+		{"no iat, 23h left", nil, at(23 * time.Hour), true},
+		{"exp 10^18", at(0), 1e18, false},
+		{"no iat, exp 10^18", nil, 1e18, false},
+		{"issued an hour ago for 24h", at(-time.Hour), at(24 * time.Hour), false},
+		{"no iat, 25h left", nil, at(25 * time.Hour), false},
+		// An iat in the future cannot shorten the lifetime: it runs from now.
+		{"iat in the future", at(1000 * time.Hour), at(1001 * time.Hour), false},
+	} {
+		cl := jwt.MapClaims{"sub": "alice", "exp": c.exp}
+		if c.iat != nil {
+			cl["iat"] = c.iat
+		}
+		_, err := a.Verify(hs256(t, secret, cl))
+		if c.ok && err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if !c.ok && (!errors.Is(err, ErrUnauthenticated) || !strings.Contains(err.Error(), "AUTH_MAX_TOKEN_AGE")) {
+			t.Errorf("%s: Verify = %v, want UNAUTHENTICATED naming AUTH_MAX_TOKEN_AGE", c.name, err)
+		}
+	}
+	unbounded := newAuth(t, config.Auth{JWTSecret: []byte(secret)})
+	if _, err := unbounded.Verify(hs256(t, secret, jwt.MapClaims{"sub": "alice", "exp": 1e18})); err != nil {
+		t.Errorf("AUTH_MAX_TOKEN_AGE=0 refused a long token: %v", err)
+	}
+}
+
+// TestCriticalHeader: a token whose crit names extensions is refused (RFC
+// 7515 4.1.11: this server understands none), however well it is signed.
+func TestCriticalHeader(t *testing.T) {
+	a := newAuth(t, config.Auth{JWTSecret: []byte(secret)})
+	for _, crit := range []any{[]any{"exp"}, []any{"b64"}, []any{"http://example.com/x"}, []any{}} {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims("alice", nil))
+		tok.Header["crit"] = crit
+		tok.Header["b64"] = true
+		s, err := tok.SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustRefuse(t, a, s, "crit")
+	}
+}
+
+// TestClaimTypes: a signed token whose registered claim has the wrong JSON
+// type is told which claim and what it is, not that its signature is bad.
+func TestClaimTypes(t *testing.T) {
+	a := newAuth(t, config.Auth{JWTSecret: []byte(secret), Issuer: "https://issuer.example", Audience: "filegraph"})
+	good := jwt.MapClaims{"iss": "https://issuer.example", "aud": "filegraph"}
+	for _, c := range []struct {
+		claim string
+		value any
+		want  string
+	}{
+		{"exp", "9999999999", `"exp" claim is a string`},
+		{"exp", nil, `"exp" claim is null`},
+		{"nbf", true, `"nbf" claim is a boolean`},
+		{"iss", 7, `"iss" claim is a number`},
+		{"aud", map[string]any{}, `"aud" claim is an object`},
+		{"aud", []any{"filegraph", 1}, `"aud" claim is a list, not a string or a list of strings`},
+		{"aud", nil, `"aud" claim is null`},
+	} {
+		cl := claims("alice", good)
+		cl[c.claim] = c.value
+		_, err := a.Verify(hs256(t, secret, cl))
+		if !errors.Is(err, ErrUnauthenticated) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s = %#v: Verify = %v, want UNAUTHENTICATED saying %s", c.claim, c.value, err, c.want)
+		}
+	}
 }
 
 func TestRoles(t *testing.T) {

@@ -79,6 +79,9 @@ type Auth struct {
 	RolesSeparator string
 	AdminRole      string
 	Leeway         time.Duration
+	// MaxTokenAge bounds a token's lifetime, from the earlier of its iat
+	// and now to its exp; 0 for no bound.
+	MaxTokenAge time.Duration
 	// Disabled allows development mode on a non-loopback address.
 	Disabled bool
 }
@@ -167,6 +170,7 @@ var Settings = []Setting{
 	{"AUTH_ROLES_SEPARATOR", "", "how to split a roles claim given as one string: empty matches the whole string as one role, space splits on white space (OAuth scope style), any other text splits on it (e.g. ,)", field(rolesSeparator, func(c *Config) *string { return &c.Auth.RolesSeparator })},
 	{"AUTH_ADMIN_ROLE", "admin", "role that may act on every user's files", field(text, func(c *Config) *string { return &c.Auth.AdminRole })},
 	{"AUTH_LEEWAY", "30s", "clock skew allowed when checking exp and nbf", field(duration(0, "30s"), func(c *Config) *time.Duration { return &c.Auth.Leeway })},
+	{"AUTH_MAX_TOKEN_AGE", "24h", "longest lifetime a token may have, from its iat (or now, when it has none or one in the future) to its exp; 0 for no bound", field(duration(0, "24h"), func(c *Config) *time.Duration { return &c.Auth.MaxTokenAge })},
 	{"AUTH_DISABLED", "false", "with no AUTH_JWKS_URL or AUTH_JWT_SECRET, allow development mode (one local user) on a non-loopback ADDR", field(boolean, func(c *Config) *bool { return &c.Auth.Disabled })},
 	{"ALLOWED_CONTENT_TYPES", "", "comma-separated media types or type/* patterns that may be uploaded, e.g. image/*,application/pdf; empty allows all", list(mediaRange, func(c *Config) *[]string { return &c.Limits.AllowedContentTypes })},
 	{"USER_QUOTA_BYTES", "0", "bytes each user may hold, saved and pending together (size syntax as MAX_UPLOAD_SIZE); 0 for no quota", field(ParseSize, func(c *Config) *int64 { return &c.Limits.UserQuotaBytes })},

@@ -22,6 +22,9 @@ func TestDefaults(t *testing.T) {
 	if c.UploadURLTTL != 15*time.Minute || c.DownloadURLTTL != 15*time.Minute || c.MaxUploadSize != 5<<30 {
 		t.Errorf("defaults: %+v", c)
 	}
+	if c.Auth.MaxTokenAge != 24*time.Hour || c.Auth.RolesSeparator != "" {
+		t.Errorf("auth defaults: %+v", c.Auth)
+	}
 	if c.S3.Bucket != "" || c.DatabaseURL != "" {
 		t.Errorf("default storage and database must be embedded: %+v", c)
 	}
@@ -73,6 +76,7 @@ func TestBadValuesNameTheSetting(t *testing.T) {
 		"AUTH_JWKS_URL":           "not a url",
 		"AUTH_JWT_SECRET":         "short",
 		"AUTH_DISABLED":           "perhaps",
+		"AUTH_MAX_TOKEN_AGE":      "a day",
 		"ALLOWED_CONTENT_TYPES":   "image",
 		"USER_QUOTA_BYTES":        "lots",
 		"MAX_PENDING_UPLOADS":     "0",
