@@ -57,6 +57,7 @@ type Service struct {
 	log   *slog.Logger
 
 	storageSeen atomic.Int64 // unix nanos of the last answer from storage
+	completing  keyLock      // uploads in parts being completed, by key
 }
 
 // New returns a Service.

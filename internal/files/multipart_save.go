@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/internal/storage"
@@ -28,6 +29,15 @@ func (s *Service) completeParts(ctx context.Context, u *ent.Upload) (storage.Obj
 	if err != nil {
 		return storage.Object{}, err
 	}
+	// One completion of an upload at a time: concurrent saves of it wait,
+	// then find it completed and look at the object, rather than each
+	// assembling the whole object (8 saves of a 320 MiB upload on disk
+	// wrote 2.3 GiB) and tripping over each other's cleanup.
+	unlock, err := s.completing.lock(ctx, u.FileName)
+	if err != nil {
+		return storage.Object{}, fmt.Errorf("waiting for a concurrent save: %w: %w", storage.ErrUnavailable, err)
+	}
+	defer unlock()
 	listed, err := mp.ListParts(ctx, u.FileName, u.MultipartID)
 	if errors.Is(err, storage.ErrNotExist) {
 		return s.completedObject(ctx, u)
@@ -81,6 +91,40 @@ func (s *Service) completedObject(ctx context.Context, u *ent.Upload) (storage.O
 		return obj, &refusal{"is no longer in storage; abort it and upload again"}
 	}
 	return obj, err
+}
+
+// keyLock lets one caller at a time hold a key; the others wait for it,
+// or give up when their context ends. The zero value is ready.
+type keyLock struct {
+	mu   sync.Mutex
+	held map[string]chan struct{} // closed when released
+}
+
+func (l *keyLock) lock(ctx context.Context, key string) (unlock func(), _ error) {
+	for {
+		l.mu.Lock()
+		released, busy := l.held[key]
+		if !busy {
+			if l.held == nil {
+				l.held = map[string]chan struct{}{}
+			}
+			mine := make(chan struct{})
+			l.held[key] = mine
+			l.mu.Unlock()
+			return func() {
+				l.mu.Lock()
+				delete(l.held, key)
+				l.mu.Unlock()
+				close(mine)
+			}, nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-released:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 func plural(n int) string {

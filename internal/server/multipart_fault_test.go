@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,6 +133,65 @@ func TestCORSForParts(t *testing.T) {
 				t.Errorf("preflight of a part PUT (headers %v): status %d, allow-origin %q, allow-headers %q",
 					names, res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"), allowed)
 			}
+		})
+	}
+}
+
+// TestConcurrentMultipartSaves: eight saves of one upload in parts at once
+// all return the one saved file, and the store assembles the object once:
+// the others wait for that completion and find it done. Before, each save
+// completed the upload itself (on disk, each copying the whole object) and
+// most were refused with "had a part replaced while saving".
+func TestConcurrentMultipartSaves(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend, "PART_SIZE", "5MiB")
+			ctx := auth.WithUser(context.Background(), auth.LocalUser)
+			body := randomBytes(2*5*mib + 1000)
+			m := e.createMultipart(map[string]any{"originalName": "big.bin", "size": len(body)})[0]
+			e.putParts(m, body, false, all(m.PartCount)...)
+
+			var completions atomic.Int32
+			svc := files.New(e.srv.db.Ent, completeHook{
+				Store:     e.store,
+				Multipart: e.store.(storage.Multipart),
+				before:    func() { completions.Add(1) },
+				after:     func(err error) error { return err },
+			}, files.Config{UploadURLTTL: time.Minute, MaxUploadSize: 1 << 30, PartSize: 5 * mib, MultipartWindow: time.Hour, SaveWindow: time.Hour, Now: e.clock.now},
+				slog.New(slog.NewTextHandler(io.Discard, nil)))
+			const saves = 8
+			ids := make(chan string, saves)
+			start := make(chan struct{})
+			for range saves {
+				go func() {
+					<-start
+					ctx, cancel := context.WithTimeout(ctx, time.Minute)
+					defer cancel()
+					saved, err := svc.Save(ctx, []*files.SaveRequest{{FileName: m.FileName, OriginalName: "big.bin"}})
+					if err != nil {
+						ids <- "error: " + err.Error()
+						return
+					}
+					ids <- saved[0].ID.String()
+				}()
+			}
+			close(start)
+			first := <-ids
+			if strings.HasPrefix(first, "error: ") {
+				t.Errorf("a concurrent save failed: %s", first)
+			}
+			for range saves - 1 {
+				if id := <-ids; id != first {
+					t.Errorf("concurrent saves returned %q and %q", first, id)
+				}
+			}
+			if n := completions.Load(); n != 1 {
+				t.Errorf("the store was asked to complete the upload %d times, want once", n)
+			}
+			if got := e.download(first); !bytes.Equal(got, body) {
+				t.Errorf("the file downloads as %d bytes that differ from the %d uploaded", len(got), len(body))
+			}
+			checkUsage(t, e)
 		})
 	}
 }

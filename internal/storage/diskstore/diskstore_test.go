@@ -270,3 +270,39 @@ func TestInterruptedPartWithoutChecksum(t *testing.T) {
 	s, _ := newTestStore(t)
 	storagetest.InterruptedPart(t, s, false)
 }
+
+// TestCompleteStopsWithContext: a completion whose context has ended
+// copies nothing more, leaves no object and no temporary file, and the
+// upload can still be completed. Before, it copied the whole object anyway.
+func TestCompleteStopsWithContext(t *testing.T) {
+	s, _ := newTestStore(t)
+	key := storagetest.NewKey()
+	body := make([]byte, 3<<20)
+	rand.Read(body)
+	id, err := s.CreateMultipart(context.Background(), key, storage.MultipartOptions{ContentType: "application/octet-stream"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storagetest.UploadParts(t, s, key, id, storagetest.PartBodies(body, 1<<20), false)
+	parts, err := s.ListParts(context.Background(), key, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.CompleteMultipart(ended, key, id, parts); !errors.Is(err, context.Canceled) || !errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("completion with an ended context: %v, want ErrUnavailable (canceled)", err)
+	}
+	if _, err := os.Stat(s.objectPath(key)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("object after a cancelled completion: %v", err)
+	}
+	if files, n := tmpUse(s); files != 0 {
+		t.Errorf("temporary folder holds %d files (%d bytes) after a cancelled completion", files, n)
+	}
+	if err := s.CompleteMultipart(context.Background(), key, id, parts); err != nil {
+		t.Fatalf("completion after a cancelled one: %v", err)
+	}
+	if got, _ := os.ReadFile(s.objectPath(key)); sha256.Sum256(got) != sha256.Sum256(body) {
+		t.Error("the completed object differs from the parts")
+	}
+}

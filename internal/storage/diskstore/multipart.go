@@ -115,8 +115,9 @@ func (s *Store) ListParts(_ context.Context, key, uploadID string) ([]storage.Pa
 	return parts, nil
 }
 
-// CompleteMultipart implements storage.Multipart.
-func (s *Store) CompleteMultipart(_ context.Context, key, uploadID string, parts []storage.Part) (err error) {
+// CompleteMultipart implements storage.Multipart. It stops copying when
+// ctx ends, and what it copied so far goes.
+func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, parts []storage.Part) (err error) {
 	info, err := s.openUpload(key, uploadID)
 	if err != nil {
 		return err
@@ -153,10 +154,9 @@ func (s *Store) CompleteMultipart(_ context.Context, key, uploadID string, parts
 	}()
 	whole := compositeETag{}
 	for _, f := range chosen {
-		if err := appendFile(tmp, f.path, f.size); err != nil {
+		if err := appendFile(ctx, tmp, f.path, f.size); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				// Replaced or aborted meanwhile.
-				return fmt.Errorf("diskstore: complete %s: part %d: %w", key, f.number, storage.ErrInvalidPart)
+				return s.partGone(key, uploadID, f.number)
 			}
 			return fmt.Errorf("diskstore: complete %s: %w: %w", key, storage.ErrUnavailable, err)
 		}
@@ -201,17 +201,46 @@ func (s *Store) commitCompleted(key, uploadID, tmp string, m []byte) (string, er
 	return s.detachUpload(uploadID), nil
 }
 
-// appendFile copies exactly size bytes of the file at path to dst.
-func appendFile(dst *os.File, path string, size int64) error {
+// partGone says why a part vanished while its upload was being completed:
+// the upload was completed by a concurrent call or aborted (it is over,
+// ErrNotExist), or the part was replaced (ErrInvalidPart).
+func (s *Store) partGone(key, uploadID string, number int) error {
+	if _, err := os.Lstat(s.objectPath(key)); err == nil {
+		return fmt.Errorf("diskstore: complete %s: completed by a concurrent call: %w", key, storage.ErrNotExist)
+	}
+	if _, err := os.Stat(s.uploadDir(uploadID)); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("diskstore: complete %s: upload is gone: %w", key, storage.ErrNotExist)
+	}
+	return fmt.Errorf("diskstore: complete %s: part %d: %w", key, number, storage.ErrInvalidPart)
+}
+
+// appendChunk is how much of a part is copied between looks at the
+// completion's context.
+const appendChunk = 16 << 20
+
+// appendFile copies exactly size bytes of the file at path to dst, a chunk
+// at a time until ctx ends.
+func appendFile(ctx context.Context, dst *os.File, path string, size int64) error {
 	src, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	// *os.File to *os.File: the kernel copies, memory stays flat.
-	n, err := io.Copy(dst, io.LimitReader(src, size+1))
-	if err != nil {
-		return err
+	var n int64
+	for n <= size { // a byte past size, to see a part grown meanwhile
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		chunk := min(appendChunk, size+1-n)
+		// *os.File to *os.File: the kernel copies, memory stays flat.
+		m, err := io.Copy(dst, io.LimitReader(src, chunk))
+		n += m
+		if err != nil {
+			return err
+		}
+		if m < chunk {
+			break
+		}
 	}
 	if n != size {
 		return fmt.Errorf("part %s has %d bytes, %d expected", filepath.Base(path), n, size)
