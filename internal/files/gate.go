@@ -9,25 +9,26 @@ import (
 	"github.com/filegraph/filegraph/internal/storage"
 )
 
-var _ storage.Gate = (*Service)(nil).UploadDeadline
+var _ storage.Gate = (*Service)(nil).PendingUpload
 
-// UploadDeadline is the storage.Gate: an upload (or a part of one) may land
+// PendingUpload is the storage.Gate: an upload (or a part of one) may land
 // while it is issued and not saved, until its deadline: its URL's expiry
 // plus the save window, or for an upload in parts its own expiry. The
 // sweeper waits ClockSkew longer than that, so a PUT that the gate lets in
-// is kept before the sweeper can look at its upload.
-func (s *Service) UploadDeadline(ctx context.Context, key string) (time.Time, error) {
+// is kept before the sweeper can look at its upload. It names the upload's
+// owner, whom the store counts the PUT against.
+func (s *Service) PendingUpload(ctx context.Context, key string) (storage.Pending, error) {
 	u, err := s.db.Upload.Query().Where(upload.FileName(key)).Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
-		return time.Time{}, nil
+		return storage.Pending{}, nil
 	case err != nil:
-		return time.Time{}, dbError("looking up upload", err)
+		return storage.Pending{}, dbError("looking up upload", err)
 	}
 	until := s.deadline(u)
 	if !s.cfg.Now().Before(until) {
-		return time.Time{}, nil
+		return storage.Pending{}, nil
 	}
 	// As a time on the store's clock, which tests do not move.
-	return time.Now().Add(until.Sub(s.cfg.Now())), nil
+	return storage.Pending{Until: time.Now().Add(until.Sub(s.cfg.Now())), Owner: u.Owner}, nil
 }

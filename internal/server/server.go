@@ -124,7 +124,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	s.Files = files.New(db.Ent, observed, fcfg, log)
 	if g, ok := store.(storage.PutGate); ok {
 		// Its URLs stop working once their upload is saved, deleted or swept.
-		g.SetPutGate(s.Files.UploadDeadline)
+		g.SetPutGate(s.Files.PendingUpload)
 	}
 	return s, nil
 }

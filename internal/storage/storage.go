@@ -65,9 +65,17 @@ type PutGate interface {
 	SetPutGate(gate Gate)
 }
 
-// Gate returns until when an upload to key may land, or the zero time if
-// no upload to key is pending any more.
-type Gate func(ctx context.Context, key string) (time.Time, error)
+// Gate says until when an upload to key may land and whose it is, or
+// returns the zero Pending if no upload to key is pending any more.
+type Gate func(ctx context.Context, key string) (Pending, error)
+
+// Pending is what a Gate knows of an upload still to land.
+type Pending struct {
+	Until time.Time // zero: not pending
+	// Owner is the user the upload was issued to: a store that bounds the
+	// PUTs in flight per user counts it against them. Keys do not say.
+	Owner string
+}
 
 // Lister is an optional ability: a store that can enumerate its keys, for
 // `filegraph reconcile`. Both backends have it; a store without it simply

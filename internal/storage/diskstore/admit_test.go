@@ -153,10 +153,10 @@ func TestGateBoundsPuts(t *testing.T) {
 	s, _ := newTestStore(t)
 	var mu sync.Mutex
 	pending := map[string]time.Time{}
-	s.SetPutGate(func(_ context.Context, key string) (time.Time, error) {
+	s.SetPutGate(func(_ context.Context, key string) (storage.Pending, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		return pending[key], nil
+		return storage.Pending{Until: pending[key]}, nil
 	})
 	presign := func(until time.Time) (string, storage.Request) {
 		key := storagetest.NewKey()

@@ -145,15 +145,15 @@ func (s *Store) admit(ctx context.Context, key, slot string, exp int64) (deadlin
 	}
 	deadline = time.Unix(exp, 0).Add(putGrace)
 	if s.gate != nil {
-		d, err := s.gate(ctx, key)
+		p, err := s.gate(ctx, key)
 		if err != nil {
 			httplog.FromContext(ctx).WarnContext(ctx, "diskstore.gate_failed", "key", key, "err", err)
 			return deadline, nil, &refusal{http.StatusServiceUnavailable, "could not check the upload; retry"}
 		}
-		if d.IsZero() {
+		if p.Until.IsZero() {
 			return deadline, nil, &refusal{http.StatusForbidden, errNotPending.Error()}
 		}
-		deadline = d
+		deadline = p.Until
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -212,11 +212,11 @@ func (s *Store) write(ctx context.Context, key string, body io.Reader, size int6
 	m, _ := json.Marshal(meta{ContentType: contentType, ChecksumSHA256: got, ETag: etag})
 	// Asked again: the upload may have been deleted or swept meanwhile.
 	if s.gate != nil {
-		d, err := s.gate(ctx, key)
+		p, err := s.gate(ctx, key)
 		if err != nil {
 			return "", fmt.Errorf("diskstore: %w: %w", storage.ErrUnavailable, err)
 		}
-		if d.IsZero() {
+		if p.Until.IsZero() {
 			return "", errNotPending
 		}
 	}

@@ -116,11 +116,11 @@ func (s *Store) writePart(ctx context.Context, key, uploadID string, number int,
 	}
 	// Asked again: the upload may have been aborted, saved or swept meanwhile.
 	if s.gate != nil {
-		d, err := s.gate(ctx, key)
+		p, err := s.gate(ctx, key)
 		if err != nil {
 			return nil, fmt.Errorf("diskstore: %w: %w", storage.ErrUnavailable, err)
 		}
-		if d.IsZero() {
+		if p.Until.IsZero() {
 			return nil, errNotPending
 		}
 	}
