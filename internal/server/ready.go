@@ -17,6 +17,11 @@ const (
 	// readyTimeout bounds each dependency's check on its own, so one slow
 	// answer cannot use up the other's time.
 	readyTimeout = 2 * time.Second
+	// readyFresh is how long a check's answer serves later polls. Many
+	// pollers (each replica's load balancer, probes, dashboards) would
+	// otherwise each cost a database ping and, on S3, a billed HEAD; a
+	// failure is still seen within a second of the check after it.
+	readyFresh = time.Second
 )
 
 // readiness answers /readyz: whether this replica should get traffic. It
@@ -26,16 +31,19 @@ const (
 type readiness struct {
 	draining atomic.Bool
 
-	mu  sync.Mutex
-	cur *round // the checks running now, if any
+	mu   sync.Mutex
+	cur  *round // the checks running now, if any
+	last *round // the latest finished, served while fresh
 }
 
 // round is one run of the checks. Polls that arrive while it runs share
-// its answer: a crowd of pollers costs one check, not one each.
+// its answer: a crowd of pollers costs one check, not one each; so do
+// those that arrive within readyFresh of its end.
 type round struct {
 	done   chan struct{}
 	status int
 	body   map[string]string
+	ended  time.Time
 }
 
 // check is one dependency's look.
@@ -50,6 +58,11 @@ func (rd *readiness) serve(w http.ResponseWriter, r *http.Request, checks []chec
 		return
 	}
 	rd.mu.Lock()
+	if last := rd.last; last != nil && time.Since(last.ended) < readyFresh {
+		rd.mu.Unlock()
+		writeJSON(w, last.status, last.body)
+		return
+	}
 	cur := rd.cur
 	if cur == nil {
 		cur = &round{done: make(chan struct{})}
@@ -57,7 +70,8 @@ func (rd *readiness) serve(w http.ResponseWriter, r *http.Request, checks []chec
 		go func() {
 			cur.status, cur.body = runChecks(context.WithoutCancel(r.Context()), checks)
 			rd.mu.Lock()
-			rd.cur = nil
+			cur.ended = time.Now()
+			rd.cur, rd.last = nil, cur
 			rd.mu.Unlock()
 			close(cur.done)
 		}()
