@@ -242,7 +242,7 @@ func serveMetrics(cfg config.Config, srv *server.Server, log *slog.Logger) (stop
 func newLogger(cfg config.Config, out io.Writer) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: logsink.Shorten}
 	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(out, opts))
 	}

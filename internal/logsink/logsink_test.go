@@ -2,6 +2,8 @@ package logsink
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // countingWriter records what reaches the output and in how many writes.
@@ -123,5 +126,30 @@ func BenchmarkRecord(b *testing.B) {
 					slog.Duration("duration", 1234*time.Microsecond), slog.String("request_id", "0123456789abcdef01234567"))
 			}
 		})
+	}
+}
+
+// TestShorten: long strings, errors and Stringers are cut at MaxValue
+// without splitting a character, and say so; messages get more room.
+func TestShorten(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: Shorten}))
+	long := strings.Repeat("é", MaxValue) // 2 bytes each: the cut falls inside one
+	log.Info(strings.Repeat("m", 2*MaxValue), "s", long, "err", errors.New(long), "ok", "short",
+		slog.Group("g", "s", long))
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	g, _ := rec["g"].(map[string]any)
+	for name, v := range map[string]any{"s": rec["s"], "err": rec["err"], "g.s": g["s"]} {
+		s, _ := v.(string)
+		kept, _, ok := strings.Cut(s, "…[")
+		if !ok || len(kept) > MaxValue || !utf8.ValidString(kept) || !strings.HasSuffix(s, " more bytes]") {
+			t.Errorf("%s: %d bytes kept (%q...), want at most %d of whole characters and a note", name, len(kept), s[:min(len(s), 20)], MaxValue)
+		}
+	}
+	if rec["ok"] != "short" || len(rec["msg"].(string)) != 2*MaxValue {
+		t.Errorf("short value %q or a %d-byte message was changed", rec["ok"], len(rec["msg"].(string)))
 	}
 }
