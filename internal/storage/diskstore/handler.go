@@ -294,5 +294,11 @@ func (s *Store) get(w http.ResponseWriter, r *http.Request, key string) {
 	if m, err := s.readMeta(key); err == nil {
 		w.Header().Set("ETag", m.ETag)
 	}
+	// Several ranges get the whole object, as on S3: as multipart parts
+	// they answered many times the request (60,000 one-byte ranges: 729 KB
+	// asked, 9.1 MB answered). One range is served as asked.
+	if strings.Contains(r.Header.Get("Range"), ",") {
+		r.Header.Del("Range")
+	}
 	http.ServeContent(w, r, "", fi.ModTime(), f)
 }
