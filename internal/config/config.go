@@ -63,6 +63,16 @@ type Config struct {
 	// DiskMinFree is the free space below which disk storage reports itself
 	// unavailable.
 	DiskMinFree int64
+	// DiskPuts bounds the PUTs disk storage has in flight.
+	DiskPuts DiskPuts
+}
+
+// DiskPuts bounds the PUTs (whole objects and parts) disk storage streams
+// at once, each holding a connection, a file and up to 4 MiB of buffers.
+type DiskPuts struct {
+	Max         int
+	MaxPerUser  int
+	IdleTimeout time.Duration
 }
 
 // Auth says how callers are identified. With neither JWKSURL nor JWTSecret
@@ -188,6 +198,9 @@ var Settings = []Setting{
 	{"DB_MAX_CONNS", "10", "most database connections this process opens, plus one kept for /readyz; 10 lets 8 replicas share PostgreSQL's default 100 slots", field(positive, func(c *Config) *int { return &c.DBMaxConns })},
 	{"DRAIN_DELAY", "5s", "after SIGTERM, how long /readyz answers 503 draining while requests are still served, so load balancers stop sending first", field(duration(0, "5s"), func(c *Config) *time.Duration { return &c.DrainDelay })},
 	{"SHUTDOWN_GRACE", "30s", "then, how long requests in flight may take to finish before their connections are closed", field(duration(0, "30s"), func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+	{"DISK_MAX_PUTS", "128", "disk storage: PUTs (whole files and parts) streaming at once; more are answered 503 with Retry-After before their bodies are read (each may hold 4 MiB of buffers)", field(positive, func(c *Config) *int { return &c.DiskPuts.Max })},
+	{"DISK_MAX_PUTS_PER_USER", "32", "disk storage: of those, how many one user's uploads may be (a browser uploads 3 files of 4 parts at a time by default)", field(positive, func(c *Config) *int { return &c.DiskPuts.MaxPerUser })},
+	{"DISK_PUT_IDLE_TIMEOUT", "30s", "disk storage: a PUT whose body sends nothing for this long is cut off (408), whatever its URL's expiry", field(duration(time.Second, "30s"), func(c *Config) *time.Duration { return &c.DiskPuts.IdleTimeout })},
 	{"DISK_MIN_FREE", "256MiB", "disk storage: with less free space than this in DATA_DIR, /readyz says storage is unavailable and no upload URLs are issued", field(ParseSize, func(c *Config) *int64 { return &c.DiskMinFree })},
 }
 
@@ -224,6 +237,9 @@ func (c *Config) crossCheck(set func(name string) bool, bad func(name, format st
 	}
 	if c.S3.SetBucketCORS && len(c.CORSAllowedOrigins) == 0 {
 		bad("S3_SET_BUCKET_CORS", "needs CORS_ALLOWED_ORIGINS")
+	}
+	if c.DiskPuts.MaxPerUser > c.DiskPuts.Max {
+		bad("DISK_MAX_PUTS_PER_USER", "%d is more than DISK_MAX_PUTS (%d)", c.DiskPuts.MaxPerUser, c.DiskPuts.Max)
 	}
 	a := c.Auth
 	if a.JWKSURL != "" && len(a.JWTSecret) > 0 {

@@ -302,7 +302,8 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (storag
 		}
 	}
 	dir := filepath.Join(cfg.DataDir, "storage")
-	s, err := diskstore.New(dir, cfg.PublicURL+"/storage/", key, diskstore.MinFree(cfg.DiskMinFree))
+	s, err := diskstore.New(dir, cfg.PublicURL+"/storage/", key, diskstore.MinFree(cfg.DiskMinFree),
+		diskstore.WithLimits(diskstore.Limits{MaxPuts: cfg.DiskPuts.Max, MaxPutsPerUser: cfg.DiskPuts.MaxPerUser, IdleTimeout: cfg.DiskPuts.IdleTimeout}))
 	if err != nil {
 		return nil, err
 	}

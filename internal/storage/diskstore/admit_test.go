@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -302,5 +303,209 @@ func TestMultiRangeGetsWholeObject(t *testing.T) {
 	}
 	if code, got := get("bytes=16-31"); code != http.StatusPartialContent || string(got) != "0123456789abcdef" {
 		t.Errorf("one range: %d %q, want 206 with its 16 bytes", code, got)
+	}
+}
+
+// stalledPut starts a PUT of req that sends its headers and then whatever
+// the test writes to the returned pipe; its status arrives on the channel
+// (0 if the request failed). Closing the pipe ends the body.
+func stalledPut(t *testing.T, req storage.Request, size int64) (*io.PipeWriter, <-chan int) {
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() }) // a failed test ends the PUT, rather than hang in the server's Close
+	done := make(chan int, 1)
+	go func() {
+		res, err := sendPut(req, pr, size)
+		if err != nil {
+			done <- 0
+			return
+		}
+		res.Body.Close()
+		done <- res.StatusCode
+	}()
+	return pw, done
+}
+
+// waitInFlight waits until n PUTs have been admitted.
+func waitInFlight(t *testing.T, s *Store, n int) {
+	t.Helper()
+	for range 2000 {
+		s.mu.Lock()
+		k := len(s.inFlight)
+		s.mu.Unlock()
+		if k == n {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%d PUTs admitted after 10s, want %d", len(s.inFlight), n)
+}
+
+// ownedUploads makes the store's gate say that each key presign returns
+// is pending for a minute and owned by the user named.
+func ownedUploads(s *Store) (presign func(t *testing.T, owner string, size int64) storage.Request) {
+	var mu sync.Mutex
+	owners := map[string]string{}
+	s.SetPutGate(func(_ context.Context, key string) (storage.Pending, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		owner, ok := owners[key]
+		if !ok {
+			return storage.Pending{}, nil
+		}
+		return storage.Pending{Until: time.Now().Add(time.Minute), Owner: owner}, nil
+	})
+	return func(t *testing.T, owner string, size int64) storage.Request {
+		t.Helper()
+		key := storagetest.NewKey()
+		req, err := s.PresignPut(context.Background(), key, storage.PutOptions{Size: size, ContentType: "text/plain", TTL: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		owners[key] = owner
+		mu.Unlock()
+		return req
+	}
+}
+
+// TestPutsInFlightBounded: past MaxPutsPerUser PUTs of one user, or
+// MaxPuts in all, a PUT is refused with 503 and Retry-After before its body
+// is read, while other users' PUTs still go in; once one ends, the next is
+// taken. Before, every PUT was admitted, each for up to a day.
+func TestPutsInFlightBounded(t *testing.T) {
+	s, _ := newTestStore(t)
+	s.limits = Limits{MaxPuts: 4, MaxPutsPerUser: 2}
+	presign := ownedUploads(s)
+	body := []byte("0123456789")
+	probe := func(owner string, want int) {
+		t.Helper()
+		res, err := sendPut(presign(t, owner, 10), strings.NewReader(string(body)), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("PUT of %s: %d, want %d", owner, res.StatusCode, want)
+		}
+		if res.StatusCode == http.StatusServiceUnavailable && res.Header.Get("Retry-After") == "" {
+			t.Errorf("PUT of %s: 503 without Retry-After", owner)
+		}
+	}
+
+	ann, annDone := stalledPut(t, presign(t, "ann", 10), 10)
+	stalledPut(t, presign(t, "ann", 10), 10)
+	waitInFlight(t, s, 2)
+	probe("ann", http.StatusServiceUnavailable) // ann's own bound
+	stalledPut(t, presign(t, "bob", 10), 10)
+	stalledPut(t, presign(t, "bob", 10), 10)
+	waitInFlight(t, s, 4)
+	probe("cid", http.StatusServiceUnavailable) // the bound of all
+	if n := tmpBytes(t, s); n != 0 {
+		t.Errorf("refused PUTs left %d bytes", n)
+	}
+
+	ann.Write(body)
+	ann.Close()
+	if c := <-annDone; c != http.StatusOK {
+		t.Fatalf("ann's first PUT: %d", c)
+	}
+	waitInFlight(t, s, 3)
+	probe("cid", http.StatusOK)
+}
+
+// TestSilentPutsHoldNoBuffers: PUTs admitted that have sent no byte yet
+// hold no temporary file and no buffers (20 of them add less than one
+// PUT's 4 MiB of heap). Before, each took its file and 4 MiB on admission.
+func TestSilentPutsHoldNoBuffers(t *testing.T) {
+	s, _ := newTestStore(t)
+	presign := ownedUploads(s)
+	const n = 20
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	pipes := make([]*io.PipeWriter, n)
+	results := make([]<-chan int, n)
+	for i := range n {
+		pipes[i], results[i] = stalledPut(t, presign(t, "ann", 10), 10)
+	}
+	waitInFlight(t, s, n)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if files, _ := tmpUse(s); files != 0 {
+		t.Errorf("%d silent PUTs hold %d temporary files, want none", n, files)
+	}
+	if grown := int64(after.HeapInuse) - int64(before.HeapInuse); grown > copyChunks*copyChunk {
+		t.Errorf("%d silent PUTs hold %d bytes of heap, more than one PUT's buffers", n, grown)
+	}
+	for i := range n {
+		pipes[i].Write([]byte("0123456789"))
+		pipes[i].Close()
+		if c := <-results[i]; c != http.StatusOK {
+			t.Errorf("PUT %d: %d once its body came", i, c)
+		}
+	}
+}
+
+// TestIdlePutsCut: a PUT that sends nothing, and a part PUT that pauses
+// longer than the idle timeout between bytes, are cut off (408) long
+// before their uploads' deadline, and keep nothing. Before, both waited
+// for the deadline (a part's: a day).
+func TestIdlePutsCut(t *testing.T) {
+	s, _ := newTestStore(t)
+	s.limits.IdleTimeout = 200 * time.Millisecond
+	s.SetPutGate(func(context.Context, string) (storage.Pending, error) {
+		return storage.Pending{Until: time.Now().Add(time.Minute), Owner: "ann"}, nil
+	})
+	ctx := context.Background()
+	key := storagetest.NewKey()
+
+	req, err := s.PresignPut(ctx, key, storage.PutOptions{Size: 10, ContentType: "text/plain", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, silent := stalledPut(t, req, 10)
+	select {
+	case c := <-silent:
+		if c != http.StatusRequestTimeout {
+			t.Errorf("silent PUT: %d, want 408", c)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("silent PUT still running after 30s; its upload's deadline is a minute away")
+	}
+
+	id, err := s.CreateMultipart(ctx, key, storage.MultipartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err = s.PresignPart(ctx, key, id, storage.PartOptions{Number: 1, Size: 10, TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, trickled := stalledPut(t, req, 10)
+	trickle := make(chan struct{})
+	go func() {
+		defer close(trickle)
+		for range 10 { // a byte every 3 idle timeouts, until the PUT is cut
+			if _, err := pw.Write([]byte("x")); err != nil {
+				return
+			}
+			time.Sleep(600 * time.Millisecond)
+		}
+	}()
+	select {
+	case c := <-trickled:
+		if c != http.StatusRequestTimeout {
+			t.Errorf("trickled part PUT: %d, want 408", c)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("trickled part PUT still running after 30s")
+	}
+	pw.Close()
+	<-trickle
+	if parts, err := s.ListParts(ctx, key, id); err != nil || len(parts) != 0 {
+		t.Errorf("parts after a cut PUT: %v, %v", parts, err)
+	}
+	if n := tmpBytes(t, s); n != 0 {
+		t.Errorf("temporary folder holds %d bytes", n)
 	}
 }

@@ -67,8 +67,10 @@ type Store struct {
 	commit sync.Mutex
 
 	gate     storage.Gate // nil: a PUT may run until its URL's expiry + putGrace
+	limits   Limits
 	mu       sync.Mutex
-	inFlight map[string]bool // keys a PUT is streaming to
+	inFlight map[string]bool // slots a PUT is streaming to (see admit)
+	perUser  map[string]int  // PUTs in flight by upload owner
 }
 
 var (
@@ -105,7 +107,7 @@ func New(dir string, baseURL string, key []byte, opts ...Option) (*Store, error)
 			return nil, fmt.Errorf("diskstore: %w", err)
 		}
 	}
-	s := &Store{root: dir, baseURL: u, key: key, now: time.Now, inFlight: map[string]bool{}}
+	s := &Store{root: dir, baseURL: u, key: key, now: time.Now, inFlight: map[string]bool{}, perUser: map[string]int{}}
 	for _, opt := range opts {
 		opt(s)
 	}

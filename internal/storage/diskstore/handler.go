@@ -70,17 +70,11 @@ func (s *Store) put(w http.ResponseWriter, r *http.Request, key string) {
 	}
 	deadline, release, refused := s.admit(r.Context(), key, key, exp)
 	if refused != nil {
-		// The body will not be read: closing the connection after the
-		// answer keeps the server from draining a slow body it refused,
-		// which would hold the connection as long as the client likes.
-		w.Header().Set("Connection", "close")
-		http.Error(w, refused.msg, refused.status)
+		refuse(w, refused)
 		return
 	}
 	defer release()
-	// The body may take until the upload's deadline, no longer.
-	http.NewResponseController(w).SetReadDeadline(deadline)
-	etag, err := s.write(r.Context(), key, r.Body, r.ContentLength, r.Header.Get("Content-Type"), checksum)
+	etag, err := s.write(r.Context(), key, s.body(w, r, deadline), r.ContentLength, r.Header.Get("Content-Type"), checksum)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			http.Error(w, "an object already exists at this key", http.StatusPreconditionFailed)
@@ -98,14 +92,17 @@ func (s *Store) put(w http.ResponseWriter, r *http.Request, key string) {
 func writeFailed(w http.ResponseWriter, r *http.Request, err error, event string, attrs ...any) {
 	var bad *badBodyError
 	switch {
-	case errors.Is(err, errDeadline):
-		http.Error(w, errDeadline.Error(), http.StatusRequestTimeout)
+	case errors.Is(err, errDeadline), errors.Is(err, errIdle):
+		http.Error(w, err.Error(), http.StatusRequestTimeout)
 	case errors.As(err, &bad):
 		http.Error(w, bad.Error(), http.StatusBadRequest)
 	case errors.Is(err, errNotPending):
 		http.Error(w, errNotPending.Error(), http.StatusForbidden)
+	case exhausted(err):
+		busy(w, r, err, attrs...)
 	case errors.Is(err, storage.ErrUnavailable):
 		httplog.FromContext(r.Context()).WarnContext(r.Context(), "diskstore.gate_failed", append(attrs, "err", err)...)
+		w.Header().Set("Retry-After", retryAfter)
 		http.Error(w, "could not check the upload; retry", http.StatusServiceUnavailable)
 	default:
 		storeFailed(w, r, event, err, attrs...)
@@ -125,52 +122,13 @@ var (
 	errDeadline   = errors.New("the body did not arrive before the upload's deadline")
 )
 
-// refusal is the answer to a PUT turned away before its body is read.
-type refusal struct {
-	status int
-	msg    string
-}
-
-// admit decides, before a byte of a PUT's body is read, whether it may
-// stream to key: the key holds no object, its upload is still pending
-// (the gate), and no other PUT is streaming to it (as S3 answers
-// concurrent conditional writes, 409). So replays of one URL cost nothing
-// but their headers. It returns until when the body may take, and release
-// for the caller to defer. Part PUTs are admitted the same way, with their
-// upload's key; slot names what may have only one PUT streaming (the key,
-// or one part of an upload).
-func (s *Store) admit(ctx context.Context, key, slot string, exp int64) (deadline time.Time, release func(), _ *refusal) {
-	if _, err := os.Lstat(s.objectPath(key)); err == nil {
-		return deadline, nil, &refusal{http.StatusPreconditionFailed, "an object already exists at this key"}
-	}
-	deadline = time.Unix(exp, 0).Add(putGrace)
-	if s.gate != nil {
-		p, err := s.gate(ctx, key)
-		if err != nil {
-			httplog.FromContext(ctx).WarnContext(ctx, "diskstore.gate_failed", "key", key, "err", err)
-			return deadline, nil, &refusal{http.StatusServiceUnavailable, "could not check the upload; retry"}
-		}
-		if p.Until.IsZero() {
-			return deadline, nil, &refusal{http.StatusForbidden, errNotPending.Error()}
-		}
-		deadline = p.Until
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.inFlight[slot] {
-		return deadline, nil, &refusal{http.StatusConflict, "another upload to this key is in progress"}
-	}
-	s.inFlight[slot] = true
-	return deadline, func() {
-		s.mu.Lock()
-		delete(s.inFlight, slot)
-		s.mu.Unlock()
-	}, nil
-}
-
 // write streams body to a temporary file and renames it into place only if
 // it has exactly size bytes and, when given, the announced checksum.
 func (s *Store) write(ctx context.Context, key string, body io.Reader, size int64, contentType, checksum string) (etag string, err error) {
+	body, err = awaitBody(body)
+	if err != nil {
+		return "", bodyError(err)
+	}
 	tmp, err := os.CreateTemp(s.tmpDir(), "put-*")
 	if err != nil {
 		return "", err
@@ -187,11 +145,8 @@ func (s *Store) write(ctx context.Context, key string, body io.Reader, size int6
 	if err != nil {
 		return "", err
 	}
-	if errors.Is(readErr, os.ErrDeadlineExceeded) {
-		return "", errDeadline
-	}
 	if readErr != nil {
-		return "", &badBodyError{"reading the body: " + readErr.Error()}
+		return "", bodyError(readErr)
 	}
 	if n != size {
 		return "", &badBodyError{fmt.Sprintf("body has %d bytes, signed length is %d", n, size)}
@@ -271,7 +226,11 @@ func (s *Store) get(w http.ResponseWriter, r *http.Request, key string) {
 		return
 	}
 	f, err := os.Open(s.objectPath(key))
-	if err != nil {
+	switch {
+	case exhausted(err):
+		busy(w, r, err, "key", key)
+		return
+	case err != nil:
 		http.Error(w, "no such object", http.StatusNotFound)
 		return
 	}

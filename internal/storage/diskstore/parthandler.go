@@ -44,7 +44,12 @@ func (s *Store) putPart(w http.ResponseWriter, r *http.Request, key string) {
 	}
 	info, err := s.openUpload(key, uploadID)
 	if err != nil {
-		http.Error(w, "no such upload", http.StatusNotFound)
+		if errors.Is(err, storage.ErrNotExist) {
+			http.Error(w, "no such upload", http.StatusNotFound)
+			return
+		}
+		// Not to be taken for a missing upload: descriptors run out, say.
+		writeFailed(w, r, err, "diskstore.put_part_failed", "key", key, "part", number)
 		return
 	}
 	if info.PartChecksums && checksum == "" {
@@ -53,14 +58,11 @@ func (s *Store) putPart(w http.ResponseWriter, r *http.Request, key string) {
 	}
 	deadline, release, refused := s.admit(r.Context(), key, key+"#"+uploadID+"#"+strconv.Itoa(number), exp)
 	if refused != nil {
-		w.Header().Set("Connection", "close") // as for a PUT: no draining a refused body
-		http.Error(w, refused.msg, refused.status)
+		refuse(w, refused)
 		return
 	}
 	defer release()
-	// The body may take until the upload's deadline, no longer.
-	http.NewResponseController(w).SetReadDeadline(deadline)
-	sum, err := s.writePart(r.Context(), key, uploadID, number, r.Body, r.ContentLength, checksum)
+	sum, err := s.writePart(r.Context(), key, uploadID, number, s.body(w, r, deadline), r.ContentLength, checksum)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			http.Error(w, "no such upload", http.StatusNotFound)
@@ -77,6 +79,10 @@ func (s *Store) putPart(w http.ResponseWriter, r *http.Request, key string) {
 // bytes and, when given, the checksum; an earlier part of that number is
 // replaced.
 func (s *Store) writePart(ctx context.Context, key, uploadID string, number int, body io.Reader, size int64, checksum string) (_ []byte, err error) {
+	body, err = awaitBody(body)
+	if err != nil {
+		return nil, bodyError(err)
+	}
 	tmp, err := os.CreateTemp(s.tmpDir(), "part-*")
 	if err != nil {
 		return nil, err
@@ -95,11 +101,8 @@ func (s *Store) writePart(ctx context.Context, key, uploadID string, number int,
 	if err != nil {
 		return nil, err
 	}
-	if errors.Is(readErr, os.ErrDeadlineExceeded) {
-		return nil, errDeadline
-	}
 	if readErr != nil {
-		return nil, &badBodyError{"reading the body: " + readErr.Error()}
+		return nil, bodyError(readErr)
 	}
 	if n != size {
 		return nil, &badBodyError{fmt.Sprintf("body has %d bytes, signed length is %d", n, size)}

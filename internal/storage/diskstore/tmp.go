@@ -107,6 +107,10 @@ func outOfSpace(err error) bool {
 // details, paths included, go to the log only.
 func storeFailed(w http.ResponseWriter, r *http.Request, event string, err error, args ...any) {
 	log := httplog.FromContext(r.Context())
+	if exhausted(err) {
+		busy(w, r, err, args...)
+		return
+	}
 	if outOfSpace(err) {
 		log.WarnContext(r.Context(), "diskstore.disk_full", append(args, "err", err)...)
 		http.Error(w, "not enough storage space; try again later", http.StatusInsufficientStorage)
