@@ -43,3 +43,37 @@ func TestServerLinksNoGenerators(t *testing.T) {
 		}
 	}
 }
+
+// The rules (internal/files) know no SQL dialect, no HTTP and no settings:
+// the usage statements and the drivers' error codes are internal/database's,
+// which marks its errors for the rules to branch on, and internal/server
+// maps the configuration onto files.Options.
+func TestRulesKnowNoSQL(t *testing.T) {
+	const pkg = "./internal/files"
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, pkg).Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	imports := strings.Fields(string(out))
+	if len(imports) < 10 {
+		t.Fatalf("go list %s listed %d imports:\n%s", pkg, len(imports), out)
+	}
+	for _, p := range imports {
+		switch p {
+		case "github.com/filegraph/filegraph/internal/config", "github.com/filegraph/filegraph/internal/database",
+			"database/sql", "net/http":
+			t.Errorf("internal/files imports %s", p)
+		}
+	}
+	out, err = exec.Command("go", "list", "-deps", pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		for _, f := range []string{"github.com/filegraph/filegraph/internal/database", "github.com/lib/pq", "modernc.org/sqlite"} {
+			if p == f || strings.HasPrefix(p, f+"/") {
+				t.Errorf("internal/files links %s", p)
+			}
+		}
+	}
+}

@@ -37,7 +37,9 @@ type DB struct {
 	Ent     *ent.Client
 	SQL     *sql.DB
 	Dialect string
-	health  *sql.DB
+	// Usages changes the usage rows in an ent transaction.
+	Usages *Usages
+	health *sql.DB
 }
 
 // Ping reports whether the database answers. It runs on a connection kept
@@ -154,11 +156,11 @@ func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *s
 	if err := ping(ctx, health); err != nil {
 		return fail(err)
 	}
-	var edrv dialect.Driver = entsql.OpenDB(drv, db)
+	var edrv dialect.Driver = marked{entsql.OpenDB(drv, db)}
 	if drv == dialect.SQLite {
-		edrv = newWriteQueue(entsql.OpenDB(drv, db))
+		edrv = newWriteQueue(marked{entsql.OpenDB(drv, db)})
 	}
-	return &DB{Ent: ent.NewClient(ent.Driver(edrv)), SQL: db, Dialect: drv, health: health}, nil
+	return &DB{Ent: ent.NewClient(ent.Driver(edrv)), SQL: db, Dialect: drv, Usages: new(Usages), health: health}, nil
 }
 
 // Option changes how Open connects.
@@ -206,50 +208,71 @@ var (
 	// ErrUnavailable marks an error that means the database could not be
 	// reached, dropped the connection or is out of a resource (connection
 	// slots, disk, memory): nothing was done and a later try may succeed.
-	ErrUnavailable = errors.New("database unavailable")
+	// Every error the ent client returns is marked at this package's
+	// boundary (marked), as storage's backends mark theirs; a package that
+	// does not import this one asks the error for its Unavailable method.
+	ErrUnavailable error = kind("database unavailable")
 	// ErrBusy is the kind of ErrUnavailable that means only busy: the
-	// statement waited its deadline out for a connection or the write lock.
+	// statement waited its deadline out for a connection or a lock, or
+	// lost a race for one.
 	ErrBusy = fmt.Errorf("%w: busy", ErrUnavailable)
 )
 
+// kind is the type of ErrUnavailable.
+type kind string
+
+func (k kind) Error() string { return string(k) }
+
+// Unavailable says that a later try may succeed; errors.As finds it on
+// every error marked ErrUnavailable or ErrBusy.
+func (kind) Unavailable() bool { return true }
+
 // IsUnavailable reports whether err means the database could not serve
 // the statement now (ErrUnavailable), rather than refusing it: unreachable,
-// out of a resource, or busy past the caller's deadline. Every driver's
-// codes are read here, so callers know no SQL dialect.
+// out of a resource, or busy past the caller's deadline.
 func IsUnavailable(err error) bool {
+	return errors.Is(err, ErrUnavailable) || classify(err) != nil
+}
+
+// classify reads every driver's codes, so that callers know no SQL dialect:
+// it returns ErrBusy or ErrUnavailable for an error of those kinds, nil for
+// any other (the statement's own fault, or a bug).
+func classify(err error) error {
 	if err == nil {
-		return false
+		return nil
 	}
 	var netErr net.Error
 	var pqErr *pq.Error
 	var liteErr *sqlite.Error
 	switch {
-	case errors.Is(err, ErrUnavailable),
-		errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
+	case errors.Is(err, context.DeadlineExceeded):
+		return ErrBusy // waited its deadline out for a connection or a lock
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ENOSPC),
-		errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr):
-		return true
+		errors.As(err, &netErr):
+		return ErrUnavailable
 	case errors.As(err, &pqErr):
 		switch pqErr.Code.Class() {
 		case "08", "53": // connection exceptions; insufficient resources (53300 too many connections, 53100 disk full, 53200 out of memory)
-			return true
+			return ErrUnavailable
 		}
 		switch pqErr.Code {
+		case "57P01", "57P02", "57P03", "57P05": // shutting down, cannot connect now, idle session timed out
+			return ErrUnavailable
 		case "57014", // cancelled: the request's deadline passed
-			"57P01", "57P02", "57P03", "57P05", // shutting down, cannot connect now, idle session timed out
 			"40001", "40P01", "55P03": // lost a race: serialization failure, deadlock, lock not available
-			return true
+			return ErrBusy
 		}
-		return false
 	case errors.As(err, &liteErr):
 		switch liteErr.Code() & 0xff { // the primary code; the rest refines it
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL,
-			sqlite3.SQLITE_IOERR, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_CANTOPEN,
-			sqlite3.SQLITE_PROTOCOL:
-			return true
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return ErrBusy
+		case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_NOMEM,
+			sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL:
+			return ErrUnavailable
 		}
 	}
-	return false
+	return nil
 }

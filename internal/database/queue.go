@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	entsql "entgo.io/ent/dialect/sql"
-
 	"entgo.io/ent/dialect"
 )
 
@@ -19,7 +17,7 @@ import (
 // were willing to wait. Readers do not queue: WAL lets them run beside
 // the writer.
 type writeQueue struct {
-	*entsql.Driver
+	marked
 	slot chan struct{} // a buffered channel of one: waiting senders are served first come, first served
 }
 
@@ -28,8 +26,8 @@ var (
 	_ dialect.Tx     = (*queuedTx)(nil)
 )
 
-func newWriteQueue(drv *entsql.Driver) *writeQueue {
-	return &writeQueue{Driver: drv, slot: make(chan struct{}, 1)}
+func newWriteQueue(drv marked) *writeQueue {
+	return &writeQueue{marked: drv, slot: make(chan struct{}, 1)}
 }
 
 // acquire waits for the write slot until ctx ends; the error then says the
@@ -57,26 +55,26 @@ func writes(query string) bool {
 
 func (q *writeQueue) Exec(ctx context.Context, query string, args, v any) error {
 	if !writes(query) {
-		return q.Driver.Exec(ctx, query, args, v)
+		return q.marked.Exec(ctx, query, args, v)
 	}
 	release, err := q.acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	return q.Driver.Exec(ctx, query, args, v)
+	return q.marked.Exec(ctx, query, args, v)
 }
 
 func (q *writeQueue) Query(ctx context.Context, query string, args, v any) error {
 	if !writes(query) {
-		return q.Driver.Query(ctx, query, args, v)
+		return q.marked.Query(ctx, query, args, v)
 	}
 	release, err := q.acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	return q.Driver.Query(ctx, query, args, v)
+	return q.marked.Query(ctx, query, args, v)
 }
 
 // Tx and BeginTx hold the write slot from BEGIN (IMMEDIATE: it takes the
@@ -89,7 +87,7 @@ func (q *writeQueue) BeginTx(ctx context.Context, opts *stdsql.TxOptions) (diale
 	if err != nil {
 		return nil, err
 	}
-	tx, err := q.Driver.BeginTx(ctx, opts)
+	tx, err := q.marked.BeginTx(ctx, opts)
 	if err != nil {
 		release()
 		return nil, err

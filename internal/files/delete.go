@@ -22,7 +22,7 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 	}
 	// The mark takes the file out of its owner's usage, the unmark puts
 	// it back; the row's final removal leaves usage alone.
-	gone := usageDelta{SavedCount: -1, SavedBytes: -f.Size}
+	gone := ent.Usage{ID: f.Owner, SavedCount: -1, SavedBytes: -f.Size}
 	err = s.inTx(ctx, "delete mark", func(tx *ent.Tx) error {
 		n, err := tx.File.Update().
 			Where(file.ID(id), file.DeletedAtIsNil()).
@@ -34,7 +34,7 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 		case n == 0:
 			return ErrNotFound // a concurrent delete won
 		}
-		return addUsage(ctx, tx, f.Owner, gone)
+		return s.addUsage(ctx, tx, gone)
 	})
 	if err != nil {
 		return err
@@ -46,7 +46,7 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 			if err := tx.File.UpdateOneID(id).ClearDeletedAt().Exec(ctx); err != nil {
 				return err
 			}
-			return addUsage(ctx, tx, f.Owner, usageDelta{SavedCount: 1, SavedBytes: f.Size})
+			return s.addUsage(ctx, tx, ent.Usage{ID: f.Owner, SavedCount: 1, SavedBytes: f.Size})
 		})
 		if uerr != nil {
 			s.log.ErrorContext(ctx, "files.delete_unmark_failed", "id", id, "err", uerr)

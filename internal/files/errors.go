@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/filegraph/filegraph/internal/database"
 	"github.com/filegraph/filegraph/internal/storage"
 )
 
@@ -67,10 +66,14 @@ func (ps problems) err() error {
 	return &InvalidError{Problems: ps}
 }
 
-// dbError wraps a database error with what was being done, marking
-// connection failures as ErrUnavailable.
+// dbError wraps a database error with what was being done, marking as
+// ErrUnavailable those the database marked so at its boundary (connection
+// failures, out of resources, busy past the deadline): it reads the
+// drivers' codes, and gives its mark an Unavailable method, which is
+// asked for here so that the rules need not import it.
 func dbError(op string, err error) error {
-	if database.IsUnavailable(err) {
+	var u interface{ Unavailable() bool }
+	if errors.As(err, &u) && u.Unavailable() {
 		return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)

@@ -15,16 +15,16 @@ import (
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/predicate"
 	"github.com/filegraph/filegraph/internal/auth"
-	"github.com/filegraph/filegraph/internal/config"
 	"github.com/filegraph/filegraph/internal/storage"
 )
 
-// Config holds the limits and lifetimes the rules use.
-type Config struct {
+// Options holds the limits and lifetimes the rules use; internal/server
+// maps the configuration onto them.
+type Options struct {
 	UploadURLTTL   time.Duration
 	DownloadURLTTL time.Duration
 	MaxUploadSize  int64
-	Limits         config.Limits
+	Limits         Limits
 	// SaveWindow is how long after its URL expires an upload may be saved.
 	SaveWindow time.Duration
 	// DeleteGrace is how long a delete may take before the sweeper takes
@@ -49,19 +49,27 @@ type Config struct {
 	Events        Events           // nil: nobody is told
 }
 
+// Limits bound what each user may upload.
+type Limits struct {
+	AllowedContentTypes []string // media types or type/* patterns; empty allows all
+	UserQuotaBytes      int64    // saved and pending together; 0: no quota
+	MaxPendingUploads   int      // issued and not yet saved; 0: no bound
+}
+
 // Service applies the rules over one database and one store.
 type Service struct {
-	db    *ent.Client
-	store storage.Store
-	cfg   Config
-	log   *slog.Logger
+	db     *ent.Client
+	usages Usages
+	store  storage.Store
+	cfg    Options
+	log    *slog.Logger
 
 	storageSeen atomic.Int64 // unix nanos of the last answer from storage
 	completing  keyLock      // uploads in parts being completed, by key
 }
 
-// New returns a Service.
-func New(db *ent.Client, store storage.Store, cfg Config, log *slog.Logger) *Service {
+// New returns a Service; usages keeps the usage rows of db.
+func New(db *ent.Client, usages Usages, store storage.Store, cfg Options, log *slog.Logger) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -69,7 +77,7 @@ func New(db *ent.Client, store storage.Store, cfg Config, log *slog.Logger) *Ser
 		cfg.Events = noEvents{}
 	}
 	db.File.Intercept(ent.InterceptFunc(countFromUsage))
-	return &Service{db: db, store: store, cfg: cfg, log: log}
+	return &Service{db: db, usages: usages, store: store, cfg: cfg, log: log}
 }
 
 // visible returns the caller and what of the files they may see: their own

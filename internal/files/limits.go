@@ -2,10 +2,7 @@ package files
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
-	"strings"
 
 	entgo "entgo.io/ent"
 
@@ -17,26 +14,25 @@ import (
 // file changes the row in the same transaction, so it is exact, and limits
 // are checked by one conditional update of it instead of counting rows:
 // the cost does not grow with what the user holds, and the row lock is held
-// only from that update to the commit. The statements are plain SQL that
-// PostgreSQL and SQLite both run.
+// only from that update to the commit.
 
-// usageDelta is a change to one user's usage row.
-type usageDelta struct {
-	PendingCount, PendingBytes, SavedCount, SavedBytes int64
+// Usages changes users' usage rows in the caller's transaction;
+// internal/database implements it, one statement each.
+type Usages interface {
+	// Add adds d's counts and bytes to the row of user d.ID, creating it
+	// at need, whatever the totals come to.
+	Add(ctx context.Context, tx *ent.Tx, d ent.Usage) error
+	// Reserve adds d as Add does if the row then holds at most maxPending
+	// pending uploads and at most quota bytes saved and pending together
+	// (0: no bound), and reports whether it did. A row it creates is not
+	// checked.
+	Reserve(ctx context.Context, tx *ent.Tx, d ent.Usage, maxPending, quota int64) (bool, error)
 }
 
-const upsertUsage = `INSERT INTO usages (owner, pending_count, pending_bytes, saved_count, saved_bytes)
-	VALUES ($1, $2, $3, $4, $5)
-	ON CONFLICT (owner) DO UPDATE SET
-		pending_count = usages.pending_count + excluded.pending_count,
-		pending_bytes = usages.pending_bytes + excluded.pending_bytes,
-		saved_count = usages.saved_count + excluded.saved_count,
-		saved_bytes = usages.saved_bytes + excluded.saved_bytes`
-
-// addUsage applies d to owner's usage row in tx, unconditionally: for what
-// leaves (saves, sweeps, deletes), which no limit holds back.
-func addUsage(ctx context.Context, tx *ent.Tx, owner string, d usageDelta) error {
-	if _, err := tx.ExecContext(ctx, upsertUsage, owner, d.PendingCount, d.PendingBytes, d.SavedCount, d.SavedBytes); err != nil {
+// addUsage applies d to its owner's usage row in tx, unconditionally: for
+// what leaves (saves, sweeps, deletes), which no limit holds back.
+func (s *Service) addUsage(ctx context.Context, tx *ent.Tx, d ent.Usage) error {
+	if err := s.usages.Add(ctx, tx, d); err != nil {
 		return dbError("updating usage", err)
 	}
 	return nil
@@ -56,26 +52,11 @@ func (s *Service) reserve(ctx context.Context, tx *ent.Tx, owner string, count i
 		// Over the limit on its own: the insert below would not check it.
 		return s.refusal(ctx, tx, owner, count, bytes)
 	}
-	var conds []string
-	if lim.MaxPendingUploads > 0 {
-		conds = append(conds, fmt.Sprintf("usages.pending_count + excluded.pending_count <= %d", lim.MaxPendingUploads))
-	}
-	if lim.UserQuotaBytes > 0 {
-		conds = append(conds, fmt.Sprintf("usages.saved_bytes + usages.pending_bytes + excluded.pending_bytes <= %d", lim.UserQuotaBytes))
-	}
-	query := upsertUsage
-	if len(conds) > 0 {
-		query += " WHERE " + strings.Join(conds, " AND ")
-	}
-	res, err := tx.ExecContext(ctx, query, owner, int64(count), bytes, 0, 0)
+	ok, err := s.usages.Reserve(ctx, tx, ent.Usage{ID: owner, PendingCount: int64(count), PendingBytes: bytes}, int64(lim.MaxPendingUploads), lim.UserQuotaBytes)
 	if err != nil {
 		return dbError("reserving usage", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return dbError("reserving usage", err)
-	}
-	if n == 0 { // the row is there and the update's condition refused it
+	if !ok { // the row is there and the update's condition refused it
 		return s.refusal(ctx, tx, owner, count, bytes)
 	}
 	return nil
@@ -83,52 +64,36 @@ func (s *Service) reserve(ctx context.Context, tx *ent.Tx, owner string, count i
 
 // refusal says which limit count more uploads of bytes would break.
 func (s *Service) refusal(ctx context.Context, tx *ent.Tx, owner string, count int, asked int64) error {
-	var pendingCount, pendingBytes, saved int64
-	rows, err := tx.QueryContext(ctx, "SELECT pending_count, pending_bytes, saved_bytes FROM usages WHERE owner = $1", owner)
-	if err != nil {
-		return dbError("reading usage", err)
-	}
-	defer rows.Close()
-	if rows.Next() {
-		err = rows.Scan(&pendingCount, &pendingBytes, &saved)
-	}
-	if err == nil {
-		err = rows.Err()
-	}
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	used, err := tx.Usage.Get(ctx, owner)
+	switch {
+	case ent.IsNotFound(err):
+		used = &ent.Usage{}
+	case err != nil:
 		return dbError("reading usage", err)
 	}
 	lim := s.cfg.Limits
-	if after := pendingCount + int64(count); lim.MaxPendingUploads > 0 && after > int64(lim.MaxPendingUploads) {
+	if after := used.PendingCount + int64(count); lim.MaxPendingUploads > 0 && after > int64(lim.MaxPendingUploads) {
 		return &LimitError{Limit: "MAX_PENDING_UPLOADS", Message: fmt.Sprintf(
 			"%d more uploads would make %d pending, %d over the limit of %d; save or wait for pending uploads to expire",
 			count, after, after-int64(lim.MaxPendingUploads), lim.MaxPendingUploads)}
 	}
-	used := saved + pendingBytes
+	held := used.SavedBytes + used.PendingBytes
 	return &LimitError{Limit: "USER_QUOTA_BYTES", Message: fmt.Sprintf(
 		"%d more bytes would be %d bytes over your quota of %d (%d saved, %d pending)",
-		asked, used+asked-lim.UserQuotaBytes, lim.UserQuotaBytes, saved, pendingBytes)}
+		asked, held+asked-lim.UserQuotaBytes, lim.UserQuotaBytes, used.SavedBytes, used.PendingBytes)}
 }
 
 // savedCount is the number of owner's files, less those being deleted,
 // read from their usage row.
 func (s *Service) savedCount(ctx context.Context, owner string) (int, error) {
-	var n int64
-	rows, err := s.db.QueryContext(ctx, "SELECT saved_count FROM usages WHERE owner = $1", owner)
-	if err != nil {
+	used, err := s.db.Usage.Get(ctx, owner)
+	switch {
+	case ent.IsNotFound(err):
+		return 0, nil
+	case err != nil:
 		return 0, dbError("reading usage", err)
 	}
-	defer rows.Close()
-	if rows.Next() {
-		err = rows.Scan(&n)
-	}
-	if err == nil {
-		err = rows.Err()
-	}
-	if err != nil {
-		return 0, dbError("reading usage", err)
-	}
-	return int(n), nil
+	return int(used.SavedCount), nil
 }
 
 // countKey carries, into a listing's context, how to count its files

@@ -8,7 +8,7 @@ import (
 
 func TestPartLayout(t *testing.T) {
 	const mib = 1 << 20
-	s := &Service{cfg: Config{PartSize: 16 * mib}}
+	s := &Service{cfg: Options{PartSize: 16 * mib}}
 	for _, c := range []struct {
 		size, partSize int64
 		count          int

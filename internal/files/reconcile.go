@@ -153,7 +153,7 @@ func (s *Service) reconcile(ctx context.Context, fix bool) (*Reconciliation, err
 			if err != nil || n == 0 {
 				return err
 			}
-			return addUsage(ctx, tx, f.Owner, usageDelta{SavedCount: -1, SavedBytes: -f.Size})
+			return s.addUsage(ctx, tx, ent.Usage{ID: f.Owner, SavedCount: -1, SavedBytes: -f.Size})
 		})
 		if err != nil {
 			return r, dbError(fmt.Sprintf("deleting row of %s", m.FileName), err)

@@ -240,7 +240,7 @@ func (s *Service) commit(ctx context.Context, user auth.User, items []*saving) (
 			return &InvalidError{Problems: []Problem{{Field: "files", Message: "an upload expired while saving; upload it again with a new URL"}}}
 		}
 		n := int64(len(created))
-		return addUsage(ctx, tx, user.ID, usageDelta{PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes})
+		return s.addUsage(ctx, tx, ent.Usage{ID: user.ID, PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes})
 	})
 	if err != nil {
 		return err

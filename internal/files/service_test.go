@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/filegraph/filegraph/internal/auth"
-	"github.com/filegraph/filegraph/internal/config"
 	"github.com/filegraph/filegraph/internal/database"
 	"github.com/filegraph/filegraph/internal/files"
 	"github.com/filegraph/filegraph/internal/storage"
@@ -37,7 +36,7 @@ const (
 	saveWindow = time.Hour
 )
 
-func newFixture(t *testing.T, limits config.Limits) *fixture {
+func newFixture(t *testing.T, limits files.Limits) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
@@ -60,7 +59,7 @@ func newFixture(t *testing.T, limits config.Limits) *fixture {
 		limits.MaxPendingUploads = 1000
 	}
 	f := &fixture{db: db, store: store, dir: storeDir, now: time.Now()}
-	f.svc = files.New(db.Ent, store, files.Config{
+	f.svc = files.New(db.Ent, db.Usages, store, files.Options{
 		UploadURLTTL:   urlTTL,
 		DownloadURLTTL: urlTTL,
 		MaxUploadSize:  1 << 20,
@@ -138,7 +137,7 @@ func (f *fixture) count(t *testing.T) (uploads, saved int) {
 // TestSaveAllOrNothing: one bad request in a save refuses the whole call,
 // names each problem by field, and changes nothing.
 func TestSaveAllOrNothing(t *testing.T) {
-	f := newFixture(t, config.Limits{})
+	f := newFixture(t, files.Limits{})
 	good, missing, short := f.issue(t, "u", "good.bin", 10), f.issue(t, "u", "missing.bin", 10), f.issue(t, "u", "short.bin", 10)
 	f.put(t, good, []byte("0123456789"))
 	storagetest.Upload(t, f.store, short.FileName, "application/octet-stream", []byte("012")) // written past the URL
@@ -171,7 +170,7 @@ func TestSaveAllOrNothing(t *testing.T) {
 // TestSaveIsRetryable: saving again returns the same file; a name other than
 // the announced one is refused before and after saving.
 func TestSaveIsRetryable(t *testing.T) {
-	f := newFixture(t, config.Limits{})
+	f := newFixture(t, files.Limits{})
 	u := f.issue(t, "u", "a.txt", 5)
 	f.put(t, u, []byte("hello"))
 	if _, err := f.svc.Save(as("u"), []*files.SaveRequest{save("b.txt", u)}); !strings.Contains(problems(t, err)["files[0].originalName"], `was issued for "a.txt"`) {
@@ -199,7 +198,7 @@ func TestSaveIsRetryable(t *testing.T) {
 // TestSaveOnlyOwnUploads: another user's key reads as never issued, and
 // their saved file as not found.
 func TestSaveOnlyOwnUploads(t *testing.T) {
-	f := newFixture(t, config.Limits{})
+	f := newFixture(t, files.Limits{})
 	u := f.issue(t, "alice", "a.txt", 5)
 	f.put(t, u, []byte("hello"))
 	if _, err := f.svc.Save(as("mallory"), []*files.SaveRequest{save("a.txt", u)}); !strings.Contains(problems(t, err)["files[0].fileName"], "was not issued") {
@@ -218,7 +217,7 @@ func TestSaveOnlyOwnUploads(t *testing.T) {
 // save window; past it, it is refused, and the sweeper takes it and its
 // object.
 func TestSaveWindow(t *testing.T) {
-	f := newFixture(t, config.Limits{})
+	f := newFixture(t, files.Limits{})
 	late, expired := f.issue(t, "u", "late.txt", 4), f.issue(t, "u", "expired.txt", 4)
 	f.put(t, late, []byte("late"))
 	f.put(t, expired, []byte("gone"))
@@ -246,7 +245,7 @@ func TestSaveWindow(t *testing.T) {
 // TestQuota: pending and saved bytes count against the quota together, and
 // the refusal says by how much.
 func TestQuota(t *testing.T) {
-	f := newFixture(t, config.Limits{UserQuotaBytes: 100})
+	f := newFixture(t, files.Limits{UserQuotaBytes: 100})
 	u := f.issue(t, "u", "a.bin", 60)
 	f.put(t, u, make([]byte, 60))
 	if _, err := f.svc.Save(as("u"), []*files.SaveRequest{save("a.bin", u)}); err != nil {
@@ -266,7 +265,7 @@ func TestQuota(t *testing.T) {
 // TestStoreRefusingIsNotUnavailable: a store that refuses the server (here
 // its folder is a file) is not an outage the client should retry.
 func TestStoreRefusingIsNotUnavailable(t *testing.T) {
-	f := newFixture(t, config.Limits{})
+	f := newFixture(t, files.Limits{})
 	u := f.issue(t, "u", "a.txt", 5)
 	f.put(t, u, []byte("hello"))
 	if err := os.RemoveAll(f.dir); err != nil {

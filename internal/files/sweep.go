@@ -139,7 +139,7 @@ func (s *Service) retireUpload(u *ent.Upload) func(context.Context) (bool, error
 				return err
 			}
 			removed = true
-			return addUsage(ctx, tx, u.Owner, usageDelta{PendingCount: -1, PendingBytes: -u.Size})
+			return s.addUsage(ctx, tx, ent.Usage{ID: u.Owner, PendingCount: -1, PendingBytes: -u.Size})
 		})
 		return removed && err == nil, err
 	}

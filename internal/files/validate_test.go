@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/filegraph/filegraph/internal/config"
 )
 
 func TestNormalizeContentType(t *testing.T) {
@@ -73,7 +71,7 @@ func TestValidChecksum(t *testing.T) {
 // A content type is at most 255 bytes, as sent and once normalized: 100
 // files with a 900 KB type each cost 199 MB of database before.
 func TestContentTypeBounded(t *testing.T) {
-	s := &Service{cfg: Config{MaxUploadSize: 1 << 30}}
+	s := &Service{cfg: Options{MaxUploadSize: 1 << 30}}
 	for _, tc := range []struct {
 		ct string
 		ok bool
@@ -118,7 +116,7 @@ func TestNewKey(t *testing.T) {
 
 func FuzzValidate(f *testing.F) {
 	allowed := []string{"image/*", "application/pdf", "text/plain"}
-	s := &Service{cfg: Config{MaxUploadSize: 1 << 30, Limits: config.Limits{AllowedContentTypes: allowed}}}
+	s := &Service{cfg: Options{MaxUploadSize: 1 << 30, Limits: Limits{AllowedContentTypes: allowed}}}
 	f.Add("report.pdf", int64(10), "application/pdf", "")
 	f.Add("", int64(0), "image/*", "abc")
 	f.Add("a\x00b", int64(-1), "text/plain; charset=utf-8", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")

@@ -59,12 +59,12 @@ func TestStorageDownDuringCompletion(t *testing.T) {
 			m := e.createMultipart(map[string]any{"originalName": "big.bin", "size": len(body)})[0]
 			e.putParts(m, body, false, 1, 2)
 
-			svc := files.New(e.srv.db.Ent, completeHook{
+			svc := files.New(e.srv.db.Ent, e.srv.db.Usages, completeHook{
 				Store:     e.store,
 				Multipart: e.store.(storage.Multipart),
 				before:    func() { c.before(e) },
 				after:     func(err error) error { return c.after(e, err) },
-			}, files.Config{UploadURLTTL: time.Minute, MaxUploadSize: 1 << 30, PartSize: 5 * mib, MultipartWindow: time.Hour, SaveWindow: time.Hour, Now: e.clock.now},
+			}, files.Options{UploadURLTTL: time.Minute, MaxUploadSize: 1 << 30, PartSize: 5 * mib, MultipartWindow: time.Hour, SaveWindow: time.Hour, Now: e.clock.now},
 				slog.New(slog.NewTextHandler(io.Discard, nil)))
 			save := []*files.SaveRequest{{FileName: m.FileName, OriginalName: "big.bin"}}
 			if _, err := svc.Save(ctx, save); !errors.Is(err, files.ErrUnavailable) {
@@ -152,12 +152,12 @@ func TestConcurrentMultipartSaves(t *testing.T) {
 			e.putParts(m, body, false, all(m.PartCount)...)
 
 			var completions atomic.Int32
-			svc := files.New(e.srv.db.Ent, completeHook{
+			svc := files.New(e.srv.db.Ent, e.srv.db.Usages, completeHook{
 				Store:     e.store,
 				Multipart: e.store.(storage.Multipart),
 				before:    func() { completions.Add(1) },
 				after:     func(err error) error { return err },
-			}, files.Config{UploadURLTTL: time.Minute, MaxUploadSize: 1 << 30, PartSize: 5 * mib, MultipartWindow: time.Hour, SaveWindow: time.Hour, Now: e.clock.now},
+			}, files.Options{UploadURLTTL: time.Minute, MaxUploadSize: 1 << 30, PartSize: 5 * mib, MultipartWindow: time.Hour, SaveWindow: time.Hour, Now: e.clock.now},
 				slog.New(slog.NewTextHandler(io.Discard, nil)))
 			const saves = 8
 			ids := make(chan string, saves)

@@ -463,7 +463,7 @@ func TestUploadURLLifeAfterDatabaseWait(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if row.ExpiresAt.Add(FilesConfig(config.Config{}).ClockSkew).Before(a.url.ExpiresAt) {
+		if row.ExpiresAt.Add(FilesOptions(config.Config{}).ClockSkew).Before(a.url.ExpiresAt) {
 			t.Errorf("upload %s: row expires %v, more than the sweeper's margin before its URL (%v)", a.url.FileName, row.ExpiresAt, a.url.ExpiresAt)
 		}
 	}

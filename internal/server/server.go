@@ -113,15 +113,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	}
 	s.db, s.store = db, store
 	s.Metrics.WatchDB(db.SQL, db.Dialect)
-	fcfg := FilesConfig(cfg)
-	fcfg.Now = o.now
-	_, fcfg.RevocableURLs = store.(storage.PutGate)
+	fopts := FilesOptions(cfg)
+	fopts.Now = o.now
+	_, fopts.RevocableURLs = store.(storage.PutGate)
 	observed := store
 	if !o.bare {
-		fcfg.Events = s.Metrics
+		fopts.Events = s.Metrics
 		observed = s.Metrics.Store(store, s.tracer())
 	}
-	s.Files = files.New(db.Ent, observed, fcfg, log)
+	s.Files = files.New(db.Ent, db.Usages, observed, fopts, log)
 	if g, ok := store.(storage.PutGate); ok {
 		// Its URLs stop working once their upload is saved, deleted or swept.
 		g.SetPutGate(s.Files.PendingUpload)
@@ -247,13 +247,18 @@ func cleanStale(ctx context.Context, c storage.StaleCleaner, interval time.Durat
 	}
 }
 
-// FilesConfig derives the files service's settings from the server's.
-func FilesConfig(cfg config.Config) files.Config {
-	return files.Config{
-		UploadURLTTL:    cfg.UploadURLTTL,
-		DownloadURLTTL:  cfg.DownloadURLTTL,
-		MaxUploadSize:   cfg.MaxUploadSize,
-		Limits:          cfg.Limits,
+// FilesOptions maps the server's configuration onto the files service's
+// options.
+func FilesOptions(cfg config.Config) files.Options {
+	return files.Options{
+		UploadURLTTL:   cfg.UploadURLTTL,
+		DownloadURLTTL: cfg.DownloadURLTTL,
+		MaxUploadSize:  cfg.MaxUploadSize,
+		Limits: files.Limits{
+			AllowedContentTypes: cfg.Limits.AllowedContentTypes,
+			UserQuotaBytes:      cfg.Limits.UserQuotaBytes,
+			MaxPendingUploads:   cfg.Limits.MaxPendingUploads,
+		},
 		SaveWindow:      cfg.UploadSaveWindow,
 		DeleteGrace:     2 * cfg.RequestTimeout,
 		ClockSkew:       time.Minute,
