@@ -53,7 +53,7 @@ var errBusy = &refusal{http.StatusServiceUnavailable, "too many uploads in progr
 // connection after the answer keeps the server from draining a slow body
 // it refused, which would hold the connection as long as the client likes.
 func refuse(w http.ResponseWriter, r *refusal) {
-	w.Header().Set("Connection", "close")
+	dropBody(w)
 	if r.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", retryAfter)
 	}
@@ -215,9 +215,20 @@ func exhausted(err error) bool {
 		errors.Is(err, syscall.ENOMEM) || errors.Is(err, syscall.ENOBUFS)
 }
 
+// dropBody closes the connection after the answer without reading what
+// is left of the body. Connection: close alone does not do it: net/http
+// still drains up to 256 KiB of an unread body first, so 1,000 refused
+// PUTs that never sent their bodies held their connections (and 1,000
+// goroutines) until ReadTimeout.
+func dropBody(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	http.NewResponseController(w).SetReadDeadline(time.Now())
+}
+
 // busy answers a PUT that met exhaustion.
 func busy(w http.ResponseWriter, r *http.Request, err error, attrs ...any) {
 	httplog.FromContext(r.Context()).WarnContext(r.Context(), "diskstore.exhausted", append(attrs, "err", err)...)
+	dropBody(w)
 	w.Header().Set("Retry-After", retryAfter)
 	http.Error(w, "the server is busy; retry later", http.StatusServiceUnavailable)
 }

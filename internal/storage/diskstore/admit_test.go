@@ -1,11 +1,15 @@
 package diskstore
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -396,6 +400,7 @@ func TestPutsInFlightBounded(t *testing.T) {
 	stalledPut(t, presign(t, "ann", 10), 10)
 	waitInFlight(t, s, 2)
 	probe("ann", http.StatusServiceUnavailable) // ann's own bound
+	refusedLetGo(t, presign(t, "ann", 10))
 	stalledPut(t, presign(t, "bob", 10), 10)
 	stalledPut(t, presign(t, "bob", 10), 10)
 	waitInFlight(t, s, 4)
@@ -507,5 +512,36 @@ func TestIdlePutsCut(t *testing.T) {
 	}
 	if n := tmpBytes(t, s); n != 0 {
 		t.Errorf("temporary folder holds %d bytes", n)
+	}
+}
+
+// refusedLetGo sends req's headers and none of its body: the 503 comes at
+// once and then the server closes the connection, rather than wait for
+// the body it will not take (net/http drains up to 256 KiB of one).
+func refusedLetGo(t *testing.T, req storage.Request) {
+	t.Helper()
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(c, "PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 10\r\nContent-Type: text/plain\r\nIf-None-Match: *\r\n\r\n", u.RequestURI(), u.Host)
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("PUT without its body: %d, want 503", res.StatusCode)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("after refusing a PUT the server keeps its connection: %v, want EOF", err)
 	}
 }
