@@ -86,6 +86,9 @@ func (s *Service) partLayout(size int64) (partSize int64, count int) {
 	return partSize, int((size + partSize - 1) / partSize)
 }
 
+// inParts reports whether u is an upload in parts, rather than a single PUT.
+func inParts(u *ent.Upload) bool { return u.MultipartID != "" }
+
 // partSizeOf is the length of part n (1-based) of u.
 func partSizeOf(u *ent.Upload, n int) int64 {
 	if n < u.PartCount {
@@ -97,11 +100,7 @@ func partSizeOf(u *ent.Upload, n int) int64 {
 // CreateMultipartUploads validates the requests, starts an upload in parts
 // in the store for each, and records them; nothing is issued unless every
 // request is valid and within the caller's limits.
-func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartRequest) (_ []*MultipartUpload, err error) {
-	user, err := auth.FromContext(ctx)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartRequest) ([]*MultipartUpload, error) {
 	mp, err := s.multipart()
 	if err != nil {
 		return nil, err
@@ -112,64 +111,41 @@ func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartR
 			asUploads[i] = &UploadRequest{OriginalName: r.OriginalName, Size: r.Size, ContentType: r.ContentType}
 		}
 	}
-	valid, err := s.validate(asUploads)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.storageUp(ctx); err != nil {
-		return nil, err
-	}
-
+	var out []*MultipartUpload
+	var ids []string
 	// The store's uploads come first (their ids go in the rows); should
 	// the rows not be written, they are aborted again. One a crash leaves
 	// behind holds no parts (no part URL was signed), and reconcile finds it.
-	now := s.cfg.Now()
-	out := make([]*MultipartUpload, len(valid))
-	ids := make([]string, len(valid))
-	var g errgroup.Group
-	g.SetLimit(statConcurrency)
-	for i, r := range valid {
-		key := NewKey(r.OriginalName)
-		checksums := reqs[i].PartChecksums != nil && *reqs[i].PartChecksums
-		g.Go(func() error {
-			id, err := mp.CreateMultipart(ctx, key, storage.MultipartOptions{ContentType: r.ContentType, PartChecksums: checksums})
-			ids[i] = id
-			return err
-		})
-		partSize, count := s.partLayout(r.Size)
-		out[i] = &MultipartUpload{FileName: key, OriginalName: r.OriginalName, Size: r.Size, PartSize: partSize, PartCount: count, ExpiresAt: now.Add(s.cfg.MultipartWindow)}
-	}
-	defer func() {
-		if err != nil {
+	err = s.issue(ctx, asUploads, kindParts, func(rows []issued) error {
+		out = make([]*MultipartUpload, len(rows))
+		ids = make([]string, len(rows))
+		var g errgroup.Group
+		g.SetLimit(statConcurrency)
+		for i, r := range rows {
+			checksums := reqs[i].PartChecksums != nil && *reqs[i].PartChecksums
+			g.Go(func() error {
+				id, err := mp.CreateMultipart(ctx, r.key, storage.MultipartOptions{ContentType: r.ContentType, PartChecksums: checksums})
+				ids[i] = id
+				return err
+			})
+			partSize, count := s.partLayout(r.Size)
+			out[i] = &MultipartUpload{FileName: r.key, OriginalName: r.OriginalName, Size: r.Size, PartSize: partSize, PartCount: count, ExpiresAt: r.expires}
+			r.row.SetPartSize(partSize).SetPartCount(count).SetPartChecksums(checksums)
+		}
+		if err := g.Wait(); err != nil {
+			return storageError("starting upload in parts", err)
+		}
+		for i, r := range rows {
+			r.row.SetMultipartID(ids[i])
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		if ids != nil {
 			s.abortStarted(ctx, mp, out, ids)
 		}
-	}()
-	if err := g.Wait(); err != nil {
-		return nil, storageError("starting upload in parts", err)
-	}
-	creates := make([]*ent.UploadCreate, len(out))
-	for i, m := range out {
-		creates[i] = s.db.Upload.Create().
-			SetFileName(m.FileName).
-			SetOriginalName(m.OriginalName).
-			SetSize(m.Size).
-			SetContentType(valid[i].ContentType).
-			SetExpiresAt(m.ExpiresAt).
-			SetOwner(user.ID).
-			SetMultipartID(ids[i]).
-			SetPartSize(m.PartSize).
-			SetPartCount(m.PartCount).
-			SetPartChecksums(reqs[i].PartChecksums != nil && *reqs[i].PartChecksums)
-	}
-	if err := s.issue(ctx, user, valid, creates); err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "files.multipart_uploads_issued", "user", user.ID, "count", len(out))
-	var bytes int64
-	for _, m := range out {
-		bytes += m.Size
-	}
-	s.cfg.Events.UploadsIssued(len(out), bytes)
 	return out, nil
 }
 
@@ -205,7 +181,7 @@ func (s *Service) UploadPartURLs(ctx context.Context, fileName string, reqs []*P
 	if err != nil {
 		return nil, err
 	}
-	if u.MultipartID == "" {
+	if !inParts(u) {
 		return nil, &InvalidError{Problems: []Problem{{Field: "fileName", Message: fmt.Sprintf("%q is a single PUT from createUploadUrls; it has no parts", fileName)}}}
 	}
 	deadline := s.deadline(u)
@@ -276,7 +252,7 @@ func (s *Service) pendingUpload(ctx context.Context, fileName string) (*ent.Uplo
 // deadline is when u must be saved by: for an upload in parts its
 // expiry, for a single PUT the URL's expiry plus the save window.
 func (s *Service) deadline(u *ent.Upload) time.Time {
-	if u.MultipartID != "" {
+	if inParts(u) {
 		return u.ExpiresAt
 	}
 	return u.ExpiresAt.Add(s.cfg.SaveWindow)

@@ -65,7 +65,7 @@ func (s *Service) pending(u *ent.Upload) *PendingUpload {
 		id:           ent.Cursor{ID: u.ID},
 		multipartID:  u.MultipartID,
 	}
-	if u.MultipartID != "" {
+	if inParts(u) {
 		p.PartSize, p.PartCount = &u.PartSize, &u.PartCount
 	}
 	return p
@@ -234,7 +234,7 @@ func (s *Service) AbortUpload(ctx context.Context, fileName string) error {
 		return storageError("aborting upload", err)
 	}
 	retire := s.retireUpload(u)
-	if u.MultipartID == "" {
+	if !inParts(u) {
 		// A replay of the PUT URL could put the object back until the URL
 		// is spent: a tombstone has the sweeper delete it once more then.
 		retire = s.buried(u.FileName, u.ExpiresAt.Add(s.landing()), retire)
@@ -244,7 +244,7 @@ func (s *Service) AbortUpload(ctx context.Context, fileName string) error {
 		// finishes.
 		s.log.WarnContext(ctx, "files.abort_row_failed", "key", u.FileName, "err", err)
 	}
-	s.log.InfoContext(ctx, "files.upload_aborted", "key", u.FileName, "parts", u.MultipartID != "")
+	s.log.InfoContext(ctx, "files.upload_aborted", "key", u.FileName, "parts", inParts(u))
 	s.cfg.Events.UploadsAborted(1)
 	return nil
 }

@@ -90,7 +90,7 @@ func (s *Service) reconcile(ctx context.Context, fix bool) (*Reconciliation, err
 	knownParts := make(map[string]bool)
 	for _, u := range uploads {
 		known[u.FileName] = true
-		if u.MultipartID != "" {
+		if inParts(u) {
 			knownParts[u.MultipartID] = true
 		}
 	}

@@ -152,7 +152,7 @@ func (s *Service) stat(ctx context.Context, items []*saving) error {
 		g.Go(func() error {
 			var obj storage.Object
 			var err error
-			if it.upload.MultipartID != "" {
+			if inParts(it.upload) {
 				obj, err = s.completeParts(ctx, it.upload)
 			} else {
 				obj, err = s.store.Stat(ctx, it.upload.FileName)

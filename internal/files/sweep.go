@@ -54,7 +54,7 @@ func (s *Service) sweep(ctx context.Context) (SweepReport, error) {
 			// A PUT begun before the URL expired may still be landing. (A
 			// part cannot: it dies with its aborted upload.)
 			until := s.cfg.Now().Add(s.landing())
-			if u.MultipartID != "" {
+			if inParts(u) {
 				until = time.Time{}
 			}
 			out[i] = doomed{key: u.FileName, multipartID: u.MultipartID, deleteRow: s.buried(u.FileName, until, s.retireUpload(u))}

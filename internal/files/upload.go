@@ -20,66 +20,124 @@ type UploadURL struct {
 // the uploads and returns a presigned PUT for each. Nothing is issued unless
 // every request is valid.
 func (s *Service) CreateUploadURLs(ctx context.Context, reqs []*UploadRequest) ([]*UploadURL, error) {
+	var out []*UploadURL
+	err := s.issue(ctx, reqs, kindPUT, nil, func(rows []issued) error {
+		// The URLs are signed only now that the rows are written, so a
+		// transaction kept waiting under load does not eat into their life:
+		// the TTL starts when the answer is ready. A URL may so outlive its
+		// row's expiry by the wait, but by no more than ClockSkew, which the
+		// sweeper waits beyond the save window: nothing sweeps an upload
+		// whose URL still works.
+		ttl := min(s.cfg.UploadURLTTL, rows[0].expires.Add(s.cfg.ClockSkew).Sub(s.cfg.Now()))
+		out = make([]*UploadURL, len(rows))
+		for i, r := range rows {
+			req, err := s.store.PresignPut(ctx, r.key, storage.PutOptions{
+				Size:           r.Size,
+				ContentType:    r.ContentType,
+				ChecksumSHA256: r.ChecksumSHA256,
+				TTL:            ttl,
+			})
+			if err != nil {
+				// Presigning only checks the key, which NewKey made; should
+				// it fail, the rows expire unused and the sweeper takes them.
+				return storageError("presigning upload", err)
+			}
+			out[i] = &UploadURL{FileName: r.key, OriginalName: r.OriginalName, Request: req}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// uploadKind is what differs between the two kinds of upload as they are
+// issued.
+type uploadKind struct {
+	inParts bool
+	event   string // logged once they are issued
+}
+
+var (
+	kindPUT   = uploadKind{event: "files.upload_urls_issued"}
+	kindParts = uploadKind{inParts: true, event: "files.multipart_uploads_issued"}
+)
+
+// issued is one upload being issued: its request, validated, its key, and
+// its row to write.
+type issued struct {
+	UploadRequest
+	key     string
+	expires time.Time
+	row     *ent.UploadCreate
+}
+
+// issue is the one way uploads are issued: it validates the caller's
+// requests, refuses while storage does not answer, builds a row for each,
+// lets prepare (if any) add to them, writes them all within the caller's
+// limits, and then hands them to finish (if any) before it logs and counts
+// them. Nothing is issued unless every request is valid.
+func (s *Service) issue(ctx context.Context, reqs []*UploadRequest, kind uploadKind, prepare, finish func([]issued) error) error {
 	user, err := auth.FromContext(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	valid, err := s.validate(reqs)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := s.checkPutSize(valid); err != nil {
-		return nil, err
+	if !kind.inParts {
+		if err := s.checkPutSize(valid); err != nil {
+			return err
+		}
 	}
 	if err := s.storageUp(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	rowExpiry := s.cfg.Now().Add(s.cfg.UploadURLTTL)
-	keys := make([]string, len(valid))
+	life := s.cfg.UploadURLTTL
+	if kind.inParts {
+		life = s.cfg.MultipartWindow
+	}
+	expires := s.cfg.Now().Add(life)
+	rows := make([]issued, len(valid))
 	creates := make([]*ent.UploadCreate, len(valid))
+	var bytes int64
 	for i, r := range valid {
-		keys[i] = NewKey(r.OriginalName)
+		key := NewKey(r.OriginalName)
 		creates[i] = s.db.Upload.Create().
-			SetFileName(keys[i]).
+			SetFileName(key).
 			SetOriginalName(r.OriginalName).
 			SetSize(r.Size).
 			SetContentType(r.ContentType).
 			SetChecksumSha256(r.ChecksumSHA256).
-			SetExpiresAt(rowExpiry).
+			SetExpiresAt(expires).
 			SetOwner(user.ID)
-	}
-	if err := s.issue(ctx, user, valid, creates); err != nil {
-		return nil, err
-	}
-	// The URLs are signed only now that the rows are written, so a
-	// transaction kept waiting under load does not eat into their life:
-	// the TTL starts when the answer is ready. A URL may so outlive its
-	// row's expiry by the wait, but by no more than ClockSkew, which the
-	// sweeper waits beyond the save window: nothing sweeps an upload whose
-	// URL still works.
-	ttl := min(s.cfg.UploadURLTTL, rowExpiry.Add(s.cfg.ClockSkew).Sub(s.cfg.Now()))
-	out := make([]*UploadURL, len(valid))
-	for i, r := range valid {
-		req, err := s.store.PresignPut(ctx, keys[i], storage.PutOptions{
-			Size:           r.Size,
-			ContentType:    r.ContentType,
-			ChecksumSHA256: r.ChecksumSHA256,
-			TTL:            ttl,
-		})
-		if err != nil {
-			// Presigning only checks the key, which NewKey made; should it
-			// fail, the rows expire unused and the sweeper takes them.
-			return nil, storageError("presigning upload", err)
-		}
-		out[i] = &UploadURL{FileName: keys[i], OriginalName: r.OriginalName, Request: req}
-	}
-	s.log.InfoContext(ctx, "files.upload_urls_issued", "user", user.ID, "count", len(out))
-	var bytes int64
-	for _, r := range valid {
+		rows[i] = issued{UploadRequest: r, key: key, expires: expires, row: creates[i]}
 		bytes += r.Size
 	}
-	s.cfg.Events.UploadsIssued(len(out), bytes)
-	return out, nil
+	if prepare != nil {
+		if err := prepare(rows); err != nil {
+			return err
+		}
+	}
+	// The rows first, then one conditional update of the user's usage
+	// row, which refuses what would break a limit and serializes the
+	// user's concurrent calls only from there to the commit.
+	err = s.inTx(ctx, "uploads", func(tx *ent.Tx) error {
+		if err := tx.Upload.CreateBulk(creates...).Exec(ctx); err != nil {
+			return dbError("recording uploads", err)
+		}
+		return s.reserve(ctx, tx, user.ID, len(rows), bytes)
+	})
+	if err != nil {
+		return err
+	}
+	if finish != nil {
+		if err := finish(rows); err != nil {
+			return err
+		}
+	}
+	s.log.InfoContext(ctx, kind.event, "user", user.ID, "count", len(rows))
+	s.cfg.Events.UploadsIssued(len(rows), bytes)
+	return nil
 }
 
 // storageUpFor is how long one answer from storage vouches for it.
@@ -100,21 +158,4 @@ func (s *Service) storageUp(ctx context.Context) error {
 	}
 	s.storageSeen.Store(s.cfg.Now().UnixNano())
 	return nil
-}
-
-// issue records the uploads if the user's limits allow them: the rows
-// first, then one conditional update of the user's usage row, which
-// refuses what would break a limit and serializes the user's concurrent
-// calls only from there to the commit.
-func (s *Service) issue(ctx context.Context, user auth.User, reqs []UploadRequest, creates []*ent.UploadCreate) error {
-	var bytes int64
-	for _, r := range reqs {
-		bytes += r.Size
-	}
-	return s.inTx(ctx, "uploads", func(tx *ent.Tx) error {
-		if err := tx.Upload.CreateBulk(creates...).Exec(ctx); err != nil {
-			return dbError("recording uploads", err)
-		}
-		return s.reserve(ctx, tx, user.ID, len(reqs), bytes)
-	})
 }
