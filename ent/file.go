@@ -32,6 +32,8 @@ type File struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// The id of the user who saved the file.
 	Owner string `json:"owner,omitempty"`
+	// The collection whose rules the file was uploaded under.
+	Collection string `json:"collection,omitempty"`
 	// DeletedAt holds the value of the "deleted_at" field.
 	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
 	selectValues sql.SelectValues
@@ -44,7 +46,7 @@ func (*File) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case file.FieldSize:
 			values[i] = new(sql.NullInt64)
-		case file.FieldBucket, file.FieldFileName, file.FieldOriginalName, file.FieldContentType, file.FieldOwner:
+		case file.FieldBucket, file.FieldFileName, file.FieldOriginalName, file.FieldContentType, file.FieldOwner, file.FieldCollection:
 			values[i] = new(sql.NullString)
 		case file.FieldCreatedAt, file.FieldDeletedAt:
 			values[i] = new(sql.NullTime)
@@ -113,6 +115,12 @@ func (_m *File) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Owner = value.String
 			}
+		case file.FieldCollection:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field collection", values[i])
+			} else if value.Valid {
+				_m.Collection = value.String
+			}
 		case file.FieldDeletedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field deleted_at", values[i])
@@ -176,6 +184,9 @@ func (_m *File) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("owner=")
 	builder.WriteString(_m.Owner)
+	builder.WriteString(", ")
+	builder.WriteString("collection=")
+	builder.WriteString(_m.Collection)
 	builder.WriteString(", ")
 	if v := _m.DeletedAt; v != nil {
 		builder.WriteString("deleted_at=")

@@ -71,6 +71,20 @@ func (_c *FileCreate) SetOwner(v string) *FileCreate {
 	return _c
 }
 
+// SetCollection sets the "collection" field.
+func (_c *FileCreate) SetCollection(v string) *FileCreate {
+	_c.mutation.SetCollection(v)
+	return _c
+}
+
+// SetNillableCollection sets the "collection" field if the given value is not nil.
+func (_c *FileCreate) SetNillableCollection(v *string) *FileCreate {
+	if v != nil {
+		_c.SetCollection(*v)
+	}
+	return _c
+}
+
 // SetDeletedAt sets the "deleted_at" field.
 func (_c *FileCreate) SetDeletedAt(v time.Time) *FileCreate {
 	_c.mutation.SetDeletedAt(v)
@@ -138,6 +152,10 @@ func (_c *FileCreate) defaults() {
 		v := file.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	if _, ok := _c.mutation.Collection(); !ok {
+		v := file.DefaultCollection
+		_c.mutation.SetCollection(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := file.DefaultID()
 		_c.mutation.SetID(v)
@@ -195,6 +213,14 @@ func (_c *FileCreate) check() error {
 	if v, ok := _c.mutation.Owner(); ok {
 		if err := file.OwnerValidator(v); err != nil {
 			return &ValidationError{Name: "owner", err: fmt.Errorf(`ent: validator failed for field "File.owner": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Collection(); !ok {
+		return &ValidationError{Name: "collection", err: errors.New(`ent: missing required field "File.collection"`)}
+	}
+	if v, ok := _c.mutation.Collection(); ok {
+		if err := file.CollectionValidator(v); err != nil {
+			return &ValidationError{Name: "collection", err: fmt.Errorf(`ent: validator failed for field "File.collection": %w`, err)}
 		}
 	}
 	return nil
@@ -259,6 +285,10 @@ func (_c *FileCreate) createSpec() (*File, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Owner(); ok {
 		_spec.SetField(file.FieldOwner, field.TypeString, value)
 		_node.Owner = value
+	}
+	if value, ok := _c.mutation.Collection(); ok {
+		_spec.SetField(file.FieldCollection, field.TypeString, value)
+		_node.Collection = value
 	}
 	if value, ok := _c.mutation.DeletedAt(); ok {
 		_spec.SetField(file.FieldDeletedAt, field.TypeTime, value)

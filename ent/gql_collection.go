@@ -66,6 +66,11 @@ func (_q *FileQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, file.FieldOwner)
 				fieldSeen[file.FieldOwner] = struct{}{}
 			}
+		case "collection":
+			if _, ok := fieldSeen[file.FieldCollection]; !ok {
+				selectedFields = append(selectedFields, file.FieldCollection)
+				fieldSeen[file.FieldCollection] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -36,7 +36,7 @@ func (_m *File) Node(ctx context.Context) (node *Node, err error) {
 	node = &Node{
 		ID:     _m.ID,
 		Type:   "File",
-		Fields: make([]*Field, 7),
+		Fields: make([]*Field, 8),
 		Edges:  make([]*Edge, 0),
 	}
 	var buf []byte
@@ -94,6 +94,14 @@ func (_m *File) Node(ctx context.Context) (node *Node, err error) {
 	node.Fields[6] = &Field{
 		Type:  "string",
 		Name:  "owner",
+		Value: string(buf),
+	}
+	if buf, err = json.Marshal(_m.Collection); err != nil {
+		return nil, err
+	}
+	node.Fields[7] = &Field{
+		Type:  "string",
+		Name:  "collection",
 		Value: string(buf),
 	}
 	return node, nil

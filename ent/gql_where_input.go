@@ -123,6 +123,21 @@ type FileWhereInput struct {
 	OwnerHasSuffix    *string  `json:"ownerHasSuffix,omitempty"`
 	OwnerEqualFold    *string  `json:"ownerEqualFold,omitempty"`
 	OwnerContainsFold *string  `json:"ownerContainsFold,omitempty"`
+
+	// "collection" field predicates.
+	Collection             *string  `json:"collection,omitempty"`
+	CollectionNEQ          *string  `json:"collectionNEQ,omitempty"`
+	CollectionIn           []string `json:"collectionIn,omitempty"`
+	CollectionNotIn        []string `json:"collectionNotIn,omitempty"`
+	CollectionGT           *string  `json:"collectionGT,omitempty"`
+	CollectionGTE          *string  `json:"collectionGTE,omitempty"`
+	CollectionLT           *string  `json:"collectionLT,omitempty"`
+	CollectionLTE          *string  `json:"collectionLTE,omitempty"`
+	CollectionContains     *string  `json:"collectionContains,omitempty"`
+	CollectionHasPrefix    *string  `json:"collectionHasPrefix,omitempty"`
+	CollectionHasSuffix    *string  `json:"collectionHasSuffix,omitempty"`
+	CollectionEqualFold    *string  `json:"collectionEqualFold,omitempty"`
+	CollectionContainsFold *string  `json:"collectionContainsFold,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -462,6 +477,45 @@ func (i *FileWhereInput) P() (predicate.File, error) {
 	}
 	if i.OwnerContainsFold != nil {
 		predicates = append(predicates, file.OwnerContainsFold(*i.OwnerContainsFold))
+	}
+	if i.Collection != nil {
+		predicates = append(predicates, file.CollectionEQ(*i.Collection))
+	}
+	if i.CollectionNEQ != nil {
+		predicates = append(predicates, file.CollectionNEQ(*i.CollectionNEQ))
+	}
+	if len(i.CollectionIn) > 0 {
+		predicates = append(predicates, file.CollectionIn(i.CollectionIn...))
+	}
+	if len(i.CollectionNotIn) > 0 {
+		predicates = append(predicates, file.CollectionNotIn(i.CollectionNotIn...))
+	}
+	if i.CollectionGT != nil {
+		predicates = append(predicates, file.CollectionGT(*i.CollectionGT))
+	}
+	if i.CollectionGTE != nil {
+		predicates = append(predicates, file.CollectionGTE(*i.CollectionGTE))
+	}
+	if i.CollectionLT != nil {
+		predicates = append(predicates, file.CollectionLT(*i.CollectionLT))
+	}
+	if i.CollectionLTE != nil {
+		predicates = append(predicates, file.CollectionLTE(*i.CollectionLTE))
+	}
+	if i.CollectionContains != nil {
+		predicates = append(predicates, file.CollectionContains(*i.CollectionContains))
+	}
+	if i.CollectionHasPrefix != nil {
+		predicates = append(predicates, file.CollectionHasPrefix(*i.CollectionHasPrefix))
+	}
+	if i.CollectionHasSuffix != nil {
+		predicates = append(predicates, file.CollectionHasSuffix(*i.CollectionHasSuffix))
+	}
+	if i.CollectionEqualFold != nil {
+		predicates = append(predicates, file.CollectionEqualFold(*i.CollectionEqualFold))
+	}
+	if i.CollectionContainsFold != nil {
+		predicates = append(predicates, file.CollectionContainsFold(*i.CollectionContainsFold))
 	}
 
 	switch len(predicates) {

@@ -48,6 +48,7 @@ type FileMutation struct {
 	content_type  *string
 	created_at    *time.Time
 	owner         *string
+	collection    *string
 	deleted_at    *time.Time
 	clearedFields map[string]struct{}
 	done          bool
@@ -431,6 +432,42 @@ func (m *FileMutation) ResetOwner() {
 	m.owner = nil
 }
 
+// SetCollection sets the "collection" field.
+func (m *FileMutation) SetCollection(s string) {
+	m.collection = &s
+}
+
+// Collection returns the value of the "collection" field in the mutation.
+func (m *FileMutation) Collection() (r string, exists bool) {
+	v := m.collection
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCollection returns the old "collection" field's value of the File entity.
+// If the File object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FileMutation) OldCollection(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCollection is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCollection requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCollection: %w", err)
+	}
+	return oldValue.Collection, nil
+}
+
+// ResetCollection resets all changes to the "collection" field.
+func (m *FileMutation) ResetCollection() {
+	m.collection = nil
+}
+
 // SetDeletedAt sets the "deleted_at" field.
 func (m *FileMutation) SetDeletedAt(t time.Time) {
 	m.deleted_at = &t
@@ -514,7 +551,7 @@ func (m *FileMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *FileMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.bucket != nil {
 		fields = append(fields, file.FieldBucket)
 	}
@@ -535,6 +572,9 @@ func (m *FileMutation) Fields() []string {
 	}
 	if m.owner != nil {
 		fields = append(fields, file.FieldOwner)
+	}
+	if m.collection != nil {
+		fields = append(fields, file.FieldCollection)
 	}
 	if m.deleted_at != nil {
 		fields = append(fields, file.FieldDeletedAt)
@@ -561,6 +601,8 @@ func (m *FileMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case file.FieldOwner:
 		return m.Owner()
+	case file.FieldCollection:
+		return m.Collection()
 	case file.FieldDeletedAt:
 		return m.DeletedAt()
 	}
@@ -586,6 +628,8 @@ func (m *FileMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldCreatedAt(ctx)
 	case file.FieldOwner:
 		return m.OldOwner(ctx)
+	case file.FieldCollection:
+		return m.OldCollection(ctx)
 	case file.FieldDeletedAt:
 		return m.OldDeletedAt(ctx)
 	}
@@ -645,6 +689,13 @@ func (m *FileMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetOwner(v)
+		return nil
+	case file.FieldCollection:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCollection(v)
 		return nil
 	case file.FieldDeletedAt:
 		v, ok := value.(time.Time)
@@ -746,6 +797,9 @@ func (m *FileMutation) ResetField(name string) error {
 		return nil
 	case file.FieldOwner:
 		m.ResetOwner()
+		return nil
+	case file.FieldCollection:
+		m.ResetCollection()
 		return nil
 	case file.FieldDeletedAt:
 		m.ResetDeletedAt()
@@ -1203,6 +1257,7 @@ type UploadMutation struct {
 	expires_at      *time.Time
 	created_at      *time.Time
 	owner           *string
+	collection      *string
 	multipart_id    *string
 	part_size       *int64
 	addpart_size    *int64
@@ -1627,6 +1682,42 @@ func (m *UploadMutation) ResetOwner() {
 	m.owner = nil
 }
 
+// SetCollection sets the "collection" field.
+func (m *UploadMutation) SetCollection(s string) {
+	m.collection = &s
+}
+
+// Collection returns the value of the "collection" field in the mutation.
+func (m *UploadMutation) Collection() (r string, exists bool) {
+	v := m.collection
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCollection returns the old "collection" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldCollection(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCollection is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCollection requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCollection: %w", err)
+	}
+	return oldValue.Collection, nil
+}
+
+// ResetCollection resets all changes to the "collection" field.
+func (m *UploadMutation) ResetCollection() {
+	m.collection = nil
+}
+
 // SetMultipartID sets the "multipart_id" field.
 func (m *UploadMutation) SetMultipartID(s string) {
 	m.multipart_id = &s
@@ -1845,7 +1936,7 @@ func (m *UploadMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UploadMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m.file_name != nil {
 		fields = append(fields, upload.FieldFileName)
 	}
@@ -1869,6 +1960,9 @@ func (m *UploadMutation) Fields() []string {
 	}
 	if m.owner != nil {
 		fields = append(fields, upload.FieldOwner)
+	}
+	if m.collection != nil {
+		fields = append(fields, upload.FieldCollection)
 	}
 	if m.multipart_id != nil {
 		fields = append(fields, upload.FieldMultipartID)
@@ -1906,6 +2000,8 @@ func (m *UploadMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case upload.FieldOwner:
 		return m.Owner()
+	case upload.FieldCollection:
+		return m.Collection()
 	case upload.FieldMultipartID:
 		return m.MultipartID()
 	case upload.FieldPartSize:
@@ -1939,6 +2035,8 @@ func (m *UploadMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldCreatedAt(ctx)
 	case upload.FieldOwner:
 		return m.OldOwner(ctx)
+	case upload.FieldCollection:
+		return m.OldCollection(ctx)
 	case upload.FieldMultipartID:
 		return m.OldMultipartID(ctx)
 	case upload.FieldPartSize:
@@ -2011,6 +2109,13 @@ func (m *UploadMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetOwner(v)
+		return nil
+	case upload.FieldCollection:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCollection(v)
 		return nil
 	case upload.FieldMultipartID:
 		v, ok := value.(string)
@@ -2151,6 +2256,9 @@ func (m *UploadMutation) ResetField(name string) error {
 		return nil
 	case upload.FieldOwner:
 		m.ResetOwner()
+		return nil
+	case upload.FieldCollection:
+		m.ResetCollection()
 		return nil
 	case upload.FieldMultipartID:
 		m.ResetMultipartID()

@@ -47,6 +47,12 @@ func init() {
 	fileDescOwner := fileFields[7].Descriptor()
 	// file.OwnerValidator is a validator for the "owner" field. It is called by the builders before save.
 	file.OwnerValidator = fileDescOwner.Validators[0].(func(string) error)
+	// fileDescCollection is the schema descriptor for collection field.
+	fileDescCollection := fileFields[8].Descriptor()
+	// file.DefaultCollection holds the default value on creation for the collection field.
+	file.DefaultCollection = fileDescCollection.Default.(string)
+	// file.CollectionValidator is a validator for the "collection" field. It is called by the builders before save.
+	file.CollectionValidator = fileDescCollection.Validators[0].(func(string) error)
 	// fileDescID is the schema descriptor for id field.
 	fileDescID := fileFields[0].Descriptor()
 	// file.DefaultID holds the default value on creation for the id field.
@@ -91,24 +97,30 @@ func init() {
 	uploadDescOwner := uploadFields[8].Descriptor()
 	// upload.OwnerValidator is a validator for the "owner" field. It is called by the builders before save.
 	upload.OwnerValidator = uploadDescOwner.Validators[0].(func(string) error)
+	// uploadDescCollection is the schema descriptor for collection field.
+	uploadDescCollection := uploadFields[9].Descriptor()
+	// upload.DefaultCollection holds the default value on creation for the collection field.
+	upload.DefaultCollection = uploadDescCollection.Default.(string)
+	// upload.CollectionValidator is a validator for the "collection" field. It is called by the builders before save.
+	upload.CollectionValidator = uploadDescCollection.Validators[0].(func(string) error)
 	// uploadDescMultipartID is the schema descriptor for multipart_id field.
-	uploadDescMultipartID := uploadFields[9].Descriptor()
+	uploadDescMultipartID := uploadFields[10].Descriptor()
 	// upload.DefaultMultipartID holds the default value on creation for the multipart_id field.
 	upload.DefaultMultipartID = uploadDescMultipartID.Default.(string)
 	// uploadDescPartSize is the schema descriptor for part_size field.
-	uploadDescPartSize := uploadFields[10].Descriptor()
+	uploadDescPartSize := uploadFields[11].Descriptor()
 	// upload.DefaultPartSize holds the default value on creation for the part_size field.
 	upload.DefaultPartSize = uploadDescPartSize.Default.(int64)
 	// upload.PartSizeValidator is a validator for the "part_size" field. It is called by the builders before save.
 	upload.PartSizeValidator = uploadDescPartSize.Validators[0].(func(int64) error)
 	// uploadDescPartCount is the schema descriptor for part_count field.
-	uploadDescPartCount := uploadFields[11].Descriptor()
+	uploadDescPartCount := uploadFields[12].Descriptor()
 	// upload.DefaultPartCount holds the default value on creation for the part_count field.
 	upload.DefaultPartCount = uploadDescPartCount.Default.(int)
 	// upload.PartCountValidator is a validator for the "part_count" field. It is called by the builders before save.
 	upload.PartCountValidator = uploadDescPartCount.Validators[0].(func(int) error)
 	// uploadDescPartChecksums is the schema descriptor for part_checksums field.
-	uploadDescPartChecksums := uploadFields[12].Descriptor()
+	uploadDescPartChecksums := uploadFields[13].Descriptor()
 	// upload.DefaultPartChecksums holds the default value on creation for the part_checksums field.
 	upload.DefaultPartChecksums = uploadDescPartChecksums.Default.(bool)
 	// uploadDescID is the schema descriptor for id field.

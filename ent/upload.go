@@ -34,6 +34,8 @@ type Upload struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// The id of the user the upload was issued to.
 	Owner string `json:"owner,omitempty"`
+	// The collection whose rules the upload was issued under.
+	Collection string `json:"collection,omitempty"`
 	// The store's id of the upload in parts; empty for a single PUT.
 	MultipartID string `json:"multipart_id,omitempty"`
 	// Length of every part but the last; 0 for a single PUT.
@@ -54,7 +56,7 @@ func (*Upload) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case upload.FieldSize, upload.FieldPartSize, upload.FieldPartCount:
 			values[i] = new(sql.NullInt64)
-		case upload.FieldFileName, upload.FieldOriginalName, upload.FieldContentType, upload.FieldChecksumSha256, upload.FieldOwner, upload.FieldMultipartID:
+		case upload.FieldFileName, upload.FieldOriginalName, upload.FieldContentType, upload.FieldChecksumSha256, upload.FieldOwner, upload.FieldCollection, upload.FieldMultipartID:
 			values[i] = new(sql.NullString)
 		case upload.FieldExpiresAt, upload.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -128,6 +130,12 @@ func (_m *Upload) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field owner", values[i])
 			} else if value.Valid {
 				_m.Owner = value.String
+			}
+		case upload.FieldCollection:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field collection", values[i])
+			} else if value.Valid {
+				_m.Collection = value.String
 			}
 		case upload.FieldMultipartID:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -212,6 +220,9 @@ func (_m *Upload) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("owner=")
 	builder.WriteString(_m.Owner)
+	builder.WriteString(", ")
+	builder.WriteString("collection=")
+	builder.WriteString(_m.Collection)
 	builder.WriteString(", ")
 	builder.WriteString("multipart_id=")
 	builder.WriteString(_m.MultipartID)

@@ -85,6 +85,20 @@ func (_c *UploadCreate) SetOwner(v string) *UploadCreate {
 	return _c
 }
 
+// SetCollection sets the "collection" field.
+func (_c *UploadCreate) SetCollection(v string) *UploadCreate {
+	_c.mutation.SetCollection(v)
+	return _c
+}
+
+// SetNillableCollection sets the "collection" field if the given value is not nil.
+func (_c *UploadCreate) SetNillableCollection(v *string) *UploadCreate {
+	if v != nil {
+		_c.SetCollection(*v)
+	}
+	return _c
+}
+
 // SetMultipartID sets the "multipart_id" field.
 func (_c *UploadCreate) SetMultipartID(v string) *UploadCreate {
 	_c.mutation.SetMultipartID(v)
@@ -198,6 +212,10 @@ func (_c *UploadCreate) defaults() {
 		v := upload.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	if _, ok := _c.mutation.Collection(); !ok {
+		v := upload.DefaultCollection
+		_c.mutation.SetCollection(v)
+	}
 	if _, ok := _c.mutation.MultipartID(); !ok {
 		v := upload.DefaultMultipartID
 		_c.mutation.SetMultipartID(v)
@@ -269,6 +287,14 @@ func (_c *UploadCreate) check() error {
 	if v, ok := _c.mutation.Owner(); ok {
 		if err := upload.OwnerValidator(v); err != nil {
 			return &ValidationError{Name: "owner", err: fmt.Errorf(`ent: validator failed for field "Upload.owner": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Collection(); !ok {
+		return &ValidationError{Name: "collection", err: errors.New(`ent: missing required field "Upload.collection"`)}
+	}
+	if v, ok := _c.mutation.Collection(); ok {
+		if err := upload.CollectionValidator(v); err != nil {
+			return &ValidationError{Name: "collection", err: fmt.Errorf(`ent: validator failed for field "Upload.collection": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.MultipartID(); !ok {
@@ -359,6 +385,10 @@ func (_c *UploadCreate) createSpec() (*Upload, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Owner(); ok {
 		_spec.SetField(upload.FieldOwner, field.TypeString, value)
 		_node.Owner = value
+	}
+	if value, ok := _c.mutation.Collection(); ok {
+		_spec.SetField(upload.FieldCollection, field.TypeString, value)
+		_node.Collection = value
 	}
 	if value, ok := _c.mutation.MultipartID(); ok {
 		_spec.SetField(upload.FieldMultipartID, field.TypeString, value)

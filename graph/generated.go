@@ -52,6 +52,7 @@ type ComplexityRoot struct {
 
 	File struct {
 		Bucket       func(childComplexity int) int
+		Collection   func(childComplexity int) int
 		ContentType  func(childComplexity int) int
 		CreatedAt    func(childComplexity int) int
 		FileName     func(childComplexity int) int
@@ -103,6 +104,7 @@ type ComplexityRoot struct {
 	}
 
 	PendingUpload struct {
+		Collection    func(childComplexity int) int
 		ContentType   func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		ExpiresAt     func(childComplexity int) int
@@ -225,6 +227,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.File.Bucket(childComplexity), true
+	case "File.collection":
+		if e.ComplexityRoot.File.Collection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.File.Collection(childComplexity), true
 	case "File.contentType":
 		if e.ComplexityRoot.File.ContentType == nil {
 			break
@@ -442,6 +450,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "PendingUpload.collection":
+		if e.ComplexityRoot.PendingUpload.Collection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingUpload.Collection(childComplexity), true
 	case "PendingUpload.contentType":
 		if e.ComplexityRoot.PendingUpload.ContentType == nil {
 			break
@@ -824,6 +838,8 @@ func (ec *executionContext) childFields_File(ctx context.Context, field graphql.
 		return ec.fieldContext_File_createdAt(ctx, field)
 	case "owner":
 		return ec.fieldContext_File_owner(ctx, field)
+	case "collection":
+		return ec.fieldContext_File_collection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type File", field.Name)
 }
@@ -902,6 +918,8 @@ func (ec *executionContext) childFields_PendingUpload(ctx context.Context, field
 		return ec.fieldContext_PendingUpload_size(ctx, field)
 	case "contentType":
 		return ec.fieldContext_PendingUpload_contentType(ctx, field)
+	case "collection":
+		return ec.fieldContext_PendingUpload_collection(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_PendingUpload_createdAt(ctx, field)
 	case "expiresAt":
@@ -1655,6 +1673,29 @@ func (ec *executionContext) _File_owner(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_File_owner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("File", field, false, false, "String")
+}
+
+func (ec *executionContext) _File_collection(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_File_collection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Collection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_File_collection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("File", field, false, false, "String")
 }
 
@@ -2429,6 +2470,29 @@ func (ec *executionContext) _PendingUpload_contentType(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_PendingUpload_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingUpload", field, false, false, "String")
+}
+
+func (ec *executionContext) _PendingUpload_collection(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingUpload_collection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Collection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingUpload_collection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PendingUpload", field, false, false, "String")
 }
 
@@ -4514,7 +4578,7 @@ func (ec *executionContext) unmarshalInputFileWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "bucket", "bucketNEQ", "bucketIn", "bucketNotIn", "bucketGT", "bucketGTE", "bucketLT", "bucketLTE", "bucketContains", "bucketHasPrefix", "bucketHasSuffix", "bucketEqualFold", "bucketContainsFold", "fileName", "fileNameNEQ", "fileNameIn", "fileNameNotIn", "fileNameGT", "fileNameGTE", "fileNameLT", "fileNameLTE", "fileNameContains", "fileNameHasPrefix", "fileNameHasSuffix", "fileNameEqualFold", "fileNameContainsFold", "originalName", "originalNameNEQ", "originalNameIn", "originalNameNotIn", "originalNameGT", "originalNameGTE", "originalNameLT", "originalNameLTE", "originalNameContains", "originalNameHasPrefix", "originalNameHasSuffix", "originalNameEqualFold", "originalNameContainsFold", "size", "sizeNEQ", "sizeIn", "sizeNotIn", "sizeGT", "sizeGTE", "sizeLT", "sizeLTE", "contentType", "contentTypeNEQ", "contentTypeIn", "contentTypeNotIn", "contentTypeGT", "contentTypeGTE", "contentTypeLT", "contentTypeLTE", "contentTypeContains", "contentTypeHasPrefix", "contentTypeHasSuffix", "contentTypeEqualFold", "contentTypeContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "owner", "ownerNEQ", "ownerIn", "ownerNotIn", "ownerGT", "ownerGTE", "ownerLT", "ownerLTE", "ownerContains", "ownerHasPrefix", "ownerHasSuffix", "ownerEqualFold", "ownerContainsFold"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "bucket", "bucketNEQ", "bucketIn", "bucketNotIn", "bucketGT", "bucketGTE", "bucketLT", "bucketLTE", "bucketContains", "bucketHasPrefix", "bucketHasSuffix", "bucketEqualFold", "bucketContainsFold", "fileName", "fileNameNEQ", "fileNameIn", "fileNameNotIn", "fileNameGT", "fileNameGTE", "fileNameLT", "fileNameLTE", "fileNameContains", "fileNameHasPrefix", "fileNameHasSuffix", "fileNameEqualFold", "fileNameContainsFold", "originalName", "originalNameNEQ", "originalNameIn", "originalNameNotIn", "originalNameGT", "originalNameGTE", "originalNameLT", "originalNameLTE", "originalNameContains", "originalNameHasPrefix", "originalNameHasSuffix", "originalNameEqualFold", "originalNameContainsFold", "size", "sizeNEQ", "sizeIn", "sizeNotIn", "sizeGT", "sizeGTE", "sizeLT", "sizeLTE", "contentType", "contentTypeNEQ", "contentTypeIn", "contentTypeNotIn", "contentTypeGT", "contentTypeGTE", "contentTypeLT", "contentTypeLTE", "contentTypeContains", "contentTypeHasPrefix", "contentTypeHasSuffix", "contentTypeEqualFold", "contentTypeContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "owner", "ownerNEQ", "ownerIn", "ownerNotIn", "ownerGT", "ownerGTE", "ownerLT", "ownerLTE", "ownerContains", "ownerHasPrefix", "ownerHasSuffix", "ownerEqualFold", "ownerContainsFold", "collection", "collectionNEQ", "collectionIn", "collectionNotIn", "collectionGT", "collectionGTE", "collectionLT", "collectionLTE", "collectionContains", "collectionHasPrefix", "collectionHasSuffix", "collectionEqualFold", "collectionContainsFold"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5165,6 +5229,97 @@ func (ec *executionContext) unmarshalInputFileWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.OwnerContainsFold = data
+		case "collection":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collection"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Collection = data
+		case "collectionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectionNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectionNEQ = data
+		case "collectionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectionIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectionIn = data
+		case "collectionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectionNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectionNotIn = data
+		case "collectionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectionGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectionGT = data
+		case "collectionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectionGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectionGTE = data
+		case "collectionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectionLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectionLT = data
+		case "collectionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectionLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectionLTE = data
+		case "collectionContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectionContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectionContains = data
+		case "collectionHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectionHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectionHasPrefix = data
+		case "collectionHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectionHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectionHasSuffix = data
+		case "collectionEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectionEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectionEqualFold = data
+		case "collectionContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collectionContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CollectionContainsFold = data
 		}
 	}
 	return it, nil
@@ -5521,6 +5676,11 @@ func (ec *executionContext) _File(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "collection":
+			out.Values[i] = ec._File_collection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -5869,6 +6029,11 @@ func (ec *executionContext) _PendingUpload(ctx context.Context, sel ast.Selectio
 			}
 		case "contentType":
 			out.Values[i] = ec._PendingUpload_contentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "collection":
+			out.Values[i] = ec._PendingUpload_collection(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

@@ -28,6 +28,8 @@ const (
 	FieldCreatedAt = "created_at"
 	// FieldOwner holds the string denoting the owner field in the database.
 	FieldOwner = "owner"
+	// FieldCollection holds the string denoting the collection field in the database.
+	FieldCollection = "collection"
 	// FieldDeletedAt holds the string denoting the deleted_at field in the database.
 	FieldDeletedAt = "deleted_at"
 	// Table holds the table name of the file in the database.
@@ -44,6 +46,7 @@ var Columns = []string{
 	FieldContentType,
 	FieldCreatedAt,
 	FieldOwner,
+	FieldCollection,
 	FieldDeletedAt,
 }
 
@@ -72,6 +75,10 @@ var (
 	DefaultCreatedAt func() time.Time
 	// OwnerValidator is a validator for the "owner" field. It is called by the builders before save.
 	OwnerValidator func(string) error
+	// DefaultCollection holds the default value on creation for the "collection" field.
+	DefaultCollection string
+	// CollectionValidator is a validator for the "collection" field. It is called by the builders before save.
+	CollectionValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -117,6 +124,11 @@ func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByOwner orders the results by the owner field.
 func ByOwner(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOwner, opts...).ToFunc()
+}
+
+// ByCollection orders the results by the collection field.
+func ByCollection(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCollection, opts...).ToFunc()
 }
 
 // ByDeletedAt orders the results by the deleted_at field.

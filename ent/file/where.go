@@ -90,6 +90,11 @@ func Owner(v string) predicate.File {
 	return predicate.File(sql.FieldEQ(FieldOwner, v))
 }
 
+// Collection applies equality check predicate on the "collection" field. It's identical to CollectionEQ.
+func Collection(v string) predicate.File {
+	return predicate.File(sql.FieldEQ(FieldCollection, v))
+}
+
 // DeletedAt applies equality check predicate on the "deleted_at" field. It's identical to DeletedAtEQ.
 func DeletedAt(v time.Time) predicate.File {
 	return predicate.File(sql.FieldEQ(FieldDeletedAt, v))
@@ -498,6 +503,71 @@ func OwnerEqualFold(v string) predicate.File {
 // OwnerContainsFold applies the ContainsFold predicate on the "owner" field.
 func OwnerContainsFold(v string) predicate.File {
 	return predicate.File(sql.FieldContainsFold(FieldOwner, v))
+}
+
+// CollectionEQ applies the EQ predicate on the "collection" field.
+func CollectionEQ(v string) predicate.File {
+	return predicate.File(sql.FieldEQ(FieldCollection, v))
+}
+
+// CollectionNEQ applies the NEQ predicate on the "collection" field.
+func CollectionNEQ(v string) predicate.File {
+	return predicate.File(sql.FieldNEQ(FieldCollection, v))
+}
+
+// CollectionIn applies the In predicate on the "collection" field.
+func CollectionIn(vs ...string) predicate.File {
+	return predicate.File(sql.FieldIn(FieldCollection, vs...))
+}
+
+// CollectionNotIn applies the NotIn predicate on the "collection" field.
+func CollectionNotIn(vs ...string) predicate.File {
+	return predicate.File(sql.FieldNotIn(FieldCollection, vs...))
+}
+
+// CollectionGT applies the GT predicate on the "collection" field.
+func CollectionGT(v string) predicate.File {
+	return predicate.File(sql.FieldGT(FieldCollection, v))
+}
+
+// CollectionGTE applies the GTE predicate on the "collection" field.
+func CollectionGTE(v string) predicate.File {
+	return predicate.File(sql.FieldGTE(FieldCollection, v))
+}
+
+// CollectionLT applies the LT predicate on the "collection" field.
+func CollectionLT(v string) predicate.File {
+	return predicate.File(sql.FieldLT(FieldCollection, v))
+}
+
+// CollectionLTE applies the LTE predicate on the "collection" field.
+func CollectionLTE(v string) predicate.File {
+	return predicate.File(sql.FieldLTE(FieldCollection, v))
+}
+
+// CollectionContains applies the Contains predicate on the "collection" field.
+func CollectionContains(v string) predicate.File {
+	return predicate.File(sql.FieldContains(FieldCollection, v))
+}
+
+// CollectionHasPrefix applies the HasPrefix predicate on the "collection" field.
+func CollectionHasPrefix(v string) predicate.File {
+	return predicate.File(sql.FieldHasPrefix(FieldCollection, v))
+}
+
+// CollectionHasSuffix applies the HasSuffix predicate on the "collection" field.
+func CollectionHasSuffix(v string) predicate.File {
+	return predicate.File(sql.FieldHasSuffix(FieldCollection, v))
+}
+
+// CollectionEqualFold applies the EqualFold predicate on the "collection" field.
+func CollectionEqualFold(v string) predicate.File {
+	return predicate.File(sql.FieldEqualFold(FieldCollection, v))
+}
+
+// CollectionContainsFold applies the ContainsFold predicate on the "collection" field.
+func CollectionContainsFold(v string) predicate.File {
+	return predicate.File(sql.FieldContainsFold(FieldCollection, v))
 }
 
 // DeletedAtEQ applies the EQ predicate on the "deleted_at" field.

@@ -19,6 +19,7 @@ var (
 		{Name: "content_type", Type: field.TypeString},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "owner", Type: field.TypeString, Default: "local"},
+		{Name: "collection", Type: field.TypeString, Default: "default"},
 		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
 	}
 	// FilesTable holds the schema information for the "files" table.
@@ -40,7 +41,7 @@ var (
 			{
 				Name:    "file_deleted_at",
 				Unique:  false,
-				Columns: []*schema.Column{FilesColumns[8]},
+				Columns: []*schema.Column{FilesColumns[9]},
 			},
 		},
 	}
@@ -74,6 +75,7 @@ var (
 		{Name: "expires_at", Type: field.TypeTime},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "owner", Type: field.TypeString, Default: "local"},
+		{Name: "collection", Type: field.TypeString, Default: "default"},
 		{Name: "multipart_id", Type: field.TypeString, Default: ""},
 		{Name: "part_size", Type: field.TypeInt64, Default: 0},
 		{Name: "part_count", Type: field.TypeInt, Default: 0},

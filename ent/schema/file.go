@@ -56,6 +56,13 @@ func (File) Fields() []ent.Field {
 			NotEmpty().
 			Immutable().
 			Annotations(entsql.Default("local")),
+		// The upload profile the file was saved under (COLLECTIONS_FILE);
+		// rows from before collections are in the default one.
+		field.String("collection").
+			Comment("The collection whose rules the file was uploaded under.").
+			NotEmpty().
+			Default("default").
+			Immutable(),
 		// Set when a delete starts; the row is gone for everyone from then
 		// on, and the sweeper finishes a delete its process did not.
 		field.Time("deleted_at").

@@ -54,6 +54,11 @@ func (Upload) Fields() []ent.Field {
 			NotEmpty().
 			Immutable().
 			Annotations(entsql.Default("local")),
+		field.String("collection").
+			Comment("The collection whose rules the upload was issued under.").
+			NotEmpty().
+			Default("default").
+			Immutable(),
 		// An upload in parts (createMultipartUploads) has the store's
 		// upload id and its layout; a single PUT has none of these.
 		field.String("multipart_id").

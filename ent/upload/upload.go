@@ -30,6 +30,8 @@ const (
 	FieldCreatedAt = "created_at"
 	// FieldOwner holds the string denoting the owner field in the database.
 	FieldOwner = "owner"
+	// FieldCollection holds the string denoting the collection field in the database.
+	FieldCollection = "collection"
 	// FieldMultipartID holds the string denoting the multipart_id field in the database.
 	FieldMultipartID = "multipart_id"
 	// FieldPartSize holds the string denoting the part_size field in the database.
@@ -53,6 +55,7 @@ var Columns = []string{
 	FieldExpiresAt,
 	FieldCreatedAt,
 	FieldOwner,
+	FieldCollection,
 	FieldMultipartID,
 	FieldPartSize,
 	FieldPartCount,
@@ -84,6 +87,10 @@ var (
 	DefaultCreatedAt func() time.Time
 	// OwnerValidator is a validator for the "owner" field. It is called by the builders before save.
 	OwnerValidator func(string) error
+	// DefaultCollection holds the default value on creation for the "collection" field.
+	DefaultCollection string
+	// CollectionValidator is a validator for the "collection" field. It is called by the builders before save.
+	CollectionValidator func(string) error
 	// DefaultMultipartID holds the default value on creation for the "multipart_id" field.
 	DefaultMultipartID string
 	// DefaultPartSize holds the default value on creation for the "part_size" field.
@@ -146,6 +153,11 @@ func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByOwner orders the results by the owner field.
 func ByOwner(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOwner, opts...).ToFunc()
+}
+
+// ByCollection orders the results by the collection field.
+func ByCollection(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCollection, opts...).ToFunc()
 }
 
 // ByMultipartID orders the results by the multipart_id field.

@@ -95,6 +95,11 @@ func Owner(v string) predicate.Upload {
 	return predicate.Upload(sql.FieldEQ(FieldOwner, v))
 }
 
+// Collection applies equality check predicate on the "collection" field. It's identical to CollectionEQ.
+func Collection(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldEQ(FieldCollection, v))
+}
+
 // MultipartID applies equality check predicate on the "multipart_id" field. It's identical to MultipartIDEQ.
 func MultipartID(v string) predicate.Upload {
 	return predicate.Upload(sql.FieldEQ(FieldMultipartID, v))
@@ -558,6 +563,71 @@ func OwnerEqualFold(v string) predicate.Upload {
 // OwnerContainsFold applies the ContainsFold predicate on the "owner" field.
 func OwnerContainsFold(v string) predicate.Upload {
 	return predicate.Upload(sql.FieldContainsFold(FieldOwner, v))
+}
+
+// CollectionEQ applies the EQ predicate on the "collection" field.
+func CollectionEQ(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldEQ(FieldCollection, v))
+}
+
+// CollectionNEQ applies the NEQ predicate on the "collection" field.
+func CollectionNEQ(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldNEQ(FieldCollection, v))
+}
+
+// CollectionIn applies the In predicate on the "collection" field.
+func CollectionIn(vs ...string) predicate.Upload {
+	return predicate.Upload(sql.FieldIn(FieldCollection, vs...))
+}
+
+// CollectionNotIn applies the NotIn predicate on the "collection" field.
+func CollectionNotIn(vs ...string) predicate.Upload {
+	return predicate.Upload(sql.FieldNotIn(FieldCollection, vs...))
+}
+
+// CollectionGT applies the GT predicate on the "collection" field.
+func CollectionGT(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldGT(FieldCollection, v))
+}
+
+// CollectionGTE applies the GTE predicate on the "collection" field.
+func CollectionGTE(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldGTE(FieldCollection, v))
+}
+
+// CollectionLT applies the LT predicate on the "collection" field.
+func CollectionLT(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldLT(FieldCollection, v))
+}
+
+// CollectionLTE applies the LTE predicate on the "collection" field.
+func CollectionLTE(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldLTE(FieldCollection, v))
+}
+
+// CollectionContains applies the Contains predicate on the "collection" field.
+func CollectionContains(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldContains(FieldCollection, v))
+}
+
+// CollectionHasPrefix applies the HasPrefix predicate on the "collection" field.
+func CollectionHasPrefix(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldHasPrefix(FieldCollection, v))
+}
+
+// CollectionHasSuffix applies the HasSuffix predicate on the "collection" field.
+func CollectionHasSuffix(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldHasSuffix(FieldCollection, v))
+}
+
+// CollectionEqualFold applies the EqualFold predicate on the "collection" field.
+func CollectionEqualFold(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldEqualFold(FieldCollection, v))
+}
+
+// CollectionContainsFold applies the ContainsFold predicate on the "collection" field.
+func CollectionContainsFold(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldContainsFold(FieldCollection, v))
 }
 
 // MultipartIDEQ applies the EQ predicate on the "multipart_id" field.

@@ -20,6 +20,7 @@ type PendingUpload struct {
 	OriginalName string
 	Size         int64
 	ContentType  string
+	Collection   string
 	CreatedAt    time.Time
 	ExpiresAt    time.Time // the upload must be saved by then
 	PartSize     *int64    // nil for a single PUT
@@ -60,6 +61,7 @@ func (s *Service) pending(u *ent.Upload) *PendingUpload {
 		OriginalName: u.OriginalName,
 		Size:         u.Size,
 		ContentType:  u.ContentType,
+		Collection:   u.Collection,
 		CreatedAt:    u.CreatedAt,
 		ExpiresAt:    s.deadline(u),
 		id:           ent.Cursor{ID: u.ID},

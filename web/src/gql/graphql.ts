@@ -39,6 +39,20 @@ export type FileWhereInput = {
   bucketLTE?: string | null | undefined;
   bucketNEQ?: string | null | undefined;
   bucketNotIn?: Array<string> | null | undefined;
+  /** collection field predicates */
+  collection?: string | null | undefined;
+  collectionContains?: string | null | undefined;
+  collectionContainsFold?: string | null | undefined;
+  collectionEqualFold?: string | null | undefined;
+  collectionGT?: string | null | undefined;
+  collectionGTE?: string | null | undefined;
+  collectionHasPrefix?: string | null | undefined;
+  collectionHasSuffix?: string | null | undefined;
+  collectionIn?: Array<string> | null | undefined;
+  collectionLT?: string | null | undefined;
+  collectionLTE?: string | null | undefined;
+  collectionNEQ?: string | null | undefined;
+  collectionNotIn?: Array<string> | null | undefined;
   /** content_type field predicates */
   contentType?: string | null | undefined;
   contentTypeContains?: string | null | undefined;
