@@ -18,9 +18,10 @@ demo: playground-assets web-app
 web-app: web/node_modules
 	npm --prefix web run --silent build -- --logLevel warn
 
-## test: the whole suite, against real PostgreSQL and a real S3 server
-## (TESTFLAGS=-race adds the race detector, as CI does)
-test: $(BIN)/versitygw scripts/audit/node_modules
+## test: the whole suite: the upload client's unit tests (web/test, vitest), then the Go tests against
+## real PostgreSQL and a real S3 server (TESTFLAGS=-race adds the race detector, as CI does)
+test: $(BIN)/versitygw scripts/audit/node_modules web/node_modules
+	npm --prefix web test --silent
 	./scripts/test.sh $(TESTFLAGS)
 
 ## test-browser: the README's client code, a 64 MiB upload in parts across a reload, the offline playground, the demo app and its Uppy page

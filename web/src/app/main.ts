@@ -1,8 +1,7 @@
 // The demo app: drop or pick files, watch each upload, and browse, download
 // and delete what was saved. Built on the upload client in src/uploader.
 import './style.css';
-import { createApi, Uploader, describe, type PendingMultipart, type Upload } from '../uploader';
-import { DeleteFile, FileDownloadUrl, Files } from '../uploader/documents';
+import { createApi, Uploader, describe, DeleteFile, FileDownloadUrl, Files, type PendingMultipart, type Upload } from '../uploader';
 import type { FileOrder, FilesQuery } from '../gql/graphql';
 import { apiURL, tokenField } from './session';
 

@@ -7,10 +7,19 @@ import './style.css';
 import Uppy, { type Body, type Meta, type UppyFile } from '@uppy/core';
 import Dashboard from '@uppy/dashboard';
 import AwsS3 from '@uppy/aws-s3';
-import { createApi, describe } from '../uploader';
-import { AbortUpload, CreateMultipartUploads, CreateUploadUrls, PendingUploadParts, SaveFiles, UploadPartUrls } from '../uploader/documents';
-import { put } from '../uploader/transfer';
-import { sha256Base64 } from '../uploader/uploader';
+import {
+  AbortUpload,
+  CreateMultipartUploads,
+  CreateUploadUrls,
+  FilegraphError,
+  PendingUploadParts,
+  SaveFiles,
+  UploadPartUrls,
+  XHRHttpStack,
+  createApi,
+  describe,
+  sha256Base64,
+} from '../uploader';
 import { apiURL, tokenField } from './session';
 
 interface FileMeta extends Meta {
@@ -31,6 +40,9 @@ const multipartFrom = Number(new URLSearchParams(location.search).get('multipart
 // calls createMultipartUpload, so the upload is created by a pre-processor
 // and its part size kept here, by the file's data.
 const partSizes = new WeakMap<Blob, number>();
+
+// Part PUTs go by the client's XHR stack, for upload progress.
+const stack = new XHRHttpStack();
 
 /** Headers for a presigned request, less Content-Length (the browser sets it). */
 const headersOf = (list: ReadonlyArray<{ name: string; value: string }>) =>
@@ -70,10 +82,14 @@ const uppy = new Uppy<FileMeta, Body>({ autoProceed: false })
     // browser would need the storage's CORS to expose it).
     async uploadPartBytes({ signature, body, onProgress, onComplete, signal }) {
       const headers = Object.entries(signature.headers ?? {}).map(([name, value]) => ({ name, value }));
-      const status = await put({ url: signature.url, method: signature.method ?? 'PUT', headers }, body as Blob, signal ?? new AbortController().signal, (loaded) =>
-        onProgress({ loaded, lengthComputable: true } as ProgressEvent),
-      );
-      if (status < 200 || status >= 300) throw new Error(`the storage answered ${status}`);
+      const status = await stack.put({ url: signature.url, method: signature.method ?? 'PUT', headers }, body as Blob, {
+        signal: signal ?? new AbortController().signal,
+        onProgress: (loaded) => onProgress({ loaded, lengthComputable: true } as ProgressEvent),
+      });
+      if (status < 200 || status >= 300) {
+        // Uppy decides on retries by err.source.status (5xx and 429 are retried), as for its own PUTs.
+        throw Object.assign(new FilegraphError('STORAGE_REJECTED', `the storage answered ${status}`, { status }), { source: { status } });
+      }
       const result = { ETag: '' };
       onComplete(result.ETag);
       return result;

@@ -31,18 +31,29 @@ export class FilegraphError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details: { problems?: Problem[]; limit?: string; status?: number; requestId?: string } = {},
+    readonly details: {
+      problems?: Problem[];
+      limit?: string;
+      /** STORAGE_REJECTED: the storage's HTTP status. */
+      status?: number;
+      /** STORAGE_REJECTED: the URL had expired; a new one may pass. */
+      expired?: boolean;
+      requestId?: string;
+    } = {},
   ) {
     super(message);
   }
 
-  /** Worth trying again as is: nothing was changed and the cause may pass. */
+  /**
+   * Worth trying again: the cause may pass (a network error, 5xx, 429, 408,
+   * UNAVAILABLE) or goes with a URL that is asked for anew (expired). The
+   * one rule the client's retry policy (retry.ts) follows.
+   */
   get retryable(): boolean {
-    return (
-      this.code === 'UNAVAILABLE' ||
-      this.code === 'NETWORK_ERROR' ||
-      (this.code === 'STORAGE_REJECTED' && (this.details.status === undefined || this.details.status >= 500 || this.details.status === 429 || this.details.status === 408))
-    );
+    if (this.code === 'UNAVAILABLE' || this.code === 'NETWORK_ERROR') return true;
+    if (this.code !== 'STORAGE_REJECTED') return false;
+    const { status, expired } = this.details;
+    return !!expired || status === undefined || status >= 500 || status === 429 || status === 408;
   }
 }
 

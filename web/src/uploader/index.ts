@@ -1,6 +1,25 @@
 // The Filegraph upload client for browsers: typed GraphQL calls (urql core
 // on graphql-codegen's documents) and an Uploader that moves files straight
 // to storage. No UI framework; see src/app for a page built on it.
+//
+// The pieces, for apps that bring their own scheduler (src/app/uppy.ts does,
+// with Uppy's): the documents, the HTTP stacks that send one PUT, the retry
+// policy, and the SHA-256 a checksummed URL is signed for.
 export { createApi, persistedDocumentsExchange, type Api, type ApiOptions } from './api';
 export { Uploader, type Upload, type UploadStatus, type UploaderOptions, type SavedFile, type PendingMultipart } from './uploader';
 export { FilegraphError, describe, type ErrorCode, type Problem } from './errors';
+export { XHRHttpStack, FetchHttpStack, defaultHttpStack, type HttpStack, type PutRequest, type PutOptions } from './http';
+export { retrying, backoff, type RetryPolicy } from './retry';
+export { sha256Base64 } from './checksum';
+export {
+  AbortUpload,
+  CreateMultipartUploads,
+  CreateUploadUrls,
+  DeleteFile,
+  FileDownloadUrl,
+  Files,
+  PendingUploadParts,
+  PendingUploads,
+  SaveFiles,
+  UploadPartUrls,
+} from './documents';

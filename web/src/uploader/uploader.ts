@@ -1,11 +1,16 @@
-// The upload client: many files at once, each issued, PUT straight to the
-// storage and saved, with progress, retries, pause, resume and cancel.
+// The upload client's scheduler: many files at once, each issued, sent by
+// its transfer (single.ts: one PUT; parts.ts: in parts) and saved, with
+// progress, pause, resume and cancel. Retries are retry.ts's one policy.
 // It knows no UI: a page listens to its events and renders `uploads`.
 import type { Api } from './api';
-import { AbortUpload, CreateMultipartUploads, CreateUploadUrls, PendingUploadParts, PendingUploads, SaveFiles, UploadPartUrls } from './documents';
+import { sha256Base64 } from './checksum';
+import { AbortUpload, CreateMultipartUploads, CreateUploadUrls, PendingUploads, SaveFiles } from './documents';
 import { FilegraphError } from './errors';
+import { defaultHttpStack, type HttpStack } from './http';
+import { PartsTransfer, type PartsLayout } from './parts';
+import { backoff, retrying, type RetryPolicy } from './retry';
+import { SingleTransfer, type SingleTarget } from './single';
 import type { PendingUploadsQuery } from '../gql/graphql';
-import { backoff, put, sleep, type PutRequest } from './transfer';
 
 export type UploadStatus = 'queued' | 'uploading' | 'paused' | 'saving' | 'done' | 'failed' | 'canceled';
 
@@ -53,6 +58,8 @@ export interface UploaderOptions {
    * one read of the file to hash it.
    */
   checksums?: boolean;
+  /** How PUTs are sent: XHR where there is one (upload progress), else fetch. */
+  httpStack?: HttpStack;
 }
 
 /** An upload in parts issued earlier (by this page or before a reload), not yet saved. */
@@ -69,17 +76,16 @@ export interface PendingMultipart {
 /** The largest object one PUT may carry on S3. */
 const MAX_SINGLE_PUT = 5 * 1024 ** 3;
 
-/** What an upload holds while it runs: its URL and the attempt's abort. */
+/** What the scheduler holds for an upload: its transfer and the current run's abort. */
 interface Job {
   upload: Upload;
-  target?: PutRequest & { expiresAt: string; fileName: string };
-  /** A PUT to target was started before: a 412 then means it arrived. */
-  putStarted: boolean;
   abort?: AbortController;
+  /** One PUT: created with the job, issued in a batch or on its own. */
+  single?: SingleTransfer;
+  /** In parts: the layout, once created (or given for a resume). */
+  layout?: PartsLayout;
   /** Base64 SHA-256 of the whole file, for a single PUT with checksums. */
   checksum?: string;
-  /** In parts: the layout the server chose, once issued. */
-  parts?: { partSize: number; partCount: number };
 }
 
 /**
@@ -91,11 +97,11 @@ export class Uploader extends EventTarget {
   private readonly jobs = new Map<number, Job>();
   private readonly api: Api;
   private readonly concurrency: number;
-  private readonly retries: number;
-  private readonly retryDelay: (attempt: number) => number;
+  private readonly policy: RetryPolicy;
   private readonly multipartThreshold: number;
   private readonly partConcurrency: number;
   private readonly checksums: boolean;
+  private readonly stack: HttpStack;
   private nextId = 1;
   private running = 0;
 
@@ -103,11 +109,11 @@ export class Uploader extends EventTarget {
     super();
     this.api = options.api;
     this.concurrency = options.concurrency ?? 3;
-    this.retries = options.retries ?? 5;
-    this.retryDelay = options.retryDelay ?? ((n) => backoff(n));
+    this.policy = { retries: options.retries ?? 5, delay: options.retryDelay ?? ((n) => backoff(n)) };
     this.multipartThreshold = Math.min(options.multipartThreshold ?? 64 * 1024 ** 2, MAX_SINGLE_PUT);
     this.partConcurrency = options.partConcurrency ?? 4;
     this.checksums = options.checksums ?? true;
+    this.stack = options.httpStack ?? defaultHttpStack();
   }
 
   /**
@@ -137,7 +143,9 @@ export class Uploader extends EventTarget {
       const multipart = !!earlier || file.size > this.multipartThreshold;
       const upload: Upload = { id: this.nextId++, file, status: 'queued', loaded: 0, multipart, fileName: earlier?.fileName };
       this.uploads.push(upload);
-      this.jobs.set(upload.id, { upload, putStarted: false, parts: earlier && { partSize: earlier.partSize, partCount: earlier.partCount } });
+      const job: Job = { upload, layout: earlier && { fileName: earlier.fileName, partSize: earlier.partSize, partCount: earlier.partCount } };
+      if (!multipart) job.single = new SingleTransfer(file, { stack: this.stack, policy: this.policy, issue: () => this.issueOne(job) });
+      this.jobs.set(upload.id, job);
       added.push(upload);
       this.emit('change', upload);
     }
@@ -194,6 +202,13 @@ export class Uploader extends EventTarget {
     this.emit('change', upload);
   }
 
+  private progress(upload: Upload) {
+    return (loaded: number) => {
+      upload.loaded = loaded;
+      this.emit('progress', upload);
+    };
+  }
+
   /** Starts queued uploads while slots are free; one call issues their URLs. */
   private pump() {
     const starting: Job[] = [];
@@ -207,7 +222,7 @@ export class Uploader extends EventTarget {
     }
     if (starting.length === 0) return;
     this.running += starting.length;
-    void this.issue(starting.filter((j) => !j.target && !j.upload.multipart)).then(() =>
+    void this.issue(starting.filter((j) => j.single && !j.single.issued)).then(() =>
       starting.forEach((job) => {
         void this.run(job).finally(() => {
           this.running--;
@@ -219,66 +234,31 @@ export class Uploader extends EventTarget {
   }
 
   /**
-   * Asks for upload URLs for jobs that have none, in one call. The call is
-   * all or nothing: if it is refused, each file asks alone so that each
-   * gets its own error.
+   * Asks for upload URLs for single-PUT jobs that have none, in one call.
+   * The call is all or nothing: if it is refused, each file asks alone, in
+   * its own transfer, so that each gets its own error.
    */
   private async issue(jobs: Job[]) {
-    if (jobs.length === 0) return;
+    if (jobs.length < 2) return;
     try {
       const files = await Promise.all(jobs.map((job) => this.uploadRequest(job)));
-      const { createUploadUrls } = await this.call(jobs[0]!, () => this.api.mutate(CreateUploadUrls, { files }));
-      createUploadUrls.forEach((target, i) => this.setTarget(jobs[i]!, target));
+      const { createUploadUrls } = await retrying(this.policy, jobs[0]!.abort!.signal, () => this.api.mutate(CreateUploadUrls, { files }));
+      createUploadUrls.forEach((target, i) => {
+        jobs[i]!.single!.use(target);
+        jobs[i]!.upload.fileName = target.fileName;
+      });
     } catch {
-      if (jobs.length > 1) {
-        for (const job of jobs) await this.issue([job]);
-      }
-      // A lone job's error is found again, and reported, by run.
+      // Each transfer asks for its own URL.
     }
   }
 
-  private setTarget(job: Job, target: PutRequest & { expiresAt: string; fileName: string }) {
-    job.target = target;
-    job.putStarted = false;
+  /** One file's URL, for its transfer (whose retry policy covers the call). */
+  private async issueOne(job: Job): Promise<SingleTarget> {
+    const request = await this.uploadRequest(job);
+    const { createUploadUrls } = await this.api.mutate(CreateUploadUrls, { files: [request] });
+    const target = createUploadUrls[0]!;
     job.upload.fileName = target.fileName;
-  }
-
-  private async run(job: Job) {
-    const { upload } = job;
-    const signal = job.abort!.signal;
-    try {
-      if (upload.multipart) {
-        await this.putParts(job, signal);
-        this.setStatus(upload, 'saving');
-        upload.saved = await this.save(job);
-        this.setStatus(upload, 'done');
-        return;
-      }
-      if (!job.target) await this.reissue(job);
-      let assumed = await this.putWhole(job, signal);
-      this.setStatus(upload, 'saving');
-      let saved;
-      try {
-        saved = await this.save(job);
-      } catch (e) {
-        // A 412 was taken for "already there", but what is there is not the
-        // file (a store that kept the cut-off body of an aborted try): start
-        // over under a new key, once.
-        if (!assumed || !(e instanceof FilegraphError) || e.code !== 'BAD_USER_INPUT') throw e;
-        await this.reissue(job);
-        this.setStatus(upload, 'uploading');
-        assumed = await this.putWhole(job, signal);
-        this.setStatus(upload, 'saving');
-        saved = await this.save(job);
-      }
-      upload.saved = saved;
-      upload.loaded = upload.file.size;
-      this.setStatus(upload, 'done');
-    } catch (e) {
-      if (signal.aborted) return; // paused or canceled: the status says which
-      upload.error = e instanceof FilegraphError ? e : new FilegraphError('INTERNAL_SERVER_ERROR', String(e));
-      this.setStatus(upload, 'failed');
-    }
+    return target;
   }
 
   /** What createUploadUrls is told of the job's file; its hash is made once. */
@@ -288,196 +268,70 @@ export class Uploader extends EventTarget {
     return { originalName: file.name, size: file.size, contentType: file.type || null, checksumSHA256: job.checksum ?? null };
   }
 
-  /** A new upload URL (and key) for the job's file. */
-  private async reissue(job: Job) {
-    const request = await this.uploadRequest(job);
-    const { createUploadUrls } = await this.call(job, () => this.api.mutate(CreateUploadUrls, { files: [request] }));
-    this.setTarget(job, createUploadUrls[0]!);
-  }
-
-  private async save(job: Job): Promise<SavedFile> {
-    const { saveFiles } = await this.call(job, () =>
-      this.api.mutate(SaveFiles, { files: [{ fileName: job.upload.fileName!, originalName: job.upload.file.name }] }),
-    );
-    return saveFiles[0]!;
-  }
-
-  /**
-   * Uploads the parts the storage does not hold yet, partConcurrency at a
-   * time, each retried on its own; URLs are asked for up to 100 at a time.
-   * Which parts are stored is read from the server on every (re)start, so a
-   * resume after a pause or a reload sends only what is missing.
-   */
-  private async putParts(job: Job, signal: AbortSignal) {
+  private async run(job: Job) {
     const { upload } = job;
-    const file = upload.file;
-    if (!job.parts) {
-      const { createMultipartUploads } = await this.call(job, () =>
+    const signal = job.abort!.signal;
+    try {
+      upload.saved = upload.multipart ? await this.runParts(job, signal) : await this.runSingle(job, job.single!, signal);
+      upload.loaded = upload.file.size;
+      this.setStatus(upload, 'done');
+    } catch (e) {
+      if (signal.aborted) return; // paused or canceled: the status says which
+      upload.error = e instanceof FilegraphError ? e : new FilegraphError('INTERNAL_SERVER_ERROR', String(e));
+      this.setStatus(upload, 'failed');
+    }
+  }
+
+  private async runSingle(job: Job, single: SingleTransfer, signal: AbortSignal): Promise<SavedFile> {
+    const { upload } = job;
+    const sent = await single.send(signal, this.progress(upload));
+    this.progress(upload)(upload.file.size);
+    this.setStatus(upload, 'saving');
+    try {
+      return await this.save(upload, signal);
+    } catch (e) {
+      // A 412 was taken for "already there", but what is there is not the
+      // file (a store that kept the cut-off body of an aborted try): start
+      // over under a new key, once.
+      if (sent !== 'assumed' || !(e instanceof FilegraphError) || e.code !== 'BAD_USER_INPUT') throw e;
+      single.renew();
+      this.setStatus(upload, 'uploading');
+      await single.send(signal, this.progress(upload));
+      this.setStatus(upload, 'saving');
+      return await this.save(upload, signal);
+    }
+  }
+
+  private async runParts(job: Job, signal: AbortSignal): Promise<SavedFile> {
+    const { upload } = job;
+    const { file } = upload;
+    if (!job.layout) {
+      const { createMultipartUploads } = await retrying(this.policy, signal, () =>
         this.api.mutate(CreateMultipartUploads, {
           files: [{ originalName: file.name, size: file.size, contentType: file.type || null, partChecksums: this.checksums }],
         }),
       );
       const created = createMultipartUploads[0]!;
+      job.layout = { fileName: created.fileName, partSize: created.partSize, partCount: created.partCount };
       upload.fileName = created.fileName;
-      job.parts = { partSize: created.partSize, partCount: created.partCount };
       this.emit('change', upload);
     }
-    const { partSize, partCount } = job.parts;
-    const stored = new Map<number, number>();
-    const { upload: pending } = await this.call(job, () => this.api.query(PendingUploadParts, { fileName: upload.fileName! }));
-    if (!pending) throw new FilegraphError('NOT_FOUND', 'this upload is no longer pending: it was saved, aborted, or expired');
-    for (const p of pending.uploadedParts) stored.set(p.partNumber, p.size);
-    const sizeOf = (n: number) => (n < partCount ? partSize : file.size - partSize * (partCount - 1));
-    const todo: number[] = [];
-    for (let n = 1; n <= partCount; n++) if (stored.get(n) !== sizeOf(n)) todo.push(n);
-
-    const sending = new Map<number, number>();
-    const report = () => {
-      let loaded = 0;
-      for (const [n, size] of stored) if (size === sizeOf(n)) loaded += size;
-      for (const l of sending.values()) loaded += l;
-      upload.loaded = Math.min(loaded, file.size);
-      this.emit('progress', upload);
-    };
-    report();
-
-    const urls = new Map<number, PutRequest & { expiresAt: string }>();
-    let asking: Promise<void> | undefined;
-    const urlFor = async (n: number, body: Blob) => {
-      if (this.checksums) {
-        // Each URL is signed for its part's hash: one part a call.
-        const checksumSHA256 = await sha256Base64(body);
-        const { uploadPartUrls } = await this.call(job, () =>
-          this.api.mutate(UploadPartUrls, { fileName: upload.fileName!, parts: [{ partNumber: n, checksumSHA256 }] }),
-        );
-        return uploadPartUrls[0]!;
-      }
-      for (;;) {
-        const u = urls.get(n);
-        if (u && Date.parse(u.expiresAt) > Date.now() + 30_000) return u;
-        urls.delete(n);
-        // One request at a time, for this part and the next ones still to go.
-        asking ??= (async () => {
-          const want = [n, ...todo.filter((m) => m !== n && !urls.has(m))].slice(0, 100);
-          const { uploadPartUrls } = await this.call(job, () =>
-            this.api.mutate(UploadPartUrls, { fileName: upload.fileName!, parts: want.map((partNumber) => ({ partNumber })) }),
-          );
-          for (const p of uploadPartUrls) urls.set(p.partNumber, p);
-        })().finally(() => (asking = undefined));
-        await asking;
-      }
-    };
-
-    const worker = async (signal: AbortSignal) => {
-      for (let n = todo.shift(); n !== undefined; n = todo.shift()) {
-        const start = partSize * (n - 1);
-        const body = file.slice(start, start + sizeOf(n));
-        for (let attempt = 1; ; attempt++) {
-          const target = await urlFor(n, body);
-          let status: number;
-          try {
-            status = await put(target, body, signal, (l) => {
-              sending.set(n!, l);
-              report();
-            });
-          } catch (e) {
-            sending.delete(n);
-            if (signal.aborted || attempt > this.retries) throw e;
-            await sleep(this.retryDelay(attempt), signal);
-            continue;
-          }
-          sending.delete(n);
-          if (status >= 200 && status < 300) break;
-          if (status === 403) urls.delete(n); // expired: ask again
-          const err = new FilegraphError('STORAGE_REJECTED', `the storage answered ${status} for part ${n}`, { status });
-          if ((!err.retryable && status !== 403) || attempt > this.retries) throw err;
-          await sleep(this.retryDelay(attempt), signal);
-        }
-        stored.set(n, sizeOf(n));
-        report();
-      }
-    };
-    // One part failing for good stops its siblings too.
-    const all = new AbortController();
-    const stop = () => all.abort();
-    signal.addEventListener('abort', stop, { once: true });
-    try {
-      await Promise.all(
-        Array.from({ length: Math.min(this.partConcurrency, todo.length) }, () =>
-          worker(all.signal).catch((e) => {
-            all.abort();
-            throw e;
-          }),
-        ),
-      );
-    } finally {
-      signal.removeEventListener('abort', stop);
-    }
+    const parts = new PartsTransfer(file, job.layout, {
+      api: this.api,
+      stack: this.stack,
+      policy: this.policy,
+      checksums: this.checksums,
+      concurrency: this.partConcurrency,
+    });
+    await parts.send(signal, this.progress(upload));
+    this.setStatus(upload, 'saving');
+    return this.save(upload, signal);
   }
 
-  /**
-   * PUTs the whole file, retrying what may pass. A 412 after an earlier try
-   * means that try arrived (upload URLs write once): resolves true then, as
-   * the object is taken on trust until saveFiles checks it.
-   */
-  private async putWhole(job: Job, signal: AbortSignal): Promise<boolean> {
-    const { upload } = job;
-    let assumed = false;
-    for (let attempt = 1; ; attempt++) {
-      const target = job.target!;
-      const earlier = job.putStarted;
-      job.putStarted = true;
-      let status: number;
-      try {
-        status = await put(target, upload.file, signal, (loaded) => {
-          upload.loaded = loaded;
-          this.emit('progress', upload);
-        });
-      } catch (e) {
-        if (signal.aborted || attempt > this.retries) throw e;
-        await sleep(this.retryDelay(attempt), signal);
-        continue;
-      }
-      if (status >= 200 && status < 300) break;
-      // Upload URLs write once: an earlier try got through and its answer
-      // was lost. saveFiles verifies the object all the same.
-      if (status === 412 && earlier) {
-        assumed = true;
-        break;
-      }
-      const err = new FilegraphError('STORAGE_REJECTED', `the storage answered ${status}`, { status });
-      if (status === 403 && Date.parse(target.expiresAt) <= Date.now() + 5_000) {
-        // The URL expired (a long pause): ask for a new one and start over.
-        await this.reissue(job);
-        continue;
-      }
-      if (!err.retryable || attempt > this.retries) throw err;
-      await sleep(this.retryDelay(attempt), signal);
-    }
-    upload.loaded = upload.file.size;
-    this.emit('progress', upload);
-    return assumed;
+  private async save(upload: Upload, signal: AbortSignal): Promise<SavedFile> {
+    const { saveFiles } = await retrying(this.policy, signal, () =>
+      this.api.mutate(SaveFiles, { files: [{ fileName: upload.fileName!, originalName: upload.file.name }] }),
+    );
+    return saveFiles[0]!;
   }
-
-  /** Runs a GraphQL call, retrying UNAVAILABLE and network errors with backoff. */
-  private async call<R>(job: Job, fn: () => Promise<R>): Promise<R> {
-    const signal = job.abort!.signal;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (signal.aborted) throw new FilegraphError('ABORTED', 'aborted');
-        if (!(e instanceof FilegraphError) || !e.retryable || attempt > this.retries) throw e;
-        await sleep(this.retryDelay(attempt), signal);
-      }
-    }
-  }
-}
-
-/** Base64 SHA-256 of a Blob, as uploadPartUrls takes it. */
-export async function sha256Base64(blob: Blob): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()));
-  let bin = '';
-  for (const b of digest) bin += String.fromCharCode(b);
-  return btoa(bin);
 }
