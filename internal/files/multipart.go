@@ -261,13 +261,13 @@ func (s *Service) deadline(u *ent.Upload) time.Time {
 // checkPutSize refuses, for createUploadUrls, files larger than the store
 // takes in one PUT, and points at the way that takes them.
 func (s *Service) checkPutSize(reqs []UploadRequest) error {
-	mp, ok := s.store.(storage.Multipart)
-	if !ok || mp.MaxPutSize() == 0 {
+	limit := s.store.MaxPutSize()
+	if limit == 0 {
 		return nil
 	}
 	var ps problems
 	for i, r := range reqs {
-		if limit := mp.MaxPutSize(); r.Size > limit {
+		if r.Size > limit {
 			ps.add(fmt.Sprintf("files[%d].size", i), "%d bytes is more than this storage takes in one PUT (%d); upload it in parts with createMultipartUploads", r.Size, limit)
 		}
 	}

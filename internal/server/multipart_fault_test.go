@@ -22,14 +22,13 @@ import (
 // goes straight to the real store.
 type completeHook struct {
 	storage.Store
-	storage.Multipart
 	before func()
 	after  func(error) error
 }
 
 func (h completeHook) CompleteMultipart(ctx context.Context, key, uploadID string, parts []storage.Part) error {
 	h.before()
-	return h.after(h.Multipart.CompleteMultipart(ctx, key, uploadID, parts))
+	return h.after(h.Store.CompleteMultipart(ctx, key, uploadID, parts))
 }
 
 // TestStorageDownDuringCompletion: saving an upload in parts while the
@@ -60,10 +59,9 @@ func TestStorageDownDuringCompletion(t *testing.T) {
 			e.putParts(m, body, false, 1, 2)
 
 			svc := files.New(e.srv.db.Ent, e.srv.db.Usages, completeHook{
-				Store:     e.store,
-				Multipart: e.store.(storage.Multipart),
-				before:    func() { c.before(e) },
-				after:     func(err error) error { return c.after(e, err) },
+				Store:  e.store,
+				before: func() { c.before(e) },
+				after:  func(err error) error { return c.after(e, err) },
 			}, files.Options{UploadURLTTL: time.Minute, MaxUploadSize: 1 << 30, PartSize: 5 * mib, MultipartWindow: time.Hour, SaveWindow: time.Hour, Now: e.clock.now},
 				slog.New(slog.NewTextHandler(io.Discard, nil)))
 			save := []*files.SaveRequest{{FileName: m.FileName, OriginalName: "big.bin"}}
@@ -153,10 +151,9 @@ func TestConcurrentMultipartSaves(t *testing.T) {
 
 			var completions atomic.Int32
 			svc := files.New(e.srv.db.Ent, e.srv.db.Usages, completeHook{
-				Store:     e.store,
-				Multipart: e.store.(storage.Multipart),
-				before:    func() { completions.Add(1) },
-				after:     func(err error) error { return err },
+				Store:  e.store,
+				before: func() { completions.Add(1) },
+				after:  func(err error) error { return err },
 			}, files.Options{UploadURLTTL: time.Minute, MaxUploadSize: 1 << 30, PartSize: 5 * mib, MultipartWindow: time.Hour, SaveWindow: time.Hour, Now: e.clock.now},
 				slog.New(slog.NewTextHandler(io.Discard, nil)))
 			const saves = 8

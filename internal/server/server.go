@@ -41,6 +41,9 @@ type Server struct {
 	Metrics *telemetry.Metrics
 	db      *database.DB
 	store   storage.Store
+	// What only some backends have, looked for once as the store opens.
+	urls    storage.URLServer        // nil: URLs point at the store (S3)
+	cleaner storage.StaleCleaner     // nil: it leaves nothing of its own
 	stop    context.CancelFunc       // ends the sweeper and the JWKS refresher
 	tracing *sdktrace.TracerProvider // nil: OTEL_EXPORTER_OTLP_ENDPOINT unset
 	bare    bool
@@ -112,19 +115,22 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		}
 	}
 	s.db, s.store = db, store
+	s.urls, _ = store.(storage.URLServer)
+	s.cleaner, _ = store.(storage.StaleCleaner)
+	gate, revocable := store.(storage.PutGate)
 	s.Metrics.WatchDB(db.SQL, db.Dialect)
 	fopts := FilesOptions(cfg)
 	fopts.Now = o.now
-	_, fopts.RevocableURLs = store.(storage.PutGate)
+	fopts.RevocableURLs = revocable
 	observed := store
 	if !o.bare {
 		fopts.Events = s.Metrics
 		observed = s.Metrics.Store(store, s.tracer())
 	}
 	s.Files = files.New(db.Ent, db.Usages, observed, fopts, log)
-	if g, ok := store.(storage.PutGate); ok {
+	if revocable {
 		// Its URLs stop working once their upload is saved, deleted or swept.
-		g.SetPutGate(s.Files.PendingUpload)
+		gate.SetPutGate(s.Files.PendingUpload)
 	}
 	return s, nil
 }
@@ -151,8 +157,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	if cfg.SweepInterval > 0 {
 		go svc.RunSweeper(bg, cfg.SweepInterval)
-		if c, ok := s.store.(storage.StaleCleaner); ok {
-			go cleanStale(bg, c, cfg.SweepInterval, log)
+		if s.cleaner != nil {
+			go cleanStale(bg, s.cleaner, cfg.SweepInterval, log)
 		}
 	}
 	var trusted *graph.TrustedDocuments
@@ -196,14 +202,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		s.ready.serve(w, r, []check{{"database", s.db.Ping}, {"storage", s.store.Ping}})
 	})
-	if us, ok := s.store.(storage.URLServer); ok {
+	if s.urls != nil {
 		mux.Handle("/storage/", cors.Policy{
 			Origins: cfg.CORSAllowedOrigins,
 			Methods: []string{"PUT", "GET", "HEAD"},
 			Headers: storage.CORSHeaders,
 			Expose:  []string{"ETag"},
 			MaxAge:  3600,
-		}.Handler(http.StripPrefix("/storage", us.Handler())))
+		}.Handler(http.StripPrefix("/storage", s.urls.Handler())))
 	}
 	if cfg.MetricsOnAPI() {
 		// Only where the operator points METRICS_ADDR at the API listener.

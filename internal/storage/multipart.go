@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// Multipart is an optional ability, as in tusd: uploads in parts that
-// clients PUT straight to the store, each part presigned for its exact size
-// (and checksum), then assembled into one object by the server. Both
-// backends have it; storagetest.RunMultipart holds them to one behaviour.
+// Multipart is uploads in parts that clients PUT straight to the store,
+// each part presigned for its exact size (and checksum), then assembled
+// into one object by the server. storagetest.RunMultipart holds the
+// backends to one behaviour.
 //
 // An upload in parts lives at the key it will be completed to, under an id
 // the store makes. Until it is completed or aborted its parts take space
@@ -31,13 +31,10 @@ type Multipart interface {
 	// AbortMultipart ends the upload and removes its parts; aborting an
 	// upload that is gone succeeds.
 	AbortMultipart(ctx context.Context, key, uploadID string) error
-	// MaxPutSize is the most the store takes in one single PUT (S3: 5 GiB),
-	// so larger files must go in parts; 0 for no limit.
-	MaxPutSize() int64
 }
 
-// MultipartLister is an optional ability: a store that can enumerate its
-// uploads in progress, so `filegraph reconcile` can find those no row knows.
+// MultipartLister enumerates a store's uploads in progress, so `filegraph
+// reconcile` can find those no row knows.
 type MultipartLister interface {
 	// ListMultipart calls fn with each upload in progress under prefix, in
 	// no promised order, stopping at fn's first error.

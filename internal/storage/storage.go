@@ -6,6 +6,14 @@
 // Backends live in their own packages (s3store, diskstore) and are held to
 // the same behaviour by the conformance suite in storagetest.
 //
+// Every ability the rules use (objects, listing them, uploads in parts and
+// listing those) is part of Store, as in gocloud.dev's driver.Bucket: both
+// backends have them all, so callers never look for one with a type
+// assertion, and a decorator (telemetry) wraps one interface once. What
+// only one backend has and only the wiring uses (URLServer, PutGate,
+// StaleCleaner) stays a separate interface that internal/server looks for
+// once, when it opens the store, as tusd's StoreComposer is filled once.
+//
 // Backends classify every failure at their boundary, and callers branch on
 // the class:
 //   - ErrNotExist: no object at the key.
@@ -46,6 +54,13 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 	// Ping reports whether the store answers, for readiness checks.
 	Ping(ctx context.Context) error
+	// MaxPutSize is the most the store takes in one single PUT (S3: 5 GiB),
+	// so larger files must go in parts; 0 for no limit.
+	MaxPutSize() int64
+
+	Lister          // its keys, for reconcile
+	Multipart       // uploads in parts
+	MultipartLister // its uploads in parts, for reconcile
 }
 
 // URLServer is an optional ability: a store that serves its presigned URLs
@@ -77,9 +92,7 @@ type Pending struct {
 	Owner string
 }
 
-// Lister is an optional ability: a store that can enumerate its keys, for
-// `filegraph reconcile`. Both backends have it; a store without it simply
-// cannot be reconciled.
+// Lister enumerates a store's keys, for `filegraph reconcile`.
 type Lister interface {
 	// List calls fn with each key under prefix, in no promised order,
 	// stopping at fn's first error.

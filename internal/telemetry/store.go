@@ -13,17 +13,10 @@ import (
 	"github.com/filegraph/filegraph/internal/storage"
 )
 
-var (
-	_ storage.Lister          = listing{}
-	_ storage.Multipart       = multipart{}
-	_ storage.MultipartLister = multipartListing{}
-)
-
 // Store counts, times and (with a tracer provider) traces each call to
-// inner. The store it returns has exactly the optional abilities inner has
-// (storage.Lister, storage.URLServer, storage.Multipart,
-// storage.MultipartLister), so callers that look for one by type assertion
-// still find it, or still do not.
+// inner, as gocloud.dev's blob.Bucket instruments its driver: once, around
+// the one interface. What only the wiring asks of a backend (its URL
+// handler, its put gate, its cleaning) is asked of the backend itself.
 func (m *Metrics) Store(inner storage.Store, tp trace.TracerProvider) storage.Store {
 	s := &store{inner: inner, bucket: inner.Bucket()}
 	if tp != nil {
@@ -40,120 +33,6 @@ func (m *Metrics) Store(inner storage.Store, tp trace.TracerProvider) storage.St
 		{&s.abortMultipart, "abort_multipart"}, {&s.listMultipart, "list_multipart"},
 	} {
 		*c.c = m.storageCall(c.op)
-	}
-
-	lister, canList := inner.(storage.Lister)
-	urls, servesURLs := inner.(storage.URLServer)
-	parts, hasParts := inner.(storage.Multipart)
-	partsLister, listsParts := inner.(storage.MultipartLister)
-	l, u, p, pl := listing{s, lister}, urls, multipart{s, parts}, multipartListing{s, partsLister}
-	// One case per set of abilities: Go cannot add methods at run time, and
-	// a method that is there must work.
-	const (
-		L = 1 << iota
-		U
-		P
-		PL
-	)
-	var has int
-	for bit, ok := range map[int]bool{L: canList, U: servesURLs, P: hasParts, PL: listsParts} {
-		if ok {
-			has |= bit
-		}
-	}
-	switch has {
-	case L:
-		return struct {
-			*store
-			listing
-		}{s, l}
-	case U:
-		return struct {
-			*store
-			storage.URLServer
-		}{s, u}
-	case L | U:
-		return struct {
-			*store
-			listing
-			storage.URLServer
-		}{s, l, u}
-	case P:
-		return struct {
-			*store
-			multipart
-		}{s, p}
-	case L | P:
-		return struct {
-			*store
-			listing
-			multipart
-		}{s, l, p}
-	case U | P:
-		return struct {
-			*store
-			storage.URLServer
-			multipart
-		}{s, u, p}
-	case L | U | P:
-		return struct {
-			*store
-			listing
-			storage.URLServer
-			multipart
-		}{s, l, u, p}
-	case PL:
-		return struct {
-			*store
-			multipartListing
-		}{s, pl}
-	case L | PL:
-		return struct {
-			*store
-			listing
-			multipartListing
-		}{s, l, pl}
-	case U | PL:
-		return struct {
-			*store
-			storage.URLServer
-			multipartListing
-		}{s, u, pl}
-	case L | U | PL:
-		return struct {
-			*store
-			listing
-			storage.URLServer
-			multipartListing
-		}{s, l, u, pl}
-	case P | PL:
-		return struct {
-			*store
-			multipart
-			multipartListing
-		}{s, p, pl}
-	case L | P | PL:
-		return struct {
-			*store
-			listing
-			multipart
-			multipartListing
-		}{s, l, p, pl}
-	case U | P | PL:
-		return struct {
-			*store
-			storage.URLServer
-			multipart
-			multipartListing
-		}{s, u, p, pl}
-	case L | U | P | PL:
-		return struct {
-			*store
-			listing
-			storage.URLServer
-			multipart
-			multipartListing
-		}{s, l, u, p, pl}
 	}
 	return s
 }
@@ -269,72 +148,54 @@ func (s *store) Ping(ctx context.Context) error {
 	return err
 }
 
-// listing is the storage.Lister ability, for stores that have it.
-type listing struct {
-	s     *store
-	inner storage.Lister
-}
+// MaxPutSize forwards a constant: nothing to measure.
+func (s *store) MaxPutSize() int64 { return s.inner.MaxPutSize() }
 
-func (l listing) List(ctx context.Context, prefix string, fn func(key string) error) error {
-	ctx, op := l.s.begin(ctx, &l.s.list, prefix)
-	err := l.inner.List(ctx, prefix, fn)
+func (s *store) List(ctx context.Context, prefix string, fn func(key string) error) error {
+	ctx, op := s.begin(ctx, &s.list, prefix)
+	err := s.inner.List(ctx, prefix, fn)
 	op.end(err)
 	return err
 }
 
-// multipart is the storage.Multipart ability, for stores that have it.
-type multipart struct {
-	s     *store
-	inner storage.Multipart
-}
-
-func (p multipart) CreateMultipart(ctx context.Context, key string, opts storage.MultipartOptions) (string, error) {
-	ctx, op := p.s.begin(ctx, &p.s.createMultipart, key)
-	id, err := p.inner.CreateMultipart(ctx, key, opts)
+func (s *store) CreateMultipart(ctx context.Context, key string, opts storage.MultipartOptions) (string, error) {
+	ctx, op := s.begin(ctx, &s.createMultipart, key)
+	id, err := s.inner.CreateMultipart(ctx, key, opts)
 	op.end(err)
 	return id, err
 }
 
-// MaxPutSize forwards a constant: nothing to measure.
-func (p multipart) MaxPutSize() int64 { return p.inner.MaxPutSize() }
-
-func (p multipart) PresignPart(ctx context.Context, key, uploadID string, opts storage.PartOptions) (storage.Request, error) {
-	ctx, op := p.s.begin(ctx, &p.s.presignPart, key)
-	r, err := p.inner.PresignPart(ctx, key, uploadID, opts)
+func (s *store) PresignPart(ctx context.Context, key, uploadID string, opts storage.PartOptions) (storage.Request, error) {
+	ctx, op := s.begin(ctx, &s.presignPart, key)
+	r, err := s.inner.PresignPart(ctx, key, uploadID, opts)
 	op.end(err)
 	return r, err
 }
 
-func (p multipart) ListParts(ctx context.Context, key, uploadID string) ([]storage.Part, error) {
-	ctx, op := p.s.begin(ctx, &p.s.listParts, key)
-	parts, err := p.inner.ListParts(ctx, key, uploadID)
+func (s *store) ListParts(ctx context.Context, key, uploadID string) ([]storage.Part, error) {
+	ctx, op := s.begin(ctx, &s.listParts, key)
+	parts, err := s.inner.ListParts(ctx, key, uploadID)
 	op.end(err)
 	return parts, err
 }
 
-func (p multipart) CompleteMultipart(ctx context.Context, key, uploadID string, parts []storage.Part) error {
-	ctx, op := p.s.begin(ctx, &p.s.completeMultipart, key)
-	err := p.inner.CompleteMultipart(ctx, key, uploadID, parts)
+func (s *store) CompleteMultipart(ctx context.Context, key, uploadID string, parts []storage.Part) error {
+	ctx, op := s.begin(ctx, &s.completeMultipart, key)
+	err := s.inner.CompleteMultipart(ctx, key, uploadID, parts)
 	op.end(err)
 	return err
 }
 
-func (p multipart) AbortMultipart(ctx context.Context, key, uploadID string) error {
-	ctx, op := p.s.begin(ctx, &p.s.abortMultipart, key)
-	err := p.inner.AbortMultipart(ctx, key, uploadID)
+func (s *store) AbortMultipart(ctx context.Context, key, uploadID string) error {
+	ctx, op := s.begin(ctx, &s.abortMultipart, key)
+	err := s.inner.AbortMultipart(ctx, key, uploadID)
 	op.end(err)
 	return err
 }
 
-// multipartListing is the storage.MultipartLister ability.
-type multipartListing struct {
-	s     *store
-	inner storage.MultipartLister
-}
-
-func (l multipartListing) ListMultipart(ctx context.Context, prefix string, fn func(storage.MultipartUpload) error) error {
-	ctx, op := l.s.begin(ctx, &l.s.listMultipart, prefix)
-	err := l.inner.ListMultipart(ctx, prefix, fn)
+func (s *store) ListMultipart(ctx context.Context, prefix string, fn func(storage.MultipartUpload) error) error {
+	ctx, op := s.begin(ctx, &s.listMultipart, prefix)
+	err := s.inner.ListMultipart(ctx, prefix, fn)
 	op.end(err)
 	return err
 }

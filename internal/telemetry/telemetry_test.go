@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -18,50 +20,82 @@ import (
 	"github.com/filegraph/filegraph/internal/storage/diskstore"
 )
 
-// The decorator has exactly the optional abilities of the store it wraps.
-func TestStoreKeepsAbilities(t *testing.T) {
+// Every call through the decorator is counted under its operation, with
+// the outcome the store's error says; every method of storage.Store that
+// reaches the store is called here, so one added later must be too.
+func TestStoreCountsEveryCall(t *testing.T) {
 	disk, err := diskstore.New(t.TempDir(), "http://127.0.0.1:1/storage/", make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := NewMetrics()
-	type abilities struct{ list, url, parts, partsList bool }
-	for _, tt := range []struct {
-		name  string
-		inner storage.Store
-		want  abilities
+	s := m.Store(disk, nil)
+	ctx := context.Background()
+	key := "files/0123456789abcdef0123456789abcdef.bin"
+	var id string
+	calls := []struct {
+		op, outcome string
+		call        func() error
 	}{
-		{"disk", disk, abilities{true, true, true, true}},
-		{"S3's", struct {
-			storage.Store
-			storage.Lister
-			storage.Multipart
-			storage.MultipartLister
-		}{disk, disk, disk, disk}, abilities{true, false, true, true}},
-		{"lister only", struct {
-			storage.Store
-			storage.Lister
-		}{disk, disk}, abilities{list: true}},
-		{"url server only", struct {
-			storage.Store
-			storage.URLServer
-		}{disk, disk}, abilities{url: true}},
-		{"parts without listing them", struct {
-			storage.Store
-			storage.URLServer
-			storage.Multipart
-		}{disk, disk, disk}, abilities{url: true, parts: true}},
-		{"neither", struct{ storage.Store }{disk}, abilities{}},
-	} {
-		s := m.Store(tt.inner, nil)
-		var got abilities
-		_, got.list = s.(storage.Lister)
-		_, got.url = s.(storage.URLServer)
-		_, got.parts = s.(storage.Multipart)
-		_, got.partsList = s.(storage.MultipartLister)
-		if got != tt.want {
-			t.Errorf("%s store: decorated has %+v, want %+v", tt.name, got, tt.want)
+		{"presign_put", "ok", func() error {
+			_, err := s.PresignPut(ctx, key, storage.PutOptions{Size: 1, ContentType: "text/plain", TTL: time.Minute})
+			return err
+		}},
+		{"presign_get", "ok", func() error {
+			_, err := s.PresignGet(ctx, key, storage.GetOptions{FileName: "a.txt", ContentType: "text/plain", TTL: time.Minute})
+			return err
+		}},
+		{"stat", "not_found", func() error { _, err := s.Stat(ctx, key); return err }},
+		{"delete", "ok", func() error { return s.Delete(ctx, key) }},
+		{"ping", "ok", func() error { return s.Ping(ctx) }},
+		{"list", "ok", func() error { return s.List(ctx, "files/", func(string) error { return nil }) }},
+		{"create_multipart", "ok", func() (err error) {
+			id, err = s.CreateMultipart(ctx, key, storage.MultipartOptions{ContentType: "text/plain"})
+			return err
+		}},
+		{"presign_part", "ok", func() error {
+			_, err := s.PresignPart(ctx, key, id, storage.PartOptions{Number: 1, Size: 1, TTL: time.Minute})
+			return err
+		}},
+		{"list_parts", "ok", func() error { _, err := s.ListParts(ctx, key, id); return err }},
+		{"complete_multipart", "error", func() error { return s.CompleteMultipart(ctx, key, id, nil) }},
+		{"list_multipart", "ok", func() error {
+			return s.ListMultipart(ctx, "files/", func(storage.MultipartUpload) error { return nil })
+		}},
+		{"abort_multipart", "ok", func() error { return s.AbortMultipart(ctx, key, id) }},
+	}
+	// Bucket and MaxPutSize return what the store was made with: nothing
+	// to count.
+	if n := reflect.TypeFor[storage.Store]().NumMethod() - 2; len(calls) != n {
+		t.Fatalf("the test calls %d methods; storage.Store has %d that reach the store", len(calls), n)
+	}
+	for _, c := range calls {
+		c.call()
+	}
+	got := map[string]float64{}
+	families, err := m.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "filegraph_storage_calls_total" {
+			continue
 		}
+		for _, mt := range f.GetMetric() {
+			l := map[string]string{}
+			for _, p := range mt.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+			}
+			got[l["operation"]+" "+l["outcome"]] += mt.GetCounter().GetValue()
+		}
+	}
+	for _, c := range calls {
+		if n := got[c.op+" "+c.outcome]; n != 1 {
+			t.Errorf("%s %s counted %v times, want 1 (all: %v)", c.op, c.outcome, n, got)
+		}
+	}
+	if s.Bucket() != disk.Bucket() || s.MaxPutSize() != disk.MaxPutSize() {
+		t.Errorf("Bucket, MaxPutSize = %q, %d; the store's are %q, %d", s.Bucket(), s.MaxPutSize(), disk.Bucket(), disk.MaxPutSize())
 	}
 }
 

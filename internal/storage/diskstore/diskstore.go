@@ -73,11 +73,13 @@ type Store struct {
 	perUser  map[string]int  // PUTs in flight by upload owner
 }
 
+// Every ability a store has, and those only this backend has: it serves
+// its own URLs, can revoke them, and cleans what dead processes left.
 var (
-	_ storage.Store     = (*Store)(nil)
-	_ storage.URLServer = (*Store)(nil)
-	_ storage.Lister    = (*Store)(nil)
-	_ storage.PutGate   = (*Store)(nil)
+	_ storage.Store        = (*Store)(nil)
+	_ storage.URLServer    = (*Store)(nil)
+	_ storage.PutGate      = (*Store)(nil)
+	_ storage.StaleCleaner = (*Store)(nil)
 )
 
 // Option changes a Store.
@@ -151,6 +153,10 @@ func (s *Store) SetPutGate(gate storage.Gate) { s.gate = gate }
 
 // Bucket implements storage.Store.
 func (s *Store) Bucket() string { return Bucket }
+
+// MaxPutSize implements storage.Store: one PUT streams to a file, of any
+// size.
+func (s *Store) MaxPutSize() int64 { return 0 }
 
 // PresignPut implements storage.Store.
 func (s *Store) PresignPut(_ context.Context, key string, opts storage.PutOptions) (storage.Request, error) {
@@ -258,6 +264,16 @@ func (s *Store) classify(op string, err error) error {
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS), errors.Is(err, syscall.ENOTDIR),
 		errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENAMETOOLONG):
 		return fmt.Errorf("diskstore: %s: %w: the storage folder %s cannot be used: %w", op, storage.ErrMisconfigured, s.root, err)
+	}
+	return fmt.Errorf("diskstore: %s: %w: %w", op, storage.ErrUnavailable, err)
+}
+
+// classifyFolder is classify for making and listing the store's own
+// folders, where a missing folder is never a missing object: the store is
+// broken, and the call may work once it is mended.
+func (s *Store) classifyFolder(op string, err error) error {
+	if c := s.classify(op, err); !errors.Is(c, storage.ErrNotExist) {
+		return c
 	}
 	return fmt.Errorf("diskstore: %s: %w: %w", op, storage.ErrUnavailable, err)
 }

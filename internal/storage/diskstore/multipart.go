@@ -32,11 +32,6 @@ import (
 // the key therefore means the upload was completed, whatever is left of
 // its folder.
 
-var (
-	_ storage.Multipart       = (*Store)(nil)
-	_ storage.MultipartLister = (*Store)(nil)
-)
-
 const (
 	paramUploadID   = "uploadId"
 	paramPartNumber = "partNumber"
@@ -58,12 +53,14 @@ func (s *Store) CreateMultipart(_ context.Context, key string, opts storage.Mult
 	rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
 	info, _ := json.Marshal(uploadInfo{Key: key, ContentType: opts.ContentType, PartChecksums: opts.PartChecksums, Initiated: s.now().UTC()})
-	if err := os.MkdirAll(s.uploadDir(id), 0o750); err != nil {
-		return "", fmt.Errorf("diskstore: create multipart %s: %w: %w", key, storage.ErrUnavailable, err)
+	// Mkdir, not MkdirAll: a store folder that has gone (an unmounted
+	// volume) must not be made again.
+	if err := os.Mkdir(s.uploadDir(id), 0o750); err != nil {
+		return "", s.classifyFolder("create multipart "+key, err)
 	}
 	if err := writeFileAtomic(filepath.Join(s.uploadDir(id), "info.json"), info, s.tmpDir()); err != nil {
 		os.RemoveAll(s.uploadDir(id))
-		return "", fmt.Errorf("diskstore: create multipart %s: %w: %w", key, storage.ErrUnavailable, err)
+		return "", s.classifyFolder("create multipart "+key, err)
 	}
 	return id, nil
 }
@@ -198,7 +195,10 @@ func (s *Store) commitCompleted(key, uploadID, tmp string, m []byte) (string, er
 	if err := os.Rename(tmp, obj); err != nil {
 		return "", fmt.Errorf("diskstore: complete %s: %w: %w", key, storage.ErrUnavailable, err)
 	}
-	return s.detachUpload(uploadID), nil
+	// Left behind, the folder of a completed upload is skipped by
+	// ListMultipart and removed by the next openUpload.
+	gone, _ := s.detachUpload(uploadID)
+	return gone, nil
 }
 
 // partGone says why a part vanished while its upload was being completed:
@@ -248,10 +248,6 @@ func appendFile(ctx context.Context, dst *os.File, path string, size int64) erro
 	return nil
 }
 
-// MaxPutSize implements storage.Multipart: one PUT streams to a file, of
-// any size.
-func (s *Store) MaxPutSize() int64 { return 0 }
-
 // AbortMultipart implements storage.Multipart.
 func (s *Store) AbortMultipart(_ context.Context, key, uploadID string) error {
 	if err := checkKey(key); err != nil {
@@ -260,35 +256,45 @@ func (s *Store) AbortMultipart(_ context.Context, key, uploadID string) error {
 	if !validUploadID(uploadID) {
 		return fmt.Errorf("diskstore: invalid upload id %q", uploadID)
 	}
-	s.removeUpload(uploadID)
-	return nil
+	return s.removeUpload(uploadID)
 }
 
 // removeUpload deletes the upload's folder, if it is there.
-func (s *Store) removeUpload(uploadID string) {
+func (s *Store) removeUpload(uploadID string) error {
 	s.commit.Lock()
-	gone := s.detachUpload(uploadID)
+	gone, err := s.detachUpload(uploadID)
 	s.commit.Unlock()
 	os.RemoveAll(gone)
+	return err
 }
 
 // detachUpload takes the upload's folder out of uploads/ in one rename, so
 // no part PUT can land in it any more, and returns where it went (under
 // tmp/, so what a crash leaves there is only ever temporary), or "" if it
-// was not there. The caller holds commit, and deletes the folder after.
-func (s *Store) detachUpload(uploadID string) string {
+// was not there, or not there to be taken (the error says why). The caller
+// holds commit, and deletes the folder after.
+func (s *Store) detachUpload(uploadID string) (string, error) {
 	gone := filepath.Join(s.tmpDir(), "upload-"+uploadID+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	if err := os.Rename(s.uploadDir(uploadID), gone); err != nil {
-		return ""
+	err := os.Rename(s.uploadDir(uploadID), gone)
+	if err == nil {
+		return gone, nil
 	}
-	return gone
+	op := "remove upload " + uploadID
+	if _, serr := os.Lstat(s.uploadDir(uploadID)); errors.Is(serr, fs.ErrNotExist) {
+		// Gone already, unless the whole store folder is.
+		if serr = s.classify(op, serr); errors.Is(serr, storage.ErrNotExist) {
+			return "", nil
+		}
+		return "", serr
+	}
+	return "", s.classifyFolder(op, err)
 }
 
 // ListMultipart implements storage.MultipartLister.
 func (s *Store) ListMultipart(ctx context.Context, prefix string, fn func(storage.MultipartUpload) error) error {
 	entries, err := os.ReadDir(filepath.Join(s.root, "uploads"))
 	if err != nil {
-		return fmt.Errorf("diskstore: list multipart: %w: %w", storage.ErrUnavailable, err)
+		return s.classifyFolder("list multipart", err)
 	}
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
@@ -344,13 +350,14 @@ func (s *Store) openUpload(key, uploadID string) (uploadInfo, error) {
 	}
 	info, err := s.readInfo(uploadID)
 	switch {
-	case errors.Is(err, fs.ErrNotExist) || (err == nil && info.Key != key):
+	case err == nil && info.Key != key:
 		return info, fmt.Errorf("diskstore: upload %s of %s: %w", uploadID, key, storage.ErrNotExist)
 	case err != nil:
-		return info, fmt.Errorf("diskstore: upload %s of %s: %w: %w", uploadID, key, storage.ErrUnavailable, err)
+		// Not there is ErrNotExist only while the store's folder is.
+		return info, s.classify("upload "+uploadID+" of "+key, err)
 	}
 	if _, err := os.Lstat(s.objectPath(key)); err == nil {
-		s.removeUpload(uploadID)
+		s.removeUpload(uploadID) // best effort: it is over either way
 		return info, fmt.Errorf("diskstore: upload %s of %s was completed: %w", uploadID, key, storage.ErrNotExist)
 	}
 	return info, nil
@@ -369,11 +376,8 @@ type partFile struct {
 func (s *Store) partFiles(uploadID string) ([]partFile, error) {
 	dir := s.uploadDir(uploadID)
 	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("diskstore: upload %s: %w", uploadID, storage.ErrNotExist)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("diskstore: upload %s: %w: %w", uploadID, storage.ErrUnavailable, err)
+		return nil, s.classify("upload "+uploadID, err)
 	}
 	byNumber := map[int]partFile{}
 	for _, e := range entries {

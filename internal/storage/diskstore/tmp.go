@@ -27,8 +27,6 @@ const procPrefix = "proc-"
 // these folders left them) must be before it is taken for a leftover.
 const staleLoose = time.Hour
 
-var _ storage.StaleCleaner = (*Store)(nil)
-
 // openTmp makes and locks this store's temporary folder.
 func (s *Store) openTmp() error {
 	for range 3 {

@@ -13,14 +13,6 @@ import (
 	"github.com/filegraph/filegraph/internal/storage"
 )
 
-var (
-	_ storage.Multipart       = (*Store)(nil)
-	_ storage.MultipartLister = (*Store)(nil)
-)
-
-// MaxPutSize implements storage.Multipart: S3 takes 5 GiB in one PUT.
-func (s *Store) MaxPutSize() int64 { return storage.MaxSinglePutSize }
-
 // CreateMultipart implements storage.Multipart. With part checksums the
 // upload is created with ChecksumAlgorithm SHA256, so S3 requires and
 // verifies each part's x-amz-checksum-sha256.

@@ -66,10 +66,7 @@ type Store struct {
 	now      func() time.Time // signing time; tests run it behind to get expired URLs
 }
 
-var (
-	_ storage.Store  = (*Store)(nil)
-	_ storage.Lister = (*Store)(nil)
-)
+var _ storage.Store = (*Store)(nil)
 
 // New builds the client and checks that the bucket answers, so that a wrong
 // name, endpoint or credential stops the server at start with an error that
@@ -158,6 +155,9 @@ func (p clockedPresigner) PresignHTTP(ctx context.Context, cred aws.Credentials,
 
 // Bucket implements storage.Store.
 func (s *Store) Bucket() string { return s.bucket }
+
+// MaxPutSize implements storage.Store: S3 takes 5 GiB in one PUT.
+func (s *Store) MaxPutSize() int64 { return storage.MaxSinglePutSize }
 
 // PresignPut implements storage.Store.
 func (s *Store) PresignPut(ctx context.Context, key string, opts storage.PutOptions) (storage.Request, error) {

@@ -18,8 +18,7 @@ import (
 )
 
 // RunMultipart runs the suite for uploads in parts, each test on a fresh
-// store of the harness's that must have storage.Multipart: parts sent as a
-// browser sends them (in parallel), the signed size and checksum enforced,
+// store of the harness's: parts sent as a browser sends them (in parallel), the signed size and checksum enforced,
 // listing, completion, abort, and a part PUT twice. For S3 the smallest
 // part but the last is 5 MiB, so the suite moves some tens of MiB.
 func RunMultipart(t *testing.T, newHarness HarnessMaker) {
@@ -45,10 +44,8 @@ func RunMultipart(t *testing.T, newHarness HarnessMaker) {
 		{"InterruptedPart", func(t *testing.T, _ Harness, s storage.Multipart, _ storage.Store) {
 			testInterruptedPart(t, s, true)
 		}},
-		{"ListMultipart", func(t *testing.T, _ Harness, s storage.Multipart, _ storage.Store) {
-			if l, ok := s.(storage.MultipartLister); ok {
-				testListMultipart(t, s, l)
-			}
+		{"ListMultipart", func(t *testing.T, _ Harness, _ storage.Multipart, objects storage.Store) {
+			testListMultipart(t, objects, objects)
 		}},
 	}
 	for _, tt := range tests {
@@ -58,11 +55,7 @@ func RunMultipart(t *testing.T, newHarness HarnessMaker) {
 			if err != nil {
 				t.Fatalf("MakeStore: %v", err)
 			}
-			s, ok := objects.(storage.Multipart)
-			if !ok {
-				t.Fatalf("%T has no storage.Multipart", objects)
-			}
-			tt.fn(t, h, s, objects)
+			tt.fn(t, h, objects, objects)
 		})
 	}
 }

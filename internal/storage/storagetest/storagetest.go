@@ -433,10 +433,6 @@ func testDelete(t *testing.T, _ Harness, s storage.Store) {
 // testList lists what was uploaded under a prefix, and nothing else: not
 // other prefixes, not deleted objects, not an upload that was refused.
 func testList(t *testing.T, _ Harness, s storage.Store) {
-	l, ok := s.(storage.Lister)
-	if !ok {
-		return // an optional ability
-	}
 	ctx := context.Background()
 	prefix := "list" + hex.EncodeToString([]byte(NewKey()[6:10])) + "/"
 	want := map[string]bool{}
@@ -459,7 +455,7 @@ func testList(t *testing.T, _ Harness, s storage.Store) {
 	Upload(t, s, NewKey(), "text/plain", []byte("elsewhere"))
 
 	got := map[string]bool{}
-	if err := l.List(ctx, prefix, func(key string) error { got[key] = true; return nil }); err != nil {
+	if err := s.List(ctx, prefix, func(key string) error { got[key] = true; return nil }); err != nil {
 		t.Fatalf("List: %v", err)
 	}
 	if len(got) != len(want) {
@@ -472,7 +468,7 @@ func testList(t *testing.T, _ Harness, s storage.Store) {
 	}
 	stop := errors.New("stop")
 	n := 0
-	if err := l.List(ctx, prefix, func(string) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+	if err := s.List(ctx, prefix, func(string) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
 		t.Errorf("List did not stop at fn's error: %v after %d keys", err, n)
 	}
 }
@@ -528,11 +524,25 @@ func calls(t *testing.T, s storage.Store) map[string]error {
 	do("Ping", func(ctx context.Context) error { return s.Ping(ctx) })
 	do("Stat", func(ctx context.Context) error { _, err := s.Stat(ctx, key); return err })
 	do("Delete", func(ctx context.Context) error { return s.Delete(ctx, key) })
-	if l, ok := s.(storage.Lister); ok {
-		do("List", func(ctx context.Context) error {
-			return l.List(ctx, "files/", func(string) error { return nil })
-		})
-	}
+	do("List", func(ctx context.Context) error {
+		return s.List(ctx, "files/", func(string) error { return nil })
+	})
+	do("CreateMultipart", func(ctx context.Context) error {
+		_, err := s.CreateMultipart(ctx, key, storage.MultipartOptions{ContentType: "text/plain"})
+		return err
+	})
+	// An upload id of the shape stores make, so the call gets as far as
+	// the store: a store that cannot be used must not say "no such upload"
+	// (the rules would take the upload for completed or aborted).
+	const uploadID = "0123456789abcdef0123456789abcdef"
+	do("ListParts", func(ctx context.Context) error { _, err := s.ListParts(ctx, key, uploadID); return err })
+	do("CompleteMultipart", func(ctx context.Context) error {
+		return s.CompleteMultipart(ctx, key, uploadID, []storage.Part{{Number: 1, Size: 1, ETag: `"0"`}})
+	})
+	do("AbortMultipart", func(ctx context.Context) error { return s.AbortMultipart(ctx, key, uploadID) })
+	do("ListMultipart", func(ctx context.Context) error {
+		return s.ListMultipart(ctx, "files/", func(storage.MultipartUpload) error { return nil })
+	})
 	return errs
 }
 
