@@ -12,6 +12,8 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/filegraph/filegraph/ent/delivery"
+	"github.com/filegraph/filegraph/ent/event"
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/ent/upload"
@@ -76,6 +78,8 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			delivery.Table:  delivery.ValidColumn,
+			event.Table:     event.ValidColumn,
 			file.Table:      file.ValidColumn,
 			tombstone.Table: tombstone.ValidColumn,
 			upload.Table:    upload.ValidColumn,

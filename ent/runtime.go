@@ -5,6 +5,8 @@ package ent
 import (
 	"time"
 
+	"github.com/filegraph/filegraph/ent/delivery"
+	"github.com/filegraph/filegraph/ent/event"
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/ent/tombstone"
@@ -17,6 +19,38 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	deliveryFields := schema.Delivery{}.Fields()
+	_ = deliveryFields
+	// deliveryDescURL is the schema descriptor for url field.
+	deliveryDescURL := deliveryFields[1].Descriptor()
+	// delivery.URLValidator is a validator for the "url" field. It is called by the builders before save.
+	delivery.URLValidator = deliveryDescURL.Validators[0].(func(string) error)
+	// deliveryDescAttempts is the schema descriptor for attempts field.
+	deliveryDescAttempts := deliveryFields[4].Descriptor()
+	// delivery.DefaultAttempts holds the default value on creation for the attempts field.
+	delivery.DefaultAttempts = deliveryDescAttempts.Default.(int)
+	// deliveryDescCreatedAt is the schema descriptor for created_at field.
+	deliveryDescCreatedAt := deliveryFields[7].Descriptor()
+	// delivery.DefaultCreatedAt holds the default value on creation for the created_at field.
+	delivery.DefaultCreatedAt = deliveryDescCreatedAt.Default.(func() time.Time)
+	eventFields := schema.Event{}.Fields()
+	_ = eventFields
+	// eventDescPublicID is the schema descriptor for public_id field.
+	eventDescPublicID := eventFields[1].Descriptor()
+	// event.DefaultPublicID holds the default value on creation for the public_id field.
+	event.DefaultPublicID = eventDescPublicID.Default.(func() uuid.UUID)
+	// eventDescType is the schema descriptor for type field.
+	eventDescType := eventFields[2].Descriptor()
+	// event.TypeValidator is a validator for the "type" field. It is called by the builders before save.
+	event.TypeValidator = eventDescType.Validators[0].(func(string) error)
+	// eventDescOwner is the schema descriptor for owner field.
+	eventDescOwner := eventFields[4].Descriptor()
+	// event.OwnerValidator is a validator for the "owner" field. It is called by the builders before save.
+	event.OwnerValidator = eventDescOwner.Validators[0].(func(string) error)
+	// eventDescCreatedAt is the schema descriptor for created_at field.
+	eventDescCreatedAt := eventFields[7].Descriptor()
+	// event.DefaultCreatedAt holds the default value on creation for the created_at field.
+	event.DefaultCreatedAt = eventDescCreatedAt.Default.(func() time.Time)
 	fileFields := schema.File{}.Fields()
 	_ = fileFields
 	// fileDescBucket is the schema descriptor for bucket field.

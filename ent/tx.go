@@ -14,6 +14,10 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
+	// Delivery is the client for interacting with the Delivery builders.
+	Delivery *DeliveryClient
+	// Event is the client for interacting with the Event builders.
+	Event *EventClient
 	// File is the client for interacting with the File builders.
 	File *FileClient
 	// Tombstone is the client for interacting with the Tombstone builders.
@@ -153,6 +157,8 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
+	tx.Delivery = NewDeliveryClient(tx.config)
+	tx.Event = NewEventClient(tx.config)
 	tx.File = NewFileClient(tx.config)
 	tx.Tombstone = NewTombstoneClient(tx.config)
 	tx.Upload = NewUploadClient(tx.config)
@@ -166,7 +172,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: File.QueryXXX(), the query will be executed
+// applies a query, for example: Delivery.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

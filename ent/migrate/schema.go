@@ -9,6 +9,74 @@ import (
 )
 
 var (
+	// DeliveriesColumns holds the columns for the "deliveries" table.
+	DeliveriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "url", Type: field.TypeString},
+		{Name: "file_id", Type: field.TypeUUID},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"pending", "delivered", "failed"}, Default: "pending"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime},
+		{Name: "last_error", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "done_at", Type: field.TypeTime, Nullable: true},
+		{Name: "event_id", Type: field.TypeInt64},
+	}
+	// DeliveriesTable holds the schema information for the "deliveries" table.
+	DeliveriesTable = &schema.Table{
+		Name:       "deliveries",
+		Columns:    DeliveriesColumns,
+		PrimaryKey: []*schema.Column{DeliveriesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "deliveries_events_deliveries",
+				Columns:    []*schema.Column{DeliveriesColumns[9]},
+				RefColumns: []*schema.Column{EventsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "delivery_status_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveriesColumns[3], DeliveriesColumns[5]},
+			},
+			{
+				Name:    "delivery_file_id_url_event_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveriesColumns[2], DeliveriesColumns[1], DeliveriesColumns[9]},
+			},
+			{
+				Name:    "delivery_done_at",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveriesColumns[8]},
+			},
+		},
+	}
+	// EventsColumns holds the columns for the "events" table.
+	EventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt64, Increment: true},
+		{Name: "public_id", Type: field.TypeUUID, Unique: true},
+		{Name: "type", Type: field.TypeString},
+		{Name: "file_id", Type: field.TypeUUID},
+		{Name: "owner", Type: field.TypeString},
+		{Name: "collection", Type: field.TypeString, Nullable: true},
+		{Name: "data", Type: field.TypeString, Size: 2147483647},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// EventsTable holds the schema information for the "events" table.
+	EventsTable = &schema.Table{
+		Name:       "events",
+		Columns:    EventsColumns,
+		PrimaryKey: []*schema.Column{EventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "event_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[7]},
+			},
+		},
+	}
 	// FilesColumns holds the columns for the "files" table.
 	FilesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -110,6 +178,8 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		DeliveriesTable,
+		EventsTable,
 		FilesTable,
 		TombstonesTable,
 		UploadsTable,
@@ -118,6 +188,10 @@ var (
 )
 
 func init() {
+	DeliveriesTable.ForeignKeys[0].RefTable = EventsTable
+	DeliveriesTable.Annotation = &entsql.Annotation{
+		Table: "deliveries",
+	}
 	UsagesTable.Annotation = &entsql.Annotation{
 		Table: "usages",
 	}

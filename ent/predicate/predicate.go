@@ -6,6 +6,12 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// Delivery is the predicate function for delivery builders.
+type Delivery func(*sql.Selector)
+
+// Event is the predicate function for event builders.
+type Event func(*sql.Selector)
+
 // File is the predicate function for file builders.
 type File func(*sql.Selector)
 

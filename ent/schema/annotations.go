@@ -55,3 +55,17 @@ func graphQLType(name string) []schema.Annotation {
 func notInAPI() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
 }
+
+// Annotations of the Event: the outbox; clients see events through
+// Subscription.fileEvents, whose types graph/ declares.
+func (Event) Annotations() []schema.Annotation {
+	return notInAPI()
+}
+
+// Annotations of the Delivery: internal bookkeeping, not part of the API.
+func (Delivery) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entsql.Table("deliveries"),
+		entgql.Skip(entgql.SkipAll),
+	}
+}

@@ -39,7 +39,10 @@ type DB struct {
 	Dialect string
 	// Usages changes the usage rows in an ent transaction.
 	Usages *Usages
+	// Outbox orders the transactions that write events.
+	Outbox *Outbox
 	health *sql.DB
+	url    string // PostgreSQL's, for Listen
 }
 
 // Ping reports whether the database answers. It runs on a connection kept
@@ -160,7 +163,8 @@ func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *s
 	if drv == dialect.SQLite {
 		edrv = newWriteQueue(marked{entsql.OpenDB(drv, db)})
 	}
-	return &DB{Ent: ent.NewClient(ent.Driver(edrv)), SQL: db, Dialect: drv, Usages: new(Usages), health: health}, nil
+	return &DB{Ent: ent.NewClient(ent.Driver(edrv)), SQL: db, Dialect: drv, Usages: new(Usages),
+		Outbox: &Outbox{postgres: drv == dialect.Postgres}, health: health, url: databaseURL}, nil
 }
 
 // Option changes how Open connects.

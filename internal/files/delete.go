@@ -34,11 +34,15 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 		case n == 0:
 			return ErrNotFound // a concurrent delete won
 		}
-		return s.addUsage(ctx, tx, gone)
+		if err := s.addUsage(ctx, tx, gone); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, EventDeleted, f)
 	})
 	if err != nil {
 		return err
 	}
+	s.cfg.Outbox.Committed()
 	if err := s.store.Delete(ctx, f.FileName); err != nil {
 		// The request may be ending; lifting the mark must not be cut short.
 		ctx := context.WithoutCancel(ctx)
@@ -46,10 +50,16 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 			if err := tx.File.UpdateOneID(id).ClearDeletedAt().Exec(ctx); err != nil {
 				return err
 			}
-			return s.addUsage(ctx, tx, ent.Usage{ID: f.Owner, SavedCount: 1, SavedBytes: f.Size})
+			if err := s.addUsage(ctx, tx, ent.Usage{ID: f.Owner, SavedCount: 1, SavedBytes: f.Size}); err != nil {
+				return err
+			}
+			// Its file.deleted went out with the mark: say it is back.
+			return s.record(ctx, tx, EventSaved, f)
 		})
 		if uerr != nil {
 			s.log.ErrorContext(ctx, "files.delete_unmark_failed", "id", id, "err", uerr)
+		} else {
+			s.cfg.Outbox.Committed()
 		}
 		return storageError("deleting object", err)
 	}

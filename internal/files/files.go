@@ -47,6 +47,10 @@ type Options struct {
 	RevocableURLs bool
 	Now           func() time.Time // nil: time.Now
 	Events        Events           // nil: nobody is told
+	// Outbox orders the events that saves and deletes write (nil: for a
+	// service whose events nobody reads), and Webhooks are sent them.
+	Outbox   Outbox
+	Webhooks []Webhook
 }
 
 // Limits bound what each user may upload.
@@ -75,6 +79,9 @@ func New(db *ent.Client, usages Usages, store storage.Store, cfg Options, log *s
 	}
 	if cfg.Events == nil {
 		cfg.Events = noEvents{}
+	}
+	if cfg.Outbox == nil {
+		cfg.Outbox = noOutbox{}
 	}
 	db.File.Intercept(ent.InterceptFunc(countFromUsage))
 	return &Service{db: db, usages: usages, store: store, cfg: cfg, log: log}

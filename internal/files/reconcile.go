@@ -153,11 +153,15 @@ func (s *Service) reconcile(ctx context.Context, fix bool) (*Reconciliation, err
 			if err != nil || n == 0 {
 				return err
 			}
-			return s.addUsage(ctx, tx, ent.Usage{ID: f.Owner, SavedCount: -1, SavedBytes: -f.Size})
+			if err := s.addUsage(ctx, tx, ent.Usage{ID: f.Owner, SavedCount: -1, SavedBytes: -f.Size}); err != nil {
+				return err
+			}
+			return s.record(ctx, tx, EventDeleted, f)
 		})
 		if err != nil {
 			return r, dbError(fmt.Sprintf("deleting row of %s", m.FileName), err)
 		}
+		s.cfg.Outbox.Committed()
 	}
 	r.Fixed = true
 	s.log.InfoContext(ctx, "reconcile.fixed", "orphans", len(r.Orphans), "missing", len(r.Missing), "stray_uploads", len(r.StrayUploads))

@@ -240,11 +240,15 @@ func (s *Service) commit(ctx context.Context, user auth.User, items []*saving) (
 			return &InvalidError{Problems: []Problem{{Field: "files", Message: "an upload expired while saving; upload it again with a new URL"}}}
 		}
 		n := int64(len(created))
-		return s.addUsage(ctx, tx, ent.Usage{ID: user.ID, PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes})
+		if err := s.addUsage(ctx, tx, ent.Usage{ID: user.ID, PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes}); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, EventSaved, created...)
 	})
 	if err != nil {
 		return err
 	}
+	s.cfg.Outbox.Committed()
 	for i, it := range todo {
 		it.saved = created[i]
 	}

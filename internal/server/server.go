@@ -122,6 +122,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	fopts := FilesOptions(cfg)
 	fopts.Now = o.now
 	fopts.RevocableURLs = revocable
+	fopts.Outbox = db.Outbox
 	observed := store
 	if !o.bare {
 		fopts.Events = s.Metrics

@@ -1,0 +1,137 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/ent"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+)
+
+// Event is one change to a file, written by the same transaction as the
+// change (an outbox): it exists if and only if the change committed.
+// Subscriptions and webhooks read events from here, never from the
+// request that made them, so a crash loses none.
+type Event struct {
+	ent.Schema
+}
+
+// Fields of the Event.
+func (Event) Fields() []ent.Field {
+	return []ent.Field{
+		// The sequence: readers go on from the last one they saw. Writers
+		// take it in commit order (internal/database), so a reader never
+		// passes one that commits later, and the events of one file come
+		// in the order of its changes.
+		field.Int64("id").
+			Immutable(),
+		field.UUID("public_id", uuid.UUID{}).
+			Comment("The id clients see: FileEvent.id and webhook-id.").
+			Default(newID).
+			Unique().
+			Immutable(),
+		field.String("type").
+			Comment("file.saved, file.updated, file.deleted.").
+			NotEmpty().
+			Immutable(),
+		field.UUID("file_id", uuid.UUID{}).
+			Immutable(),
+		field.String("owner").
+			NotEmpty().
+			Immutable(),
+		field.String("collection").
+			Comment("The file's collection, if it has one.").
+			Optional().
+			Immutable(),
+		// Text, not jsonb: nothing queries into it, and lib/pq's binary
+		// parameters (internal/database) would send jsonb a []byte it
+		// cannot read.
+		field.Text("data").
+			Comment("The file as it was at the change, as JSON: a webhook's data.").
+			Immutable(),
+		field.Time("created_at").
+			Default(time.Now).
+			Immutable(),
+	}
+}
+
+// Edges of the Event.
+func (Event) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("deliveries", Delivery.Type),
+	}
+}
+
+// Indexes of the Event.
+func (Event) Indexes() []ent.Index {
+	return []ent.Index{
+		// Pruning goes by age.
+		index.Fields("created_at"),
+	}
+}
+
+// Delivery is one event to send to one webhook URL, written with the
+// event. Whichever replica claims it sends it, until the receiver answers
+// 2xx or WEBHOOK_RETRY_FOR has passed.
+type Delivery struct {
+	ent.Schema
+}
+
+// Fields of the Delivery.
+func (Delivery) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int64("event_id").
+			Immutable(),
+		field.String("url").
+			NotEmpty().
+			Immutable(),
+		// The event's file, copied: a delivery waits for the earlier
+		// deliveries of its file to the same URL, so receivers see each
+		// file's events in order.
+		field.UUID("file_id", uuid.UUID{}).
+			Immutable(),
+		field.Enum("status").
+			Values("pending", "delivered", "failed").
+			Default("pending"),
+		field.Int("attempts").
+			Default(0),
+		// When it may be tried next. A replica that claims it moves this
+		// past the try's end, so that a replica killed mid-try leaves it
+		// to another once that time has passed.
+		field.Time("next_attempt_at"),
+		field.String("last_error").
+			Optional(),
+		field.Time("created_at").
+			Default(time.Now).
+			Immutable(),
+		field.Time("done_at").
+			Comment("When it was delivered or given up.").
+			Optional().
+			Nillable(),
+	}
+}
+
+// Edges of the Delivery.
+func (Delivery) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("event", Event.Type).
+			Ref("deliveries").
+			Field("event_id").
+			Unique().
+			Required().
+			Immutable(),
+	}
+}
+
+// Indexes of the Delivery.
+func (Delivery) Indexes() []ent.Index {
+	return []ent.Index{
+		// What is due, oldest first.
+		index.Fields("status", "next_attempt_at"),
+		// The earlier deliveries of a file to a URL.
+		index.Fields("file_id", "url", "event_id"),
+		index.Fields("done_at"),
+	}
+}

@@ -1,0 +1,123 @@
+package files
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/filegraph/filegraph/ent"
+)
+
+// Event types: what an event says happened to its file.
+const (
+	EventSaved   = "file.saved"   // saveFiles committed it
+	EventUpdated = "file.updated" // renamed, moved or its metadata changed
+	EventDeleted = "file.deleted" // its delete started: it is gone for everyone
+)
+
+// Outbox is what the transactions that write events need from the
+// database; internal/database implements it for each dialect.
+type Outbox interface {
+	// Lock is called in tx right before it writes events. It makes
+	// transactions take event sequence numbers in the order they commit
+	// (a reader going on from the last number it saw never passes one that
+	// commits later), and has readers in other processes woken when tx
+	// commits.
+	Lock(ctx context.Context, tx *ent.Tx) error
+	// Committed is told after a transaction that wrote events committed,
+	// to wake this process's readers at once.
+	Committed()
+}
+
+// Webhook is a URL that is sent the events of some types.
+type Webhook struct {
+	URL   string
+	Types []string // empty: every type
+}
+
+// takes reports whether the webhook is sent events of type typ.
+func (w Webhook) takes(typ string) bool { return len(w.Types) == 0 || slices.Contains(w.Types, typ) }
+
+// EventData is a file as its events carry it (a webhook's data), taken
+// when the event is written: a deleted file's event still says what it was.
+type EventData struct {
+	ID           uuid.UUID `json:"id"`
+	FileName     string    `json:"fileName"`
+	OriginalName string    `json:"originalName"`
+	Size         int64     `json:"size"`
+	ContentType  string    `json:"contentType"`
+	Owner        string    `json:"owner"`
+	Collection   string    `json:"collection"`
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+// noOutbox orders nothing and wakes nobody: for a service whose events
+// nobody reads (tests of the rules alone).
+type noOutbox struct{}
+
+func (noOutbox) Lock(context.Context, *ent.Tx) error { return nil }
+func (noOutbox) Committed()                          {}
+
+// record writes in tx an event of typ for each file, in order, and its
+// deliveries to the webhooks that take typ. It is the last thing a
+// transaction does before committing: the outbox's lock is held from here
+// to the commit.
+func (s *Service) record(ctx context.Context, tx *ent.Tx, typ string, fs ...*ent.File) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	if err := s.cfg.Outbox.Lock(ctx, tx); err != nil {
+		return dbError("ordering events", err)
+	}
+	now := s.cfg.Now()
+	builders := make([]*ent.EventCreate, len(fs))
+	for i, f := range fs {
+		data, err := json.Marshal(EventData{
+			ID: f.ID, FileName: f.FileName, OriginalName: f.OriginalName, Size: f.Size,
+			ContentType: f.ContentType, Owner: f.Owner, Collection: f.Collection, CreatedAt: f.CreatedAt.UTC(),
+		})
+		if err != nil {
+			return err
+		}
+		builders[i] = tx.Event.Create().
+			SetType(typ).
+			SetFileID(f.ID).
+			SetOwner(f.Owner).
+			SetCollection(f.Collection).
+			SetData(string(data)).
+			SetCreatedAt(now)
+	}
+	evs, err := tx.Event.CreateBulk(builders...).Save(ctx)
+	if err != nil {
+		return dbError("writing events", err)
+	}
+	var deliveries []*ent.DeliveryCreate
+	for _, w := range s.cfg.Webhooks {
+		if !w.takes(typ) {
+			continue
+		}
+		for _, ev := range evs {
+			deliveries = append(deliveries, tx.Delivery.Create().
+				SetEventID(ev.ID).
+				SetURL(w.URL).
+				SetFileID(ev.FileID).
+				SetNextAttemptAt(now).
+				SetCreatedAt(now))
+		}
+	}
+	if len(deliveries) > 0 {
+		if err := tx.Delivery.CreateBulk(deliveries...).Exec(ctx); err != nil {
+			return dbError("writing webhook deliveries", err)
+		}
+	}
+	return nil
+}
+
+// fileUpdated writes the file.updated event of f in tx: a change to a
+// saved file calls it last in its transaction.
+func (s *Service) fileUpdated(ctx context.Context, tx *ent.Tx, f *ent.File) error {
+	return s.record(ctx, tx, EventUpdated, f)
+}
