@@ -5,13 +5,10 @@ package scalar
 
 import (
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
-
-	"github.com/filegraph/filegraph/ent"
 )
 
 // InputError reports a scalar value the client sent that does not parse.
@@ -40,20 +37,6 @@ func UnmarshalUUID(v any) (uuid.UUID, error) {
 		return uuid.Nil, &InputError{Scalar: "ID", Err: fmt.Errorf("%q is not a UUID", s)}
 	}
 	return id, nil
-}
-
-// MarshalCursor writes an opaque Relay cursor.
-func MarshalCursor(c ent.Cursor) graphql.Marshaler {
-	return graphql.WriterFunc(func(w io.Writer) { c.MarshalGQL(w) })
-}
-
-// UnmarshalCursor reads a cursor that a previous page returned.
-func UnmarshalCursor(v any) (ent.Cursor, error) {
-	var c ent.Cursor
-	if err := c.UnmarshalGQL(v); err != nil {
-		return c, &InputError{Scalar: "Cursor", Err: fmt.Errorf("not a cursor this server issued")}
-	}
-	return c, nil
 }
 
 // Int64, Int and Time use gqlgen's codecs; only their errors are typed.

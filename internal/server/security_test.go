@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -512,6 +513,42 @@ func TestInputTheDatabaseCannotTake(t *testing.T) {
 			err = e.as(token(t, "al\x00ice")).fail("UNAUTHENTICATED", listQ, nil)
 			if !strings.Contains(err.Message, "not a user id") {
 				t.Errorf("NUL in sub: %q", err.Message)
+			}
+		})
+	}
+}
+
+// A forged cursor costs no more than its request's size, without a token:
+// "gaF23/////8" (a msgpack map declaring 2^32 entries) made entgql's decoder
+// allocate 84 MB before failing, once for the judge's pricing and once for
+// the field, so 200 aliases of it allocated GBs (issue 23).
+func TestForgedCursorWithoutToken(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newAuthEnv(t, backend)
+			var q strings.Builder
+			q.WriteString("query($c: Cursor) {")
+			for i := range 200 {
+				fmt.Fprintf(&q, " a%d: files(first: 0, after: $c) { totalCount }", i)
+			}
+			q.WriteString(" }")
+			e.post(q.String(), map[string]any{"c": "AA"}) // warm: the server's first request
+
+			// The whole process's allocations: the server's and the
+			// test's own few (the request and its answer).
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			r := e.post(q.String(), map[string]any{"c": "gaF23/////8"})
+			took := time.Since(start)
+			runtime.ReadMemStats(&after)
+			alloc := after.TotalAlloc - before.TotalAlloc
+			t.Logf("%s: 200 aliases of a forged cursor: %d errors, %.1f MB allocated, %v", backend, len(r.Errors), float64(alloc)/(1<<20), took)
+			if len(r.Errors) == 0 || r.Errors[0].code() != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, "not a cursor this server issued") {
+				t.Fatalf("errors %+v, want BAD_USER_INPUT not a cursor this server issued", r.Errors)
+			}
+			if alloc > 20<<20 {
+				t.Errorf("the request allocated %.1f MB, over 20 MB", float64(alloc)/(1<<20))
 			}
 		})
 	}
