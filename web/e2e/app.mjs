@@ -3,13 +3,13 @@
 // one and compare its bytes, delete one; a screenshot is left for a person.
 // Env: APP_URL (the app), TOKEN (bearer token or empty), ALLOW (comma-separated
 // origins the page may reach besides the app's: the storage), ARTIFACTS, NAME.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { launch, isolatedContext, fail, watch } from './browser.mjs';
+import { launch, isolatedContext, fail, need, sha, watch } from './browser.mjs';
 
-const appURL = process.env.APP_URL;
+const appURL = need('APP_URL');
 const allow = [appURL, ...(process.env.ALLOW ?? '').split(',').filter(Boolean)];
-const sha = (b) => createHash('sha256').update(b).digest('hex');
+/** @type {[{ name: string, type: string, bytes: Buffer }, { name: string, type: string, bytes: Buffer }, { name: string, type: string, bytes: Buffer }]} */
 const files = [
   { name: 'alpha notes.txt', type: 'text/plain', bytes: Buffer.from('Filegraph demo: a small text file.\n') },
   { name: 'bravo.bin', type: 'application/octet-stream', bytes: randomBytes(1 << 20) },
@@ -41,27 +41,29 @@ try {
   await page.locator('#files tbody tr').first().waitFor({ timeout: 15_000 }).catch(() => fail('the file list never rendered: ' + problems.join('; ')));
 
   // Progress as the page shows it, sampled on every change of a row.
+  /** @typedef {typeof window & { seen: Record<string, Set<number>> }} Seeing */
   await page.evaluate(() => {
-    window.seen = {};
+    const w = /** @type {Seeing} */ (window);
+    w.seen = {};
     new MutationObserver(() => {
       for (const row of document.querySelectorAll('.upload')) {
-        const p = Number(row.dataset.progress);
-        (window.seen[row.dataset.name] ??= new Set()).add(p);
+        if (!(row instanceof HTMLElement)) continue;
+        (w.seen[row.dataset.name ?? ''] ??= new Set()).add(Number(row.dataset.progress));
       }
-    }).observe(document.querySelector('#uploads'), { subtree: true, attributes: true, childList: true });
+    }).observe(/** @type {Node} */ (document.querySelector('#uploads')), { subtree: true, attributes: true, childList: true });
   });
 
   // Drop the files on the drop zone, as a person dragging them from the desktop.
   await page.evaluate((list) => {
     const dt = new DataTransfer();
     for (const f of list) dt.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name, { type: f.type }));
-    document.querySelector('#drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    document.querySelector('#drop')?.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
   }, files.map((f) => ({ name: f.name, type: f.type, b64: f.bytes.toString('base64') })));
 
   // Pause charlie (the largest) mid-way, then resume it.
   const charlie = page.locator('.upload[data-name="charlie.bin"]');
   await page.waitForFunction(() => {
-    const p = Number(document.querySelector('.upload[data-name="charlie.bin"]')?.dataset.progress);
+    const p = Number(document.querySelector('.upload[data-name="charlie.bin"]')?.getAttribute('data-progress'));
     return p > 0 && p < 100;
   }, null, { timeout: 30_000, polling: 20 }).catch(() => fail('charlie.bin showed no progress between 0 and 100%'));
   await charlie.locator('[data-act=pause]').click();
@@ -76,19 +78,19 @@ try {
     const progress = await row.getAttribute('data-progress');
     if (progress !== '100') fail(`${f.name} finished at ${progress}%`);
   }
-  const seen = await page.evaluate(() => Object.fromEntries(Object.entries(window.seen).map(([k, v]) => [k, [...v].sort((a, b) => a - b)])));
+  const seen = await page.evaluate(() => Object.fromEntries(Object.entries(/** @type {Seeing} */ (window).seen).map(([k, v]) => [k, [...v].sort((a, b) => a - b)])));
   console.log('progress seen:', JSON.stringify(seen), 'charlie paused at', pausedAt + '%');
-  if (seen['charlie.bin'].filter((p) => p > 0 && p < 100).length < 2) fail('too few progress steps for charlie.bin');
+  if ((seen['charlie.bin'] ?? []).filter((p) => p > 0 && p < 100).length < 2) fail('too few progress steps for charlie.bin');
 
   // The list shows them (it reloads after each save).
   for (const f of files) {
     await page.locator(`#files tr[data-name="${f.name}"]`).waitFor({ timeout: 10_000 }).catch(() => fail(`${f.name} is not listed`));
   }
-  const listed = async () => page.locator('#files tbody tr[data-name]').evaluateAll((rows) => rows.map((r) => r.dataset.name));
+  const listed = async () => page.locator('#files tbody tr[data-name]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name')));
   await page.locator('#sort').selectOption('name-desc');
-  await page.waitForFunction(() => document.querySelector('#files tbody tr[data-name]')?.dataset.name === 'charlie.bin');
+  await page.waitForFunction(() => document.querySelector('#files tbody tr[data-name]')?.getAttribute('data-name') === 'charlie.bin');
   await page.locator('#sort').selectOption('smallest');
-  await page.waitForFunction(() => document.querySelector('#files tbody tr[data-name]')?.dataset.name === 'alpha notes.txt');
+  await page.waitForFunction(() => document.querySelector('#files tbody tr[data-name]')?.getAttribute('data-name') === 'alpha notes.txt');
   await page.locator('#filter').fill('BRAV');
   await page.waitForFunction(() => document.querySelectorAll('#files tbody tr[data-name]').length === 1);
   if ((await listed())[0] !== 'bravo.bin') fail('filter BRAV shows ' + (await listed()));
@@ -125,7 +127,7 @@ try {
   await page.evaluate(() => {
     const dt = new DataTransfer();
     dt.items.add(new File(['MZ'], 'setup.exe', { type: 'application/x-msdownload' }));
-    document.querySelector('#drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    document.querySelector('#drop')?.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
   });
   const refused = page.locator('.upload[data-name="setup.exe"]');
   await refused.and(page.locator('[data-status="failed"]')).waitFor({ timeout: 15_000 }).catch(() => fail('setup.exe was not refused'));

@@ -4,10 +4,10 @@
 // ARTIFACTS (folder for a screenshot), TOKEN (when the server has auth on:
 // the header editor must be open with an Authorization header to fill in,
 // and the query runs once the token is put there).
-import { launch, isolatedContext, fail, watch } from './browser.mjs';
+import { launch, isolatedContext, fail, need, watch } from './browser.mjs';
 
-const base = process.env.FILEGRAPH_URL;
-const expect = process.env.EXPECT;
+const base = need('FILEGRAPH_URL');
+const expect = need('EXPECT');
 const browser = await launch();
 try {
   const { context, blocked } = await isolatedContext(browser, [base]);
@@ -25,8 +25,10 @@ try {
     const text = await headers.innerText().catch(() => '');
     if (!text.includes('Authorization')) fail('with auth on, the header editor does not offer an Authorization header: ' + text);
     await page.evaluate((t) => {
-      const cms = [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')].map((e) => e.CodeMirror);
-      cms[cms.length - 1].setValue(JSON.stringify({ Authorization: 'Bearer ' + t }));
+      // CodeMirror 5 hangs its editor on its element.
+      /** @typedef {Element & { CodeMirror: { setValue(v: string): void } }} WithEditor */
+      const cms = [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')].map((e) => /** @type {WithEditor} */ (e).CodeMirror);
+      cms[cms.length - 1]?.setValue(JSON.stringify({ Authorization: 'Bearer ' + t }));
     }, token);
   }
   await page.locator('.graphiql-execute-button').click();

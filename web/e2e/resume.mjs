@@ -5,39 +5,35 @@
 // PART_SIZE (the server's, in bytes) and PARTIAL=required to fail when every
 // part was stored before the reload (the page's throttling holds bytes back
 // on the disk backend; on S3 they may all have arrived).
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { launch, isolatedContext, fail, watch, apiClient } from './browser.mjs';
+import { launch, isolatedContext, fail, makeBytes, need, sha, watch, apiClient } from './browser.mjs';
 
-const appURL = process.env.APP_URL;
+const appURL = need('APP_URL');
 const token = process.env.TOKEN ?? '';
-const partSize = Number(process.env.PART_SIZE);
+const partSize = Number(need('PART_SIZE'));
 const allow = [appURL, ...(process.env.ALLOW ?? '').split(',').filter(Boolean)];
-const sha = (b) => createHash('sha256').update(b).digest('hex');
 // The file is made in the page (and here, the same bytes from the same
 // seed) rather than sent through the driver: 25 MB over CDP is slow.
-const file = { name: 'delta-large.bin', size: 5 * partSize - 1234, seed: randomBytes(4).readUInt32LE() || 1 };
-function makeBytes(size, seed) {
-  const out = new Uint8Array(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-file.buffer = Buffer.from(makeBytes(file.size, file.seed));
-/** Drops the file on the page's drop zone, made there from its seed. */
+const seed = randomBytes(4).readUInt32LE() || 1;
+const size = 5 * partSize - 1234;
+const file = { name: 'delta-large.bin', size, seed, buffer: Buffer.from(makeBytes(size, seed)) };
+/**
+ * Drops the file on the page's drop zone, made there from its seed.
+ * @param {import('playwright-core').Page} page
+ */
 const dropFile = (page) => page.evaluate(({ name, size, seed, make }) => {
-  const bytes = new Function('return ' + make)()(size, seed);
+  /** @type {(size: number, seed: number) => Uint8Array<ArrayBuffer>} */
+  const bytes = new Function('return ' + make)();
   const dt = new DataTransfer();
-  dt.items.add(new File([bytes], name, { type: 'application/octet-stream' }));
-  document.querySelector('#drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  dt.items.add(new File([bytes(size, seed)], name, { type: 'application/octet-stream' }));
+  document.querySelector('#drop')?.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
 }, { name: file.name, size: file.size, seed: file.seed, make: makeBytes.toString() });
 const partCount = Math.ceil(file.buffer.length / partSize);
 // Files from one part size on go in parts.
 const url = `${appURL}?multipart=${partSize}` + (token ? '&token=' + encodeURIComponent(token) : '');
 
+/** @param {number} n */
 const sizeOf = (n) => (n < partCount ? partSize : file.buffer.length - partSize * (partCount - 1));
 
 const api = await apiClient(appURL, token);
@@ -45,7 +41,7 @@ const api = await apiClient(appURL, token);
 /** Parts of the pending upload the storage holds whole, by the API. */
 async function storedParts() {
   const { uploads } = await api('PendingUploads', { first: 10 });
-  const pending = uploads.edges.map((e) => e.node).find((n) => n.originalName === file.name);
+  const pending = (uploads.edges ?? []).map((e) => e?.node).find((n) => n?.originalName === file.name);
   if (!pending) return [];
   const { upload } = await api('PendingUploadParts', { fileName: pending.fileName });
   return (upload?.uploadedParts ?? []).filter((p) => p.size === sizeOf(p.partNumber)).map((p) => p.partNumber);
@@ -91,7 +87,7 @@ try {
   counting = true;
   await dropFile(page);
   const resumedAt = await page.waitForFunction(() => {
-    const p = Number(document.querySelector('.upload')?.dataset.progress);
+    const p = Number(document.querySelector('.upload')?.getAttribute('data-progress'));
     return p > 0 ? p : false;
   }, null, { timeout: 30_000, polling: 20 }).then((h) => h.jsonValue());
   await row.and(page.locator('[data-status="done"]')).waitFor({ timeout: 90_000 }).catch(async () =>

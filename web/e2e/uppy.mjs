@@ -2,14 +2,13 @@
 // Filegraph's option functions to storage, two by single PUT and one in
 // parts, and are saved; then the API must list them and serve the same
 // bytes. Env as app.mjs, plus PART_SIZE (the server's, in bytes).
-import { createHash, randomBytes } from 'node:crypto';
-import { launch, isolatedContext, fail, watch, apiClient } from './browser.mjs';
+import { randomBytes } from 'node:crypto';
+import { launch, isolatedContext, fail, need, sha, watch, apiClient } from './browser.mjs';
 
-const appURL = process.env.APP_URL;
+const appURL = need('APP_URL');
 const token = process.env.TOKEN ?? '';
 const allow = [appURL, ...(process.env.ALLOW ?? '').split(',').filter(Boolean)];
-const sha = (b) => createHash('sha256').update(b).digest('hex');
-const partSize = Number(process.env.PART_SIZE);
+const partSize = Number(need('PART_SIZE'));
 const files = [
   { name: 'uppy small.txt', mimeType: 'text/plain', buffer: Buffer.from('sent by Uppy through Filegraph\n') },
   { name: 'uppy-medium.bin', mimeType: 'application/octet-stream', buffer: randomBytes(2 << 20) },
@@ -42,7 +41,7 @@ try {
   // Saved, listed, and the same bytes come back.
   const { files: list } = await api('Files', { first: 50 });
   for (const f of files) {
-    const node = list.edges.map((e) => e.node).find((n) => n.originalName === f.name);
+    const node = (list.edges ?? []).map((e) => e?.node).find((n) => n?.originalName === f.name);
     if (!node) fail(`${f.name} was not saved`);
     const { fileDownloadUrl } = await api('FileDownloadUrl', { id: node.id });
     const got = Buffer.from(await (await fetch(fileDownloadUrl.url)).arrayBuffer());
