@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/lib/pq"
@@ -14,47 +15,57 @@ import (
 
 // SQLite writers queue in Go: a second transaction waits for the first,
 // in order, and one whose deadline passes first is told the database is
-// busy (unavailable), not given an internal error.
+// busy (unavailable), not given an internal error. The bubble's clock and
+// synctest.Wait put each writer in the queue before the next one comes:
+// arrival order is known, not hoped for after a sleep.
 func TestSQLiteWritersQueue(t *testing.T) {
-	ctx := context.Background()
-	db, err := Open(ctx, "", t.TempDir(), true, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	first, err := db.Ent.Tx(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	defer cancel()
-	if _, err := db.Ent.Tx(short); !errors.Is(err, ErrBusy) || !IsUnavailable(err) {
-		t.Fatalf("second writer past its deadline: %v, want ErrBusy", err)
-	}
-	var order []int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := range 3 {
-		wg.Go(func() {
-			tx, err := db.Ent.Tx(ctx)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			order = append(order, i)
-			mu.Unlock()
-			tx.Rollback()
-		})
-		time.Sleep(20 * time.Millisecond) // queue them in a known order
-	}
-	if err := first.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	wg.Wait()
-	if len(order) != 3 || order[0] != 0 || order[1] != 1 || order[2] != 2 {
-		t.Errorf("writers ran in order %v, want [0 1 2]", order)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		db, err := Open(ctx, "", t.TempDir(), true, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		first, err := db.Ent.Tx(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		if _, err := db.Ent.Tx(short); !errors.Is(err, ErrBusy) || !IsUnavailable(err) {
+			t.Fatalf("second writer past its deadline: %v, want ErrBusy", err)
+		}
+		var order []int
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := range 3 {
+			wg.Go(func() {
+				tx, err := db.Ent.Tx(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				order = append(order, i)
+				mu.Unlock()
+				tx.Rollback()
+			})
+			synctest.Wait() // writer i waits in the queue before i+1 starts
+		}
+		mu.Lock()
+		waited := len(order)
+		mu.Unlock()
+		if waited != 0 {
+			t.Fatalf("%d writers got in while the first transaction was open", waited)
+		}
+		if err := first.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		if len(order) != 3 || order[0] != 0 || order[1] != 1 || order[2] != 2 {
+			t.Errorf("writers ran in order %v, want [0 1 2]", order)
+		}
+	})
 }
 
 // Another process holding SQLite's write lock past busy_timeout makes a

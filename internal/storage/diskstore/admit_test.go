@@ -24,24 +24,47 @@ import (
 )
 
 // tmpUse is how many files the store's temporary folder holds, and how
-// many bytes.
-func tmpUse(s *Store) (files int, bytes int64) {
-	filepath.WalkDir(filepath.Join(s.root, "tmp"), func(_ string, d fs.DirEntry, err error) error {
+// many bytes. What is not there (removed while listed) is nothing; any
+// other error fails the test instead of reading as an empty folder.
+func tmpUse(t *testing.T, s *Store) (files int, bytes int64) {
+	t.Helper()
+	err := filepath.WalkDir(filepath.Join(s.root, "tmp"), func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
-			if fi, err := d.Info(); err == nil {
+			var fi fs.FileInfo
+			if fi, err = d.Info(); err == nil {
 				files++
 				bytes += fi.Size()
 			}
 		}
-		return nil
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
 	})
+	if err != nil {
+		t.Fatalf("listing the temporary folder: %v", err)
+	}
 	return files, bytes
+}
+
+// exists reports whether path is there; an error other than its absence
+// fails the test instead of reading as "gone".
+func exists(t *testing.T, path string) bool {
+	t.Helper()
+	_, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
 }
 
 // tmpBytes is what the store's temporary folder holds.
 func tmpBytes(t *testing.T, s *Store) int64 {
 	t.Helper()
-	_, n := tmpUse(s)
+	_, n := tmpUse(t, s)
 	return n
 }
 
@@ -50,7 +73,7 @@ func tmpBytes(t *testing.T, s *Store) int64 {
 func waitTmp(t *testing.T, s *Store) {
 	t.Helper()
 	for range 1000 {
-		if files, _ := tmpUse(s); files > 0 {
+		if files, _ := tmpUse(t, s); files > 0 {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -232,7 +255,7 @@ func TestGateBoundsPuts(t *testing.T) {
 	if n := tmpBytes(t, s); n != 0 {
 		t.Errorf("temporary folder holds %d bytes", n)
 	}
-	if _, err := os.Stat(s.objectPath(key)); err == nil {
+	if exists(t, s.objectPath(key)) {
 		t.Error("object written")
 	}
 }
@@ -436,7 +459,7 @@ func TestSilentPutsHoldNoBuffers(t *testing.T) {
 	waitInFlight(t, s, n)
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	if files, _ := tmpUse(s); files != 0 {
+	if files, _ := tmpUse(t, s); files != 0 {
 		t.Errorf("%d silent PUTs hold %d temporary files, want none", n, files)
 	}
 	if grown := int64(after.HeapInuse) - int64(before.HeapInuse); grown > copyChunks*copyChunk {

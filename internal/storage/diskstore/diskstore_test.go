@@ -296,7 +296,7 @@ func TestCompleteStopsWithContext(t *testing.T) {
 	if _, err := os.Stat(s.objectPath(key)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("object after a cancelled completion: %v", err)
 	}
-	if files, n := tmpUse(s); files != 0 {
+	if files, n := tmpUse(t, s); files != 0 {
 		t.Errorf("temporary folder holds %d files (%d bytes) after a cancelled completion", files, n)
 	}
 	if err := s.CompleteMultipart(context.Background(), key, id, parts); err != nil {

@@ -37,8 +37,8 @@ func TestCleanStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	for p, want := range map[string]bool{livePart: true, dead: false, oldLoose: false, newLoose: true} {
-		if _, err := os.Stat(p); (err == nil) != want {
-			t.Errorf("%s: exists %v, want %v", filepath.Base(p), err == nil, want)
+		if got := exists(t, p); got != want {
+			t.Errorf("%s: exists %v, want %v", filepath.Base(p), got, want)
 		}
 	}
 	if n, err := other.CleanStale(context.Background()); err != nil || n != 0 {
@@ -49,7 +49,7 @@ func TestCleanStale(t *testing.T) {
 	if n, err := other.CleanStale(context.Background()); err != nil || n != 1 {
 		t.Errorf("cleaning after the owner went: removed %d (%v), want 1", n, err)
 	}
-	if _, err := os.Stat(livePart); err == nil {
+	if exists(t, livePart) {
 		t.Error("the folder of a store that is gone is still there")
 	}
 }

@@ -27,8 +27,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -175,20 +173,6 @@ func (s *Store) PresignGet(ctx context.Context, key string, opts storage.GetOpti
 		return storage.Request{}, fmt.Errorf("s3store: presign get %s: %w", key, err)
 	}
 	return req, nil
-}
-
-// headers lists what the client must send: the signed headers less Host,
-// which every HTTP client sets from the URL (and browsers refuse to set).
-func headers(h http.Header) []storage.Header {
-	out := make([]storage.Header, 0, len(h))
-	for name, values := range h {
-		if strings.EqualFold(name, "Host") {
-			continue
-		}
-		out = append(out, storage.Header{Name: name, Value: strings.Join(values, ",")})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }
 
 // Stat implements storage.Store.
