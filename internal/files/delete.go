@@ -64,7 +64,7 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 		return storageError("deleting object", err)
 	}
 	// An upload URL for the key may still write: S3 cannot revoke it.
-	deleteRow := s.buried(f.FileName, s.urlsEnd(f), func(ctx context.Context) (bool, error) {
+	deleteRow := s.withTombstone(f.FileName, s.keyWritableUntil(f), func(ctx context.Context) (bool, error) {
 		return true, s.db.File.DeleteOneID(id).Exec(ctx)
 	})
 	if _, err := deleteRow(context.WithoutCancel(ctx)); err != nil && !ent.IsNotFound(err) {

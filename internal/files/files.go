@@ -3,6 +3,26 @@
 // how files are listed, downloaded and deleted. Resolvers, and any job or
 // command, call this package; none of them talk to storage or the database
 // on their own.
+//
+// The files follow an upload's life:
+//
+//   - issue.go: createUploadUrls and the one path every upload is issued by
+//     (validate.go checks the requests, limits.go holds them to the user's
+//     usage row)
+//   - parts.go: uploads in parts, their layout and part URLs
+//   - pending.go: the caller's pending uploads and the parts they hold
+//   - deadlines.go: until when an upload may be saved and a PUT may land;
+//     gate.go lets the store ask the same
+//   - save.go: saving what was uploaded; save_parts.go completes uploads
+//     in parts
+//   - abort.go: giving up a pending upload
+//   - read.go: listing (where.go checks filters), downloading
+//   - delete.go: deleting a saved file
+//   - sweep.go: removing what expired and finishing interrupted deletes
+//   - reconcile.go: comparing the store with the database
+//
+// errors.go holds the errors callers tell apart, events.go what is
+// reported to telemetry.
 package files
 
 import (
@@ -87,10 +107,10 @@ func New(db *ent.Client, usages Usages, store storage.Store, cfg Options, log *s
 	return &Service{db: db, usages: usages, store: store, cfg: cfg, log: log}
 }
 
-// visible returns the caller and what of the files they may see: their own
+// visibleToCaller returns the caller and what of the files they may see: their own
 // (all of them for an admin), and none that are being deleted. Every read of
 // files goes through it, so another user's file is simply not there.
-func (s *Service) visible(ctx context.Context) (auth.User, predicate.File, error) {
+func (s *Service) visibleToCaller(ctx context.Context) (auth.User, predicate.File, error) {
 	u, err := auth.FromContext(ctx)
 	if err != nil {
 		return u, nil, err

@@ -9,15 +9,15 @@ import (
 	"github.com/filegraph/filegraph/internal/storage"
 )
 
-var _ storage.Gate = (*Service)(nil).PendingUpload
+var _ storage.Gate = (*Service)(nil).PutGate
 
-// PendingUpload is the storage.Gate: an upload (or a part of one) may land
+// PutGate is the storage.Gate: an upload (or a part of one) may land
 // while it is issued and not saved, until its deadline: its URL's expiry
 // plus the save window, or for an upload in parts its own expiry. The
 // sweeper waits ClockSkew longer than that, so a PUT that the gate lets in
 // is kept before the sweeper can look at its upload. It names the upload's
 // owner, whom the store counts the PUT against.
-func (s *Service) PendingUpload(ctx context.Context, key string) (storage.Pending, error) {
+func (s *Service) PutGate(ctx context.Context, key string) (storage.Pending, error) {
 	u, err := s.db.Upload.Query().Where(upload.FileName(key)).Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
@@ -25,7 +25,7 @@ func (s *Service) PendingUpload(ctx context.Context, key string) (storage.Pendin
 	case err != nil:
 		return storage.Pending{}, dbError("looking up upload", err)
 	}
-	until := s.deadline(u)
+	until := s.saveDeadline(u)
 	if !s.cfg.Now().Before(until) {
 		return storage.Pending{}, nil
 	}

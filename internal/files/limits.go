@@ -38,32 +38,32 @@ func (s *Service) addUsage(ctx context.Context, tx *ent.Tx, d ent.Usage) error {
 	return nil
 }
 
-// reserve adds count pending uploads of bytes in all to owner's usage if
+// reserveUsage adds count pending uploads of bytes in all to owner's usage if
 // they fit under the limits (MAX_PENDING_UPLOADS, USER_QUOTA_BYTES), and
 // returns a *LimitError otherwise, leaving the row as it was. Call it in the
 // transaction that records the uploads, after inserting them: the row stays
 // locked from here to the commit, which should follow at once. An upload
 // counts by its full size from the moment it is issued (a multipart upload
 // too, not part by part).
-func (s *Service) reserve(ctx context.Context, tx *ent.Tx, owner string, count int, bytes int64) error {
+func (s *Service) reserveUsage(ctx context.Context, tx *ent.Tx, owner string, count int, bytes int64) error {
 	lim := s.cfg.Limits
 	if lim.MaxPendingUploads > 0 && int64(count) > int64(lim.MaxPendingUploads) ||
 		lim.UserQuotaBytes > 0 && bytes > lim.UserQuotaBytes {
 		// Over the limit on its own: the insert below would not check it.
-		return s.refusal(ctx, tx, owner, count, bytes)
+		return s.limitError(ctx, tx, owner, count, bytes)
 	}
 	ok, err := s.usages.Reserve(ctx, tx, ent.Usage{ID: owner, PendingCount: int64(count), PendingBytes: bytes}, int64(lim.MaxPendingUploads), lim.UserQuotaBytes)
 	if err != nil {
 		return dbError("reserving usage", err)
 	}
 	if !ok { // the row is there and the update's condition refused it
-		return s.refusal(ctx, tx, owner, count, bytes)
+		return s.limitError(ctx, tx, owner, count, bytes)
 	}
 	return nil
 }
 
-// refusal says which limit count more uploads of bytes would break.
-func (s *Service) refusal(ctx context.Context, tx *ent.Tx, owner string, count int, asked int64) error {
+// limitError says which limit count more uploads of bytes would break.
+func (s *Service) limitError(ctx context.Context, tx *ent.Tx, owner string, count int, asked int64) error {
 	used, err := tx.Usage.Get(ctx, owner)
 	switch {
 	case ent.IsNotFound(err):

@@ -3,7 +3,6 @@ package files
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/filegraph/filegraph/ent"
@@ -55,7 +54,7 @@ type PendingArgs struct {
 	First, Last   *int
 }
 
-func (s *Service) pending(u *ent.Upload) *PendingUpload {
+func (s *Service) toPending(u *ent.Upload) *PendingUpload {
 	p := &PendingUpload{
 		FileName:     u.FileName,
 		OriginalName: u.OriginalName,
@@ -63,7 +62,7 @@ func (s *Service) pending(u *ent.Upload) *PendingUpload {
 		ContentType:  u.ContentType,
 		Collection:   u.Collection,
 		CreatedAt:    u.CreatedAt,
-		ExpiresAt:    s.deadline(u),
+		ExpiresAt:    s.saveDeadline(u),
 		id:           ent.Cursor{ID: u.ID},
 		multipartID:  u.MultipartID,
 	}
@@ -73,23 +72,6 @@ func (s *Service) pending(u *ent.Upload) *PendingUpload {
 	return p
 }
 
-// saveableAt selects the uploads that may still be saved at t.
-func (s *Service) saveableAt(t time.Time) predicate.Upload {
-	return upload.Or(
-		upload.And(upload.MultipartID(""), upload.ExpiresAtGT(t.Add(-s.cfg.SaveWindow))),
-		upload.And(upload.MultipartIDNEQ(""), upload.ExpiresAtGT(t)),
-	)
-}
-
-// expiredAt selects the uploads that may no longer be saved at t; written
-// out rather than as saveableAt's negation, so the expires_at index serves.
-func (s *Service) expiredAt(t time.Time) predicate.Upload {
-	return upload.Or(
-		upload.And(upload.MultipartID(""), upload.ExpiresAtLT(t.Add(-s.cfg.SaveWindow))),
-		upload.And(upload.MultipartIDNEQ(""), upload.ExpiresAtLT(t)),
-	)
-}
-
 // Upload returns one of the caller's pending uploads, or nil when it is
 // unknown, another user's, saved, or past its deadline.
 func (s *Service) Upload(ctx context.Context, fileName string) (*PendingUpload, error) {
@@ -97,14 +79,14 @@ func (s *Service) Upload(ctx context.Context, fileName string) (*PendingUpload, 
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.db.Upload.Query().Where(upload.FileName(fileName), upload.Owner(user.ID), s.saveableAt(s.cfg.Now())).Only(ctx)
+	u, err := s.db.Upload.Query().Where(upload.FileName(fileName), upload.Owner(user.ID), s.whereSaveableAt(s.cfg.Now())).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, dbError("reading upload", err)
 	}
-	return s.pending(u), nil
+	return s.toPending(u), nil
 }
 
 // Uploads returns one page of the caller's pending uploads, newest first.
@@ -120,7 +102,7 @@ func (s *Service) Uploads(ctx context.Context, a PendingArgs) (*PendingUploadCon
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
-	mine := []predicate.Upload{upload.Owner(user.ID), s.saveableAt(s.cfg.Now())}
+	mine := []predicate.Upload{upload.Owner(user.ID), s.whereSaveableAt(s.cfg.Now())}
 	total, err := s.db.Upload.Query().Where(mine...).Count(ctx)
 	if err != nil {
 		return nil, dbError("counting uploads", err)
@@ -166,7 +148,7 @@ func (s *Service) Uploads(ctx context.Context, a PendingArgs) (*PendingUploadCon
 	}
 	conn.Edges = make([]*PendingUploadEdge, len(rows))
 	for i, u := range rows {
-		p := s.pending(u)
+		p := s.toPending(u)
 		conn.Edges[i] = &PendingUploadEdge{Node: p, Cursor: p.id}
 	}
 	if len(rows) > 0 {
@@ -183,7 +165,7 @@ func (s *Service) UploadedParts(ctx context.Context, p *PendingUpload) ([]*Uploa
 	if p.multipartID == "" {
 		return []*UploadedPart{}, nil
 	}
-	mp, err := s.multipart()
+	mp, err := s.multipartStore()
 	if err != nil {
 		return nil, err
 	}
@@ -206,66 +188,4 @@ func (s *Service) UploadedParts(ctx context.Context, p *PendingUpload) ([]*Uploa
 		out[i] = &UploadedPart{PartNumber: part.Number, Size: part.Size}
 	}
 	return out, nil
-}
-
-// AbortUpload gives up one of the caller's pending uploads: its parts or
-// object leave the store, then its row goes. The row is first moved past
-// its deadline, so a save racing the abort cannot commit, and an abort cut
-// short (storage down, a crash) is finished by the sweeper: nothing is
-// left behind either way.
-func (s *Service) AbortUpload(ctx context.Context, fileName string) error {
-	u, err := s.pendingUpload(ctx, fileName)
-	if err != nil {
-		return err
-	}
-	past := s.cfg.Now().Add(-s.cfg.SaveWindow - time.Second)
-	n, err := s.db.Upload.Update().Where(upload.ID(u.ID), upload.ExpiresAtGT(past)).SetExpiresAt(past).Save(ctx)
-	if err != nil {
-		return dbError("marking upload aborted", err)
-	}
-	if n == 0 {
-		// Saved meanwhile (then the object is the file's: leave it), or
-		// marked by an earlier abort that did not finish (then finish it).
-		if ok, err := s.db.Upload.Query().Where(upload.ID(u.ID)).Exist(ctx); err != nil {
-			return dbError("reading upload", err)
-		} else if !ok {
-			return ErrUploadNotFound
-		}
-	}
-	if err := s.removeFromStore(ctx, u.FileName, u.MultipartID); err != nil {
-		return storageError("aborting upload", err)
-	}
-	retire := s.retireUpload(u)
-	if !inParts(u) {
-		// A replay of the PUT URL could put the object back until the URL
-		// is spent: a tombstone has the sweeper delete it once more then.
-		retire = s.buried(u.FileName, u.ExpiresAt.Add(s.landing()), retire)
-	}
-	if _, err := retire(context.WithoutCancel(ctx)); err != nil {
-		// Storage is clear and the row is past its deadline: the sweeper
-		// finishes.
-		s.log.WarnContext(ctx, "files.abort_row_failed", "key", u.FileName, "err", err)
-	}
-	s.log.InfoContext(ctx, "files.upload_aborted", "key", u.FileName, "parts", inParts(u))
-	s.cfg.Events.UploadsAborted(1)
-	return nil
-}
-
-// removeFromStore removes what an upload may have left in the store: the
-// upload in parts (with its parts), and the object, which a completed
-// upload in parts or a single PUT leaves.
-func (s *Service) removeFromStore(ctx context.Context, key, multipartID string) error {
-	if multipartID != "" {
-		mp, err := s.multipart()
-		if err != nil {
-			return err
-		}
-		if err := mp.AbortMultipart(ctx, key, multipartID); err != nil {
-			return fmt.Errorf("aborting upload in parts: %w", err)
-		}
-	}
-	if err := s.store.Delete(ctx, key); err != nil && !errors.Is(err, storage.ErrNotExist) {
-		return err
-	}
-	return nil
 }

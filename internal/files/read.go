@@ -49,7 +49,7 @@ func (s *Service) List(ctx context.Context, a ListArgs) (*ent.FileConnection, er
 		n := MaxPageSize
 		first = &n
 	}
-	user, scope, err := s.visible(ctx)
+	user, scope, err := s.visibleToCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (s *Service) List(ctx context.Context, a ListArgs) (*ent.FileConnection, er
 
 // Get returns the file with the id, if the caller may see it.
 func (s *Service) Get(ctx context.Context, id uuid.UUID) (*ent.File, error) {
-	_, scope, err := s.visible(ctx)
+	_, scope, err := s.visibleToCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (s *Service) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
 
 // Nodes resolves many node ids, nil for each unknown one.
 func (s *Service) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error) {
-	_, scope, err := s.visible(ctx)
+	_, scope, err := s.visibleToCaller(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -52,13 +52,8 @@ const keyPrefix = "files/"
 // then has its row read, and is not taken for an orphan. A file saved
 // meanwhile may look missing from the listing, so every missing object is
 // looked at again before it is reported.
-func (s *Service) Reconcile(ctx context.Context, fix bool) (*Reconciliation, error) {
-	r, err := s.reconcile(ctx, fix)
-	s.cfg.Events.Reconciled(r, err)
-	return r, err
-}
-
-func (s *Service) reconcile(ctx context.Context, fix bool) (*Reconciliation, error) {
+func (s *Service) Reconcile(ctx context.Context, fix bool) (r *Reconciliation, err error) {
+	defer func() { s.cfg.Events.Reconciled(r, err) }()
 	lister, ok := s.store.(storage.Lister)
 	if !ok {
 		return nil, errors.New("reconcile: this storage cannot list its objects")
@@ -85,7 +80,7 @@ func (s *Service) reconcile(ctx context.Context, fix bool) (*Reconciliation, err
 	if err != nil {
 		return nil, dbError("reading uploads", err)
 	}
-	r := &Reconciliation{Objects: len(objects)}
+	r = &Reconciliation{Objects: len(objects)}
 	known := make(map[string]bool, len(files)+len(uploads))
 	knownParts := make(map[string]bool)
 	for _, u := range uploads {

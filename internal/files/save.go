@@ -25,19 +25,20 @@ type SaveRequest struct {
 // storage, then saves them all in one transaction, or none. Saving a file
 // that is already saved returns it again, so a client may retry freely.
 func (s *Service) Save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, error) {
-	files, err := s.save(ctx, reqs)
+	files, err := s.saveOnce(ctx, reqs)
 	if ent.IsConstraintError(err) {
 		// A concurrent save of the same key won; now it is saved, and the
 		// retry returns it.
-		files, err = s.save(ctx, reqs)
+		files, err = s.saveOnce(ctx, reqs)
 	}
 	return files, err
 }
 
-// save goes lookup → check → stat → commit: find what each key is, refuse
-// what the rows already rule out, look at the rest in storage, and save
-// them all, or refuse the call naming every problem.
-func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, error) {
+// saveOnce finds what each key is (findUploadsAndFiles), refuses what the
+// rows rule out (refuseByRows), looks at the rest in storage
+// (verifyInStorage), and saves them all (recordSaved), or refuses the call
+// naming every problem.
+func (s *Service) saveOnce(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, error) {
 	user, err := auth.FromContext(ctx)
 	if err != nil {
 		return nil, err
@@ -46,12 +47,12 @@ func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, e
 	if err != nil {
 		return nil, err
 	}
-	items, err := s.lookup(ctx, user, reqs, keys)
+	items, err := s.findUploadsAndFiles(ctx, user, reqs, keys)
 	if err != nil {
 		return nil, err
 	}
-	s.check(items)
-	if err := s.stat(ctx, items); err != nil {
+	s.refuseByRows(items)
+	if err := s.verifyInStorage(ctx, items); err != nil {
 		return nil, err
 	}
 	var ps problems
@@ -63,7 +64,7 @@ func (s *Service) save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, e
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
-	if err := s.commit(ctx, user, items); err != nil {
+	if err := s.recordSaved(ctx, user, items); err != nil {
 		return nil, err
 	}
 	out := make([]*ent.File, len(items))
@@ -90,11 +91,11 @@ func (it *saving) refuse(field, format string, args ...any) {
 // toSave reports whether the request still needs its object saved.
 func (it *saving) toSave() bool { return it.problem == nil && it.saved == nil && it.upload != nil }
 
-// lookup finds each key among the caller's uploads and saved files. Only
+// findUploadsAndFiles finds each key among the caller's uploads and saved files. Only
 // the caller's own count, admin or not: a key issued to someone else reads
 // as never issued. Uploads first: a concurrent save that commits between
 // the two reads then shows up as saved, not as never issued.
-func (s *Service) lookup(ctx context.Context, user auth.User, reqs []*SaveRequest, keys []string) ([]*saving, error) {
+func (s *Service) findUploadsAndFiles(ctx context.Context, user auth.User, reqs []*SaveRequest, keys []string) ([]*saving, error) {
 	pending, err := s.db.Upload.Query().Where(upload.FileNameIn(keys...), upload.Owner(user.ID)).All(ctx)
 	if err != nil {
 		return nil, dbError("looking up uploads", err)
@@ -118,9 +119,9 @@ func (s *Service) lookup(ctx context.Context, user auth.User, reqs []*SaveReques
 	return items, nil
 }
 
-// check refuses what the rows alone rule out: a name other than the one
+// refuseByRows refuses what the rows alone rule out: a name other than the one
 // announced, a key never issued, an upload past its save window.
-func (s *Service) check(items []*saving) {
+func (s *Service) refuseByRows(items []*saving) {
 	for _, it := range items {
 		r, u := it.req, it.upload
 		switch {
@@ -133,18 +134,18 @@ func (s *Service) check(items []*saving) {
 		case u.OriginalName != r.OriginalName:
 			it.refuse("originalName", "%q was issued for %q", r.FileName, u.OriginalName)
 		case !s.saveable(u):
-			it.refuse("fileName", "%q expired at %s; upload it again with a new URL", r.FileName, s.deadline(u).UTC().Format(time.RFC3339))
+			it.refuse("fileName", "%q expired at %s; upload it again with a new URL", r.FileName, s.saveDeadline(u).UTC().Format(time.RFC3339))
 		}
 	}
 }
 
-// stat looks at the objects of the uploads still to save, concurrently (on
+// verifyInStorage looks at the objects of the uploads still to save, concurrently (on
 // S3 each look is a round trip), and refuses those missing or unlike their
 // announcement. An upload in parts is completed first (completeParts). It
 // fails only when the storage does not answer.
-func (s *Service) stat(ctx context.Context, items []*saving) error {
+func (s *Service) verifyInStorage(ctx context.Context, items []*saving) error {
 	var g errgroup.Group
-	g.SetLimit(statConcurrency)
+	g.SetLimit(storageConcurrency)
 	for _, it := range items {
 		if !it.toSave() {
 			continue
@@ -176,20 +177,15 @@ func (s *Service) stat(ctx context.Context, items []*saving) error {
 	return g.Wait()
 }
 
-// statConcurrency bounds the storage lookups one save makes at once.
-const statConcurrency = 8
+// storageConcurrency bounds the storage calls that one save, one start of
+// uploads in parts or one sweep batch makes at once.
+const storageConcurrency = 8
 
-// saveable reports whether an upload may still be saved; past that the
-// sweeper may be removing it.
-func (s *Service) saveable(u *ent.Upload) bool {
-	return s.deadline(u).After(s.cfg.Now())
-}
-
-// commit saves the items still to save: it creates their files and retires
+// recordSaved saves the items still to save: it creates their files and retires
 // their uploads atomically, and sets each item's saved file. An upload the
 // sweeper took meanwhile is no longer there to retire, and the whole save is
 // refused rather than saving a file whose object is going away.
-func (s *Service) commit(ctx context.Context, user auth.User, items []*saving) (err error) {
+func (s *Service) recordSaved(ctx context.Context, user auth.User, items []*saving) (err error) {
 	var todo []*saving
 	for _, it := range items {
 		if it.toSave() {
@@ -217,7 +213,7 @@ func (s *Service) commit(ctx context.Context, user auth.User, items []*saving) (
 				SetContentType(contentType).
 				SetOwner(user.ID)
 			keys[i] = it.upload.FileName
-			// A saved file's size is its upload's: stat refuses any other.
+			// A saved file's size is its upload's: verifyInStorage refuses any other.
 			bytes += it.obj.Size
 		}
 		var err error
@@ -231,7 +227,7 @@ func (s *Service) commit(ctx context.Context, user auth.User, items []*saving) (
 		retired, err := tx.Upload.Delete().Where(
 			upload.FileNameIn(keys...),
 			upload.Owner(user.ID),
-			s.saveableAt(s.cfg.Now()),
+			s.whereSaveableAt(s.cfg.Now()),
 		).Exec(ctx)
 		if err != nil {
 			return dbError("retiring uploads", err)

@@ -34,46 +34,39 @@ const sweepBatch = 200
 // The object of an expired upload goes before its row so that a crash never
 // leaves an object no row knows about; a save racing the sweep cannot win,
 // because saving retires the upload row only while it is within its window
-// (commit), and the sweep waits ClockSkew beyond that.
-func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
-	r, err := s.sweep(ctx)
-	s.cfg.Events.Swept(r, err)
-	return r, err
-}
-
-func (s *Service) sweep(ctx context.Context) (SweepReport, error) {
-	var r SweepReport
-	var err error
-	r.Uploads, err = s.sweepAll(ctx, func(ctx context.Context) ([]doomed, error) {
-		expired, err := s.db.Upload.Query().Where(s.expiredAt(s.cfg.Now().Add(-s.cfg.ClockSkew))).Limit(sweepBatch).All(ctx)
+// (recordSaved), and the sweep waits ClockSkew beyond that.
+func (s *Service) Sweep(ctx context.Context) (r SweepReport, err error) {
+	defer func() { s.cfg.Events.Swept(r, err) }()
+	r.Uploads, err = s.removeInBatches(ctx, func(ctx context.Context) ([]toRemove, error) {
+		expired, err := s.db.Upload.Query().Where(s.whereExpiredAt(s.cfg.Now().Add(-s.cfg.ClockSkew))).Limit(sweepBatch).All(ctx)
 		if err != nil {
 			return nil, dbError("finding expired uploads", err)
 		}
-		out := make([]doomed, len(expired))
+		out := make([]toRemove, len(expired))
 		for i, u := range expired {
 			// A PUT begun before the URL expired may still be landing. (A
 			// part cannot: it dies with its aborted upload.)
-			until := s.cfg.Now().Add(s.landing())
+			until := s.cfg.Now().Add(s.latePutWindow())
 			if inParts(u) {
 				until = time.Time{}
 			}
-			out[i] = doomed{key: u.FileName, multipartID: u.MultipartID, deleteRow: s.buried(u.FileName, until, s.retireUpload(u))}
+			out[i] = toRemove{key: u.FileName, multipartID: u.MultipartID, deleteRow: s.withTombstone(u.FileName, until, s.retireUpload(u))}
 		}
 		return out, nil
 	})
 	if err != nil {
 		return r, err
 	}
-	r.Deletes, err = s.sweepAll(ctx, func(ctx context.Context) ([]doomed, error) {
+	r.Deletes, err = s.removeInBatches(ctx, func(ctx context.Context) ([]toRemove, error) {
 		// No skew here: racing an in-flight delete only deletes twice.
 		cutoff := s.cfg.Now().Add(-s.cfg.DeleteGrace)
 		stale, err := s.db.File.Query().Where(file.DeletedAtLT(cutoff)).Limit(sweepBatch).All(ctx)
 		if err != nil {
 			return nil, dbError("finding interrupted deletes", err)
 		}
-		out := make([]doomed, len(stale))
+		out := make([]toRemove, len(stale))
 		for i, f := range stale {
-			out[i] = doomed{key: f.FileName, deleteRow: s.buried(f.FileName, s.urlsEnd(f), func(ctx context.Context) (bool, error) {
+			out[i] = toRemove{key: f.FileName, deleteRow: s.withTombstone(f.FileName, s.keyWritableUntil(f), func(ctx context.Context) (bool, error) {
 				n, err := s.db.File.Delete().Where(file.ID(f.ID)).Exec(ctx)
 				return n > 0, err
 			})}
@@ -83,14 +76,14 @@ func (s *Service) sweep(ctx context.Context) (SweepReport, error) {
 	if err != nil {
 		return r, err
 	}
-	r.Tombstones, err = s.sweepAll(ctx, func(ctx context.Context) ([]doomed, error) {
+	r.Tombstones, err = s.removeInBatches(ctx, func(ctx context.Context) ([]toRemove, error) {
 		due, err := s.db.Tombstone.Query().Where(tombstone.DeleteAfterLT(s.cfg.Now())).Limit(sweepBatch).All(ctx)
 		if err != nil {
 			return nil, dbError("finding tombstones", err)
 		}
-		out := make([]doomed, len(due))
+		out := make([]toRemove, len(due))
 		for i, t := range due {
-			out[i] = doomed{key: t.FileName, deleteRow: func(ctx context.Context) (bool, error) {
+			out[i] = toRemove{key: t.FileName, deleteRow: func(ctx context.Context) (bool, error) {
 				n, err := s.db.Tombstone.Delete().Where(tombstone.ID(t.ID)).Exec(ctx)
 				return n > 0, err
 			}}
@@ -100,24 +93,12 @@ func (s *Service) sweep(ctx context.Context) (SweepReport, error) {
 	return r, err
 }
 
-// landing is how long after its URL expired a PUT may still land: a
-// store checks the expiry when a request starts, not when its body ends.
-// Disk storage cuts a PUT off then (the gate's deadline); the sweeper
-// waits as long before it takes an upload.
-func (s *Service) landing() time.Duration { return s.cfg.SaveWindow + s.cfg.ClockSkew }
-
-// urlsEnd is when no upload URL for f's key can write any more: its URL
-// expired at the latest UploadURLTTL after the file was saved.
-func (s *Service) urlsEnd(f *ent.File) time.Time {
-	return f.CreatedAt.Add(s.cfg.UploadURLTTL + s.landing())
-}
-
-// buried returns deleteRow, preceded, when a PUT to key could still land
+// withTombstone returns deleteRow, preceded, when a PUT to key could still land
 // before until, by a tombstone that has the sweeper delete key once more
 // after until. It runs after the object was deleted: an object a late PUT
 // puts back is then always tombstoned or (no tombstone written yet) still
 // named by the row, which the sweeper retries.
-func (s *Service) buried(key string, until time.Time, deleteRow func(context.Context) (bool, error)) func(context.Context) (bool, error) {
+func (s *Service) withTombstone(key string, until time.Time, deleteRow func(context.Context) (bool, error)) func(context.Context) (bool, error) {
 	if s.cfg.RevocableURLs || !s.cfg.Now().Before(until) {
 		return deleteRow
 	}
@@ -145,26 +126,26 @@ func (s *Service) retireUpload(u *ent.Upload) func(context.Context) (bool, error
 	}
 }
 
-// doomed is an object and the row that names it, both to go; for an
+// toRemove is an object and the row that names it, both to go; for an
 // upload in parts, its parts too. deleteRow reports whether it removed the
 // row, rather than found it gone, so that replicas sweeping together count
 // each row once.
-type doomed struct {
+type toRemove struct {
 	key         string
 	multipartID string
 	deleteRow   func(context.Context) (bool, error)
 }
 
-// sweepAll removes what find returns, batch after batch, until a batch
+// removeInBatches removes what find returns, batch after batch, until a batch
 // comes back short; it returns how many rows it removed.
-func (s *Service) sweepAll(ctx context.Context, find func(context.Context) ([]doomed, error)) (int, error) {
+func (s *Service) removeInBatches(ctx context.Context, find func(context.Context) ([]toRemove, error)) (int, error) {
 	total := 0
 	for {
 		batch, err := find(ctx)
 		if err != nil {
 			return total, err
 		}
-		n, err := s.removeEach(ctx, batch)
+		n, err := s.removeBatch(ctx, batch)
 		total += n
 		if err != nil || len(batch) < sweepBatch {
 			return total, err
@@ -172,15 +153,15 @@ func (s *Service) sweepAll(ctx context.Context, find func(context.Context) ([]do
 	}
 }
 
-// removeEach deletes each object and then its row, a few at a time. It
+// removeBatch deletes each object and then its row, a few at a time. It
 // returns how many rows it removed and the first error.
-func (s *Service) removeEach(ctx context.Context, batch []doomed) (int, error) {
+func (s *Service) removeBatch(ctx context.Context, batch []toRemove) (int, error) {
 	var g errgroup.Group
-	g.SetLimit(statConcurrency)
+	g.SetLimit(storageConcurrency)
 	var removed atomic.Int64
 	for _, d := range batch {
 		g.Go(func() error {
-			if err := s.removeFromStore(ctx, d.key, d.multipartID); err != nil {
+			if err := s.removeUploadFromStore(ctx, d.key, d.multipartID); err != nil {
 				return storageError("sweeping object", err)
 			}
 			ok, err := d.deleteRow(ctx)

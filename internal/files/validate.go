@@ -106,8 +106,8 @@ func checkCount(n int) error {
 	return ps.err()
 }
 
-// validate checks every request and returns them normalized.
-func (s *Service) validate(reqs []*UploadRequest) ([]UploadRequest, error) {
+// validateUploads checks every request and returns them normalized.
+func (s *Service) validateUploads(reqs []*UploadRequest) ([]UploadRequest, error) {
 	if err := checkCount(len(reqs)); err != nil {
 		return nil, err
 	}

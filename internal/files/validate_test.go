@@ -80,7 +80,7 @@ func TestContentTypeBounded(t *testing.T) {
 		{"application/" + strings.Repeat("x", 244), false},
 		{"text/plain; a=" + strings.Repeat("b", 900_000), false},
 	} {
-		_, err := s.validate([]*UploadRequest{{OriginalName: "a", Size: 1, ContentType: tc.ct}})
+		_, err := s.validateUploads([]*UploadRequest{{OriginalName: "a", Size: 1, ContentType: tc.ct}})
 		if (err == nil) != tc.ok {
 			t.Errorf("%d bytes: %v", len(tc.ct), err)
 		}
@@ -121,7 +121,7 @@ func FuzzValidate(f *testing.F) {
 	f.Add("", int64(0), "image/*", "abc")
 	f.Add("a\x00b", int64(-1), "text/plain; charset=utf-8", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
 	f.Fuzz(func(t *testing.T, name string, size int64, contentType, checksum string) {
-		out, err := s.validate([]*UploadRequest{{OriginalName: name, Size: size, ContentType: contentType, ChecksumSHA256: checksum}})
+		out, err := s.validateUploads([]*UploadRequest{{OriginalName: name, Size: size, ContentType: contentType, ChecksumSHA256: checksum}})
 		if err != nil {
 			if _, ok := err.(*InvalidError); !ok {
 				t.Fatalf("error %T, want *InvalidError", err)

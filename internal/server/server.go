@@ -131,7 +131,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	s.Files = files.New(db.Ent, db.Usages, observed, fopts, log)
 	if revocable {
 		// Its URLs stop working once their upload is saved, deleted or swept.
-		gate.SetPutGate(s.Files.PendingUpload)
+		gate.SetPutGate(s.Files.PutGate)
 	}
 	return s, nil
 }

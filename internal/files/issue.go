@@ -21,7 +21,7 @@ type UploadURL struct {
 // every request is valid.
 func (s *Service) CreateUploadURLs(ctx context.Context, reqs []*UploadRequest) ([]*UploadURL, error) {
 	var out []*UploadURL
-	err := s.issue(ctx, reqs, kindPUT, nil, func(rows []issued) error {
+	err := s.issueUploads(ctx, reqs, kindPUT, nil, func(rows []issued) error {
 		// The URLs are signed only now that the rows are written, so a
 		// transaction kept waiting under load does not eat into their life:
 		// the TTL starts when the answer is ready. A URL may so outlive its
@@ -70,17 +70,17 @@ type issued struct {
 	row     *ent.UploadCreate
 }
 
-// issue is the one way uploads are issued: it validates the caller's
+// issueUploads is the one way uploads are issued: it validates the caller's
 // requests, refuses while storage does not answer, builds a row for each,
 // lets prepare (if any) add to them, writes them all within the caller's
 // limits, and then hands them to finish (if any) before it logs and counts
 // them. Nothing is issued unless every request is valid.
-func (s *Service) issue(ctx context.Context, reqs []*UploadRequest, kind uploadKind, prepare, finish func([]issued) error) error {
+func (s *Service) issueUploads(ctx context.Context, reqs []*UploadRequest, kind uploadKind, prepare, finish func([]issued) error) error {
 	user, err := auth.FromContext(ctx)
 	if err != nil {
 		return err
 	}
-	valid, err := s.validate(reqs)
+	valid, err := s.validateUploads(reqs)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func (s *Service) issue(ctx context.Context, reqs []*UploadRequest, kind uploadK
 			return err
 		}
 	}
-	if err := s.storageUp(ctx); err != nil {
+	if err := s.requireStorageUp(ctx); err != nil {
 		return err
 	}
 	life := s.cfg.UploadURLTTL
@@ -125,7 +125,7 @@ func (s *Service) issue(ctx context.Context, reqs []*UploadRequest, kind uploadK
 		if err := tx.Upload.CreateBulk(creates...).Exec(ctx); err != nil {
 			return dbError("recording uploads", err)
 		}
-		return s.reserve(ctx, tx, user.ID, len(rows), bytes)
+		return s.reserveUsage(ctx, tx, user.ID, len(rows), bytes)
 	})
 	if err != nil {
 		return err
@@ -143,11 +143,11 @@ func (s *Service) issue(ctx context.Context, reqs []*UploadRequest, kind uploadK
 // storageUpFor is how long one answer from storage vouches for it.
 const storageUpFor = 5 * time.Second
 
-// storageUp refuses to hand out upload URLs while the storage does not
+// requireStorageUp refuses to hand out upload URLs while the storage does not
 // answer: presigning works offline, so without this look the client would
 // only learn of the outage from a failed PUT. One answer vouches for a few
 // seconds, so the look costs nothing under load.
-func (s *Service) storageUp(ctx context.Context) error {
+func (s *Service) requireStorageUp(ctx context.Context) error {
 	if s.cfg.Now().Sub(time.Unix(0, s.storageSeen.Load())) < storageUpFor {
 		return nil
 	}

@@ -25,7 +25,7 @@ func (r *refusal) Error() string { return r.msg }
 // after completing, or a concurrent save) is simply looked at again, so a
 // retry finishes what a crash interrupted.
 func (s *Service) completeParts(ctx context.Context, u *ent.Upload) (storage.Object, error) {
-	mp, err := s.multipart()
+	mp, err := s.multipartStore()
 	if err != nil {
 		return storage.Object{}, err
 	}

@@ -64,8 +64,8 @@ type UploadPart struct {
 	storage.Request
 }
 
-// multipart returns the store's ability to take uploads in parts.
-func (s *Service) multipart() (storage.Multipart, error) {
+// multipartStore returns the store's ability to take uploads in parts.
+func (s *Service) multipartStore() (storage.Multipart, error) {
 	mp, ok := s.store.(storage.Multipart)
 	if !ok {
 		return nil, errors.New("this storage cannot take uploads in parts")
@@ -101,7 +101,7 @@ func partSizeOf(u *ent.Upload, n int) int64 {
 // in the store for each, and records them; nothing is issued unless every
 // request is valid and within the caller's limits.
 func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartRequest) ([]*MultipartUpload, error) {
-	mp, err := s.multipart()
+	mp, err := s.multipartStore()
 	if err != nil {
 		return nil, err
 	}
@@ -116,11 +116,11 @@ func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartR
 	// The store's uploads come first (their ids go in the rows); should
 	// the rows not be written, they are aborted again. One a crash leaves
 	// behind holds no parts (no part URL was signed), and reconcile finds it.
-	err = s.issue(ctx, asUploads, kindParts, func(rows []issued) error {
+	err = s.issueUploads(ctx, asUploads, kindParts, func(rows []issued) error {
 		out = make([]*MultipartUpload, len(rows))
 		ids = make([]string, len(rows))
 		var g errgroup.Group
-		g.SetLimit(statConcurrency)
+		g.SetLimit(storageConcurrency)
 		for i, r := range rows {
 			checksums := reqs[i].PartChecksums != nil && *reqs[i].PartChecksums
 			g.Go(func() error {
@@ -142,16 +142,16 @@ func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartR
 	}, nil)
 	if err != nil {
 		if ids != nil {
-			s.abortStarted(ctx, mp, out, ids)
+			s.abortStartedMultiparts(ctx, mp, out, ids)
 		}
 		return nil, err
 	}
 	return out, nil
 }
 
-// abortStarted aborts the store's uploads of a refused create, even if the
+// abortStartedMultiparts aborts the store's uploads of a refused create, even if the
 // request is ending; what fails here is left to reconcile.
-func (s *Service) abortStarted(ctx context.Context, mp storage.Multipart, out []*MultipartUpload, ids []string) {
+func (s *Service) abortStartedMultiparts(ctx context.Context, mp storage.Multipart, out []*MultipartUpload, ids []string) {
 	ctx = context.WithoutCancel(ctx)
 	for i, id := range ids {
 		if id == "" {
@@ -177,14 +177,14 @@ func (s *Service) UploadPartURLs(ctx context.Context, fileName string, reqs []*P
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
-	u, err := s.pendingUpload(ctx, fileName)
+	u, err := s.callersUpload(ctx, fileName)
 	if err != nil {
 		return nil, err
 	}
 	if !inParts(u) {
 		return nil, &InvalidError{Problems: []Problem{{Field: "fileName", Message: fmt.Sprintf("%q is a single PUT from createUploadUrls; it has no parts", fileName)}}}
 	}
-	deadline := s.deadline(u)
+	deadline := s.saveDeadline(u)
 	if !deadline.After(s.cfg.Now()) {
 		return nil, &InvalidError{Problems: []Problem{{Field: "fileName", Message: fmt.Sprintf("%q expired at %s; upload it again", fileName, deadline.UTC().Format(time.RFC3339))}}}
 	}
@@ -209,11 +209,11 @@ func (s *Service) UploadPartURLs(ctx context.Context, fileName string, reqs []*P
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
-	mp, err := s.multipart()
+	mp, err := s.multipartStore()
 	if err != nil {
 		return nil, err
 	}
-	if err := s.storageUp(ctx); err != nil {
+	if err := s.requireStorageUp(ctx); err != nil {
 		return nil, err
 	}
 	ttl := min(s.cfg.UploadURLTTL, deadline.Sub(s.cfg.Now()))
@@ -232,9 +232,9 @@ func (s *Service) UploadPartURLs(ctx context.Context, fileName string, reqs []*P
 	return out, nil
 }
 
-// pendingUpload returns the caller's own pending upload of that name, past
+// callersUpload returns the caller's own pending upload of that name, past
 // its deadline or not; another user's is not there.
-func (s *Service) pendingUpload(ctx context.Context, fileName string) (*ent.Upload, error) {
+func (s *Service) callersUpload(ctx context.Context, fileName string) (*ent.Upload, error) {
 	user, err := auth.FromContext(ctx)
 	if err != nil {
 		return nil, err
@@ -247,15 +247,6 @@ func (s *Service) pendingUpload(ctx context.Context, fileName string) (*ent.Uplo
 		return nil, dbError("reading upload", err)
 	}
 	return u, nil
-}
-
-// deadline is when u must be saved by: for an upload in parts its
-// expiry, for a single PUT the URL's expiry plus the save window.
-func (s *Service) deadline(u *ent.Upload) time.Time {
-	if inParts(u) {
-		return u.ExpiresAt
-	}
-	return u.ExpiresAt.Add(s.cfg.SaveWindow)
 }
 
 // checkPutSize refuses, for createUploadUrls, files larger than the store
