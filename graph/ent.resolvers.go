@@ -32,4 +32,10 @@ func (r *queryResolver) Files(ctx context.Context, after *entgql1.Cursor[uuid.UU
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+// FileWhereInput returns FileWhereInputResolver implementation.
+func (r *Resolver) FileWhereInput() FileWhereInputResolver { return &fileWhereInputResolver{r} }
+
+type (
+	queryResolver          struct{ *Resolver }
+	fileWhereInputResolver struct{ *Resolver }
+)

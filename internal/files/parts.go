@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/internal/auth"
 	"github.com/filegraph/filegraph/internal/storage"
@@ -37,8 +38,10 @@ func (e notFound) Is(target error) bool { return target == ErrNotFound }
 type MultipartRequest struct {
 	OriginalName  string
 	Size          int64
-	ContentType   string // optional
-	PartChecksums *bool  // optional
+	ContentType   string          // optional
+	PartChecksums *bool           // optional
+	Folder        string          // optional: "" is the root
+	Metadata      schema.Metadata // optional
 }
 
 // MultipartUpload is an issued upload in parts.
@@ -108,7 +111,7 @@ func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartR
 	asUploads := make([]*UploadRequest, len(reqs))
 	for i, r := range reqs {
 		if r != nil {
-			asUploads[i] = &UploadRequest{OriginalName: r.OriginalName, Size: r.Size, ContentType: r.ContentType}
+			asUploads[i] = &UploadRequest{OriginalName: r.OriginalName, Size: r.Size, ContentType: r.ContentType, Folder: r.Folder, Metadata: r.Metadata}
 		}
 	}
 	var out []*MultipartUpload

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/filegraph/filegraph/ent/schema"
 )
 
 const (
@@ -30,8 +32,10 @@ const (
 type UploadRequest struct {
 	OriginalName   string
 	Size           int64
-	ContentType    string // optional
-	ChecksumSHA256 string // optional, base64
+	ContentType    string          // optional
+	ChecksumSHA256 string          // optional, base64
+	Folder         string          // optional: "" is the root
+	Metadata       schema.Metadata // optional
 }
 
 // checkName reports what is wrong with an original name, or "".
@@ -146,7 +150,16 @@ func (s *Service) validateUploads(reqs []*UploadRequest) ([]UploadRequest, error
 		if r.ChecksumSHA256 != "" && !validChecksum(r.ChecksumSHA256) {
 			ps.add(field+".checksumSHA256", "must be the base64 encoding of a 32-byte SHA-256 digest")
 		}
-		out[i] = UploadRequest{OriginalName: r.OriginalName, Size: r.Size, ContentType: ct, ChecksumSHA256: r.ChecksumSHA256}
+		folder, msg := normalizeFolder(r.Folder)
+		if msg != "" {
+			ps.add(field+".folder", "%s", msg)
+		}
+		ps.checkMetadata(field+".metadata", r.Metadata)
+		meta := r.Metadata
+		if meta == nil {
+			meta = schema.Metadata{}
+		}
+		out[i] = UploadRequest{OriginalName: r.OriginalName, Size: r.Size, ContentType: ct, ChecksumSHA256: r.ChecksumSHA256, Folder: folder, Metadata: meta}
 	}
 	if err := ps.err(); err != nil {
 		return nil, err
