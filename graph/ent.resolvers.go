@@ -29,13 +29,13 @@ func (r *queryResolver) Files(ctx context.Context, after *entgql1.Cursor[uuid.UU
 	return r.FileService.List(ctx, files.ListArgs{After: after, First: first, Before: before, Last: last, OrderBy: orderBy, Where: where})
 }
 
+// File returns FileResolver implementation.
+func (r *Resolver) File() FileResolver { return &fileResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-// FileWhereInput returns FileWhereInputResolver implementation.
-func (r *Resolver) FileWhereInput() FileWhereInputResolver { return &fileWhereInputResolver{r} }
-
 type (
-	queryResolver          struct{ *Resolver }
-	fileWhereInputResolver struct{ *Resolver }
+	fileResolver  struct{ *Resolver }
+	queryResolver struct{ *Resolver }
 )

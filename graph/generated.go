@@ -17,7 +17,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/entgql"
-	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/graph/scalar"
 	"github.com/filegraph/filegraph/internal/files"
 	"github.com/google/uuid"
@@ -35,18 +34,26 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	File() FileResolver
 	Mutation() MutationResolver
 	PendingUpload() PendingUploadResolver
 	Query() QueryResolver
 	UploadPart() UploadPartResolver
 	UploadURL() UploadURLResolver
-	FileWhereInput() FileWhereInputResolver
 }
 
 type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	Collection struct {
+		AllowedContentTypes func(childComplexity int) int
+		MaxFileSize         func(childComplexity int) int
+		MaxFilesPerRequest  func(childComplexity int) int
+		Name                func(childComplexity int) int
+		Public              func(childComplexity int) int
+	}
+
 	DownloadURL struct {
 		ExpiresAt func(childComplexity int) int
 		URL       func(childComplexity int) int
@@ -58,12 +65,11 @@ type ComplexityRoot struct {
 		ContentType  func(childComplexity int) int
 		CreatedAt    func(childComplexity int) int
 		FileName     func(childComplexity int) int
-		Folder       func(childComplexity int) int
 		ID           func(childComplexity int) int
-		Metadata     func(childComplexity int) int
 		OriginalName func(childComplexity int) int
 		Owner        func(childComplexity int) int
 		Size         func(childComplexity int) int
+		URL          func(childComplexity int) int
 	}
 
 	FileConnection struct {
@@ -132,6 +138,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		Collections     func(childComplexity int) int
 		FileDownloadURL func(childComplexity int, id uuid.UUID) int
 		Files           func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.FileOrder, where *ent.FileWhereInput) int
 		Node            func(childComplexity int, id uuid.UUID) int
@@ -168,6 +175,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type FileResolver interface {
+	URL(ctx context.Context, obj *ent.File) (*string, error)
+}
 type MutationResolver interface {
 	CreateUploadUrls(ctx context.Context, files []*files.UploadRequest) ([]*files.UploadURL, error)
 	SaveFiles(ctx context.Context, files []*files.SaveRequest) ([]*ent.File, error)
@@ -186,18 +196,13 @@ type QueryResolver interface {
 	Upload(ctx context.Context, fileName string) (*files.PendingUpload, error)
 	Uploads(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*files.PendingUploadConnection, error)
 	FileDownloadURL(ctx context.Context, id uuid.UUID) (*DownloadURL, error)
+	Collections(ctx context.Context) ([]*files.Collection, error)
 }
 type UploadPartResolver interface {
 	Headers(ctx context.Context, obj *files.UploadPart) ([]*HTTPHeader, error)
 }
 type UploadURLResolver interface {
 	Headers(ctx context.Context, obj *files.UploadURL) ([]*HTTPHeader, error)
-}
-
-type FileWhereInputResolver interface {
-	Folder(ctx context.Context, obj *ent.FileWhereInput, data *string) error
-	FolderHasPrefix(ctx context.Context, obj *ent.FileWhereInput, data *string) error
-	Metadata(ctx context.Context, obj *ent.FileWhereInput, data []*files.MetadataMatch) error
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -217,6 +222,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "Collection.allowedContentTypes":
+		if e.ComplexityRoot.Collection.AllowedContentTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Collection.AllowedContentTypes(childComplexity), true
+	case "Collection.maxFileSize":
+		if e.ComplexityRoot.Collection.MaxFileSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Collection.MaxFileSize(childComplexity), true
+	case "Collection.maxFilesPerRequest":
+		if e.ComplexityRoot.Collection.MaxFilesPerRequest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Collection.MaxFilesPerRequest(childComplexity), true
+	case "Collection.name":
+		if e.ComplexityRoot.Collection.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Collection.Name(childComplexity), true
+	case "Collection.public":
+		if e.ComplexityRoot.Collection.Public == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Collection.Public(childComplexity), true
 
 	case "DownloadURL.expiresAt":
 		if e.ComplexityRoot.DownloadURL.ExpiresAt == nil {
@@ -261,24 +297,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.File.FileName(childComplexity), true
-	case "File.folder":
-		if e.ComplexityRoot.File.Folder == nil {
-			break
-		}
-
-		return e.ComplexityRoot.File.Folder(childComplexity), true
 	case "File.id":
 		if e.ComplexityRoot.File.ID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.File.ID(childComplexity), true
-	case "File.metadata":
-		if e.ComplexityRoot.File.Metadata == nil {
-			break
-		}
-
-		return e.ComplexityRoot.File.Metadata(childComplexity), true
 	case "File.originalName":
 		if e.ComplexityRoot.File.OriginalName == nil {
 			break
@@ -297,6 +321,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.File.Size(childComplexity), true
+	case "File.url":
+		if e.ComplexityRoot.File.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.File.URL(childComplexity), true
 
 	case "FileConnection.edges":
 		if e.ComplexityRoot.FileConnection.Edges == nil {
@@ -565,6 +595,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PendingUploadEdge.Node(childComplexity), true
 
+	case "Query.collections":
+		if e.ComplexityRoot.Query.Collections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Collections(childComplexity), true
 	case "Query.fileDownloadUrl":
 		if e.ComplexityRoot.Query.FileDownloadURL == nil {
 			break
@@ -731,7 +767,6 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("FileOrder", ec.unmarshalInputFileOrder),
 			graphql.NewInputUnmarshaler("FileWhereInput", ec.unmarshalInputFileWhereInput),
-			graphql.NewInputUnmarshaler("MetadataMatch", ec.unmarshalInputMetadataMatch),
 			graphql.NewInputUnmarshaler("MultipartUploadRequest", ec.unmarshalInputMultipartUploadRequest),
 			graphql.NewInputUnmarshaler("SaveFileInput", ec.unmarshalInputSaveFileInput),
 			graphql.NewInputUnmarshaler("UploadPartRequest", ec.unmarshalInputUploadPartRequest),
@@ -833,6 +868,22 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_Collection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Collection_name(ctx, field)
+	case "allowedContentTypes":
+		return ec.fieldContext_Collection_allowedContentTypes(ctx, field)
+	case "maxFileSize":
+		return ec.fieldContext_Collection_maxFileSize(ctx, field)
+	case "maxFilesPerRequest":
+		return ec.fieldContext_Collection_maxFilesPerRequest(ctx, field)
+	case "public":
+		return ec.fieldContext_Collection_public(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Collection", field.Name)
+}
+
 func (ec *executionContext) childFields_DownloadURL(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "url":
@@ -863,10 +914,8 @@ func (ec *executionContext) childFields_File(ctx context.Context, field graphql.
 		return ec.fieldContext_File_owner(ctx, field)
 	case "collection":
 		return ec.fieldContext_File_collection(ctx, field)
-	case "folder":
-		return ec.fieldContext_File_folder(ctx, field)
-	case "metadata":
-		return ec.fieldContext_File_metadata(ctx, field)
+	case "url":
+		return ec.fieldContext_File_url(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type File", field.Name)
 }
@@ -1473,6 +1522,121 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
+func (ec *executionContext) _Collection_name(ctx context.Context, field graphql.CollectedField, obj *files.Collection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Collection_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Collection_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Collection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Collection_allowedContentTypes(ctx context.Context, field graphql.CollectedField, obj *files.Collection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Collection_allowedContentTypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllowedContentTypes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Collection_allowedContentTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Collection", field, false, false, "String")
+}
+
+func (ec *executionContext) _Collection_maxFileSize(ctx context.Context, field graphql.CollectedField, obj *files.Collection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Collection_maxFileSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxFileSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Collection_maxFileSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Collection", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _Collection_maxFilesPerRequest(ctx context.Context, field graphql.CollectedField, obj *files.Collection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Collection_maxFilesPerRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxFilesPerRequest, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Collection_maxFilesPerRequest(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Collection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Collection_public(ctx context.Context, field graphql.CollectedField, obj *files.Collection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Collection_public(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Public, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Collection_public(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Collection", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _DownloadURL_url(ctx context.Context, field graphql.CollectedField, obj *DownloadURL) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1726,50 +1890,27 @@ func (ec *executionContext) fieldContext_File_collection(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("File", field, false, false, "String")
 }
 
-func (ec *executionContext) _File_folder(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+func (ec *executionContext) _File_url(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_File_folder(ctx, field)
+			return ec.fieldContext_File_url(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Folder, nil
+			return ec.Resolvers.File().URL(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
-func (ec *executionContext) fieldContext_File_folder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("File", field, false, false, "String")
-}
-
-func (ec *executionContext) _File_metadata(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_File_metadata(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Metadata, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v schema.Metadata) graphql.Marshaler {
-			return ec.marshalNJSON2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋschemaᚐMetadata(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_File_metadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("File", field, false, false, "JSON")
+func (ec *executionContext) fieldContext_File_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("File", field, true, true, "String")
 }
 
 func (ec *executionContext) _FileConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.FileConnection) (ret graphql.Marshaler) {
@@ -3095,6 +3236,38 @@ func (ec *executionContext) fieldContext_Query_fileDownloadUrl(ctx context.Conte
 	if fc.Args, err = ec.field_Query_fileDownloadUrl_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_collections(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_collections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Collections(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*files.Collection) graphql.Marshaler {
+			return ec.marshalNCollection2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐCollectionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_collections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Collection(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -4651,7 +4824,7 @@ func (ec *executionContext) unmarshalInputFileWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "bucket", "bucketNEQ", "bucketIn", "bucketNotIn", "bucketGT", "bucketGTE", "bucketLT", "bucketLTE", "bucketContains", "bucketHasPrefix", "bucketHasSuffix", "bucketEqualFold", "bucketContainsFold", "fileName", "fileNameNEQ", "fileNameIn", "fileNameNotIn", "fileNameGT", "fileNameGTE", "fileNameLT", "fileNameLTE", "fileNameContains", "fileNameHasPrefix", "fileNameHasSuffix", "fileNameEqualFold", "fileNameContainsFold", "originalName", "originalNameNEQ", "originalNameIn", "originalNameNotIn", "originalNameGT", "originalNameGTE", "originalNameLT", "originalNameLTE", "originalNameContains", "originalNameHasPrefix", "originalNameHasSuffix", "originalNameEqualFold", "originalNameContainsFold", "size", "sizeNEQ", "sizeIn", "sizeNotIn", "sizeGT", "sizeGTE", "sizeLT", "sizeLTE", "contentType", "contentTypeNEQ", "contentTypeIn", "contentTypeNotIn", "contentTypeGT", "contentTypeGTE", "contentTypeLT", "contentTypeLTE", "contentTypeContains", "contentTypeHasPrefix", "contentTypeHasSuffix", "contentTypeEqualFold", "contentTypeContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "owner", "ownerNEQ", "ownerIn", "ownerNotIn", "ownerGT", "ownerGTE", "ownerLT", "ownerLTE", "ownerContains", "ownerHasPrefix", "ownerHasSuffix", "ownerEqualFold", "ownerContainsFold", "collection", "collectionNEQ", "collectionIn", "collectionNotIn", "collectionGT", "collectionGTE", "collectionLT", "collectionLTE", "collectionContains", "collectionHasPrefix", "collectionHasSuffix", "collectionEqualFold", "collectionContainsFold", "folder", "folderHasPrefix", "metadata"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "bucket", "bucketNEQ", "bucketIn", "bucketNotIn", "bucketGT", "bucketGTE", "bucketLT", "bucketLTE", "bucketContains", "bucketHasPrefix", "bucketHasSuffix", "bucketEqualFold", "bucketContainsFold", "fileName", "fileNameNEQ", "fileNameIn", "fileNameNotIn", "fileNameGT", "fileNameGTE", "fileNameLT", "fileNameLTE", "fileNameContains", "fileNameHasPrefix", "fileNameHasSuffix", "fileNameEqualFold", "fileNameContainsFold", "originalName", "originalNameNEQ", "originalNameIn", "originalNameNotIn", "originalNameGT", "originalNameGTE", "originalNameLT", "originalNameLTE", "originalNameContains", "originalNameHasPrefix", "originalNameHasSuffix", "originalNameEqualFold", "originalNameContainsFold", "size", "sizeNEQ", "sizeIn", "sizeNotIn", "sizeGT", "sizeGTE", "sizeLT", "sizeLTE", "contentType", "contentTypeNEQ", "contentTypeIn", "contentTypeNotIn", "contentTypeGT", "contentTypeGTE", "contentTypeLT", "contentTypeLTE", "contentTypeContains", "contentTypeHasPrefix", "contentTypeHasSuffix", "contentTypeEqualFold", "contentTypeContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "owner", "ownerNEQ", "ownerIn", "ownerNotIn", "ownerGT", "ownerGTE", "ownerLT", "ownerLTE", "ownerContains", "ownerHasPrefix", "ownerHasSuffix", "ownerEqualFold", "ownerContainsFold", "collection", "collectionNEQ", "collectionIn", "collectionNotIn", "collectionGT", "collectionGTE", "collectionLT", "collectionLTE", "collectionContains", "collectionHasPrefix", "collectionHasSuffix", "collectionEqualFold", "collectionContainsFold"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5393,33 +5566,6 @@ func (ec *executionContext) unmarshalInputFileWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.CollectionContainsFold = data
-		case "folder":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("folder"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			if err = ec.Resolvers.FileWhereInput().Folder(ctx, &it, data); err != nil {
-				return it, err
-			}
-		case "folderHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("folderHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			if err = ec.Resolvers.FileWhereInput().FolderHasPrefix(ctx, &it, data); err != nil {
-				return it, err
-			}
-		case "metadata":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
-			data, err := ec.unmarshalOMetadataMatch2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMetadataMatchᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			if err = ec.Resolvers.FileWhereInput().Metadata(ctx, &it, data); err != nil {
-				return it, err
-			}
 		}
 	}
 	return it, nil
@@ -5437,55 +5583,6 @@ func UnmarshalFileWhereInput(ctx context.Context, raw any) (ent.FileWhereInput, 
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputMetadataMatch(ctx context.Context, obj any) (files.MetadataMatch, error) {
-	var it files.MetadataMatch
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	fieldsInOrder := [...]string{"key", "value"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "key":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Key = data
-		case "value":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
-			data, err := ec.unmarshalNString2string(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Value = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalMetadataMatch unmarshals raw into the MetadataMatch input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalMetadataMatch(ctx context.Context, raw any) (files.MetadataMatch, error) {
-	var out files.MetadataMatch
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "MetadataMatch", raw, &out)
-	return out, err
-}
-
 func (ec *executionContext) unmarshalInputMultipartUploadRequest(ctx context.Context, obj any) (files.MultipartRequest, error) {
 	var it files.MultipartRequest
 	if obj == nil {
@@ -5497,7 +5594,7 @@ func (ec *executionContext) unmarshalInputMultipartUploadRequest(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"originalName", "size", "contentType", "partChecksums", "folder", "metadata"}
+	fieldsInOrder := [...]string{"originalName", "size", "contentType", "partChecksums", "collection"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5532,20 +5629,13 @@ func (ec *executionContext) unmarshalInputMultipartUploadRequest(ctx context.Con
 				return it, err
 			}
 			it.PartChecksums = data
-		case "folder":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("folder"))
+		case "collection":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collection"))
 			data, err := ec.unmarshalOString2string(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Folder = data
-		case "metadata":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
-			data, err := ec.unmarshalOJSON2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋschemaᚐMetadata(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Metadata = data
+			it.Collection = data
 		}
 	}
 	return it, nil
@@ -5672,7 +5762,7 @@ func (ec *executionContext) unmarshalInputUploadRequest(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"originalName", "size", "contentType", "checksumSHA256", "folder", "metadata"}
+	fieldsInOrder := [...]string{"originalName", "size", "contentType", "checksumSHA256", "collection"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5707,20 +5797,13 @@ func (ec *executionContext) unmarshalInputUploadRequest(ctx context.Context, obj
 				return it, err
 			}
 			it.ChecksumSHA256 = data
-		case "folder":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("folder"))
+		case "collection":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collection"))
 			data, err := ec.unmarshalOString2string(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Folder = data
-		case "metadata":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
-			data, err := ec.unmarshalOJSON2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋschemaᚐMetadata(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Metadata = data
+			it.Collection = data
 		}
 	}
 	return it, nil
@@ -5763,6 +5846,59 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var collectionImplementors = []string{"Collection"}
+
+func (ec *executionContext) _Collection(ctx context.Context, sel ast.SelectionSet, obj *files.Collection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, collectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Collection")
+		case "name":
+			out.Values[i] = ec._Collection_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "allowedContentTypes":
+			out.Values[i] = ec._Collection_allowedContentTypes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxFileSize":
+			out.Values[i] = ec._Collection_maxFileSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxFilesPerRequest":
+			out.Values[i] = ec._Collection_maxFilesPerRequest(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "public":
+			out.Values[i] = ec._Collection_public(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var downloadURLImplementors = []string{"DownloadURL"}
 
@@ -5858,14 +5994,9 @@ func (ec *executionContext) _File(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "folder":
-			out.Values[i] = ec._File_folder(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "metadata":
-			out.Values[i] = ec._File_metadata(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+		case "url":
+			out.Values[i] = ec._File_url(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -6402,6 +6533,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_fileDownloadUrl(ctx, field)
+				})
+		case "collections":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_collections(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -6966,6 +7103,30 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNCollection2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐCollectionᚄ(ctx context.Context, sel ast.SelectionSet, v []*files.Collection) graphql.Marshaler {
+	ret := marshalInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCollection2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐCollection(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCollection2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐCollection(ctx context.Context, sel ast.SelectionSet, v *files.Collection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Collection!")
+		return graphql.Null
+	}
+	return ec._Collection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCursor2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[uuid.UUID], error) {
 	res, err := scalar.UnmarshalCursor(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -7134,29 +7295,6 @@ func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.Sel
 	return res
 }
 
-func (ec *executionContext) unmarshalNJSON2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋschemaᚐMetadata(ctx context.Context, v any) (schema.Metadata, error) {
-	res, err := scalar.UnmarshalMetadata(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNJSON2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋschemaᚐMetadata(ctx context.Context, sel ast.SelectionSet, v schema.Metadata) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "JSON!")
-		return graphql.Null
-	}
-	_ = sel
-	res := scalar.MarshalMetadata(v)
-	if res == graphql.Null {
-		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
-	}
-	return res
-}
-
-func (ec *executionContext) unmarshalNMetadataMatch2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMetadataMatch(ctx context.Context, v any) (*files.MetadataMatch, error) {
-	res, err := ec.unmarshalInputMetadataMatch(ctx, v)
-	return &res, graphql.ErrorOnPath(ctx, err)
-}
-
 func (ec *executionContext) marshalNMultipartUpload2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMultipartUploadᚄ(ctx context.Context, sel ast.SelectionSet, v []*files.MultipartUpload) graphql.Marshaler {
 	ret := marshalInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -7263,6 +7401,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -7761,41 +7928,6 @@ func (ec *executionContext) marshalOInt642ᚖint64(ctx context.Context, sel ast.
 	_ = ctx
 	res := scalar.MarshalInt64(*v)
 	return res
-}
-
-func (ec *executionContext) unmarshalOJSON2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋschemaᚐMetadata(ctx context.Context, v any) (schema.Metadata, error) {
-	if v == nil {
-		return nil, nil
-	}
-	res, err := scalar.UnmarshalMetadata(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOJSON2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋschemaᚐMetadata(ctx context.Context, sel ast.SelectionSet, v schema.Metadata) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	_ = sel
-	_ = ctx
-	res := scalar.MarshalMetadata(v)
-	return res
-}
-
-func (ec *executionContext) unmarshalOMetadataMatch2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMetadataMatchᚄ(ctx context.Context, v any) ([]*files.MetadataMatch, error) {
-	if v == nil {
-		return nil, nil
-	}
-	vSlice := graphql.CoerceList(v)
-	var err error
-	res := make([]*files.MetadataMatch, len(vSlice))
-	for i := range vSlice {
-		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNMetadataMatch2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMetadataMatch(ctx, vSlice[i])
-		if err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
 }
 
 func (ec *executionContext) marshalONode2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v ent.Noder) graphql.Marshaler {

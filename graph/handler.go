@@ -106,6 +106,9 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 		problems := make([]map[string]string, len(invalid.Problems))
 		for i, p := range invalid.Problems {
 			problems[i] = map[string]string{"field": p.Field, "message": p.Message}
+			if p.Rule != "" { // a collection's rule refused it
+				problems[i]["rule"], problems[i]["collection"] = p.Rule, p.Collection
+			}
 		}
 		e := withCode(gqlErr, CodeBadUserInput, invalid.Error())
 		e.Extensions["problems"] = problems

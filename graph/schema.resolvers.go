@@ -13,6 +13,11 @@ import (
 	"github.com/google/uuid"
 )
 
+// URL is the resolver for the url field.
+func (r *fileResolver) URL(ctx context.Context, obj *ent.File) (*string, error) {
+	return r.FileService.PublicURL(obj), nil
+}
+
 // CreateUploadUrls is the resolver for the createUploadUrls field.
 func (r *mutationResolver) CreateUploadUrls(ctx context.Context, files []*files.UploadRequest) ([]*files.UploadURL, error) {
 	return r.FileService.CreateUploadURLs(ctx, files)
@@ -37,24 +42,14 @@ func (r *queryResolver) FileDownloadURL(ctx context.Context, id uuid.UUID) (*Dow
 	return &DownloadURL{URL: req.URL, ExpiresAt: req.ExpiresAt}, nil
 }
 
+// Collections is the resolver for the collections field.
+func (r *queryResolver) Collections(ctx context.Context) ([]*files.Collection, error) {
+	return r.FileService.Collections(), nil
+}
+
 // Headers is the resolver for the headers field.
 func (r *uploadURLResolver) Headers(ctx context.Context, obj *files.UploadURL) ([]*HTTPHeader, error) {
 	return apiHeaders(obj.Header), nil
-}
-
-// Folder is the resolver for the folder field.
-func (r *fileWhereInputResolver) Folder(ctx context.Context, obj *ent.FileWhereInput, data *string) error {
-	return files.FilterFolder(obj, data)
-}
-
-// FolderHasPrefix is the resolver for the folderHasPrefix field.
-func (r *fileWhereInputResolver) FolderHasPrefix(ctx context.Context, obj *ent.FileWhereInput, data *string) error {
-	return files.FilterFolderHasPrefix(obj, data)
-}
-
-// Metadata is the resolver for the metadata field.
-func (r *fileWhereInputResolver) Metadata(ctx context.Context, obj *ent.FileWhereInput, data []*files.MetadataMatch) error {
-	return files.FilterMetadata(obj, data)
 }
 
 // Mutation returns MutationResolver implementation.

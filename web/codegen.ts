@@ -26,7 +26,6 @@ const config: CodegenConfig = {
           Int64: 'number',
           Time: 'string',
           ID: 'string',
-          JSON: 'Record<string, string>',
         },
       },
     },

@@ -51,7 +51,20 @@ type plainLists struct {
 
 func (*plainLists) Name() string { return "plainlists" }
 
+// inMemory are the objects whose resolvers only compute from the object,
+// in memory (File.url: a base URL and the key): they run on the caller's
+// goroutine, as a mutation's fields do, so a page of files stays a plain
+// list. A resolver that waits on I/O must not be added to them.
+var inMemory = []string{"File"}
+
 func (p *plainLists) GenerateCode(data *codegen.Data) error {
+	for _, name := range inMemory {
+		obj := data.Objects.ByName(name)
+		if obj == nil {
+			return fmt.Errorf("graph/codegen: no object %s to resolve in memory", name)
+		}
+		obj.DisableConcurrency = true
+	}
 	p.funcs = map[string]bool{}
 	for _, t := range data.ReferencedTypes {
 		if t.IsSlice() && !t.IsScalar() && plain(data, t.Definition, map[string]bool{}) {

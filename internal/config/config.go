@@ -65,6 +65,11 @@ type Config struct {
 	DiskMinFree int64
 	// DiskPuts bounds the PUTs disk storage has in flight.
 	DiskPuts DiskPuts
+	// CollectionsFile is the path Collections were read from; "" for none.
+	CollectionsFile string
+	// Collections are the upload profiles beside DefaultCollection, in the
+	// file's order.
+	Collections []Collection
 }
 
 // DiskPuts bounds the PUTs (whole objects and parts) disk storage streams
@@ -123,6 +128,9 @@ type S3 struct {
 	Region         string
 	ForcePathStyle bool
 	SetBucketCORS  bool
+	// PublicBaseURL, followed by a key, is the unsigned URL of a public
+	// file; it ends in a slash. Default: the bucket's own URL.
+	PublicBaseURL string
 }
 
 // Setting is one environment variable: its name, default, help text (main
@@ -161,6 +169,7 @@ var Settings = []Setting{
 	{"S3_REGION", "us-east-1", "bucket region", field(text, func(c *Config) *string { return &c.S3.Region })},
 	{"S3_FORCE_PATH_STYLE", "false", "address the bucket as endpoint/bucket (most S3-compatible stores need this)", field(boolean, func(c *Config) *bool { return &c.S3.ForcePathStyle })},
 	{"S3_SET_BUCKET_CORS", "false", "at startup, put a CORS rule for CORS_ALLOWED_ORIGINS on the bucket", field(boolean, func(c *Config) *bool { return &c.S3.SetBucketCORS })},
+	{"S3_PUBLIC_BASE_URL", "", "URL that, followed by an object key, serves public collections' files unsigned (a CDN, or the bucket's own URL, the default); see the README's bucket policy", field(publicBaseURL, func(c *Config) *string { return &c.S3.PublicBaseURL })},
 	{"PUBLIC_URL", "", "base URL clients reach this server at, for disk-storage URLs; default http://ADDR", field(publicURL, func(c *Config) *string { return &c.PublicURL })},
 	{"STORAGE_SIGNING_KEY", "", "hex key (32+ bytes) signing disk-storage URLs; default: made once and kept in DATA_DIR", field(hexKey, func(c *Config) *[]byte { return &c.StorageSigningKey })},
 	{"UPLOAD_URL_TTL", "15m", "how long an upload URL stays valid", field(duration(time.Second, "15m"), func(c *Config) *time.Duration { return &c.UploadURLTTL })},
@@ -183,6 +192,7 @@ var Settings = []Setting{
 	{"AUTH_MAX_TOKEN_AGE", "24h", "longest lifetime a token may have, from its iat (or now, when it has none or one in the future) to its exp; 0 for no bound", field(duration(0, "24h"), func(c *Config) *time.Duration { return &c.Auth.MaxTokenAge })},
 	{"AUTH_DISABLED", "false", "with no AUTH_JWKS_URL or AUTH_JWT_SECRET, allow development mode (one local user) on a non-loopback ADDR", field(boolean, func(c *Config) *bool { return &c.Auth.Disabled })},
 	{"ALLOWED_CONTENT_TYPES", "", "comma-separated media types or type/* patterns that may be uploaded, e.g. image/*,application/pdf; empty allows all", list(mediaRange, func(c *Config) *[]string { return &c.Limits.AllowedContentTypes })},
+	{"COLLECTIONS_FILE", "", "path of a YAML (or JSON) file of collections: upload profiles with their own content types, size and count limits, and public files; empty for only the default collection", field(text, func(c *Config) *string { return &c.CollectionsFile })},
 	{"USER_QUOTA_BYTES", "0", "bytes each user may hold, saved and pending together (size syntax as MAX_UPLOAD_SIZE); 0 for no quota", field(ParseSize, func(c *Config) *int64 { return &c.Limits.UserQuotaBytes })},
 	{"MAX_PENDING_UPLOADS", "1000", "uploads a user may have issued and not yet saved", field(positive, func(c *Config) *int { return &c.Limits.MaxPendingUploads })},
 	{"GRAPHQL_INTROSPECTION", "", "true or false; default true in development mode, false otherwise", field(optionalBool, func(c *Config) *bool { return &c.GraphQL.Introspection })},
@@ -235,6 +245,18 @@ func (c *Config) crossCheck(set func(name string) bool, bad func(name, format st
 	if c.MaxUploadSize > MaxObjectSize {
 		bad("MAX_UPLOAD_SIZE", "%d bytes is over 5TiB, the largest object S3 keeps", c.MaxUploadSize)
 	}
+	if c.S3.Bucket != "" && c.S3.PublicBaseURL == "" {
+		c.S3.PublicBaseURL = bucketURL(c.S3)
+	}
+	if c.CollectionsFile != "" {
+		// After MAX_UPLOAD_SIZE and ALLOWED_CONTENT_TYPES, which the
+		// collections may only tighten.
+		cs, err := loadCollections(c.CollectionsFile, c.MaxUploadSize, c.Limits.AllowedContentTypes)
+		for _, e := range unjoin(err) {
+			bad("COLLECTIONS_FILE", "%v", e)
+		}
+		c.Collections = cs
+	}
 	if c.S3.SetBucketCORS && len(c.CORSAllowedOrigins) == 0 {
 		bad("S3_SET_BUCKET_CORS", "needs CORS_ALLOWED_ORIGINS")
 	}
@@ -253,6 +275,38 @@ func (c *Config) crossCheck(set func(name string) bool, bad func(name, format st
 	} else if c.GraphQL.Introspection && c.GraphQL.TrustedDocuments != "" {
 		bad("GRAPHQL_INTROSPECTION", "cannot be true with GRAPHQL_TRUSTED_DOCUMENTS: introspection is not among the trusted documents")
 	}
+}
+
+// unjoin lists the errors errors.Join joined, so each is reported as a line
+// of its own naming the setting.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err != nil {
+		return []error{err}
+	}
+	return nil
+}
+
+// bucketURL is the bucket's own URL, where its objects are readable
+// without a signature if its policy allows it: path style under an
+// endpoint, virtual-hosted otherwise (as the SDK addresses it).
+func bucketURL(s S3) string {
+	if s.Endpoint == "" {
+		return "https://" + s.Bucket + ".s3." + s.Region + ".amazonaws.com/"
+	}
+	u, err := url.Parse(s.Endpoint)
+	if err != nil {
+		return ""
+	}
+	if s.ForcePathStyle {
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/" + s.Bucket + "/"
+	} else {
+		u.Host = s.Bucket + "." + u.Host
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/"
+	}
+	return u.String()
 }
 
 // MetricsOnAPI reports whether /metrics is served on the API's listener
@@ -429,6 +483,21 @@ func httpURL(s string) (string, error) {
 		return s, fmt.Errorf("%q is not an http(s) URL", s)
 	}
 	return s, nil
+}
+
+// publicBaseURL is an http(s) URL ending in a slash, so that a key can
+// follow it.
+func publicBaseURL(s string) (string, error) {
+	if s == "" {
+		return s, nil
+	}
+	if _, err := httpURL(s); err != nil {
+		return s, err
+	}
+	if u, _ := url.Parse(s); u.RawQuery != "" || u.Fragment != "" {
+		return s, fmt.Errorf("%q must not have a query or fragment: keys are appended to it", s)
+	}
+	return strings.TrimRight(s, "/") + "/", nil
 }
 
 // publicURL is an http(s) URL without a trailing slash; empty is filled

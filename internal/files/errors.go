@@ -29,6 +29,11 @@ func (e *LimitError) Error() string { return e.Message }
 type Problem struct {
 	Field   string // a path into the input, such as files[2].size
 	Message string
+	// Rule and Collection name the rule of a collection that refused the
+	// input (maxFileSize, allowedContentTypes, maxFilesPerRequest, or
+	// collection for an unknown one) and the collection; empty otherwise.
+	Rule       string
+	Collection string
 }
 
 // InvalidError lists everything wrong with a request, so a client can fix
@@ -57,6 +62,11 @@ type problems []Problem
 
 func (ps *problems) add(field, format string, args ...any) {
 	*ps = append(*ps, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// addRule adds a problem a collection's rule found.
+func (ps *problems) addRule(field, rule, collection, format string, args ...any) {
+	*ps = append(*ps, Problem{Field: field, Message: fmt.Sprintf(format, args...), Rule: rule, Collection: collection})
 }
 
 func (ps problems) err() error {

@@ -16,9 +16,7 @@
 //   - save.go: saving what was uploaded; save_parts.go completes uploads
 //     in parts
 //   - abort.go: giving up a pending upload
-//   - attributes.go: a file's folder and metadata, and their rules
-//   - read.go: listing (where.go checks filters, filter.go adds the
-//     folder and metadata ones), downloading
+//   - read.go: listing (where.go checks filters), downloading
 //   - delete.go: deleting a saved file
 //   - sweep.go: removing what expired and finishing interrupted deletes
 //   - reconcile.go: comparing the store with the database
@@ -47,6 +45,9 @@ type Options struct {
 	DownloadURLTTL time.Duration
 	MaxUploadSize  int64
 	Limits         Limits
+	// Collections are the operator's upload profiles beside
+	// DefaultCollection; what one leaves out, the global limits give.
+	Collections []Collection
 	// SaveWindow is how long after its URL expires an upload may be saved.
 	SaveWindow time.Duration
 	// DeleteGrace is how long a delete may take before the sweeper takes
@@ -90,6 +91,9 @@ type Service struct {
 	cfg    Options
 	log    *slog.Logger
 
+	collections []*Collection // DefaultCollection first
+	byName      map[string]*Collection
+
 	storageSeen atomic.Int64 // unix nanos of the last answer from storage
 	completing  keyLock      // uploads in parts being completed, by key
 }
@@ -106,7 +110,9 @@ func New(db *ent.Client, usages Usages, store storage.Store, cfg Options, log *s
 		cfg.Outbox = noOutbox{}
 	}
 	db.File.Intercept(ent.InterceptFunc(countFromUsage))
-	return &Service{db: db, usages: usages, store: store, cfg: cfg, log: log}
+	s := &Service{db: db, usages: usages, store: store, cfg: cfg, log: log}
+	s.collections, s.byName = collections(cfg)
+	return s
 }
 
 // visibleToCaller returns the caller and what of the files they may see: their own

@@ -101,17 +101,16 @@ func (s *Service) issueUploads(ctx context.Context, reqs []*UploadRequest, kind 
 	creates := make([]*ent.UploadCreate, len(valid))
 	var bytes int64
 	for i, r := range valid {
-		key := NewKey(r.OriginalName)
+		key := s.byName[r.Collection].newKey(r.OriginalName)
 		creates[i] = s.db.Upload.Create().
 			SetFileName(key).
 			SetOriginalName(r.OriginalName).
 			SetSize(r.Size).
 			SetContentType(r.ContentType).
 			SetChecksumSha256(r.ChecksumSHA256).
-			SetFolder(r.Folder).
-			SetMetadata(r.Metadata).
 			SetExpiresAt(expires).
-			SetOwner(user.ID)
+			SetOwner(user.ID).
+			SetCollection(r.Collection)
 		rows[i] = issued{UploadRequest: r, key: key, expires: expires, row: creates[i]}
 		bytes += r.Size
 	}

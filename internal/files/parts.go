@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/filegraph/filegraph/ent"
-	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/internal/auth"
 	"github.com/filegraph/filegraph/internal/storage"
@@ -38,10 +37,9 @@ func (e notFound) Is(target error) bool { return target == ErrNotFound }
 type MultipartRequest struct {
 	OriginalName  string
 	Size          int64
-	ContentType   string          // optional
-	PartChecksums *bool           // optional
-	Folder        string          // optional: "" is the root
-	Metadata      schema.Metadata // optional
+	ContentType   string // optional
+	PartChecksums *bool  // optional
+	Collection    string // optional: DefaultCollection
 }
 
 // MultipartUpload is an issued upload in parts.
@@ -111,7 +109,7 @@ func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartR
 	asUploads := make([]*UploadRequest, len(reqs))
 	for i, r := range reqs {
 		if r != nil {
-			asUploads[i] = &UploadRequest{OriginalName: r.OriginalName, Size: r.Size, ContentType: r.ContentType, Folder: r.Folder, Metadata: r.Metadata}
+			asUploads[i] = &UploadRequest{OriginalName: r.OriginalName, Size: r.Size, ContentType: r.ContentType, Collection: r.Collection}
 		}
 	}
 	var out []*MultipartUpload

@@ -39,9 +39,6 @@ type MissingFile struct {
 	Owner    string
 }
 
-// keyPrefix is where NewKey puts every object.
-const keyPrefix = "files/"
-
 // Reconcile compares storage with the database. With fix it deletes the
 // orphaned objects, and the rows of files whose objects are gone (there is
 // nothing left to download; the row only promises a file that is not
@@ -59,17 +56,21 @@ func (s *Service) Reconcile(ctx context.Context, fix bool) (r *Reconciliation, e
 		return nil, errors.New("reconcile: this storage cannot list its objects")
 	}
 	objects := map[string]bool{}
-	if err := lister.List(ctx, keyPrefix, func(key string) error { objects[key] = true; return nil }); err != nil {
-		return nil, storageError("listing objects", err)
+	for _, prefix := range keyPrefixes {
+		if err := lister.List(ctx, prefix, func(key string) error { objects[key] = true; return nil }); err != nil {
+			return nil, storageError("listing objects", err)
+		}
 	}
 	var inProgress []storage.MultipartUpload
 	if ml, ok := s.store.(storage.MultipartLister); ok {
-		err := ml.ListMultipart(ctx, keyPrefix, func(u storage.MultipartUpload) error {
-			inProgress = append(inProgress, u)
-			return nil
-		})
-		if err != nil {
-			return nil, storageError("listing uploads in parts", err)
+		for _, prefix := range keyPrefixes {
+			err := ml.ListMultipart(ctx, prefix, func(u storage.MultipartUpload) error {
+				inProgress = append(inProgress, u)
+				return nil
+			})
+			if err != nil {
+				return nil, storageError("listing uploads in parts", err)
+			}
 		}
 	}
 	files, err := s.db.File.Query().All(ctx)

@@ -1,17 +1,13 @@
 package files
 
 import (
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"mime"
 	"path"
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/filegraph/filegraph/ent/schema"
 )
 
 const (
@@ -32,10 +28,9 @@ const (
 type UploadRequest struct {
 	OriginalName   string
 	Size           int64
-	ContentType    string          // optional
-	ChecksumSHA256 string          // optional, base64
-	Folder         string          // optional: "" is the root
-	Metadata       schema.Metadata // optional
+	ContentType    string // optional
+	ChecksumSHA256 string // optional, base64
+	Collection     string // optional: DefaultCollection
 }
 
 // checkName reports what is wrong with an original name, or "".
@@ -126,11 +121,8 @@ func (s *Service) validateUploads(reqs []*UploadRequest) ([]UploadRequest, error
 		if msg := checkName(r.OriginalName); msg != "" {
 			ps.add(field+".originalName", "%s", msg)
 		}
-		switch {
-		case r.Size < 1:
+		if r.Size < 1 {
 			ps.add(field+".size", "must be at least 1 byte, got %d", r.Size)
-		case r.Size > s.cfg.MaxUploadSize:
-			ps.add(field+".size", "%d bytes is over the limit of %d bytes by %d", r.Size, s.cfg.MaxUploadSize, r.Size-s.cfg.MaxUploadSize)
 		}
 		var ct string
 		ok := len(r.ContentType) <= MaxContentTypeBytes
@@ -144,39 +136,24 @@ func (s *Service) validateUploads(reqs []*UploadRequest) ([]UploadRequest, error
 			ps.add(field+".contentType", "is %d bytes long once normalized, at most %d are allowed", len(ct), MaxContentTypeBytes)
 		case !ok:
 			ps.add(field+".contentType", "%q is not a media type such as image/png", r.ContentType)
-		case !allowedType(ct, s.cfg.Limits.AllowedContentTypes):
-			ps.add(field+".contentType", "%q is not allowed; allowed are %s", ct, strings.Join(s.cfg.Limits.AllowedContentTypes, ", "))
+			ct = "" // nothing for the collection's rules to check
 		}
 		if r.ChecksumSHA256 != "" && !validChecksum(r.ChecksumSHA256) {
 			ps.add(field+".checksumSHA256", "must be the base64 encoding of a 32-byte SHA-256 digest")
 		}
-		folder, msg := normalizeFolder(r.Folder)
-		if msg != "" {
-			ps.add(field+".folder", "%s", msg)
+		out[i] = UploadRequest{OriginalName: r.OriginalName, Size: r.Size, ContentType: ct, ChecksumSHA256: r.ChecksumSHA256, Collection: r.Collection}
+	}
+	// The collection's rules (the global ones for the default collection):
+	// size, type, and how many files of it one call may name.
+	for i, c := range s.checkCollections(&ps, out) {
+		if c != nil {
+			out[i].Collection = c.Name
 		}
-		ps.checkMetadata(field+".metadata", r.Metadata)
-		meta := r.Metadata
-		if meta == nil {
-			meta = schema.Metadata{}
-		}
-		out[i] = UploadRequest{OriginalName: r.OriginalName, Size: r.Size, ContentType: ct, ChecksumSHA256: r.ChecksumSHA256, Folder: folder, Metadata: meta}
 	}
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
 	return out, nil
-}
-
-// NewKey makes an object key for a file called name: a random 128-bit id
-// (never the client's name, so equal names never collide and keys reveal
-// nothing) plus the name's extension when it is short and plain, which keeps
-// the bucket readable for operators.
-func NewKey(name string) string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return "files/" + hex.EncodeToString(b[:]) + safeExt(name)
 }
 
 func safeExt(name string) string {

@@ -128,6 +128,8 @@ func startEnv(t testing.TB, backend string, proxied bool, settings []string, ext
 		store, err := s3store.New(ctx, s3store.Config{
 			Bucket: bucket, Region: s3srv.Region, Endpoint: s3URL.String(),
 			ForcePathStyle: true, Credentials: s3srv.Credentials(),
+			// The bucket's own URL, as config makes it by default.
+			PublicBaseURL: s3URL.String() + "/" + bucket + "/",
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -129,6 +129,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		observed = s.Metrics.Store(store, s.tracer())
 	}
 	s.Files = files.New(db.Ent, db.Usages, observed, fopts, log)
+	if cfg.CollectionsFile != "" {
+		names := make([]string, len(cfg.Collections))
+		for i, c := range cfg.Collections {
+			names[i] = c.Name
+		}
+		log.Info("files.collections", "file", cfg.CollectionsFile, "collections", names)
+	}
 	if revocable {
 		// Its URLs stop working once their upload is saved, deleted or swept.
 		gate.SetPutGate(s.Files.PutGate)
@@ -172,13 +179,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	var exts []graphql.HandlerExtension
 	if !s.bare {
-		// Operation names take metric labels (100 at most) only from
-		// callers with a token, or from the trusted documents' list.
-		named := func(ctx context.Context) bool { _, err := auth.FromContext(ctx); return err == nil }
-		if trusted != nil {
-			named = nil
-		}
-		exts = append(exts, s.Metrics.GraphQL(s.tracer(), named))
+		exts = append(exts, s.Metrics.GraphQL(s.tracer()))
 	}
 	api := graph.NewHandler(svc, graph.Limits{
 		Introspection: cfg.GraphQL.Introspection,
@@ -272,12 +273,25 @@ func FilesOptions(cfg config.Config) files.Options {
 			UserQuotaBytes:      cfg.Limits.UserQuotaBytes,
 			MaxPendingUploads:   cfg.Limits.MaxPendingUploads,
 		},
+		Collections:     collections(cfg.Collections),
 		SaveWindow:      cfg.UploadSaveWindow,
 		DeleteGrace:     2 * cfg.RequestTimeout,
 		ClockSkew:       time.Minute,
 		PartSize:        cfg.PartSize,
 		MultipartWindow: cfg.MultipartUploadWindow,
 	}
+}
+
+// collections maps COLLECTIONS_FILE's collections onto the rules'.
+func collections(cs []config.Collection) []files.Collection {
+	out := make([]files.Collection, len(cs))
+	for i, c := range cs {
+		out[i] = files.Collection{Name: c.Name, AllowedContentTypes: c.AllowedContentTypes, MaxFileSize: c.MaxFileSize, Public: c.Public}
+		if c.MaxFilesPerRequest > 0 {
+			out[i].MaxFilesPerRequest = &c.MaxFilesPerRequest
+		}
+	}
+	return out
 }
 
 // withTimeout bounds each request: database and storage calls give up when
@@ -299,6 +313,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (storag
 			Region:         cfg.S3.Region,
 			Endpoint:       cfg.S3.Endpoint,
 			ForcePathStyle: cfg.S3.ForcePathStyle,
+			PublicBaseURL:  cfg.S3.PublicBaseURL,
 		})
 		if err != nil {
 			return nil, err

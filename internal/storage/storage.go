@@ -57,6 +57,11 @@ type Store interface {
 	// MaxPutSize is the most the store takes in one single PUT (S3: 5 GiB),
 	// so larger files must go in parts; 0 for no limit.
 	MaxPutSize() int64
+	// PublicURL returns the stable, unsigned URL of key, which is under
+	// PublicPrefix, or "" when the store knows of none. diskstore serves
+	// such keys itself; s3store is told where the bucket (or a CDN before
+	// it) is readable.
+	PublicURL(key string) string
 
 	Lister          // its keys, for reconcile
 	Multipart       // uploads in parts
@@ -91,6 +96,11 @@ type Pending struct {
 	// PUTs in flight per user counts it against them. Keys do not say.
 	Owner string
 }
+
+// PublicPrefix is where keys readable by anyone, without a signature, live:
+// diskstore serves them as they are, and on S3 a bucket policy grants
+// s3:GetObject on exactly this prefix (see the README).
+const PublicPrefix = "public/"
 
 // Lister enumerates a store's keys, for `filegraph reconcile`.
 type Lister interface {

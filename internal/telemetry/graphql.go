@@ -18,18 +18,11 @@ import (
 // name, type and outcome, and counts their errors by extensions.code. With
 // a tracer provider it also makes a span per operation, and one per
 // resolver: the fields that call the files service, which do the I/O.
-//
-// named says whether a request may give a new operation name a label of
-// its own (an authenticated caller's, or any under trusted documents);
-// other requests get a name only once such a request gave it one, so that
-// anyone without a token cannot take the labels (nil: every request may).
-func (m *Metrics) GraphQL(tp trace.TracerProvider, named func(context.Context) bool) graphql.HandlerExtension {
-	o := operations{m: m, named: named}
+func (m *Metrics) GraphQL(tp trace.TracerProvider) graphql.HandlerExtension {
 	if tp == nil {
-		return o
+		return operations{m: m}
 	}
-	o.tracer = tp.Tracer(scope)
-	return tracedOperations{o}
+	return tracedOperations{operations{m: m, tracer: tp.Tracer(scope)}}
 }
 
 // maxOperationNames bounds the operation label: names come from clients,
@@ -38,7 +31,6 @@ const maxOperationNames = 100
 
 type operations struct {
 	m      *Metrics
-	named  func(context.Context) bool
 	tracer trace.Tracer // nil: no spans
 }
 
@@ -59,7 +51,7 @@ func (o operations) InterceptResponse(ctx context.Context, next graphql.Response
 			start = oc.Stats.OperationStart // includes reading and parsing
 		}
 		if op := oc.Operation; op != nil {
-			name, typ = o.m.gqlNames.label(operationName(op), o.named == nil || o.named(ctx)), string(op.Operation)
+			name, typ = o.m.gqlNames.label(operationName(op)), string(op.Operation)
 		}
 	}
 	var span trace.Span
@@ -136,9 +128,7 @@ type names struct {
 	seen  map[string]bool
 }
 
-// label is name's label: name itself if it has one, or if add and there is
-// room for it; "other" otherwise.
-func (n *names) label(name string, add bool) string {
+func (n *names) label(name string) string {
 	if name == "" {
 		return "anonymous"
 	}
@@ -150,9 +140,6 @@ func (n *names) label(name string, add bool) string {
 	n.mu.RUnlock()
 	if ok {
 		return name
-	}
-	if !add {
-		return "other"
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -151,6 +151,9 @@ func (s *store) Ping(ctx context.Context) error {
 // MaxPutSize forwards a constant: nothing to measure.
 func (s *store) MaxPutSize() int64 { return s.inner.MaxPutSize() }
 
+// PublicURL forwards a string made in memory: nothing to measure.
+func (s *store) PublicURL(key string) string { return s.inner.PublicURL(key) }
+
 func (s *store) List(ctx context.Context, prefix string, fn func(key string) error) error {
 	ctx, op := s.begin(ctx, &s.list, prefix)
 	err := s.inner.List(ctx, prefix, fn)

@@ -64,9 +64,9 @@ func TestStoreCountsEveryCall(t *testing.T) {
 		}},
 		{"abort_multipart", "ok", func() error { return s.AbortMultipart(ctx, key, id) }},
 	}
-	// Bucket and MaxPutSize return what the store was made with: nothing
-	// to count.
-	if n := reflect.TypeFor[storage.Store]().NumMethod() - 2; len(calls) != n {
+	// Bucket, MaxPutSize and PublicURL return what the store was made
+	// with: nothing to count.
+	if n := reflect.TypeFor[storage.Store]().NumMethod() - 3; len(calls) != n {
 		t.Fatalf("the test calls %d methods; storage.Store has %d that reach the store", len(calls), n)
 	}
 	for _, c := range calls {
@@ -102,20 +102,14 @@ func TestStoreCountsEveryCall(t *testing.T) {
 func TestOperationLabelsAreBounded(t *testing.T) {
 	var n names
 	n.limit = 3
-	// A request that may not add a name gets only names already given.
-	if got := n.label("Op0", false); got != "other" {
-		t.Errorf("label(Op0) without adding = %q, want other", got)
-	}
 	for i := range 3 {
-		if got := n.label(fmt.Sprint("Op", i), true); got != fmt.Sprint("Op", i) {
+		if got := n.label(fmt.Sprint("Op", i)); got != fmt.Sprint("Op", i) {
 			t.Errorf("label %d = %q", i, got)
 		}
 	}
 	for name, want := range map[string]string{"Op1": "Op1", "Op9": "other", "": "anonymous", string(make([]byte, 65)): "other"} {
-		for _, add := range []bool{true, false} {
-			if got := n.label(name, add); got != want {
-				t.Errorf("label(%.10q, %v) = %q, want %q", name, add, got, want)
-			}
+		if got := n.label(name); got != want {
+			t.Errorf("label(%.10q) = %q, want %q", name, got, want)
 		}
 	}
 }

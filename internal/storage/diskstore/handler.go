@@ -38,6 +38,10 @@ func (s *Store) Handler() http.Handler {
 			}
 			s.put(w, r, key)
 		case http.MethodGet, http.MethodHead:
+			if isPublicGet(r, key) {
+				s.getPublic(w, r, key)
+				return
+			}
 			s.get(w, r, key)
 		default:
 			w.Header().Set("Allow", "GET, HEAD, PUT")

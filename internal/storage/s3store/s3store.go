@@ -50,6 +50,10 @@ type Config struct {
 	// Credentials overrides the SDK's default chain (environment, shared
 	// files, instance roles); nil uses the chain.
 	Credentials aws.CredentialsProvider
+	// PublicBaseURL, followed by a key under storage.PublicPrefix, reads
+	// the object without a signature (the bucket's policy allows it, or a
+	// CDN in front); empty: the store names no public URLs.
+	PublicBaseURL string
 }
 
 // Store is a storage.Store on one S3 bucket.
@@ -62,6 +66,8 @@ type Store struct {
 	// listings that take several pages.
 	pageSize int32
 	now      func() time.Time // signing time; tests run it behind to get expired URLs
+	// publicBase is Config.PublicBaseURL.
+	publicBase string
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -129,7 +135,7 @@ func newStore(ctx context.Context, cfg Config, now func() time.Time) (*Store, er
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
-	s := &Store{bucket: cfg.Bucket, client: client, now: now}
+	s := &Store{bucket: cfg.Bucket, client: client, now: now, publicBase: cfg.PublicBaseURL}
 	s.presign = s3.NewPresignClient(client, func(o *s3.PresignOptions) {
 		// As the SDK's default presigner: S3 paths are escaped once.
 		signer := v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true })
