@@ -10,6 +10,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/google/uuid"
 )
 
@@ -34,6 +35,10 @@ type File struct {
 	Owner string `json:"owner,omitempty"`
 	// The collection whose rules the file was uploaded under.
 	Collection string `json:"collection,omitempty"`
+	// The folder the file is in, a/b/c; "" is the root.
+	Folder string `json:"folder,omitempty"`
+	// The app's own string pairs, as given; {} when none.
+	Metadata schema.Metadata `json:"metadata,omitempty"`
 	// DeletedAt holds the value of the "deleted_at" field.
 	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
 	selectValues sql.SelectValues
@@ -44,9 +49,11 @@ func (*File) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case file.FieldMetadata:
+			values[i] = new(schema.Metadata)
 		case file.FieldSize:
 			values[i] = new(sql.NullInt64)
-		case file.FieldBucket, file.FieldFileName, file.FieldOriginalName, file.FieldContentType, file.FieldOwner, file.FieldCollection:
+		case file.FieldBucket, file.FieldFileName, file.FieldOriginalName, file.FieldContentType, file.FieldOwner, file.FieldCollection, file.FieldFolder:
 			values[i] = new(sql.NullString)
 		case file.FieldCreatedAt, file.FieldDeletedAt:
 			values[i] = new(sql.NullTime)
@@ -121,6 +128,18 @@ func (_m *File) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Collection = value.String
 			}
+		case file.FieldFolder:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field folder", values[i])
+			} else if value.Valid {
+				_m.Folder = value.String
+			}
+		case file.FieldMetadata:
+			if value, ok := values[i].(*schema.Metadata); !ok {
+				return fmt.Errorf("unexpected type %T for field metadata", values[i])
+			} else if value != nil {
+				_m.Metadata = *value
+			}
 		case file.FieldDeletedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field deleted_at", values[i])
@@ -187,6 +206,12 @@ func (_m *File) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("collection=")
 	builder.WriteString(_m.Collection)
+	builder.WriteString(", ")
+	builder.WriteString("folder=")
+	builder.WriteString(_m.Folder)
+	builder.WriteString(", ")
+	builder.WriteString("metadata=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Metadata))
 	builder.WriteString(", ")
 	if v := _m.DeletedAt; v != nil {
 		builder.WriteString("deleted_at=")

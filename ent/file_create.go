@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/google/uuid"
 )
 
@@ -85,6 +86,26 @@ func (_c *FileCreate) SetNillableCollection(v *string) *FileCreate {
 	return _c
 }
 
+// SetFolder sets the "folder" field.
+func (_c *FileCreate) SetFolder(v string) *FileCreate {
+	_c.mutation.SetFolder(v)
+	return _c
+}
+
+// SetNillableFolder sets the "folder" field if the given value is not nil.
+func (_c *FileCreate) SetNillableFolder(v *string) *FileCreate {
+	if v != nil {
+		_c.SetFolder(*v)
+	}
+	return _c
+}
+
+// SetMetadata sets the "metadata" field.
+func (_c *FileCreate) SetMetadata(v schema.Metadata) *FileCreate {
+	_c.mutation.SetMetadata(v)
+	return _c
+}
+
 // SetDeletedAt sets the "deleted_at" field.
 func (_c *FileCreate) SetDeletedAt(v time.Time) *FileCreate {
 	_c.mutation.SetDeletedAt(v)
@@ -156,6 +177,14 @@ func (_c *FileCreate) defaults() {
 		v := file.DefaultCollection
 		_c.mutation.SetCollection(v)
 	}
+	if _, ok := _c.mutation.Folder(); !ok {
+		v := file.DefaultFolder
+		_c.mutation.SetFolder(v)
+	}
+	if _, ok := _c.mutation.Metadata(); !ok {
+		v := file.DefaultMetadata
+		_c.mutation.SetMetadata(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := file.DefaultID()
 		_c.mutation.SetID(v)
@@ -223,6 +252,12 @@ func (_c *FileCreate) check() error {
 			return &ValidationError{Name: "collection", err: fmt.Errorf(`ent: validator failed for field "File.collection": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.Folder(); !ok {
+		return &ValidationError{Name: "folder", err: errors.New(`ent: missing required field "File.folder"`)}
+	}
+	if _, ok := _c.mutation.Metadata(); !ok {
+		return &ValidationError{Name: "metadata", err: errors.New(`ent: missing required field "File.metadata"`)}
+	}
 	return nil
 }
 
@@ -289,6 +324,14 @@ func (_c *FileCreate) createSpec() (*File, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Collection(); ok {
 		_spec.SetField(file.FieldCollection, field.TypeString, value)
 		_node.Collection = value
+	}
+	if value, ok := _c.mutation.Folder(); ok {
+		_spec.SetField(file.FieldFolder, field.TypeString, value)
+		_node.Folder = value
+	}
+	if value, ok := _c.mutation.Metadata(); ok {
+		_spec.SetField(file.FieldMetadata, field.TypeOther, value)
+		_node.Metadata = value
 	}
 	if value, ok := _c.mutation.DeletedAt(); ok {
 		_spec.SetField(file.FieldDeletedAt, field.TypeTime, value)

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/predicate"
+	"github.com/filegraph/filegraph/ent/schema"
 )
 
 // FileUpdate is the builder for updating File entities.
@@ -25,6 +26,40 @@ type FileUpdate struct {
 // Where appends a list predicates to the FileUpdate builder.
 func (_u *FileUpdate) Where(ps ...predicate.File) *FileUpdate {
 	_u.mutation.Where(ps...)
+	return _u
+}
+
+// SetOriginalName sets the "original_name" field.
+func (_u *FileUpdate) SetOriginalName(v string) *FileUpdate {
+	_u.mutation.SetOriginalName(v)
+	return _u
+}
+
+// SetNillableOriginalName sets the "original_name" field if the given value is not nil.
+func (_u *FileUpdate) SetNillableOriginalName(v *string) *FileUpdate {
+	if v != nil {
+		_u.SetOriginalName(*v)
+	}
+	return _u
+}
+
+// SetFolder sets the "folder" field.
+func (_u *FileUpdate) SetFolder(v string) *FileUpdate {
+	_u.mutation.SetFolder(v)
+	return _u
+}
+
+// SetNillableFolder sets the "folder" field if the given value is not nil.
+func (_u *FileUpdate) SetNillableFolder(v *string) *FileUpdate {
+	if v != nil {
+		_u.SetFolder(*v)
+	}
+	return _u
+}
+
+// SetMetadata sets the "metadata" field.
+func (_u *FileUpdate) SetMetadata(v schema.Metadata) *FileUpdate {
+	_u.mutation.SetMetadata(v)
 	return _u
 }
 
@@ -80,7 +115,20 @@ func (_u *FileUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// check runs all checks and user-defined validators on the builder.
+func (_u *FileUpdate) check() error {
+	if v, ok := _u.mutation.OriginalName(); ok {
+		if err := file.OriginalNameValidator(v); err != nil {
+			return &ValidationError{Name: "original_name", err: fmt.Errorf(`ent: validator failed for field "File.original_name": %w`, err)}
+		}
+	}
+	return nil
+}
+
 func (_u *FileUpdate) sqlSave(ctx context.Context) (_node int, err error) {
+	if err := _u.check(); err != nil {
+		return _node, err
+	}
 	_spec := sqlgraph.NewUpdateSpec(file.Table, file.Columns, sqlgraph.NewFieldSpec(file.FieldID, field.TypeUUID))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
@@ -88,6 +136,15 @@ func (_u *FileUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.OriginalName(); ok {
+		_spec.SetField(file.FieldOriginalName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Folder(); ok {
+		_spec.SetField(file.FieldFolder, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Metadata(); ok {
+		_spec.SetField(file.FieldMetadata, field.TypeOther, value)
 	}
 	if value, ok := _u.mutation.DeletedAt(); ok {
 		_spec.SetField(file.FieldDeletedAt, field.TypeTime, value)
@@ -113,6 +170,40 @@ type FileUpdateOne struct {
 	fields   []string
 	hooks    []Hook
 	mutation *FileMutation
+}
+
+// SetOriginalName sets the "original_name" field.
+func (_u *FileUpdateOne) SetOriginalName(v string) *FileUpdateOne {
+	_u.mutation.SetOriginalName(v)
+	return _u
+}
+
+// SetNillableOriginalName sets the "original_name" field if the given value is not nil.
+func (_u *FileUpdateOne) SetNillableOriginalName(v *string) *FileUpdateOne {
+	if v != nil {
+		_u.SetOriginalName(*v)
+	}
+	return _u
+}
+
+// SetFolder sets the "folder" field.
+func (_u *FileUpdateOne) SetFolder(v string) *FileUpdateOne {
+	_u.mutation.SetFolder(v)
+	return _u
+}
+
+// SetNillableFolder sets the "folder" field if the given value is not nil.
+func (_u *FileUpdateOne) SetNillableFolder(v *string) *FileUpdateOne {
+	if v != nil {
+		_u.SetFolder(*v)
+	}
+	return _u
+}
+
+// SetMetadata sets the "metadata" field.
+func (_u *FileUpdateOne) SetMetadata(v schema.Metadata) *FileUpdateOne {
+	_u.mutation.SetMetadata(v)
+	return _u
 }
 
 // SetDeletedAt sets the "deleted_at" field.
@@ -180,7 +271,20 @@ func (_u *FileUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// check runs all checks and user-defined validators on the builder.
+func (_u *FileUpdateOne) check() error {
+	if v, ok := _u.mutation.OriginalName(); ok {
+		if err := file.OriginalNameValidator(v); err != nil {
+			return &ValidationError{Name: "original_name", err: fmt.Errorf(`ent: validator failed for field "File.original_name": %w`, err)}
+		}
+	}
+	return nil
+}
+
 func (_u *FileUpdateOne) sqlSave(ctx context.Context) (_node *File, err error) {
+	if err := _u.check(); err != nil {
+		return _node, err
+	}
 	_spec := sqlgraph.NewUpdateSpec(file.Table, file.Columns, sqlgraph.NewFieldSpec(file.FieldID, field.TypeUUID))
 	id, ok := _u.mutation.ID()
 	if !ok {
@@ -205,6 +309,15 @@ func (_u *FileUpdateOne) sqlSave(ctx context.Context) (_node *File, err error) {
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.OriginalName(); ok {
+		_spec.SetField(file.FieldOriginalName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Folder(); ok {
+		_spec.SetField(file.FieldFolder, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Metadata(); ok {
+		_spec.SetField(file.FieldMetadata, field.TypeOther, value)
 	}
 	if value, ok := _u.mutation.DeletedAt(); ok {
 		_spec.SetField(file.FieldDeletedAt, field.TypeTime, value)

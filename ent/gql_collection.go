@@ -71,6 +71,16 @@ func (_q *FileQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, file.FieldCollection)
 				fieldSeen[file.FieldCollection] = struct{}{}
 			}
+		case "folder":
+			if _, ok := fieldSeen[file.FieldFolder]; !ok {
+				selectedFields = append(selectedFields, file.FieldFolder)
+				fieldSeen[file.FieldFolder] = struct{}{}
+			}
+		case "metadata":
+			if _, ok := fieldSeen[file.FieldMetadata]; !ok {
+				selectedFields = append(selectedFields, file.FieldMetadata)
+				fieldSeen[file.FieldMetadata] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

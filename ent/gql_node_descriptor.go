@@ -36,7 +36,7 @@ func (_m *File) Node(ctx context.Context) (node *Node, err error) {
 	node = &Node{
 		ID:     _m.ID,
 		Type:   "File",
-		Fields: make([]*Field, 8),
+		Fields: make([]*Field, 10),
 		Edges:  make([]*Edge, 0),
 	}
 	var buf []byte
@@ -102,6 +102,22 @@ func (_m *File) Node(ctx context.Context) (node *Node, err error) {
 	node.Fields[7] = &Field{
 		Type:  "string",
 		Name:  "collection",
+		Value: string(buf),
+	}
+	if buf, err = json.Marshal(_m.Folder); err != nil {
+		return nil, err
+	}
+	node.Fields[8] = &Field{
+		Type:  "string",
+		Name:  "folder",
+		Value: string(buf),
+	}
+	if buf, err = json.Marshal(_m.Metadata); err != nil {
+		return nil, err
+	}
+	node.Fields[9] = &Field{
+		Type:  "schema.Metadata",
+		Name:  "metadata",
 		Value: string(buf),
 	}
 	return node, nil

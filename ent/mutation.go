@@ -15,6 +15,7 @@ import (
 	"github.com/filegraph/filegraph/ent/event"
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/predicate"
+	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/ent/usage"
@@ -1713,6 +1714,8 @@ type FileMutation struct {
 	created_at    *time.Time
 	owner         *string
 	collection    *string
+	folder        *string
+	metadata      *schema.Metadata
 	deleted_at    *time.Time
 	clearedFields map[string]struct{}
 	done          bool
@@ -2132,6 +2135,78 @@ func (m *FileMutation) ResetCollection() {
 	m.collection = nil
 }
 
+// SetFolder sets the "folder" field.
+func (m *FileMutation) SetFolder(s string) {
+	m.folder = &s
+}
+
+// Folder returns the value of the "folder" field in the mutation.
+func (m *FileMutation) Folder() (r string, exists bool) {
+	v := m.folder
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFolder returns the old "folder" field's value of the File entity.
+// If the File object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FileMutation) OldFolder(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFolder is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFolder requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFolder: %w", err)
+	}
+	return oldValue.Folder, nil
+}
+
+// ResetFolder resets all changes to the "folder" field.
+func (m *FileMutation) ResetFolder() {
+	m.folder = nil
+}
+
+// SetMetadata sets the "metadata" field.
+func (m *FileMutation) SetMetadata(s schema.Metadata) {
+	m.metadata = &s
+}
+
+// Metadata returns the value of the "metadata" field in the mutation.
+func (m *FileMutation) Metadata() (r schema.Metadata, exists bool) {
+	v := m.metadata
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMetadata returns the old "metadata" field's value of the File entity.
+// If the File object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FileMutation) OldMetadata(ctx context.Context) (v schema.Metadata, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMetadata is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMetadata requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMetadata: %w", err)
+	}
+	return oldValue.Metadata, nil
+}
+
+// ResetMetadata resets all changes to the "metadata" field.
+func (m *FileMutation) ResetMetadata() {
+	m.metadata = nil
+}
+
 // SetDeletedAt sets the "deleted_at" field.
 func (m *FileMutation) SetDeletedAt(t time.Time) {
 	m.deleted_at = &t
@@ -2215,7 +2290,7 @@ func (m *FileMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *FileMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 11)
 	if m.bucket != nil {
 		fields = append(fields, file.FieldBucket)
 	}
@@ -2239,6 +2314,12 @@ func (m *FileMutation) Fields() []string {
 	}
 	if m.collection != nil {
 		fields = append(fields, file.FieldCollection)
+	}
+	if m.folder != nil {
+		fields = append(fields, file.FieldFolder)
+	}
+	if m.metadata != nil {
+		fields = append(fields, file.FieldMetadata)
 	}
 	if m.deleted_at != nil {
 		fields = append(fields, file.FieldDeletedAt)
@@ -2267,6 +2348,10 @@ func (m *FileMutation) Field(name string) (ent.Value, bool) {
 		return m.Owner()
 	case file.FieldCollection:
 		return m.Collection()
+	case file.FieldFolder:
+		return m.Folder()
+	case file.FieldMetadata:
+		return m.Metadata()
 	case file.FieldDeletedAt:
 		return m.DeletedAt()
 	}
@@ -2294,6 +2379,10 @@ func (m *FileMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldOwner(ctx)
 	case file.FieldCollection:
 		return m.OldCollection(ctx)
+	case file.FieldFolder:
+		return m.OldFolder(ctx)
+	case file.FieldMetadata:
+		return m.OldMetadata(ctx)
 	case file.FieldDeletedAt:
 		return m.OldDeletedAt(ctx)
 	}
@@ -2360,6 +2449,20 @@ func (m *FileMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetCollection(v)
+		return nil
+	case file.FieldFolder:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFolder(v)
+		return nil
+	case file.FieldMetadata:
+		v, ok := value.(schema.Metadata)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMetadata(v)
 		return nil
 	case file.FieldDeletedAt:
 		v, ok := value.(time.Time)
@@ -2464,6 +2567,12 @@ func (m *FileMutation) ResetField(name string) error {
 		return nil
 	case file.FieldCollection:
 		m.ResetCollection()
+		return nil
+	case file.FieldFolder:
+		m.ResetFolder()
+		return nil
+	case file.FieldMetadata:
+		m.ResetMetadata()
 		return nil
 	case file.FieldDeletedAt:
 		m.ResetDeletedAt()
@@ -2918,6 +3027,8 @@ type UploadMutation struct {
 	addsize         *int64
 	content_type    *string
 	checksum_sha256 *string
+	folder          *string
+	metadata        *schema.Metadata
 	expires_at      *time.Time
 	created_at      *time.Time
 	owner           *string
@@ -3236,6 +3347,78 @@ func (m *UploadMutation) OldChecksumSha256(ctx context.Context) (v string, err e
 // ResetChecksumSha256 resets all changes to the "checksum_sha256" field.
 func (m *UploadMutation) ResetChecksumSha256() {
 	m.checksum_sha256 = nil
+}
+
+// SetFolder sets the "folder" field.
+func (m *UploadMutation) SetFolder(s string) {
+	m.folder = &s
+}
+
+// Folder returns the value of the "folder" field in the mutation.
+func (m *UploadMutation) Folder() (r string, exists bool) {
+	v := m.folder
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFolder returns the old "folder" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldFolder(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFolder is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFolder requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFolder: %w", err)
+	}
+	return oldValue.Folder, nil
+}
+
+// ResetFolder resets all changes to the "folder" field.
+func (m *UploadMutation) ResetFolder() {
+	m.folder = nil
+}
+
+// SetMetadata sets the "metadata" field.
+func (m *UploadMutation) SetMetadata(s schema.Metadata) {
+	m.metadata = &s
+}
+
+// Metadata returns the value of the "metadata" field in the mutation.
+func (m *UploadMutation) Metadata() (r schema.Metadata, exists bool) {
+	v := m.metadata
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMetadata returns the old "metadata" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldMetadata(ctx context.Context) (v schema.Metadata, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMetadata is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMetadata requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMetadata: %w", err)
+	}
+	return oldValue.Metadata, nil
+}
+
+// ResetMetadata resets all changes to the "metadata" field.
+func (m *UploadMutation) ResetMetadata() {
+	m.metadata = nil
 }
 
 // SetExpiresAt sets the "expires_at" field.
@@ -3600,7 +3783,7 @@ func (m *UploadMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UploadMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 15)
 	if m.file_name != nil {
 		fields = append(fields, upload.FieldFileName)
 	}
@@ -3615,6 +3798,12 @@ func (m *UploadMutation) Fields() []string {
 	}
 	if m.checksum_sha256 != nil {
 		fields = append(fields, upload.FieldChecksumSha256)
+	}
+	if m.folder != nil {
+		fields = append(fields, upload.FieldFolder)
+	}
+	if m.metadata != nil {
+		fields = append(fields, upload.FieldMetadata)
 	}
 	if m.expires_at != nil {
 		fields = append(fields, upload.FieldExpiresAt)
@@ -3658,6 +3847,10 @@ func (m *UploadMutation) Field(name string) (ent.Value, bool) {
 		return m.ContentType()
 	case upload.FieldChecksumSha256:
 		return m.ChecksumSha256()
+	case upload.FieldFolder:
+		return m.Folder()
+	case upload.FieldMetadata:
+		return m.Metadata()
 	case upload.FieldExpiresAt:
 		return m.ExpiresAt()
 	case upload.FieldCreatedAt:
@@ -3693,6 +3886,10 @@ func (m *UploadMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldContentType(ctx)
 	case upload.FieldChecksumSha256:
 		return m.OldChecksumSha256(ctx)
+	case upload.FieldFolder:
+		return m.OldFolder(ctx)
+	case upload.FieldMetadata:
+		return m.OldMetadata(ctx)
 	case upload.FieldExpiresAt:
 		return m.OldExpiresAt(ctx)
 	case upload.FieldCreatedAt:
@@ -3752,6 +3949,20 @@ func (m *UploadMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetChecksumSha256(v)
+		return nil
+	case upload.FieldFolder:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFolder(v)
+		return nil
+	case upload.FieldMetadata:
+		v, ok := value.(schema.Metadata)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMetadata(v)
 		return nil
 	case upload.FieldExpiresAt:
 		v, ok := value.(time.Time)
@@ -3911,6 +4122,12 @@ func (m *UploadMutation) ResetField(name string) error {
 		return nil
 	case upload.FieldChecksumSha256:
 		m.ResetChecksumSha256()
+		return nil
+	case upload.FieldFolder:
+		m.ResetFolder()
+		return nil
+	case upload.FieldMetadata:
+		m.ResetMetadata()
 		return nil
 	case upload.FieldExpiresAt:
 		m.ResetExpiresAt()

@@ -87,6 +87,14 @@ func init() {
 	file.DefaultCollection = fileDescCollection.Default.(string)
 	// file.CollectionValidator is a validator for the "collection" field. It is called by the builders before save.
 	file.CollectionValidator = fileDescCollection.Validators[0].(func(string) error)
+	// fileDescFolder is the schema descriptor for folder field.
+	fileDescFolder := fileFields[9].Descriptor()
+	// file.DefaultFolder holds the default value on creation for the folder field.
+	file.DefaultFolder = fileDescFolder.Default.(string)
+	// fileDescMetadata is the schema descriptor for metadata field.
+	fileDescMetadata := fileFields[10].Descriptor()
+	// file.DefaultMetadata holds the default value on creation for the metadata field.
+	file.DefaultMetadata = fileDescMetadata.Default.(schema.Metadata)
 	// fileDescID is the schema descriptor for id field.
 	fileDescID := fileFields[0].Descriptor()
 	// file.DefaultID holds the default value on creation for the id field.
@@ -123,38 +131,46 @@ func init() {
 	uploadDescChecksumSha256 := uploadFields[5].Descriptor()
 	// upload.DefaultChecksumSha256 holds the default value on creation for the checksum_sha256 field.
 	upload.DefaultChecksumSha256 = uploadDescChecksumSha256.Default.(string)
+	// uploadDescFolder is the schema descriptor for folder field.
+	uploadDescFolder := uploadFields[6].Descriptor()
+	// upload.DefaultFolder holds the default value on creation for the folder field.
+	upload.DefaultFolder = uploadDescFolder.Default.(string)
+	// uploadDescMetadata is the schema descriptor for metadata field.
+	uploadDescMetadata := uploadFields[7].Descriptor()
+	// upload.DefaultMetadata holds the default value on creation for the metadata field.
+	upload.DefaultMetadata = uploadDescMetadata.Default.(schema.Metadata)
 	// uploadDescCreatedAt is the schema descriptor for created_at field.
-	uploadDescCreatedAt := uploadFields[7].Descriptor()
+	uploadDescCreatedAt := uploadFields[9].Descriptor()
 	// upload.DefaultCreatedAt holds the default value on creation for the created_at field.
 	upload.DefaultCreatedAt = uploadDescCreatedAt.Default.(func() time.Time)
 	// uploadDescOwner is the schema descriptor for owner field.
-	uploadDescOwner := uploadFields[8].Descriptor()
+	uploadDescOwner := uploadFields[10].Descriptor()
 	// upload.OwnerValidator is a validator for the "owner" field. It is called by the builders before save.
 	upload.OwnerValidator = uploadDescOwner.Validators[0].(func(string) error)
 	// uploadDescCollection is the schema descriptor for collection field.
-	uploadDescCollection := uploadFields[9].Descriptor()
+	uploadDescCollection := uploadFields[11].Descriptor()
 	// upload.DefaultCollection holds the default value on creation for the collection field.
 	upload.DefaultCollection = uploadDescCollection.Default.(string)
 	// upload.CollectionValidator is a validator for the "collection" field. It is called by the builders before save.
 	upload.CollectionValidator = uploadDescCollection.Validators[0].(func(string) error)
 	// uploadDescMultipartID is the schema descriptor for multipart_id field.
-	uploadDescMultipartID := uploadFields[10].Descriptor()
+	uploadDescMultipartID := uploadFields[12].Descriptor()
 	// upload.DefaultMultipartID holds the default value on creation for the multipart_id field.
 	upload.DefaultMultipartID = uploadDescMultipartID.Default.(string)
 	// uploadDescPartSize is the schema descriptor for part_size field.
-	uploadDescPartSize := uploadFields[11].Descriptor()
+	uploadDescPartSize := uploadFields[13].Descriptor()
 	// upload.DefaultPartSize holds the default value on creation for the part_size field.
 	upload.DefaultPartSize = uploadDescPartSize.Default.(int64)
 	// upload.PartSizeValidator is a validator for the "part_size" field. It is called by the builders before save.
 	upload.PartSizeValidator = uploadDescPartSize.Validators[0].(func(int64) error)
 	// uploadDescPartCount is the schema descriptor for part_count field.
-	uploadDescPartCount := uploadFields[12].Descriptor()
+	uploadDescPartCount := uploadFields[14].Descriptor()
 	// upload.DefaultPartCount holds the default value on creation for the part_count field.
 	upload.DefaultPartCount = uploadDescPartCount.Default.(int)
 	// upload.PartCountValidator is a validator for the "part_count" field. It is called by the builders before save.
 	upload.PartCountValidator = uploadDescPartCount.Validators[0].(func(int) error)
 	// uploadDescPartChecksums is the schema descriptor for part_checksums field.
-	uploadDescPartChecksums := uploadFields[13].Descriptor()
+	uploadDescPartChecksums := uploadFields[15].Descriptor()
 	// upload.DefaultPartChecksums holds the default value on creation for the part_checksums field.
 	upload.DefaultPartChecksums = uploadDescPartChecksums.Default.(bool)
 	// uploadDescID is the schema descriptor for id field.

@@ -9,6 +9,7 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/google/uuid"
 )
@@ -28,6 +29,10 @@ type Upload struct {
 	ContentType string `json:"content_type,omitempty"`
 	// Base64 SHA-256 the client announced, empty when none.
 	ChecksumSha256 string `json:"checksum_sha256,omitempty"`
+	// Folder holds the value of the "folder" field.
+	Folder string `json:"folder,omitempty"`
+	// Metadata holds the value of the "metadata" field.
+	Metadata schema.Metadata `json:"metadata,omitempty"`
 	// ExpiresAt holds the value of the "expires_at" field.
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
@@ -52,11 +57,13 @@ func (*Upload) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case upload.FieldMetadata:
+			values[i] = new(schema.Metadata)
 		case upload.FieldPartChecksums:
 			values[i] = new(sql.NullBool)
 		case upload.FieldSize, upload.FieldPartSize, upload.FieldPartCount:
 			values[i] = new(sql.NullInt64)
-		case upload.FieldFileName, upload.FieldOriginalName, upload.FieldContentType, upload.FieldChecksumSha256, upload.FieldOwner, upload.FieldCollection, upload.FieldMultipartID:
+		case upload.FieldFileName, upload.FieldOriginalName, upload.FieldContentType, upload.FieldChecksumSha256, upload.FieldFolder, upload.FieldOwner, upload.FieldCollection, upload.FieldMultipartID:
 			values[i] = new(sql.NullString)
 		case upload.FieldExpiresAt, upload.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -112,6 +119,18 @@ func (_m *Upload) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field checksum_sha256", values[i])
 			} else if value.Valid {
 				_m.ChecksumSha256 = value.String
+			}
+		case upload.FieldFolder:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field folder", values[i])
+			} else if value.Valid {
+				_m.Folder = value.String
+			}
+		case upload.FieldMetadata:
+			if value, ok := values[i].(*schema.Metadata); !ok {
+				return fmt.Errorf("unexpected type %T for field metadata", values[i])
+			} else if value != nil {
+				_m.Metadata = *value
 			}
 		case upload.FieldExpiresAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -211,6 +230,12 @@ func (_m *Upload) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("checksum_sha256=")
 	builder.WriteString(_m.ChecksumSha256)
+	builder.WriteString(", ")
+	builder.WriteString("folder=")
+	builder.WriteString(_m.Folder)
+	builder.WriteString(", ")
+	builder.WriteString("metadata=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Metadata))
 	builder.WriteString(", ")
 	builder.WriteString("expires_at=")
 	builder.WriteString(_m.ExpiresAt.Format(time.ANSIC))

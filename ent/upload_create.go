@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/google/uuid"
 )
@@ -56,6 +57,26 @@ func (_c *UploadCreate) SetNillableChecksumSha256(v *string) *UploadCreate {
 	if v != nil {
 		_c.SetChecksumSha256(*v)
 	}
+	return _c
+}
+
+// SetFolder sets the "folder" field.
+func (_c *UploadCreate) SetFolder(v string) *UploadCreate {
+	_c.mutation.SetFolder(v)
+	return _c
+}
+
+// SetNillableFolder sets the "folder" field if the given value is not nil.
+func (_c *UploadCreate) SetNillableFolder(v *string) *UploadCreate {
+	if v != nil {
+		_c.SetFolder(*v)
+	}
+	return _c
+}
+
+// SetMetadata sets the "metadata" field.
+func (_c *UploadCreate) SetMetadata(v schema.Metadata) *UploadCreate {
+	_c.mutation.SetMetadata(v)
 	return _c
 }
 
@@ -208,6 +229,14 @@ func (_c *UploadCreate) defaults() {
 		v := upload.DefaultChecksumSha256
 		_c.mutation.SetChecksumSha256(v)
 	}
+	if _, ok := _c.mutation.Folder(); !ok {
+		v := upload.DefaultFolder
+		_c.mutation.SetFolder(v)
+	}
+	if _, ok := _c.mutation.Metadata(); !ok {
+		v := upload.DefaultMetadata
+		_c.mutation.SetMetadata(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		v := upload.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
@@ -274,6 +303,12 @@ func (_c *UploadCreate) check() error {
 	}
 	if _, ok := _c.mutation.ChecksumSha256(); !ok {
 		return &ValidationError{Name: "checksum_sha256", err: errors.New(`ent: missing required field "Upload.checksum_sha256"`)}
+	}
+	if _, ok := _c.mutation.Folder(); !ok {
+		return &ValidationError{Name: "folder", err: errors.New(`ent: missing required field "Upload.folder"`)}
+	}
+	if _, ok := _c.mutation.Metadata(); !ok {
+		return &ValidationError{Name: "metadata", err: errors.New(`ent: missing required field "Upload.metadata"`)}
 	}
 	if _, ok := _c.mutation.ExpiresAt(); !ok {
 		return &ValidationError{Name: "expires_at", err: errors.New(`ent: missing required field "Upload.expires_at"`)}
@@ -373,6 +408,14 @@ func (_c *UploadCreate) createSpec() (*Upload, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ChecksumSha256(); ok {
 		_spec.SetField(upload.FieldChecksumSha256, field.TypeString, value)
 		_node.ChecksumSha256 = value
+	}
+	if value, ok := _c.mutation.Folder(); ok {
+		_spec.SetField(upload.FieldFolder, field.TypeString, value)
+		_node.Folder = value
+	}
+	if value, ok := _c.mutation.Metadata(); ok {
+		_spec.SetField(upload.FieldMetadata, field.TypeOther, value)
+		_node.Metadata = value
 	}
 	if value, ok := _c.mutation.ExpiresAt(); ok {
 		_spec.SetField(upload.FieldExpiresAt, field.TypeTime, value)

@@ -35,7 +35,11 @@ func (r *Resolver) File() FileResolver { return &fileResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// FileWhereInput returns FileWhereInputResolver implementation.
+func (r *Resolver) FileWhereInput() FileWhereInputResolver { return &fileWhereInputResolver{r} }
+
 type (
-	fileResolver  struct{ *Resolver }
-	queryResolver struct{ *Resolver }
+	fileResolver           struct{ *Resolver }
+	queryResolver          struct{ *Resolver }
+	fileWhereInputResolver struct{ *Resolver }
 )

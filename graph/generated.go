@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/entgql"
+	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/graph/scalar"
 	"github.com/filegraph/filegraph/internal/files"
 	"github.com/google/uuid"
@@ -40,6 +41,7 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	UploadPart() UploadPartResolver
 	UploadURL() UploadURLResolver
+	FileWhereInput() FileWhereInputResolver
 }
 
 type DirectiveRoot struct {
@@ -65,7 +67,9 @@ type ComplexityRoot struct {
 		ContentType  func(childComplexity int) int
 		CreatedAt    func(childComplexity int) int
 		FileName     func(childComplexity int) int
+		Folder       func(childComplexity int) int
 		ID           func(childComplexity int) int
+		Metadata     func(childComplexity int) int
 		OriginalName func(childComplexity int) int
 		Owner        func(childComplexity int) int
 		Size         func(childComplexity int) int
@@ -205,6 +209,12 @@ type UploadURLResolver interface {
 	Headers(ctx context.Context, obj *files.UploadURL) ([]*HTTPHeader, error)
 }
 
+type FileWhereInputResolver interface {
+	Folder(ctx context.Context, obj *ent.FileWhereInput, data *string) error
+	FolderHasPrefix(ctx context.Context, obj *ent.FileWhereInput, data *string) error
+	Metadata(ctx context.Context, obj *ent.FileWhereInput, data []*files.MetadataMatch) error
+}
+
 // endregion ************************** generated!.gotpl **************************
 
 // region    ************************** internal!.gotpl ***************************
@@ -297,12 +307,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.File.FileName(childComplexity), true
+	case "File.folder":
+		if e.ComplexityRoot.File.Folder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.File.Folder(childComplexity), true
 	case "File.id":
 		if e.ComplexityRoot.File.ID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.File.ID(childComplexity), true
+	case "File.metadata":
+		if e.ComplexityRoot.File.Metadata == nil {
+			break
+		}
+
+		return e.ComplexityRoot.File.Metadata(childComplexity), true
 	case "File.originalName":
 		if e.ComplexityRoot.File.OriginalName == nil {
 			break
@@ -767,6 +789,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("FileOrder", ec.unmarshalInputFileOrder),
 			graphql.NewInputUnmarshaler("FileWhereInput", ec.unmarshalInputFileWhereInput),
+			graphql.NewInputUnmarshaler("MetadataMatch", ec.unmarshalInputMetadataMatch),
 			graphql.NewInputUnmarshaler("MultipartUploadRequest", ec.unmarshalInputMultipartUploadRequest),
 			graphql.NewInputUnmarshaler("SaveFileInput", ec.unmarshalInputSaveFileInput),
 			graphql.NewInputUnmarshaler("UploadPartRequest", ec.unmarshalInputUploadPartRequest),
@@ -914,6 +937,10 @@ func (ec *executionContext) childFields_File(ctx context.Context, field graphql.
 		return ec.fieldContext_File_owner(ctx, field)
 	case "collection":
 		return ec.fieldContext_File_collection(ctx, field)
+	case "folder":
+		return ec.fieldContext_File_folder(ctx, field)
+	case "metadata":
+		return ec.fieldContext_File_metadata(ctx, field)
 	case "url":
 		return ec.fieldContext_File_url(ctx, field)
 	}
@@ -1888,6 +1915,52 @@ func (ec *executionContext) _File_collection(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_File_collection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("File", field, false, false, "String")
+}
+
+func (ec *executionContext) _File_folder(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_File_folder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Folder, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_File_folder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("File", field, false, false, "String")
+}
+
+func (ec *executionContext) _File_metadata(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_File_metadata(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Metadata, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v schema.Metadata) graphql.Marshaler {
+			return ec.marshalNJSON2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋschemaᚐMetadata(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_File_metadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("File", field, false, false, "JSON")
 }
 
 func (ec *executionContext) _File_url(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
@@ -4824,7 +4897,7 @@ func (ec *executionContext) unmarshalInputFileWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "bucket", "bucketNEQ", "bucketIn", "bucketNotIn", "bucketGT", "bucketGTE", "bucketLT", "bucketLTE", "bucketContains", "bucketHasPrefix", "bucketHasSuffix", "bucketEqualFold", "bucketContainsFold", "fileName", "fileNameNEQ", "fileNameIn", "fileNameNotIn", "fileNameGT", "fileNameGTE", "fileNameLT", "fileNameLTE", "fileNameContains", "fileNameHasPrefix", "fileNameHasSuffix", "fileNameEqualFold", "fileNameContainsFold", "originalName", "originalNameNEQ", "originalNameIn", "originalNameNotIn", "originalNameGT", "originalNameGTE", "originalNameLT", "originalNameLTE", "originalNameContains", "originalNameHasPrefix", "originalNameHasSuffix", "originalNameEqualFold", "originalNameContainsFold", "size", "sizeNEQ", "sizeIn", "sizeNotIn", "sizeGT", "sizeGTE", "sizeLT", "sizeLTE", "contentType", "contentTypeNEQ", "contentTypeIn", "contentTypeNotIn", "contentTypeGT", "contentTypeGTE", "contentTypeLT", "contentTypeLTE", "contentTypeContains", "contentTypeHasPrefix", "contentTypeHasSuffix", "contentTypeEqualFold", "contentTypeContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "owner", "ownerNEQ", "ownerIn", "ownerNotIn", "ownerGT", "ownerGTE", "ownerLT", "ownerLTE", "ownerContains", "ownerHasPrefix", "ownerHasSuffix", "ownerEqualFold", "ownerContainsFold", "collection", "collectionNEQ", "collectionIn", "collectionNotIn", "collectionGT", "collectionGTE", "collectionLT", "collectionLTE", "collectionContains", "collectionHasPrefix", "collectionHasSuffix", "collectionEqualFold", "collectionContainsFold"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "bucket", "bucketNEQ", "bucketIn", "bucketNotIn", "bucketGT", "bucketGTE", "bucketLT", "bucketLTE", "bucketContains", "bucketHasPrefix", "bucketHasSuffix", "bucketEqualFold", "bucketContainsFold", "fileName", "fileNameNEQ", "fileNameIn", "fileNameNotIn", "fileNameGT", "fileNameGTE", "fileNameLT", "fileNameLTE", "fileNameContains", "fileNameHasPrefix", "fileNameHasSuffix", "fileNameEqualFold", "fileNameContainsFold", "originalName", "originalNameNEQ", "originalNameIn", "originalNameNotIn", "originalNameGT", "originalNameGTE", "originalNameLT", "originalNameLTE", "originalNameContains", "originalNameHasPrefix", "originalNameHasSuffix", "originalNameEqualFold", "originalNameContainsFold", "size", "sizeNEQ", "sizeIn", "sizeNotIn", "sizeGT", "sizeGTE", "sizeLT", "sizeLTE", "contentType", "contentTypeNEQ", "contentTypeIn", "contentTypeNotIn", "contentTypeGT", "contentTypeGTE", "contentTypeLT", "contentTypeLTE", "contentTypeContains", "contentTypeHasPrefix", "contentTypeHasSuffix", "contentTypeEqualFold", "contentTypeContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "owner", "ownerNEQ", "ownerIn", "ownerNotIn", "ownerGT", "ownerGTE", "ownerLT", "ownerLTE", "ownerContains", "ownerHasPrefix", "ownerHasSuffix", "ownerEqualFold", "ownerContainsFold", "collection", "collectionNEQ", "collectionIn", "collectionNotIn", "collectionGT", "collectionGTE", "collectionLT", "collectionLTE", "collectionContains", "collectionHasPrefix", "collectionHasSuffix", "collectionEqualFold", "collectionContainsFold", "folder", "folderHasPrefix", "metadata"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5566,6 +5639,33 @@ func (ec *executionContext) unmarshalInputFileWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.CollectionContainsFold = data
+		case "folder":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("folder"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.FileWhereInput().Folder(ctx, &it, data); err != nil {
+				return it, err
+			}
+		case "folderHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("folderHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.FileWhereInput().FolderHasPrefix(ctx, &it, data); err != nil {
+				return it, err
+			}
+		case "metadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
+			data, err := ec.unmarshalOMetadataMatch2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMetadataMatchᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.FileWhereInput().Metadata(ctx, &it, data); err != nil {
+				return it, err
+			}
 		}
 	}
 	return it, nil
@@ -5583,6 +5683,55 @@ func UnmarshalFileWhereInput(ctx context.Context, raw any) (ent.FileWhereInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputMetadataMatch(ctx context.Context, obj any) (files.MetadataMatch, error) {
+	var it files.MetadataMatch
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalMetadataMatch unmarshals raw into the MetadataMatch input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalMetadataMatch(ctx context.Context, raw any) (files.MetadataMatch, error) {
+	var out files.MetadataMatch
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "MetadataMatch", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputMultipartUploadRequest(ctx context.Context, obj any) (files.MultipartRequest, error) {
 	var it files.MultipartRequest
 	if obj == nil {
@@ -5594,7 +5743,7 @@ func (ec *executionContext) unmarshalInputMultipartUploadRequest(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"originalName", "size", "contentType", "partChecksums", "collection"}
+	fieldsInOrder := [...]string{"originalName", "size", "contentType", "partChecksums", "folder", "metadata", "collection"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5629,6 +5778,20 @@ func (ec *executionContext) unmarshalInputMultipartUploadRequest(ctx context.Con
 				return it, err
 			}
 			it.PartChecksums = data
+		case "folder":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("folder"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Folder = data
+		case "metadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋschemaᚐMetadata(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Metadata = data
 		case "collection":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("collection"))
 			data, err := ec.unmarshalOString2string(ctx, v)
@@ -5762,7 +5925,7 @@ func (ec *executionContext) unmarshalInputUploadRequest(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"originalName", "size", "contentType", "checksumSHA256", "collection"}
+	fieldsInOrder := [...]string{"originalName", "size", "contentType", "checksumSHA256", "collection", "folder", "metadata"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5804,6 +5967,20 @@ func (ec *executionContext) unmarshalInputUploadRequest(ctx context.Context, obj
 				return it, err
 			}
 			it.Collection = data
+		case "folder":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("folder"))
+			data, err := ec.unmarshalOString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Folder = data
+		case "metadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
+			data, err := ec.unmarshalOJSON2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋschemaᚐMetadata(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Metadata = data
 		}
 	}
 	return it, nil
@@ -5991,6 +6168,16 @@ func (ec *executionContext) _File(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "collection":
 			out.Values[i] = ec._File_collection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "folder":
+			out.Values[i] = ec._File_folder(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "metadata":
+			out.Values[i] = ec._File_metadata(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7295,6 +7482,29 @@ func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.Sel
 	return res
 }
 
+func (ec *executionContext) unmarshalNJSON2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋschemaᚐMetadata(ctx context.Context, v any) (schema.Metadata, error) {
+	res, err := scalar.UnmarshalMetadata(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJSON2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋschemaᚐMetadata(ctx context.Context, sel ast.SelectionSet, v schema.Metadata) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JSON!")
+		return graphql.Null
+	}
+	_ = sel
+	res := scalar.MarshalMetadata(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNMetadataMatch2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMetadataMatch(ctx context.Context, v any) (*files.MetadataMatch, error) {
+	res, err := ec.unmarshalInputMetadataMatch(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNMultipartUpload2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMultipartUploadᚄ(ctx context.Context, sel ast.SelectionSet, v []*files.MultipartUpload) graphql.Marshaler {
 	ret := marshalInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -7928,6 +8138,41 @@ func (ec *executionContext) marshalOInt642ᚖint64(ctx context.Context, sel ast.
 	_ = ctx
 	res := scalar.MarshalInt64(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOJSON2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋschemaᚐMetadata(ctx context.Context, v any) (schema.Metadata, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := scalar.UnmarshalMetadata(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOJSON2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋschemaᚐMetadata(ctx context.Context, sel ast.SelectionSet, v schema.Metadata) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := scalar.MarshalMetadata(v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOMetadataMatch2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMetadataMatchᚄ(ctx context.Context, v any) ([]*files.MetadataMatch, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*files.MetadataMatch, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMetadataMatch2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐMetadataMatch(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalONode2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v ent.Noder) graphql.Marshaler {

@@ -52,6 +52,21 @@ func (r *uploadURLResolver) Headers(ctx context.Context, obj *files.UploadURL) (
 	return apiHeaders(obj.Header), nil
 }
 
+// Folder is the resolver for the folder field.
+func (r *fileWhereInputResolver) Folder(ctx context.Context, obj *ent.FileWhereInput, data *string) error {
+	return files.FilterFolder(obj, data)
+}
+
+// FolderHasPrefix is the resolver for the folderHasPrefix field.
+func (r *fileWhereInputResolver) FolderHasPrefix(ctx context.Context, obj *ent.FileWhereInput, data *string) error {
+	return files.FilterFolderHasPrefix(obj, data)
+}
+
+// Metadata is the resolver for the metadata field.
+func (r *fileWhereInputResolver) Metadata(ctx context.Context, obj *ent.FileWhereInput, data []*files.MetadataMatch) error {
+	return files.FilterMetadata(obj, data)
+}
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 

@@ -26,6 +26,7 @@ const config: CodegenConfig = {
           Int64: 'number',
           Time: 'string',
           ID: 'string',
+          JSON: 'Record<string, string>',
         },
       },
     },

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
+	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/google/uuid"
 )
 
@@ -30,6 +31,10 @@ const (
 	FieldOwner = "owner"
 	// FieldCollection holds the string denoting the collection field in the database.
 	FieldCollection = "collection"
+	// FieldFolder holds the string denoting the folder field in the database.
+	FieldFolder = "folder"
+	// FieldMetadata holds the string denoting the metadata field in the database.
+	FieldMetadata = "metadata"
 	// FieldDeletedAt holds the string denoting the deleted_at field in the database.
 	FieldDeletedAt = "deleted_at"
 	// Table holds the table name of the file in the database.
@@ -47,6 +52,8 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldOwner,
 	FieldCollection,
+	FieldFolder,
+	FieldMetadata,
 	FieldDeletedAt,
 }
 
@@ -79,6 +86,10 @@ var (
 	DefaultCollection string
 	// CollectionValidator is a validator for the "collection" field. It is called by the builders before save.
 	CollectionValidator func(string) error
+	// DefaultFolder holds the default value on creation for the "folder" field.
+	DefaultFolder string
+	// DefaultMetadata holds the default value on creation for the "metadata" field.
+	DefaultMetadata schema.Metadata
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -129,6 +140,16 @@ func ByOwner(opts ...sql.OrderTermOption) OrderOption {
 // ByCollection orders the results by the collection field.
 func ByCollection(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCollection, opts...).ToFunc()
+}
+
+// ByFolder orders the results by the folder field.
+func ByFolder(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFolder, opts...).ToFunc()
+}
+
+// ByMetadata orders the results by the metadata field.
+func ByMetadata(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMetadata, opts...).ToFunc()
 }
 
 // ByDeletedAt orders the results by the deleted_at field.

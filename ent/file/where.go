@@ -7,6 +7,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/filegraph/filegraph/ent/predicate"
+	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/google/uuid"
 )
 
@@ -93,6 +94,16 @@ func Owner(v string) predicate.File {
 // Collection applies equality check predicate on the "collection" field. It's identical to CollectionEQ.
 func Collection(v string) predicate.File {
 	return predicate.File(sql.FieldEQ(FieldCollection, v))
+}
+
+// Folder applies equality check predicate on the "folder" field. It's identical to FolderEQ.
+func Folder(v string) predicate.File {
+	return predicate.File(sql.FieldEQ(FieldFolder, v))
+}
+
+// Metadata applies equality check predicate on the "metadata" field. It's identical to MetadataEQ.
+func Metadata(v schema.Metadata) predicate.File {
+	return predicate.File(sql.FieldEQ(FieldMetadata, v))
 }
 
 // DeletedAt applies equality check predicate on the "deleted_at" field. It's identical to DeletedAtEQ.
@@ -568,6 +579,111 @@ func CollectionEqualFold(v string) predicate.File {
 // CollectionContainsFold applies the ContainsFold predicate on the "collection" field.
 func CollectionContainsFold(v string) predicate.File {
 	return predicate.File(sql.FieldContainsFold(FieldCollection, v))
+}
+
+// FolderEQ applies the EQ predicate on the "folder" field.
+func FolderEQ(v string) predicate.File {
+	return predicate.File(sql.FieldEQ(FieldFolder, v))
+}
+
+// FolderNEQ applies the NEQ predicate on the "folder" field.
+func FolderNEQ(v string) predicate.File {
+	return predicate.File(sql.FieldNEQ(FieldFolder, v))
+}
+
+// FolderIn applies the In predicate on the "folder" field.
+func FolderIn(vs ...string) predicate.File {
+	return predicate.File(sql.FieldIn(FieldFolder, vs...))
+}
+
+// FolderNotIn applies the NotIn predicate on the "folder" field.
+func FolderNotIn(vs ...string) predicate.File {
+	return predicate.File(sql.FieldNotIn(FieldFolder, vs...))
+}
+
+// FolderGT applies the GT predicate on the "folder" field.
+func FolderGT(v string) predicate.File {
+	return predicate.File(sql.FieldGT(FieldFolder, v))
+}
+
+// FolderGTE applies the GTE predicate on the "folder" field.
+func FolderGTE(v string) predicate.File {
+	return predicate.File(sql.FieldGTE(FieldFolder, v))
+}
+
+// FolderLT applies the LT predicate on the "folder" field.
+func FolderLT(v string) predicate.File {
+	return predicate.File(sql.FieldLT(FieldFolder, v))
+}
+
+// FolderLTE applies the LTE predicate on the "folder" field.
+func FolderLTE(v string) predicate.File {
+	return predicate.File(sql.FieldLTE(FieldFolder, v))
+}
+
+// FolderContains applies the Contains predicate on the "folder" field.
+func FolderContains(v string) predicate.File {
+	return predicate.File(sql.FieldContains(FieldFolder, v))
+}
+
+// FolderHasPrefix applies the HasPrefix predicate on the "folder" field.
+func FolderHasPrefix(v string) predicate.File {
+	return predicate.File(sql.FieldHasPrefix(FieldFolder, v))
+}
+
+// FolderHasSuffix applies the HasSuffix predicate on the "folder" field.
+func FolderHasSuffix(v string) predicate.File {
+	return predicate.File(sql.FieldHasSuffix(FieldFolder, v))
+}
+
+// FolderEqualFold applies the EqualFold predicate on the "folder" field.
+func FolderEqualFold(v string) predicate.File {
+	return predicate.File(sql.FieldEqualFold(FieldFolder, v))
+}
+
+// FolderContainsFold applies the ContainsFold predicate on the "folder" field.
+func FolderContainsFold(v string) predicate.File {
+	return predicate.File(sql.FieldContainsFold(FieldFolder, v))
+}
+
+// MetadataEQ applies the EQ predicate on the "metadata" field.
+func MetadataEQ(v schema.Metadata) predicate.File {
+	return predicate.File(sql.FieldEQ(FieldMetadata, v))
+}
+
+// MetadataNEQ applies the NEQ predicate on the "metadata" field.
+func MetadataNEQ(v schema.Metadata) predicate.File {
+	return predicate.File(sql.FieldNEQ(FieldMetadata, v))
+}
+
+// MetadataIn applies the In predicate on the "metadata" field.
+func MetadataIn(vs ...schema.Metadata) predicate.File {
+	return predicate.File(sql.FieldIn(FieldMetadata, vs...))
+}
+
+// MetadataNotIn applies the NotIn predicate on the "metadata" field.
+func MetadataNotIn(vs ...schema.Metadata) predicate.File {
+	return predicate.File(sql.FieldNotIn(FieldMetadata, vs...))
+}
+
+// MetadataGT applies the GT predicate on the "metadata" field.
+func MetadataGT(v schema.Metadata) predicate.File {
+	return predicate.File(sql.FieldGT(FieldMetadata, v))
+}
+
+// MetadataGTE applies the GTE predicate on the "metadata" field.
+func MetadataGTE(v schema.Metadata) predicate.File {
+	return predicate.File(sql.FieldGTE(FieldMetadata, v))
+}
+
+// MetadataLT applies the LT predicate on the "metadata" field.
+func MetadataLT(v schema.Metadata) predicate.File {
+	return predicate.File(sql.FieldLT(FieldMetadata, v))
+}
+
+// MetadataLTE applies the LTE predicate on the "metadata" field.
+func MetadataLTE(v schema.Metadata) predicate.File {
+	return predicate.File(sql.FieldLTE(FieldMetadata, v))
 }
 
 // DeletedAtEQ applies the EQ predicate on the "deleted_at" field.

@@ -88,6 +88,8 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "owner", Type: field.TypeString, Default: "local"},
 		{Name: "collection", Type: field.TypeString, Default: "default"},
+		{Name: "folder", Type: field.TypeString, Default: ""},
+		{Name: "metadata", Type: field.TypeOther, Default: "{}", SchemaType: map[string]string{"postgres": "jsonb", "sqlite3": "json"}},
 		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
 	}
 	// FilesTable holds the schema information for the "files" table.
@@ -109,7 +111,23 @@ var (
 			{
 				Name:    "file_deleted_at",
 				Unique:  false,
-				Columns: []*schema.Column{FilesColumns[9]},
+				Columns: []*schema.Column{FilesColumns[11]},
+			},
+			{
+				Name:    "file_owner_folder_created_at_id",
+				Unique:  false,
+				Columns: []*schema.Column{FilesColumns[7], FilesColumns[9], FilesColumns[6], FilesColumns[0]},
+			},
+			{
+				Name:    "file_metadata",
+				Unique:  false,
+				Columns: []*schema.Column{FilesColumns[10]},
+				Annotation: &entsql.IndexAnnotation{
+					OpClass: "jsonb_path_ops",
+					Types: map[string]string{
+						"postgres": "GIN",
+					},
+				},
 			},
 		},
 	}
@@ -140,6 +158,8 @@ var (
 		{Name: "size", Type: field.TypeInt64},
 		{Name: "content_type", Type: field.TypeString},
 		{Name: "checksum_sha256", Type: field.TypeString, Default: ""},
+		{Name: "folder", Type: field.TypeString, Default: ""},
+		{Name: "metadata", Type: field.TypeOther, Default: "{}", SchemaType: map[string]string{"postgres": "jsonb", "sqlite3": "json"}},
 		{Name: "expires_at", Type: field.TypeTime},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "owner", Type: field.TypeString, Default: "local"},
@@ -158,7 +178,7 @@ var (
 			{
 				Name:    "upload_expires_at",
 				Unique:  false,
-				Columns: []*schema.Column{UploadsColumns[6]},
+				Columns: []*schema.Column{UploadsColumns[8]},
 			},
 		},
 	}

@@ -51,6 +51,11 @@ func graphQLType(name string) []schema.Annotation {
 	return []schema.Annotation{entgql.Type(name)}
 }
 
+// notInWhere leaves the field's generated predicates out of FileWhereInput.
+func notInWhere() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput)}
+}
+
 // notInAPI leaves a type or field out of the GraphQL schema.
 func notInAPI() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}

@@ -10,3 +10,4 @@ import "entgo.io/ent/schema"
 func orderField(string) []schema.Annotation  { return nil }
 func graphQLType(string) []schema.Annotation { return nil }
 func notInAPI() []schema.Annotation          { return nil }
+func notInWhere() []schema.Annotation        { return nil }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
@@ -33,9 +34,9 @@ func (File) Fields() []ent.Field {
 			Unique().
 			Immutable().
 			Annotations(orderField("FILE_NAME")...),
+		// updateFile renames: downloads then carry the new name.
 		field.String("original_name").
 			NotEmpty().
-			Immutable().
 			Annotations(orderField("ORIGINAL_NAME")...),
 		field.Int64("size").
 			NonNegative().
@@ -63,6 +64,20 @@ func (File) Fields() []ent.Field {
 			NotEmpty().
 			Default("default").
 			Immutable(),
+		// Folders are implicit: a path on the row, never in the key, so a
+		// move changes the row alone. The listing filters on it by
+		// hand-written terms (folder, folderHasPrefix), not entgql's.
+		field.String("folder").
+			Comment("The folder the file is in, a/b/c; \"\" is the root.").
+			Default("").
+			Annotations(notInWhere()...),
+		field.Other("metadata", Metadata{}).
+			SchemaType(metadataColumn).
+			Comment("The app's own string pairs, as given; {} when none.").
+			Default(Metadata{}).
+			Annotations(entsql.Default("{}")).
+			Annotations(graphQLType("JSON")...).
+			Annotations(notInWhere()...),
 		// Set when a delete starts; the row is gone for everyone from then
 		// on, and the sweeper finishes a delete its process did not.
 		field.Time("deleted_at").
@@ -81,5 +96,11 @@ func (File) Indexes() []ent.Index {
 		// the order, lets a page's cursor be one range of the index.
 		index.Fields("owner", "created_at", "id"),
 		index.Fields("deleted_at"),
+		// A folder's files, newest first, as one range of the index.
+		index.Fields("owner", "folder", "created_at", "id"),
+		// Metadata filters are containment (@>) on PostgreSQL, which a GIN
+		// index of jsonb_path_ops answers; SQLite scans the user's rows.
+		index.Fields("metadata").
+			Annotations(entsql.IndexTypes(map[string]string{dialect.Postgres: "GIN"}), entsql.OpClass("jsonb_path_ops")),
 	}
 }

@@ -40,6 +40,15 @@ func (Upload) Fields() []ent.Field {
 			Comment("Base64 SHA-256 the client announced, empty when none.").
 			Default("").
 			Immutable(),
+		// What the saved file will carry (see File).
+		field.String("folder").
+			Default("").
+			Immutable(),
+		field.Other("metadata", Metadata{}).
+			SchemaType(metadataColumn).
+			Default(Metadata{}).
+			Annotations(entsql.Default("{}")).
+			Immutable(),
 		// For a single PUT, when its URL expires (it may be saved for
 		// UPLOAD_SAVE_WINDOW more); for an upload in parts, when it must be
 		// saved by. Not immutable: abortUpload moves it into the past, so

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
+	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/google/uuid"
 )
 
@@ -24,6 +25,10 @@ const (
 	FieldContentType = "content_type"
 	// FieldChecksumSha256 holds the string denoting the checksum_sha256 field in the database.
 	FieldChecksumSha256 = "checksum_sha256"
+	// FieldFolder holds the string denoting the folder field in the database.
+	FieldFolder = "folder"
+	// FieldMetadata holds the string denoting the metadata field in the database.
+	FieldMetadata = "metadata"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
 	FieldExpiresAt = "expires_at"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
@@ -52,6 +57,8 @@ var Columns = []string{
 	FieldSize,
 	FieldContentType,
 	FieldChecksumSha256,
+	FieldFolder,
+	FieldMetadata,
 	FieldExpiresAt,
 	FieldCreatedAt,
 	FieldOwner,
@@ -83,6 +90,10 @@ var (
 	ContentTypeValidator func(string) error
 	// DefaultChecksumSha256 holds the default value on creation for the "checksum_sha256" field.
 	DefaultChecksumSha256 string
+	// DefaultFolder holds the default value on creation for the "folder" field.
+	DefaultFolder string
+	// DefaultMetadata holds the default value on creation for the "metadata" field.
+	DefaultMetadata schema.Metadata
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// OwnerValidator is a validator for the "owner" field. It is called by the builders before save.
@@ -138,6 +149,16 @@ func ByContentType(opts ...sql.OrderTermOption) OrderOption {
 // ByChecksumSha256 orders the results by the checksum_sha256 field.
 func ByChecksumSha256(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldChecksumSha256, opts...).ToFunc()
+}
+
+// ByFolder orders the results by the folder field.
+func ByFolder(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFolder, opts...).ToFunc()
+}
+
+// ByMetadata orders the results by the metadata field.
+func ByMetadata(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMetadata, opts...).ToFunc()
 }
 
 // ByExpiresAt orders the results by the expires_at field.

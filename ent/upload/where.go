@@ -7,6 +7,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/filegraph/filegraph/ent/predicate"
+	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/google/uuid"
 )
 
@@ -78,6 +79,16 @@ func ContentType(v string) predicate.Upload {
 // ChecksumSha256 applies equality check predicate on the "checksum_sha256" field. It's identical to ChecksumSha256EQ.
 func ChecksumSha256(v string) predicate.Upload {
 	return predicate.Upload(sql.FieldEQ(FieldChecksumSha256, v))
+}
+
+// Folder applies equality check predicate on the "folder" field. It's identical to FolderEQ.
+func Folder(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldEQ(FieldFolder, v))
+}
+
+// Metadata applies equality check predicate on the "metadata" field. It's identical to MetadataEQ.
+func Metadata(v schema.Metadata) predicate.Upload {
+	return predicate.Upload(sql.FieldEQ(FieldMetadata, v))
 }
 
 // ExpiresAt applies equality check predicate on the "expires_at" field. It's identical to ExpiresAtEQ.
@@ -418,6 +429,111 @@ func ChecksumSha256EqualFold(v string) predicate.Upload {
 // ChecksumSha256ContainsFold applies the ContainsFold predicate on the "checksum_sha256" field.
 func ChecksumSha256ContainsFold(v string) predicate.Upload {
 	return predicate.Upload(sql.FieldContainsFold(FieldChecksumSha256, v))
+}
+
+// FolderEQ applies the EQ predicate on the "folder" field.
+func FolderEQ(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldEQ(FieldFolder, v))
+}
+
+// FolderNEQ applies the NEQ predicate on the "folder" field.
+func FolderNEQ(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldNEQ(FieldFolder, v))
+}
+
+// FolderIn applies the In predicate on the "folder" field.
+func FolderIn(vs ...string) predicate.Upload {
+	return predicate.Upload(sql.FieldIn(FieldFolder, vs...))
+}
+
+// FolderNotIn applies the NotIn predicate on the "folder" field.
+func FolderNotIn(vs ...string) predicate.Upload {
+	return predicate.Upload(sql.FieldNotIn(FieldFolder, vs...))
+}
+
+// FolderGT applies the GT predicate on the "folder" field.
+func FolderGT(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldGT(FieldFolder, v))
+}
+
+// FolderGTE applies the GTE predicate on the "folder" field.
+func FolderGTE(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldGTE(FieldFolder, v))
+}
+
+// FolderLT applies the LT predicate on the "folder" field.
+func FolderLT(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldLT(FieldFolder, v))
+}
+
+// FolderLTE applies the LTE predicate on the "folder" field.
+func FolderLTE(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldLTE(FieldFolder, v))
+}
+
+// FolderContains applies the Contains predicate on the "folder" field.
+func FolderContains(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldContains(FieldFolder, v))
+}
+
+// FolderHasPrefix applies the HasPrefix predicate on the "folder" field.
+func FolderHasPrefix(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldHasPrefix(FieldFolder, v))
+}
+
+// FolderHasSuffix applies the HasSuffix predicate on the "folder" field.
+func FolderHasSuffix(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldHasSuffix(FieldFolder, v))
+}
+
+// FolderEqualFold applies the EqualFold predicate on the "folder" field.
+func FolderEqualFold(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldEqualFold(FieldFolder, v))
+}
+
+// FolderContainsFold applies the ContainsFold predicate on the "folder" field.
+func FolderContainsFold(v string) predicate.Upload {
+	return predicate.Upload(sql.FieldContainsFold(FieldFolder, v))
+}
+
+// MetadataEQ applies the EQ predicate on the "metadata" field.
+func MetadataEQ(v schema.Metadata) predicate.Upload {
+	return predicate.Upload(sql.FieldEQ(FieldMetadata, v))
+}
+
+// MetadataNEQ applies the NEQ predicate on the "metadata" field.
+func MetadataNEQ(v schema.Metadata) predicate.Upload {
+	return predicate.Upload(sql.FieldNEQ(FieldMetadata, v))
+}
+
+// MetadataIn applies the In predicate on the "metadata" field.
+func MetadataIn(vs ...schema.Metadata) predicate.Upload {
+	return predicate.Upload(sql.FieldIn(FieldMetadata, vs...))
+}
+
+// MetadataNotIn applies the NotIn predicate on the "metadata" field.
+func MetadataNotIn(vs ...schema.Metadata) predicate.Upload {
+	return predicate.Upload(sql.FieldNotIn(FieldMetadata, vs...))
+}
+
+// MetadataGT applies the GT predicate on the "metadata" field.
+func MetadataGT(v schema.Metadata) predicate.Upload {
+	return predicate.Upload(sql.FieldGT(FieldMetadata, v))
+}
+
+// MetadataGTE applies the GTE predicate on the "metadata" field.
+func MetadataGTE(v schema.Metadata) predicate.Upload {
+	return predicate.Upload(sql.FieldGTE(FieldMetadata, v))
+}
+
+// MetadataLT applies the LT predicate on the "metadata" field.
+func MetadataLT(v schema.Metadata) predicate.Upload {
+	return predicate.Upload(sql.FieldLT(FieldMetadata, v))
+}
+
+// MetadataLTE applies the LTE predicate on the "metadata" field.
+func MetadataLTE(v schema.Metadata) predicate.Upload {
+	return predicate.Upload(sql.FieldLTE(FieldMetadata, v))
 }
 
 // ExpiresAtEQ applies the EQ predicate on the "expires_at" field.

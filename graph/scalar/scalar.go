@@ -4,11 +4,15 @@
 package scalar
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
+
+	"github.com/filegraph/filegraph/ent/schema"
 )
 
 // InputError reports a scalar value the client sent that does not parse.
@@ -66,5 +70,55 @@ func typed[T any](name string, f func(any) (T, error)) func(any) (T, error) {
 			return t, &InputError{Scalar: name, Err: err}
 		}
 		return t, nil
+	}
+}
+
+// MarshalMetadata writes a file's metadata as a JSON object; {} for none.
+func MarshalMetadata(m schema.Metadata) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		if m == nil {
+			m = schema.Metadata{}
+		}
+		b, _ := json.Marshal(map[string]string(m)) // a map of strings always marshals
+		w.Write(b)
+	})
+}
+
+// UnmarshalMetadata reads a JSON object of string values. The rules
+// (internal/files) judge its keys and sizes; here only its shape.
+func UnmarshalMetadata(v any) (schema.Metadata, error) {
+	if v == nil {
+		return nil, nil
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, &InputError{Scalar: "JSON", Err: fmt.Errorf("metadata must be an object of string values, got %s", jsonKind(v))}
+	}
+	out := make(schema.Metadata, len(obj))
+	for k, v := range obj {
+		s, ok := v.(string)
+		if !ok {
+			return nil, &InputError{Scalar: "JSON", Err: fmt.Errorf("metadata key %.64q: the value must be a string, got %s", k, jsonKind(v))}
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+// jsonKind names the JSON kind of a decoded value, for messages.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	default:
+		return "a number"
 	}
 }

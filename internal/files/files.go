@@ -16,7 +16,9 @@
 //   - save.go: saving what was uploaded; save_parts.go completes uploads
 //     in parts
 //   - abort.go: giving up a pending upload
-//   - read.go: listing (where.go checks filters), downloading
+//   - attributes.go: a file's folder and metadata, and their rules
+//   - read.go: listing (where.go checks filters, filter.go adds the
+//     folder and metadata ones), downloading
 //   - delete.go: deleting a saved file
 //   - sweep.go: removing what expired and finishing interrupted deletes
 //   - reconcile.go: comparing the store with the database

@@ -108,6 +108,8 @@ func (s *Service) issueUploads(ctx context.Context, reqs []*UploadRequest, kind 
 			SetSize(r.Size).
 			SetContentType(r.ContentType).
 			SetChecksumSha256(r.ChecksumSHA256).
+			SetFolder(r.Folder).
+			SetMetadata(r.Metadata).
 			SetExpiresAt(expires).
 			SetOwner(user.ID).
 			SetCollection(r.Collection)

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/internal/auth"
 	"github.com/filegraph/filegraph/internal/storage"
@@ -37,9 +38,11 @@ func (e notFound) Is(target error) bool { return target == ErrNotFound }
 type MultipartRequest struct {
 	OriginalName  string
 	Size          int64
-	ContentType   string // optional
-	PartChecksums *bool  // optional
-	Collection    string // optional: DefaultCollection
+	ContentType   string          // optional
+	PartChecksums *bool           // optional
+	Folder        string          // optional: "" is the root
+	Metadata      schema.Metadata // optional
+	Collection    string          // optional: DefaultCollection
 }
 
 // MultipartUpload is an issued upload in parts.
@@ -109,7 +112,7 @@ func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartR
 	asUploads := make([]*UploadRequest, len(reqs))
 	for i, r := range reqs {
 		if r != nil {
-			asUploads[i] = &UploadRequest{OriginalName: r.OriginalName, Size: r.Size, ContentType: r.ContentType, Collection: r.Collection}
+			asUploads[i] = &UploadRequest{OriginalName: r.OriginalName, Size: r.Size, ContentType: r.ContentType, Folder: r.Folder, Metadata: r.Metadata, Collection: r.Collection}
 		}
 	}
 	var out []*MultipartUpload

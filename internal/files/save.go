@@ -211,6 +211,8 @@ func (s *Service) recordSaved(ctx context.Context, user auth.User, items []*savi
 				SetOriginalName(it.upload.OriginalName).
 				SetSize(it.obj.Size).
 				SetContentType(contentType).
+				SetFolder(it.upload.Folder).
+				SetMetadata(it.upload.Metadata).
 				SetOwner(user.ID).
 				SetCollection(it.upload.Collection)
 			keys[i] = it.upload.FileName

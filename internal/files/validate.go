@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/filegraph/filegraph/ent/schema"
 )
 
 const (
@@ -28,9 +30,11 @@ const (
 type UploadRequest struct {
 	OriginalName   string
 	Size           int64
-	ContentType    string // optional
-	ChecksumSHA256 string // optional, base64
-	Collection     string // optional: DefaultCollection
+	ContentType    string          // optional
+	ChecksumSHA256 string          // optional, base64
+	Folder         string          // optional: "" is the root
+	Metadata       schema.Metadata // optional
+	Collection     string          // optional: DefaultCollection
 }
 
 // checkName reports what is wrong with an original name, or "".
@@ -141,7 +145,16 @@ func (s *Service) validateUploads(reqs []*UploadRequest) ([]UploadRequest, error
 		if r.ChecksumSHA256 != "" && !validChecksum(r.ChecksumSHA256) {
 			ps.add(field+".checksumSHA256", "must be the base64 encoding of a 32-byte SHA-256 digest")
 		}
-		out[i] = UploadRequest{OriginalName: r.OriginalName, Size: r.Size, ContentType: ct, ChecksumSHA256: r.ChecksumSHA256, Collection: r.Collection}
+		folder, msg := normalizeFolder(r.Folder)
+		if msg != "" {
+			ps.add(field+".folder", "%s", msg)
+		}
+		ps.checkMetadata(field+".metadata", r.Metadata)
+		meta := r.Metadata
+		if meta == nil {
+			meta = schema.Metadata{}
+		}
+		out[i] = UploadRequest{OriginalName: r.OriginalName, Size: r.Size, ContentType: ct, ChecksumSHA256: r.ChecksumSHA256, Folder: folder, Metadata: meta, Collection: r.Collection}
 	}
 	// The collection's rules (the global ones for the default collection):
 	// size, type, and how many files of it one call may name.

@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -225,5 +227,73 @@ func TestMetricsMultipart(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Operation names take metric labels (100 at most) only from callers with
+// a token or from the trusted documents: before, 100 requests without a
+// token named Anon000..Anon099 took every label, and every later real
+// operation counted as "other" (issue 23).
+func TestOperationNamesWithoutToken(t *testing.T) {
+	e := newAuthEnv(t, "sqlite+disk")
+	ms := httptest.NewServer(e.srv.Metrics.Handler())
+	defer ms.Close()
+	for i := range 100 {
+		e.fail("UNAUTHENTICATED", fmt.Sprintf("query Anon%03d { files(first: 1) { totalCount } }", i), nil)
+	}
+	alice := e.as(token(t, "alice"))
+	alice.do("query MyFiles { files(first: 1) { totalCount } }", nil, nil)
+	// Once a caller with a token gave it its label, the name is counted
+	// whoever sends it.
+	e.fail("UNAUTHENTICATED", "query MyFiles { files(first: 1) { totalCount } }", nil)
+	e.fail("UNAUTHENTICATED", "query NotYet { files(first: 1) { totalCount } }", nil)
+
+	got := scrapeMetrics(t, ms.URL)
+	for key, want := range map[string]float64{
+		`filegraph_graphql_operations_total{operation="MyFiles",outcome="ok",type="query"}`:    1,
+		`filegraph_graphql_operations_total{operation="MyFiles",outcome="error",type="query"}`: 1,
+		`filegraph_graphql_operations_total{operation="other",outcome="error",type="query"}`:   101,
+	} {
+		if got[key] != want {
+			t.Errorf("%s = %v, want %v", key, got[key], want)
+		}
+	}
+	var leaked []string
+	for key := range got {
+		if strings.Contains(key, `operation="Anon`) || strings.Contains(key, `operation="NotYet"`) {
+			leaked = append(leaked, key)
+		}
+	}
+	if len(leaked) > 0 {
+		t.Errorf("requests without a token took labels: %d series, such as %s", len(leaked), leaked[0])
+	}
+
+	// Under trusted documents every name is one of the list's.
+	data, err := os.ReadFile(manifestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest map[string]string
+	if err := json.Unmarshal(data, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	var filesHash string
+	for hash, doc := range manifest {
+		if strings.HasPrefix(doc, "query Files(") {
+			filesHash = strings.TrimPrefix(hash, "sha256:")
+		}
+	}
+	if filesHash == "" {
+		t.Fatal("the manifest has no query Files")
+	}
+	e = newAuthEnv(t, "sqlite+disk", "GRAPHQL_TRUSTED_DOCUMENTS", manifestPath)
+	ms2 := httptest.NewServer(e.srv.Metrics.Handler())
+	defer ms2.Close()
+	r := e.postRaw(map[string]any{"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": filesHash}}})
+	if len(r.Errors) != 1 || r.Errors[0].code() != "UNAUTHENTICATED" {
+		t.Fatalf("Files without a token: %+v", r.Errors)
+	}
+	if key := `filegraph_graphql_operations_total{operation="Files",outcome="error",type="query"}`; scrapeMetrics(t, ms2.URL)[key] != 1 {
+		t.Errorf("trusted documents: %s is not 1", key)
 	}
 }

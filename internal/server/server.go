@@ -179,7 +179,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	var exts []graphql.HandlerExtension
 	if !s.bare {
-		exts = append(exts, s.Metrics.GraphQL(s.tracer()))
+		// Operation names take metric labels (100 at most) only from
+		// callers with a token, or from the trusted documents' list.
+		named := func(ctx context.Context) bool { _, err := auth.FromContext(ctx); return err == nil }
+		if trusted != nil {
+			named = nil
+		}
+		exts = append(exts, s.Metrics.GraphQL(s.tracer(), named))
 	}
 	api := graph.NewHandler(svc, graph.Limits{
 		Introspection: cfg.GraphQL.Introspection,

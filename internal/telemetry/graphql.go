@@ -18,11 +18,18 @@ import (
 // name, type and outcome, and counts their errors by extensions.code. With
 // a tracer provider it also makes a span per operation, and one per
 // resolver: the fields that call the files service, which do the I/O.
-func (m *Metrics) GraphQL(tp trace.TracerProvider) graphql.HandlerExtension {
+//
+// named says whether a request may give a new operation name a label of
+// its own (an authenticated caller's, or any under trusted documents);
+// other requests get a name only once such a request gave it one, so that
+// anyone without a token cannot take the labels (nil: every request may).
+func (m *Metrics) GraphQL(tp trace.TracerProvider, named func(context.Context) bool) graphql.HandlerExtension {
+	o := operations{m: m, named: named}
 	if tp == nil {
-		return operations{m: m}
+		return o
 	}
-	return tracedOperations{operations{m: m, tracer: tp.Tracer(scope)}}
+	o.tracer = tp.Tracer(scope)
+	return tracedOperations{o}
 }
 
 // maxOperationNames bounds the operation label: names come from clients,
@@ -31,6 +38,7 @@ const maxOperationNames = 100
 
 type operations struct {
 	m      *Metrics
+	named  func(context.Context) bool
 	tracer trace.Tracer // nil: no spans
 }
 
@@ -51,7 +59,7 @@ func (o operations) InterceptResponse(ctx context.Context, next graphql.Response
 			start = oc.Stats.OperationStart // includes reading and parsing
 		}
 		if op := oc.Operation; op != nil {
-			name, typ = o.m.gqlNames.label(operationName(op)), string(op.Operation)
+			name, typ = o.m.gqlNames.label(operationName(op), o.named == nil || o.named(ctx)), string(op.Operation)
 		}
 	}
 	var span trace.Span
@@ -128,7 +136,9 @@ type names struct {
 	seen  map[string]bool
 }
 
-func (n *names) label(name string) string {
+// label is name's label: name itself if it has one, or if add and there is
+// room for it; "other" otherwise.
+func (n *names) label(name string, add bool) string {
 	if name == "" {
 		return "anonymous"
 	}
@@ -140,6 +150,9 @@ func (n *names) label(name string) string {
 	n.mu.RUnlock()
 	if ok {
 		return name
+	}
+	if !add {
+		return "other"
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -102,14 +102,20 @@ func TestStoreCountsEveryCall(t *testing.T) {
 func TestOperationLabelsAreBounded(t *testing.T) {
 	var n names
 	n.limit = 3
+	// A request that may not add a name gets only names already given.
+	if got := n.label("Op0", false); got != "other" {
+		t.Errorf("label(Op0) without adding = %q, want other", got)
+	}
 	for i := range 3 {
-		if got := n.label(fmt.Sprint("Op", i)); got != fmt.Sprint("Op", i) {
+		if got := n.label(fmt.Sprint("Op", i), true); got != fmt.Sprint("Op", i) {
 			t.Errorf("label %d = %q", i, got)
 		}
 	}
 	for name, want := range map[string]string{"Op1": "Op1", "Op9": "other", "": "anonymous", string(make([]byte, 65)): "other"} {
-		if got := n.label(name); got != want {
-			t.Errorf("label(%.10q) = %q, want %q", name, got, want)
+		for _, add := range []bool{true, false} {
+			if got := n.label(name, add); got != want {
+				t.Errorf("label(%.10q, %v) = %q, want %q", name, add, got, want)
+			}
 		}
 	}
 }

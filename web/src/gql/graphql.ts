@@ -90,6 +90,10 @@ export type FileWhereInput = {
   fileNameLTE?: string | null | undefined;
   fileNameNEQ?: string | null | undefined;
   fileNameNotIn?: Array<string> | null | undefined;
+  /** Files directly in this folder ("" is the root). */
+  folder?: string | null | undefined;
+  /** Files in this folder and every folder below it: "a" takes a and a/b, not ab. */
+  folderHasPrefix?: string | null | undefined;
   /** id field predicates */
   id?: string | null | undefined;
   idGT?: string | null | undefined;
@@ -99,6 +103,8 @@ export type FileWhereInput = {
   idLTE?: string | null | undefined;
   idNEQ?: string | null | undefined;
   idNotIn?: Array<string> | null | undefined;
+  /** Files whose metadata holds every pair exactly (each pair counts as one condition). */
+  metadata?: Array<MetadataMatch> | null | undefined;
   not?: FileWhereInput | null | undefined;
   or?: Array<FileWhereInput> | null | undefined;
   /** original_name field predicates */
@@ -140,12 +146,22 @@ export type FileWhereInput = {
   sizeNotIn?: Array<number> | null | undefined;
 };
 
+/** A metadata pair a file must hold exactly. */
+export type MetadataMatch = {
+  key: string;
+  value: string;
+};
+
 /** A file to upload in parts. */
 export type MultipartUploadRequest = {
   /** The collection whose rules the file is uploaded under (see collections); default when omitted. */
   collection?: string | null | undefined;
   /** A media type; application/octet-stream when omitted. */
   contentType?: string | null | undefined;
+  /** As on UploadRequest. */
+  folder?: string | null | undefined;
+  /** As on UploadRequest. */
+  metadata?: Record<string, string> | null | undefined;
   originalName: string;
   /** When true, every part URL is signed for that part's SHA-256 and the store verifies it. */
   partChecksums?: boolean | null | undefined;
@@ -182,6 +198,10 @@ export type UploadRequest = {
   collection?: string | null | undefined;
   /** A media type of at most 255 characters; application/octet-stream when omitted. */
   contentType?: string | null | undefined;
+  /** The folder to file it in, a/b/c (1-16 segments of 1-255 bytes, no . or .., no control or format characters; stored in NFC); the root when omitted or "". The key never holds it. */
+  folder?: string | null | undefined;
+  /** The app's own string pairs: at most 32 keys of 1-64 bytes of A-Z a-z 0-9 _ . -, values of at most 1 KiB, 8 KiB in all; {} when omitted. */
+  metadata?: Record<string, string> | null | undefined;
   /** The file's name on the client; kept for downloads, never used as the key. */
   originalName: string;
   /** Exact size in bytes; the storage refuses a body of another length. */
