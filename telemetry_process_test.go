@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -98,5 +99,53 @@ func TestTracesFromTheEnvironment(t *testing.T) {
 	traceID := hex.EncodeToString(request.TraceId)
 	if !strings.Contains(p.out.String(), `"trace_id":"`+traceID+`"`) {
 		t.Errorf("no log record carries trace_id %s:\n%s", traceID, p.out)
+	}
+}
+
+// TestTracingErrorsAreLogged runs the binary against a collector that
+// refuses every export: the SDK's errors reach the server's log as JSON
+// records of the event tracing.error (before, the SDK printed them to
+// stderr as plain text, past LOG_FORMAT=json), and so does a setting the
+// exporter cannot parse.
+func TestTracingErrorsAreLogged(t *testing.T) {
+	col := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		http.Error(w, "refused by the test", http.StatusBadRequest) // not retried
+	}))
+	defer col.Close()
+
+	d, _ := diskDeployment(t)
+	p := d.start("OTEL_EXPORTER_OTLP_ENDPOINT="+col.URL, "OTEL_BSP_SCHEDULE_DELAY=50",
+		"OTEL_EXPORTER_OTLP_HEADERS=no-equals-sign", "LOG_FORMAT=json", "LOG_LEVEL=info")
+	p.gql(t, `query Count { files { totalCount } }`, nil, nil)
+
+	type record struct{ Msg, Level, Err, Detail string }
+	var export, setting *record
+	var plain []string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && (export == nil || setting == nil) && plain == nil; time.Sleep(50 * time.Millisecond) {
+		export, setting, plain = nil, nil, nil
+		for _, line := range strings.Split(strings.TrimSpace(p.out.String()), "\n") {
+			var r record
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				plain = append(plain, line)
+				continue
+			}
+			switch {
+			case r.Msg == "tracing.error" && strings.Contains(r.Err, "400"):
+				export = &r
+			case r.Msg == "tracing.error" && r.Detail == "parse headers":
+				setting = &r
+			}
+		}
+	}
+	if plain != nil {
+		t.Errorf("lines that are not JSON records: %q", plain)
+	}
+	t.Logf("export: %+v; setting: %+v", export, setting)
+	if export == nil || export.Level != "WARN" {
+		t.Errorf("no tracing.error warning for the refused export (%+v):\n%s", export, p.out)
+	}
+	if setting == nil || setting.Level != "WARN" {
+		t.Errorf("no tracing.error warning for OTEL_EXPORTER_OTLP_HEADERS (%+v):\n%s", setting, p.out)
 	}
 }

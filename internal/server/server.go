@@ -90,7 +90,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	log = httplog.Logger(log)
 	s := &Server{Metrics: telemetry.NewMetrics(), stop: func() {}, bare: o.bare}
 	if cfg.OTLPEndpoint != "" && !o.bare {
-		tp, err := telemetry.Tracing(ctx, cfg.OTLPEndpoint, os.Getenv)
+		tp, err := telemetry.Tracing(ctx, cfg.OTLPEndpoint, os.Getenv, log)
 		if err != nil {
 			return nil, err
 		}

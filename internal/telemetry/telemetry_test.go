@@ -158,7 +158,7 @@ func TestTraceIDInEveryLogRecord(t *testing.T) {
 
 func TestTracingRefusesGRPC(t *testing.T) {
 	env := map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
-	_, err := Tracing(context.Background(), "http://127.0.0.1:4318", func(k string) string { return env[k] })
+	_, err := Tracing(context.Background(), "http://127.0.0.1:4318", func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_PROTOCOL") {
 		t.Fatalf("Tracing with gRPC: %v, want an error naming OTEL_EXPORTER_OTLP_PROTOCOL", err)
 	}

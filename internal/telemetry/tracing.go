@@ -3,10 +3,13 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
+	"github.com/go-logr/logr"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
@@ -25,8 +28,12 @@ import (
 // OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG. Only http/protobuf is
 // spoken: a request for gRPC is refused as a misconfiguration.
 //
+// What the SDK cannot do (an export refused or failed, a bad OTEL_*
+// value it skips) goes to log as the event tracing.error.
+//
 // Shut the provider down at exit: it flushes the spans still batched.
-func Tracing(ctx context.Context, endpoint string, getenv func(string) string) (*sdktrace.TracerProvider, error) {
+func Tracing(ctx context.Context, endpoint string, getenv func(string) string, log *slog.Logger) (*sdktrace.TracerProvider, error) {
+	logSDKErrors(log)
 	for _, v := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
 		if p := getenv(v); p != "" && p != "http/protobuf" {
 			return nil, fmt.Errorf("%s: %q is not supported; Filegraph sends traces over http/protobuf", v, p)
@@ -67,3 +74,34 @@ func HTTP(tp trace.TracerProvider, next http.Handler) http.Handler {
 		otelhttp.WithMeterProvider(noop.NewMeterProvider()), // Prometheus counts requests
 	)
 }
+
+// logSDKErrors sends the SDK's errors to log. The SDK reports them through
+// two process-wide hooks, which by default print plain text to stderr
+// (not JSON under LOG_FORMAT=json, and without the event name alerts
+// match): its error handler (exports that fail) and its logr logger
+// (settings it cannot parse). The last server to set them gets them.
+func logSDKErrors(log *slog.Logger) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("tracing.error", "err", err)
+	}))
+	otel.SetLogger(logr.FromSlogHandler(sdkErrors{log.Handler()}))
+}
+
+// sdkErrors logs the SDK's logr errors as tracing.error warnings, the SDK's
+// own text as detail; its info and debug records (logr verbosity, which
+// its default logger drops too) are left out.
+type sdkErrors struct{ h slog.Handler }
+
+func (s sdkErrors) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelError && s.h.Enabled(ctx, slog.LevelWarn)
+}
+
+func (s sdkErrors) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, slog.LevelWarn, "tracing.error", r.PC)
+	out.AddAttrs(slog.String("detail", r.Message))
+	r.Attrs(func(a slog.Attr) bool { out.AddAttrs(a); return true })
+	return s.h.Handle(ctx, out)
+}
+
+func (s sdkErrors) WithAttrs(as []slog.Attr) slog.Handler { return sdkErrors{s.h.WithAttrs(as)} }
+func (s sdkErrors) WithGroup(g string) slog.Handler       { return sdkErrors{s.h.WithGroup(g)} }
