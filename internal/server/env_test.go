@@ -99,6 +99,7 @@ func startEnv(t testing.TB, backend string, proxied bool, settings []string, ext
 	}
 	e := &env{t: t, clock: &clock{}, logs: &logBuffer{}}
 	opts := append([]Option{WithClock(e.clock.now)}, extra...)
+	var s3cfg *s3store.Config
 	if backend == "postgres+s3" {
 		pg, err := testenv.NewPostgres()
 		if err != nil {
@@ -125,20 +126,26 @@ func startEnv(t testing.TB, backend string, proxied bool, settings []string, ext
 		if err != nil {
 			t.Fatal(err)
 		}
-		store, err := s3store.New(ctx, s3store.Config{
+		s3cfg = &s3store.Config{
 			Bucket: bucket, Region: s3srv.Region, Endpoint: s3URL.String(),
 			ForcePathStyle: true, Credentials: s3srv.Credentials(),
 			// The bucket's own URL, as config makes it by default.
 			PublicBaseURL: s3URL.String() + "/" + bucket + "/",
-		})
-		if err != nil {
-			t.Fatal(err)
 		}
-		opts = append(opts, WithStore(store))
 	}
 	cfg, err := config.Load(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if s3cfg != nil {
+		if cfg.S3.PublicBaseURL != "" { // S3_PUBLIC_BASE_URL, as config read it
+			s3cfg.PublicBaseURL = cfg.S3.PublicBaseURL
+		}
+		store, err := s3store.New(ctx, *s3cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, WithStore(store))
 	}
 	// Everything to e.logs, for tests that check what was logged; with -v
 	// warnings and errors to stderr too.
