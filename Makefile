@@ -34,7 +34,7 @@ test-browser: $(BIN)/versitygw playground-assets web-app
 bench: $(BIN)/versitygw
 	./scripts/test.sh -run '^$$' -bench . -benchmem $(BENCHFLAGS)
 
-## bench-load: Filegraph against the floor (bench/floor) side by side on PostgreSQL + versitygw;
+## bench-load: Filegraph against the floors (bench/floor: stock gqlgen and plain net/http) side by side on PostgreSQL + versitygw;
 ## prints rps, p50, p99 and the ratios (BENCHLOADFLAGS="-rounds 5 -duration 10s -ops files")
 bench-load: $(BIN)/versitygw
 	go run ./bench/load $(BENCHLOADFLAGS)

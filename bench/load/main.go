@@ -1,11 +1,17 @@
-// Command load is `make bench-load`: it measures Filegraph against the floor
-// (bench/floor) side by side in one run. It creates two PostgreSQL
-// databases, starts one versitygw, builds and starts Filegraph and the
-// floor as their own processes, seeds both through their APIs (upload URL,
-// PUT, save), then runs each operation on each server in turn for a few
-// rounds with a fixed number of concurrent callers and prints rps, p50, p99
-// and Filegraph's fraction of the floor. Every answer is checked; any error
-// is counted and printed.
+// Command load is `make bench-load`: it measures Filegraph against two
+// floors (bench/floor) side by side in one run: stock gqlgen answering the
+// same GraphQL documents, and plain net/http, both running the same
+// statements as plain Go runs them best (prepared once: one round trip
+// each). It creates a PostgreSQL database for each, starts one versitygw,
+// builds and starts Filegraph and the floors as their own processes, seeds
+// each through its API (upload URL, PUT, save), then runs each operation on
+// each server in turn for a few rounds with a fixed number of concurrent
+// callers and prints rps, p50, p99 and Filegraph's fraction of each floor.
+// As production runs it: auth on (HS256 tokens); download and list as the
+// user who owns the files, create as one of -users users (and as one user,
+// beside). saveFiles (10 files) and deleteFile each run through a pool of
+// uploads or files made beforehand, until it is used up. Every answer is
+// checked; any error is counted and printed.
 //
 // Figures on a shared machine move from run to run; compare only the ratios
 // of one run. -baseline REV[,REV...] adds Filegraph as it was at earlier
@@ -42,10 +48,12 @@ import (
 
 var (
 	rounds   = flag.Int("rounds", 3, "rounds of every operation on every server")
-	duration = flag.Duration("duration", 4*time.Second, "how long each operation runs per round and server")
+	duration = flag.Duration("duration", 3*time.Second, "how long each operation runs per round and server")
 	warmup   = flag.Duration("warmup", 500*time.Millisecond, "load before measuring, each time")
 	callers  = flag.Int("c", 16, "concurrent callers")
 	seedN    = flag.Int("files", 2000, "files seeded for the measured user")
+	users    = flag.Int("users", 64, "users whose tokens createUploadUrls spreads over")
+	pool     = flag.Int("pool", 100, "saveFiles calls (10 uploads each) and deleteFile calls prepared per round and server")
 	only     = flag.String("ops", "", "comma-separated operations to run (default all)")
 	keep     = flag.Bool("keep", false, "leave the servers running until interrupted")
 	baseline = flag.String("baseline", "", "also build and measure Filegraph at these comma-separated git revisions, for before/after ratios in one run")
@@ -77,7 +85,7 @@ func run(ctx context.Context) (err error) {
 		os.RemoveAll(tmp)
 	}()
 
-	fmt.Println("building filegraph and the floor ...")
+	fmt.Println("building filegraph and the floors ...")
 	builds := []struct{ name, bin, src string }{{"filegraph", filepath.Join(tmp, "filegraph"), "."}}
 	for i, rev := range strings.Split(*baseline, ",") {
 		if rev == "" {
@@ -103,7 +111,7 @@ func run(ctx context.Context) (err error) {
 	}
 	floorBin := filepath.Join(tmp, "floor")
 	if err := command("go", "build", "-o", floorBin, "./bench/floor").Run(); err != nil {
-		return fmt.Errorf("building the floor: %w", err)
+		return fmt.Errorf("building the floors: %w", err)
 	}
 
 	s3, err := testenv.StartS3()
@@ -149,29 +157,38 @@ func run(ctx context.Context) (err error) {
 		time.Sleep(time.Second) // let start-up garbage go
 		fmt.Printf("%s: idle RSS %s\n", b.name, rss(fg.Process.Pid))
 	}
-	db, bucket, err := newDB()
-	if err != nil {
-		return err
+	// The floors, each a process and a database of its own: stock gqlgen
+	// (asked as Filegraph is), then plain net/http.
+	for _, name := range []string{"gqlgen", "plain"} {
+		db, bucket, err := newDB()
+		if err != nil {
+			return err
+		}
+		// The floor runs on Filegraph's schema: same tables, same indexes.
+		migrate := exec.Command(builds[0].bin, "migrate")
+		migrate.Env = append(os.Environ(), "DATABASE_URL="+db.URL, "LOG_LEVEL=warn")
+		if out, err := migrate.CombinedOutput(); err != nil {
+			return fmt.Errorf("migrating the floor's database: %v: %s", err, out)
+		}
+		floorAddr := freeAddr()
+		floor := exec.Command(floorBin, "-addr", floorAddr, "-db", db.URL, "-bucket", bucket,
+			"-endpoint", s3.Endpoint, "-region", s3.Region, "-access", s3.AccessKey, "-secret", s3.SecretKey,
+			"-jwt-secret", jwtSecret, "-quota", quota, "-max-pending", maxPending)
+		floor.Stdout, floor.Stderr = os.Stderr, os.Stderr
+		if err := start(floor, floorAddr, "", &cleanups); err != nil {
+			return err
+		}
+		var a api = &floorAPI{base: "http://" + floorAddr}
+		if name == "gqlgen" {
+			a = &graphQL{base: "http://" + floorAddr}
+		}
+		targets = append(targets, &target{name: name, addr: floorAddr, api: a})
 	}
-	// The floor runs on Filegraph's schema: same tables, same indexes.
-	migrate := exec.Command(builds[0].bin, "migrate")
-	migrate.Env = append(os.Environ(), "DATABASE_URL="+db.URL, "LOG_LEVEL=warn")
-	if out, err := migrate.CombinedOutput(); err != nil {
-		return fmt.Errorf("migrating the floor's database: %v: %s", err, out)
-	}
-	floorAddr := freeAddr()
-	floor := exec.Command(floorBin, "-addr", floorAddr, "-db", db.URL, "-bucket", bucket,
-		"-endpoint", s3.Endpoint, "-region", s3.Region, "-access", s3.AccessKey, "-secret", s3.SecretKey,
-		"-jwt-secret", jwtSecret, "-quota", quota, "-max-pending", maxPending)
-	floor.Stdout, floor.Stderr = os.Stderr, os.Stderr
-	if err := start(floor, floorAddr, "", &cleanups); err != nil {
-		return err
-	}
-	targets = append(targets, &target{name: "floor", addr: floorAddr, api: &floorAPI{base: "http://" + floorAddr}})
+	floors := targets[len(targets)-2:]
 
 	fmt.Printf("seeding %d files on each through its API ...\n", *seedN)
 	for _, t := range targets {
-		if t.ids, err = seed(ctx, t.api, *seedN); err != nil {
+		if t.ids, err = seed(ctx, t.api, seedUser, *seedN); err != nil {
 			return fmt.Errorf("seeding %s: %w", t.name, err)
 		}
 	}
@@ -183,11 +200,34 @@ func run(ctx context.Context) (err error) {
 		{name: "files(first:50)", users: 1, req: func(a api, t *target, user string, r *rand.Rand) *http.Request {
 			return a.list(user)
 		}},
+		{name: fmt.Sprintf("createUploadUrls/%d users", *users), users: *users, req: func(a api, t *target, user string, r *rand.Rand) *http.Request {
+			return a.create(user, 1)
+		}},
 		{name: "createUploadUrls/1 user", users: 1, req: func(a api, t *target, user string, r *rand.Rand) *http.Request {
 			return a.create(user, 1)
 		}},
-		{name: "createUploadUrls/many users", users: 1000, req: func(a api, t *target, user string, r *rand.Rand) *http.Request {
-			return a.create(user, 1)
+		{name: "saveFiles(10 files)", users: 1, prepare: func(ctx context.Context, t *target) ([]any, error) {
+			var items []any
+			for range *pool {
+				ups, err := issue(ctx, t.api, saveUser, 10)
+				if err != nil {
+					return nil, err
+				}
+				items = append(items, ups)
+			}
+			return items, nil
+		}, reqItem: func(a api, t *target, user string, item any) *http.Request {
+			return a.save(saveUser, item.([]upload))
+		}},
+		{name: "deleteFile", users: 1, prepare: func(ctx context.Context, t *target) ([]any, error) {
+			ids, err := seed(ctx, t.api, saveUser, *pool)
+			items := make([]any, len(ids))
+			for i, id := range ids {
+				items[i] = id
+			}
+			return items, err
+		}, reqItem: func(a api, t *target, user string, item any) *http.Request {
+			return a.delete(saveUser, item.(string))
 		}},
 	}
 	if *only != "" {
@@ -207,7 +247,14 @@ func run(ctx context.Context) (err error) {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				r := drive(ctx, t, op)
+				var items []any
+				if op.prepare != nil {
+					var err error
+					if items, err = op.prepare(ctx, t); err != nil {
+						return fmt.Errorf("preparing %s on %s: %w", op.name, t.name, err)
+					}
+				}
+				r := drive(ctx, t, op, items)
 				if results[op.name] == nil {
 					results[op.name] = map[string][]result{}
 				}
@@ -220,27 +267,31 @@ func run(ctx context.Context) (err error) {
 		}
 	}
 
-	fmt.Printf("\nmedian of %d rounds (rps, p50, p99); ratios are rps / the floor's rps\n\n| operation |", *rounds)
+	fmt.Printf("\nmedian of %d rounds (rps, p50, p99); ratios are rps / a floor's rps (gqlgen: stock gqlgen; plain: net/http)\n\n| operation |", *rounds)
 	for _, t := range targets {
 		fmt.Printf(" %s |", t.name)
 	}
-	for _, t := range targets[:len(targets)-1] {
-		fmt.Printf(" %s / floor |", t.name)
+	subjects := targets[:len(targets)-len(floors)]
+	for _, t := range subjects {
+		for _, fl := range floors {
+			fmt.Printf(" %s / %s |", t.name, fl.name)
+		}
 	}
-	fmt.Printf(" errors |\n|---|%s\n", strings.Repeat("---|", 2*len(targets)))
+	fmt.Printf(" errors |\n|---|%s\n", strings.Repeat("---|", len(targets)+len(subjects)*len(floors)+1))
 	for _, op := range ops {
 		fmt.Printf("| %s |", op.name)
-		var meds []result
+		meds := map[string]result{}
 		errs := 0
 		for _, t := range targets {
 			m := median(results[op.name][t.name])
-			meds = append(meds, m)
+			meds[t.name] = m
 			errs += m.errors
 			fmt.Printf(" %.0f, %v, %v |", m.rps, m.p50, m.p99)
 		}
-		floor := meds[len(meds)-1]
-		for _, m := range meds[:len(meds)-1] {
-			fmt.Printf(" %.2f |", m.rps/floor.rps)
+		for _, t := range subjects {
+			for _, fl := range floors {
+				fmt.Printf(" %.2f |", meds[t.name].rps/meds[fl.name].rps)
+			}
 		}
 		fmt.Printf(" %d |\n", errs)
 	}
@@ -343,8 +394,12 @@ func token(user string) string {
 	return s
 }
 
-// seedUser owns the seeded files and makes the single-user calls.
-const seedUser = "bench-user"
+// seedUser owns the seeded files and makes the single-user calls;
+// saveUser saves and deletes (so that the list's files stay put).
+const (
+	seedUser = "bench-user"
+	saveUser = "bench-saver"
+)
 
 // api is one server's way of asking for the operations.
 type api interface {
@@ -356,6 +411,7 @@ type api interface {
 	// uploads parses a create answer: key and signed request for each.
 	uploads(body []byte) ([]upload, error)
 	save(user string, keys []upload) *http.Request
+	delete(user, id string) *http.Request
 	saved(body []byte) ([]string, error) // file ids
 }
 
@@ -386,65 +442,71 @@ func do(a api, req *http.Request) ([]byte, error) {
 	return body, a.check(res, body)
 }
 
-// seed uploads n small files for seedUser through the API: upload URLs,
-// a real PUT of each to versitygw, save; it returns the file ids and
-// checks that one download URL really downloads.
-func seed(ctx context.Context, a api, n int) ([]string, error) {
-	var ids []string
-	for len(ids) < n {
-		batch := min(100, n-len(ids))
-		var ups []upload
-		if _, isGraphQL := a.(*graphQL); isGraphQL {
-			body, err := do(a, a.create(seedUser, batch))
+// issue asks for n uploads for user through the API and PUTs each to
+// versitygw for real.
+func issue(ctx context.Context, a api, user string, n int) ([]upload, error) {
+	var ups []upload
+	if _, isGraphQL := a.(*graphQL); isGraphQL {
+		body, err := do(a, a.create(user, n))
+		if err != nil {
+			return nil, err
+		}
+		if ups, err = a.uploads(body); err != nil {
+			return nil, err
+		}
+	} else {
+		for range n {
+			body, err := do(a, a.create(user, 1))
 			if err != nil {
 				return nil, err
 			}
-			if ups, err = a.uploads(body); err != nil {
+			u, err := a.uploads(body)
+			if err != nil {
 				return nil, err
 			}
-		} else {
-			for range batch {
-				body, err := do(a, a.create(seedUser, 1))
-				if err != nil {
-					return nil, err
+			ups = append(ups, u...)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(ups))
+	sem := make(chan struct{}, 16)
+	for i, u := range ups {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPut, u.URL, bytes.NewReader(seedBody))
+			for k, v := range u.Headers {
+				if !strings.EqualFold(k, "Content-Length") {
+					req.Header.Set(k, v)
 				}
-				u, err := a.uploads(body)
-				if err != nil {
-					return nil, err
-				}
-				ups = append(ups, u...)
 			}
-		}
-		var wg sync.WaitGroup
-		errs := make([]error, len(ups))
-		sem := make(chan struct{}, 16)
-		for i, u := range ups {
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPut, u.URL, bytes.NewReader(seedBody))
-				for k, v := range u.Headers {
-					if !strings.EqualFold(k, "Content-Length") {
-						req.Header.Set(k, v)
-					}
-				}
-				res, err := client.Do(req)
-				if err != nil {
-					errs[i] = err
-					return
-				}
-				b, _ := io.ReadAll(res.Body)
-				res.Body.Close()
-				if res.StatusCode != http.StatusOK {
-					errs[i] = fmt.Errorf("PUT %s: %s: %.300s", u.FileName, res.Status, b)
-				}
-			})
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+			res, err := client.Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				errs[i] = fmt.Errorf("PUT %s: %s: %.300s", u.FileName, res.Status, b)
+			}
+		})
+	}
+	wg.Wait()
+	return ups, errors.Join(errs...)
+}
+
+// seed uploads n small files for user through the API: upload URLs,
+// a real PUT of each to versitygw, save; it returns the file ids and
+// checks that one download URL really downloads.
+func seed(ctx context.Context, a api, user string, n int) ([]string, error) {
+	var ids []string
+	for len(ids) < n {
+		ups, err := issue(ctx, a, user, min(100, n-len(ids)))
+		if err != nil {
 			return nil, err
 		}
-		body, err := do(a, a.save(seedUser, ups))
+		body, err := do(a, a.save(user, ups))
 		if err != nil {
 			return nil, err
 		}
@@ -455,7 +517,7 @@ func seed(ctx context.Context, a api, n int) ([]string, error) {
 		ids = append(ids, got...)
 	}
 	// One download, to prove the signed GET is accepted.
-	body, err := do(a, a.download(seedUser, ids[0]))
+	body, err := do(a, a.download(user, ids[0]))
 	if err != nil {
 		return nil, err
 	}
@@ -487,6 +549,11 @@ type operation struct {
 	name  string
 	users int // callers spread over this many users
 	req   func(a api, t *target, user string, r *rand.Rand) *http.Request
+	// An operation that uses things up (uploads to save, files to delete)
+	// has them made by prepare before it runs, and runs once for each
+	// (reqItem) or until its time is up, whichever comes first.
+	prepare func(ctx context.Context, t *target) ([]any, error)
+	reqItem func(a api, t *target, user string, item any) *http.Request
 }
 
 type result struct {
@@ -497,10 +564,22 @@ type result struct {
 }
 
 // drive runs op against t with *callers concurrent callers, each sending
-// its next request when the last is answered.
-func drive(ctx context.Context, t *target, op operation) result {
+// its next request when the last is answered. An operation with items
+// runs once per item, without a warm-up, and its rate is over the time
+// it took.
+func drive(ctx context.Context, t *target, op operation, items []any) result {
 	start := time.Now()
 	measureFrom, end := start.Add(*warmup), start.Add(*warmup+*duration)
+	var next chan any
+	if op.prepare != nil {
+		measureFrom, end = start, start.Add(*duration)
+		next = make(chan any, len(items))
+		for _, it := range items {
+			next <- it
+		}
+		close(next)
+	}
+	var lastDone time.Time
 	var (
 		mu       sync.Mutex
 		lat      []time.Duration
@@ -519,7 +598,16 @@ func drive(ctx context.Context, t *target, op operation) result {
 				if op.users > 1 {
 					user = fmt.Sprintf("bench-user-%d", r.IntN(op.users))
 				}
-				req := op.req(t.api, t, user, r)
+				var req *http.Request
+				if next != nil {
+					item, ok := <-next
+					if !ok {
+						break
+					}
+					req = op.reqItem(t.api, t, user, item)
+				} else {
+					req = op.req(t.api, t, user, r)
+				}
 				s := time.Now()
 				if s.After(end) {
 					break
@@ -537,6 +625,9 @@ func drive(ctx context.Context, t *target, op operation) result {
 				}
 			}
 			mu.Lock()
+			if now := time.Now(); now.After(lastDone) {
+				lastDone = now
+			}
 			lat = append(lat, mine...)
 			errs += myErrs
 			if firstErr == "" {
@@ -550,6 +641,9 @@ func drive(ctx context.Context, t *target, op operation) result {
 	res := result{errors: errs, firstErr: firstErr}
 	if n := len(lat); n > 0 {
 		res.rps = float64(n) / duration.Seconds()
+		if next != nil {
+			res.rps = float64(n) / lastDone.Sub(start).Seconds()
+		}
 		res.p50, res.p99 = lat[n/2].Round(10*time.Microsecond), lat[n*99/100].Round(10*time.Microsecond)
 	}
 	return res
@@ -574,6 +668,7 @@ const (
 	listQ     = `query { files(first: 50) { totalCount edges { node { id bucket fileName originalName size contentType createdAt } } } }`
 	createQ   = `mutation($files: [UploadRequest!]!) { createUploadUrls(files: $files) { fileName originalName url method headers { name value } expiresAt } }`
 	saveQ     = `mutation($files: [SaveFileInput!]!) { saveFiles(files: $files) { id } }`
+	deleteQ   = `mutation($id: ID!) { deleteFile(id: $id) }`
 )
 
 func (g *graphQL) post(user, query string, vars map[string]any) *http.Request {
@@ -633,6 +728,10 @@ func (g *graphQL) save(user string, ups []upload) *http.Request {
 		files[i] = map[string]any{"fileName": u.FileName, "originalName": u.OriginalName}
 	}
 	return g.post(user, saveQ, map[string]any{"files": files})
+}
+
+func (g *graphQL) delete(user, id string) *http.Request {
+	return g.post(user, deleteQ, map[string]any{"id": id})
 }
 
 func (g *graphQL) saved(body []byte) ([]string, error) {
@@ -703,6 +802,10 @@ func (f *floorAPI) save(user string, ups []upload) *http.Request {
 		keys[i] = u.FileName
 	}
 	return f.req(user, http.MethodPost, "/save", map[string]any{"fileNames": keys})
+}
+
+func (f *floorAPI) delete(user, id string) *http.Request {
+	return f.req(user, http.MethodPost, "/delete?id="+id, nil)
 }
 
 func (f *floorAPI) saved(body []byte) ([]string, error) {
