@@ -74,6 +74,11 @@ check: web/node_modules
 	go vet -tags browser ./internal/server
 	go vet -tags codegen ./ent/schema
 
+# Real graphql-ws and graphql-sse clients and a standardwebhooks receiver, which the events tests run.
+scripts/events/node_modules: scripts/events/package-lock.json
+	npm ci --prefix scripts/events --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # graphql-http's audit of the GraphQL over HTTP spec, which a test runs.
 scripts/audit/node_modules: scripts/audit/package-lock.json
 	npm ci --prefix scripts/audit --no-audit --no-fund --loglevel=error

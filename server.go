@@ -191,6 +191,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	case <-hurry.Done():
 	}
 	log.Info("server.shutting_down", "grace", cfg.ShutdownGrace, "in_flight", inflight.Load())
+	// Subscriptions never end by themselves: end them now, WebSockets
+	// with "going away", so that their clients go to another replica.
+	srv.GoAway()
 	graceCtx, cancel := context.WithTimeout(hurry, cfg.ShutdownGrace)
 	defer cancel()
 	if err := httpSrv.Shutdown(graceCtx); err == nil {

@@ -18,7 +18,7 @@ import (
 // values allowed, is read back: an order added to ent/schema whose values
 // the cursor check does not know, or does not leave room for, fails here.
 func TestCursorsOfEveryOrder(t *testing.T) {
-	enum := NewSchema(nil).Schema().Types["FileOrderField"]
+	enum := NewSchema(nil, nil).Schema().Types["FileOrderField"]
 	if enum == nil || len(enum.EnumValues) == 0 {
 		t.Fatal("the schema has no FileOrderField enum")
 	}

@@ -16,7 +16,7 @@ func post(t *testing.T, query string, vars map[string]any) []byte {
 	req := httptest.NewRequest("POST", "/query", bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
-	NewHandler(nil, testLimits).ServeHTTP(rec, req)
+	NewHandler(nil, testLimits, nil).ServeHTTP(rec, req)
 	return rec.Body.Bytes()
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/filegraph/filegraph/ent/entgql"
 	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/graph/scalar"
+	"github.com/filegraph/filegraph/internal/events"
 	"github.com/filegraph/filegraph/internal/files"
 	"github.com/google/uuid"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -36,9 +37,11 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	File() FileResolver
+	FileEvent() FileEventResolver
 	Mutation() MutationResolver
 	PendingUpload() PendingUploadResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 	UploadPart() UploadPartResolver
 	UploadURL() UploadURLResolver
 	FileWhereInput() FileWhereInputResolver
@@ -85,6 +88,14 @@ type ComplexityRoot struct {
 	FileEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	FileEvent struct {
+		At     func(childComplexity int) int
+		File   func(childComplexity int) int
+		FileID func(childComplexity int) int
+		ID     func(childComplexity int) int
+		Type   func(childComplexity int) int
 	}
 
 	HTTPHeader struct {
@@ -151,6 +162,10 @@ type ComplexityRoot struct {
 		Uploads         func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) int
 	}
 
+	Subscription struct {
+		FileEvents func(childComplexity int, collection *string) int
+	}
+
 	UploadPart struct {
 		ExpiresAt  func(childComplexity int) int
 		Headers    func(childComplexity int) int
@@ -182,6 +197,11 @@ type ComplexityRoot struct {
 type FileResolver interface {
 	URL(ctx context.Context, obj *ent.File) (*string, error)
 }
+type FileEventResolver interface {
+	Type(ctx context.Context, obj *events.Event) (FileEventType, error)
+
+	File(ctx context.Context, obj *events.Event) (*ent.File, error)
+}
 type MutationResolver interface {
 	CreateUploadUrls(ctx context.Context, files []*files.UploadRequest) ([]*files.UploadURL, error)
 	SaveFiles(ctx context.Context, files []*files.SaveRequest) ([]*ent.File, error)
@@ -201,6 +221,9 @@ type QueryResolver interface {
 	Uploads(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*files.PendingUploadConnection, error)
 	FileDownloadURL(ctx context.Context, id uuid.UUID) (*DownloadURL, error)
 	Collections(ctx context.Context) ([]*files.Collection, error)
+}
+type SubscriptionResolver interface {
+	FileEvents(ctx context.Context, collection *string) (<-chan *events.Event, error)
 }
 type UploadPartResolver interface {
 	Headers(ctx context.Context, obj *files.UploadPart) ([]*HTTPHeader, error)
@@ -381,6 +404,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FileEdge.Node(childComplexity), true
+
+	case "FileEvent.at":
+		if e.ComplexityRoot.FileEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FileEvent.At(childComplexity), true
+	case "FileEvent.file":
+		if e.ComplexityRoot.FileEvent.File == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FileEvent.File(childComplexity), true
+	case "FileEvent.fileId":
+		if e.ComplexityRoot.FileEvent.FileID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FileEvent.FileID(childComplexity), true
+	case "FileEvent.id":
+		if e.ComplexityRoot.FileEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FileEvent.ID(childComplexity), true
+	case "FileEvent.type":
+		if e.ComplexityRoot.FileEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FileEvent.Type(childComplexity), true
 
 	case "HTTPHeader.name":
 		if e.ComplexityRoot.HTTPHeader.Name == nil {
@@ -691,6 +745,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Uploads(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int)), true
 
+	case "Subscription.fileEvents":
+		if e.ComplexityRoot.Subscription.FileEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_fileEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.FileEvents(childComplexity, args["collection"].(*string)), true
+
 	case "UploadPart.expiresAt":
 		if e.ComplexityRoot.UploadPart.ExpiresAt == nil {
 			break
@@ -844,6 +910,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -869,7 +952,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "ent.graphqls" "multipart.graphqls" "schema.graphqls"
+//go:embed "ent.graphqls" "events.graphqls" "multipart.graphqls" "schema.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -882,6 +965,7 @@ func sourceData(filename string) string {
 
 var sources = []*ast.Source{
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
+	{Name: "events.graphqls", Input: sourceData("events.graphqls"), BuiltIn: false},
 	{Name: "multipart.graphqls", Input: sourceData("multipart.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 }
@@ -967,6 +1051,22 @@ func (ec *executionContext) childFields_FileEdge(ctx context.Context, field grap
 		return ec.fieldContext_FileEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FileEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_FileEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_FileEvent_id(ctx, field)
+	case "type":
+		return ec.fieldContext_FileEvent_type(ctx, field)
+	case "fileId":
+		return ec.fieldContext_FileEvent_fileId(ctx, field)
+	case "file":
+		return ec.fieldContext_FileEvent_file(ctx, field)
+	case "at":
+		return ec.fieldContext_FileEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FileEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_HTTPHeader(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1472,6 +1572,20 @@ func (ec *executionContext) field_Query_uploads_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["last"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_fileEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "collection",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["collection"] = arg0
 	return args, nil
 }
 
@@ -2126,6 +2240,130 @@ func (ec *executionContext) _FileEdge_cursor(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_FileEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("FileEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _FileEvent_id(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FileEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FileEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FileEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _FileEvent_type(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FileEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FileEvent().Type(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v FileEventType) graphql.Marshaler {
+			return ec.marshalNFileEventType2githubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐFileEventType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FileEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FileEvent", field, true, true, "FileEventType")
+}
+
+func (ec *executionContext) _FileEvent_fileId(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FileEvent_fileId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FileEvent_fileId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FileEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _FileEvent_file(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FileEvent_file(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FileEvent().File(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.File) graphql.Marshaler {
+			return ec.marshalOFile2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋentᚐFile(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FileEvent_file(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FileEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_File(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FileEvent_at(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FileEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FileEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FileEvent", field, false, false, "Time")
 }
 
 func (ec *executionContext) _HTTPHeader_name(ctx context.Context, field graphql.CollectedField, obj *HTTPHeader) (ret graphql.Marshaler) {
@@ -3417,6 +3655,50 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_fileEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_fileEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().FileEvents(ctx, fc.Args["collection"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *events.Event) graphql.Marshaler {
+			return ec.marshalNFileEvent2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋeventsᚐEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_fileEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FileEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_fileEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -6284,6 +6566,61 @@ func (ec *executionContext) _FileEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var fileEventImplementors = []string{"FileEvent"}
+
+func (ec *executionContext) _FileEvent(ctx context.Context, sel ast.SelectionSet, obj *events.Event) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fileEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FileEvent")
+		case "id":
+			out.Values[i] = ec._FileEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FileEvent_type(ctx, field, obj)
+				})
+		case "fileId":
+			out.Values[i] = ec._FileEvent_fileId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "file":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FileEvent_file(ctx, field, obj)
+				})
+		case "at":
+			out.Values[i] = ec._FileEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var hTTPHeaderImplementors = []string{"HTTPHeader"}
 
 func (ec *executionContext) _HTTPHeader(ctx context.Context, sel ast.SelectionSet, obj *HTTPHeader) graphql.Marshaler {
@@ -6756,6 +7093,26 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "fileEvents":
+		return ec._Subscription_fileEvents(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var uploadPartImplementors = []string{"UploadPart"}
@@ -7366,6 +7723,24 @@ func (ec *executionContext) marshalNFileConnection2ᚖgithubᚗcomᚋfilegraph�
 		return graphql.Null
 	}
 	return ec._FileConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFileEvent2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋeventsᚐEvent(ctx context.Context, sel ast.SelectionSet, v *events.Event) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FileEvent!")
+		return graphql.Null
+	}
+	return ec._FileEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFileEventType2githubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐFileEventType(ctx context.Context, v any) (FileEventType, error) {
+	var res FileEventType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFileEventType2githubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐFileEventType(ctx context.Context, sel ast.SelectionSet, v FileEventType) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNFileOrderField2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋentᚐFileOrderField(ctx context.Context, v any) (*ent.FileOrderField, error) {

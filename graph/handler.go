@@ -51,10 +51,17 @@ const docBytesPerByte = 40
 
 // NewHandler serves GraphQL over HTTP (POST and GET, per the GraphQL over
 // HTTP spec) on the files service, with extra gqlgen extensions (metrics,
-// tracing) after its own.
-func NewHandler(svc *files.Service, limits Limits, exts ...graphql.HandlerExtension) http.Handler {
-	srv := handler.New(NewSchema(svc))
+// tracing) after its own; subs, when not nil, serves subscriptions over
+// WebSocket and Server-Sent Events. The limits apply to every transport.
+func NewHandler(svc *files.Service, limits Limits, subs *Subscriptions, exts ...graphql.HandlerExtension) http.Handler {
+	srv := handler.New(NewSchema(svc, subs))
 	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST"}})
+	if subs != nil {
+		// Before the HTTP transport, which would take an event stream's POST.
+		for _, t := range subs.transports() {
+			srv.AddTransport(t)
+		}
+	}
 	srv.AddTransport(httpTransport{})
 	docs := newCache(1000, QueryCacheBytes, func(q string, _ *ast.QueryDocument) int { return docBytesPerByte * len(q) })
 	srv.SetParserTokenLimit(MaxTokens)
@@ -82,6 +89,9 @@ func NewHandler(svc *files.Service, limits Limits, exts ...graphql.HandlerExtens
 		httplog.FromContext(ctx).ErrorContext(ctx, "graphql.panic", "panic", fmt.Sprint(v))
 		return errors.New("internal panic") // masked by presentError
 	})
+	if subs != nil {
+		return subs.guard(srv)
+	}
 	return srv
 }
 

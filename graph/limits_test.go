@@ -84,11 +84,11 @@ func chain(n int) string {
 // work is counted, not timed: it visits each written selection at most
 // once (BenchmarkFragmentChain times the whole refusal).
 func TestFragmentChainRefusedFast(t *testing.T) {
-	h := NewHandler(nil, testLimits)
+	h := NewHandler(nil, testLimits, nil)
 	q := chain(30)
 	// n=20 first: a walk that followed every spread would fail it in
 	// milliseconds (a million steps) instead of hanging on n=30.
-	es := NewSchema(nil)
+	es := NewSchema(nil, nil)
 	for _, n := range []int{20, 30} {
 		doc, err := parser.ParseQuery(&ast.Source{Input: chain(n)})
 		if err != nil {
@@ -119,7 +119,7 @@ func TestFragmentChainRefusedFast(t *testing.T) {
 // BenchmarkFragmentChain: the refusal of the n=30 chain through the
 // handler, parsing and validation included (a naive walk takes minutes).
 func BenchmarkFragmentChain(b *testing.B) {
-	h := NewHandler(nil, testLimits)
+	h := NewHandler(nil, testLimits, nil)
 	q := chain(30)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -133,7 +133,7 @@ func BenchmarkFragmentChain(b *testing.B) {
 // (which follows every spread), and finds depth and introspection through
 // fragments.
 func TestJudgeAgreesWithGqlgen(t *testing.T) {
-	es := NewSchema(nil)
+	es := NewSchema(nil, nil)
 	for _, tc := range []struct {
 		query       string
 		vars        map[string]any
@@ -173,7 +173,7 @@ func TestJudgeAgreesWithGqlgen(t *testing.T) {
 // by its count of selections before it is validated: 14,000 fields named
 // alike (154 KB) took 10 s to validate.
 func TestSelectionLimit(t *testing.T) {
-	h := NewHandler(nil, testLimits)
+	h := NewHandler(nil, testLimits, nil)
 	// Counted before validation: validation would have taken 10 s.
 	r := send(t, h, http.MethodPost, "{"+strings.Repeat("__typename ", 14000)+"}", nil)
 	if code(r) != CodeComplexityLimit || !strings.Contains(r.Errors[0].Message, "14000 selections") {
@@ -203,7 +203,7 @@ func apq(query string) map[string]any {
 // A refused query leaves nothing behind: its persisted form is unknown
 // afterwards, while an accepted one is kept.
 func TestRefusedQueryNotPersisted(t *testing.T) {
-	h := NewHandler(nil, testLimits)
+	h := NewHandler(nil, testLimits, nil)
 	for _, tc := range []struct {
 		query, code string
 	}{
@@ -263,7 +263,7 @@ func TestCacheAdmitsOnAcceptance(t *testing.T) {
 // no more than the caches' bounds: before, 40 refused 1 MB queries kept
 // 1.1 GB, and the 40 accepted ones here were held twice (72 MB).
 func TestQueryMemoryBounded(t *testing.T) {
-	h := NewHandler(nil, testLimits)
+	h := NewHandler(nil, testLimits, nil)
 	heap := func() uint64 {
 		runtime.GC()
 		var m runtime.MemStats
@@ -395,8 +395,8 @@ func expanded(doc *ast.QueryDocument) int {
 // testdata runs with every `go test`.
 func FuzzJudge(f *testing.F) {
 	f.Add([]byte{3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3})
-	es := NewSchema(nil)
-	h := NewHandler(nil, testLimits)
+	es := NewSchema(nil, nil)
+	h := NewHandler(nil, testLimits, nil)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		query := fragmentGraph(data)
 		doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, MaxTokens)

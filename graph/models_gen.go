@@ -3,6 +3,10 @@
 package graph
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 )
 
@@ -16,4 +20,68 @@ type DownloadURL struct {
 type HTTPHeader struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+}
+
+type Subscription struct {
+}
+
+// What happened to a file.
+type FileEventType string
+
+const (
+	// saveFiles committed it.
+	FileEventTypeSaved FileEventType = "SAVED"
+	// It was renamed, moved or its metadata changed.
+	FileEventTypeUpdated FileEventType = "UPDATED"
+	// Its delete started: it is gone for everyone.
+	FileEventTypeDeleted FileEventType = "DELETED"
+)
+
+var AllFileEventType = []FileEventType{
+	FileEventTypeSaved,
+	FileEventTypeUpdated,
+	FileEventTypeDeleted,
+}
+
+func (e FileEventType) IsValid() bool {
+	switch e {
+	case FileEventTypeSaved, FileEventTypeUpdated, FileEventTypeDeleted:
+		return true
+	}
+	return false
+}
+
+func (e FileEventType) String() string {
+	return string(e)
+}
+
+func (e *FileEventType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = FileEventType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid FileEventType", str)
+	}
+	return nil
+}
+
+func (e FileEventType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *FileEventType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e FileEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -10,12 +10,14 @@ import (
 // Resolver holds what the resolvers need: the files service, where every
 // rule lives. Resolvers only translate arguments and call it.
 type Resolver struct {
-	FileService *files.Service
+	FileService   *files.Service
+	Subscriptions *Subscriptions // nil: subscriptions are refused
 }
 
-// NewSchema returns the executable schema over svc.
-func NewSchema(svc *files.Service) graphql.ExecutableSchema {
-	c := Config{Resolvers: &Resolver{FileService: svc}}
+// NewSchema returns the executable schema over svc; subs serves its
+// subscriptions (nil: none).
+func NewSchema(svc *files.Service, subs *Subscriptions) graphql.ExecutableSchema {
+	c := Config{Resolvers: &Resolver{FileService: svc, Subscriptions: subs}}
 	complexity(&c.Complexity)
 	return NewExecutableSchema(c)
 }

@@ -327,8 +327,26 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-func bearer(r *http.Request) (string, bool) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+// WithHeader returns ctx with the caller an Authorization value names, as
+// Middleware finds it in a request's header: a WebSocket's browser cannot
+// set headers, and sends the value in its connection_init message.
+func (a *Authenticator) WithHeader(ctx context.Context, authorization string) (context.Context, error) {
+	var res result
+	switch token, ok := bearerValue(authorization); {
+	case a.cfg.Development():
+		res.user = LocalUser
+	case !ok:
+		res.err = fmt.Errorf("%w: send Authorization: Bearer <token>", ErrUnauthenticated)
+	default:
+		res.user, res.err = a.Verify(token)
+	}
+	return context.WithValue(ctx, ctxKey{}, res), res.err
+}
+
+func bearer(r *http.Request) (string, bool) { return bearerValue(r.Header.Get("Authorization")) }
+
+func bearerValue(v string) (string, bool) {
+	scheme, token, ok := strings.Cut(v, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false
 	}

@@ -70,6 +70,14 @@ type Config struct {
 	// Collections are the upload profiles beside DefaultCollection, in the
 	// file's order.
 	Collections []Collection
+	// Events bounds subscriptions and says where webhooks go.
+	Events Events
+}
+
+// Events bounds Subscription.fileEvents in this process.
+type Events struct {
+	MaxSubscriptions        int
+	MaxSubscriptionsPerUser int
 }
 
 // DiskPuts bounds the PUTs (whole objects and parts) disk storage streams
@@ -211,6 +219,8 @@ var Settings = []Setting{
 	{"DISK_MAX_PUTS", "128", "disk storage: PUTs (whole files and parts) streaming at once; more are answered 503 with Retry-After before their bodies are read (each may hold 4 MiB of buffers)", field(positive, func(c *Config) *int { return &c.DiskPuts.Max })},
 	{"DISK_MAX_PUTS_PER_USER", "32", "disk storage: of those, how many one user's uploads may be (a browser uploads 3 files of 4 parts at a time by default)", field(positive, func(c *Config) *int { return &c.DiskPuts.MaxPerUser })},
 	{"DISK_PUT_IDLE_TIMEOUT", "30s", "disk storage: a PUT whose body sends nothing for this long is cut off (408), whatever its URL's expiry", field(duration(time.Second, "30s"), func(c *Config) *time.Duration { return &c.DiskPuts.IdleTimeout })},
+	{"MAX_SUBSCRIPTIONS", "1000", "subscriptions (WebSocket or event stream) this process serves at once; more are refused with FORBIDDEN", field(positive, func(c *Config) *int { return &c.Events.MaxSubscriptions })},
+	{"MAX_SUBSCRIPTIONS_PER_USER", "5", "of those, how many one user may have open (a few tabs)", field(positive, func(c *Config) *int { return &c.Events.MaxSubscriptionsPerUser })},
 	{"DISK_MIN_FREE", "256MiB", "disk storage: with less free space than this in DATA_DIR, /readyz says storage is unavailable and no upload URLs are issued", field(ParseSize, func(c *Config) *int64 { return &c.DiskMinFree })},
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/internal/auth"
 )
 
 // Event types: what an event says happened to its file.
@@ -44,14 +45,16 @@ func (w Webhook) takes(typ string) bool { return len(w.Types) == 0 || slices.Con
 // EventData is a file as its events carry it (a webhook's data), taken
 // when the event is written: a deleted file's event still says what it was.
 type EventData struct {
-	ID           uuid.UUID `json:"id"`
-	FileName     string    `json:"fileName"`
-	OriginalName string    `json:"originalName"`
-	Size         int64     `json:"size"`
-	ContentType  string    `json:"contentType"`
-	Owner        string    `json:"owner"`
-	Collection   string    `json:"collection"`
-	CreatedAt    time.Time `json:"createdAt"`
+	ID           uuid.UUID         `json:"id"`
+	FileName     string            `json:"fileName"`
+	OriginalName string            `json:"originalName"`
+	Size         int64             `json:"size"`
+	ContentType  string            `json:"contentType"`
+	Owner        string            `json:"owner"`
+	Collection   string            `json:"collection"`
+	Folder       string            `json:"folder,omitempty"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+	CreatedAt    time.Time         `json:"createdAt"`
 }
 
 // noOutbox orders nothing and wakes nobody: for a service whose events
@@ -77,7 +80,7 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, typ string, fs ...*ent
 	for i, f := range fs {
 		data, err := json.Marshal(EventData{
 			ID: f.ID, FileName: f.FileName, OriginalName: f.OriginalName, Size: f.Size,
-			ContentType: f.ContentType, Owner: f.Owner, Collection: f.Collection, CreatedAt: f.CreatedAt.UTC(),
+			ContentType: f.ContentType, Owner: f.Owner, Collection: f.Collection, Folder: f.Folder, Metadata: f.Metadata, CreatedAt: f.CreatedAt.UTC(),
 		})
 		if err != nil {
 			return err
@@ -120,4 +123,14 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, typ string, fs ...*ent
 // saved file calls it last in its transaction.
 func (s *Service) fileUpdated(ctx context.Context, tx *ent.Tx, f *ent.File) error {
 	return s.record(ctx, tx, EventUpdated, f)
+}
+
+// EventScope says whose events the caller may follow: their own, or, for
+// an admin, everyone's (all).
+func (s *Service) EventScope(ctx context.Context) (owner string, all bool, err error) {
+	u, err := auth.FromContext(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	return u.ID, u.Admin, nil
 }

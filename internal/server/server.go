@@ -22,6 +22,7 @@ import (
 	"github.com/filegraph/filegraph/internal/config"
 	"github.com/filegraph/filegraph/internal/cors"
 	"github.com/filegraph/filegraph/internal/database"
+	"github.com/filegraph/filegraph/internal/events"
 	"github.com/filegraph/filegraph/internal/files"
 	"github.com/filegraph/filegraph/internal/httplog"
 	"github.com/filegraph/filegraph/internal/playground"
@@ -42,12 +43,16 @@ type Server struct {
 	db      *database.DB
 	store   storage.Store
 	// What only some backends have, looked for once as the store opens.
-	urls    storage.URLServer        // nil: URLs point at the store (S3)
-	cleaner storage.StaleCleaner     // nil: it leaves nothing of its own
-	stop    context.CancelFunc       // ends the sweeper and the JWKS refresher
-	tracing *sdktrace.TracerProvider // nil: OTEL_EXPORTER_OTLP_ENDPOINT unset
-	bare    bool
-	ready   readiness
+	urls    storage.URLServer    // nil: URLs point at the store (S3)
+	cleaner storage.StaleCleaner // nil: it leaves nothing of its own
+	stop    context.CancelFunc   // ends the sweeper and the JWKS refresher
+	// stopEvents ends the events hub, and with it every subscription.
+	stopEvents context.CancelFunc
+	tracing    *sdktrace.TracerProvider // nil: OTEL_EXPORTER_OTLP_ENDPOINT unset
+	subs       *graph.Subscriptions
+	events     chan struct{} // closed when the events hub has stopped
+	bare       bool
+	ready      readiness
 }
 
 // tracer is the provider spans come from, or nil when tracing is off.
@@ -88,7 +93,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		opt(&o)
 	}
 	log = httplog.Logger(log)
-	s := &Server{Metrics: telemetry.NewMetrics(), stop: func() {}, bare: o.bare}
+	s := &Server{Metrics: telemetry.NewMetrics(), stop: func() {}, stopEvents: func() {}, bare: o.bare}
 	if cfg.OTLPEndpoint != "" && !o.bare {
 		tp, err := telemetry.Tracing(ctx, cfg.OTLPEndpoint, os.Getenv, log)
 		if err != nil {
@@ -187,12 +192,32 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		}
 		exts = append(exts, s.Metrics.GraphQL(s.tracer(), named))
 	}
+	hub := events.NewHub(s.db.Ent, events.Limits{
+		Max:        cfg.Events.MaxSubscriptions,
+		MaxPerUser: cfg.Events.MaxSubscriptionsPerUser,
+	}, s.Metrics.Events(), log)
+	s.db.Outbox.OnCommit(hub.Wake)
+	s.events = make(chan struct{})
+	hubCtx, stopHub := context.WithCancel(bg)
+	s.stopEvents = stopHub
+	go func() {
+		defer close(s.events)
+		hub.Run(hubCtx, eventsPoll)
+	}()
+	go s.db.Listen(bg, hub.Wake, log)
+	s.subs = &graph.Subscriptions{
+		Hub:          hub,
+		Origins:      cfg.CORSAllowedOrigins,
+		Authenticate: authn.WithHeader,
+		KeepAlive:    15 * time.Second,
+		WriteTimeout: 10 * time.Second,
+	}
 	api := graph.NewHandler(svc, graph.Limits{
 		Introspection: cfg.GraphQL.Introspection,
 		MaxDepth:      cfg.GraphQL.MaxDepth,
 		MaxComplexity: cfg.GraphQL.MaxComplexity,
 		Trusted:       trusted,
-	}, exts...)
+	}, s.subs, exts...)
 
 	mux := http.NewServeMux()
 	if cfg.GraphQL.Introspection {
@@ -204,7 +229,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	mux.Handle("/query", cors.Policy{
 		Origins: cfg.CORSAllowedOrigins,
 		Methods: []string{"GET", "POST"},
-		Headers: []string{"Content-Type", "Authorization", "Accept"},
+		Headers: []string{"Content-Type", "Authorization", "Accept", "X-GraphQL-Event-Stream-Token"},
 		MaxAge:  3600,
 	}.Handler(authn.Middleware(withTimeout(cfg.RequestTimeout, api))))
 	if app := webapp.Handler(); app != nil {
@@ -300,10 +325,19 @@ func collections(cs []config.Collection) []files.Collection {
 	return out
 }
 
+// eventsPoll is how often the hub reads the outbox unwoken: a NOTIFY lost
+// while the listener reconnects delays events by at most this.
+const eventsPoll = 2 * time.Second
+
 // withTimeout bounds each request: database and storage calls give up when
 // it passes, and the client gets UNAVAILABLE rather than a hung connection.
+// Subscriptions live on, each write with a deadline of its own.
 func withTimeout(d time.Duration, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if graph.IsStreaming(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), d)
 		defer cancel()
 		h.ServeHTTP(w, r.WithContext(ctx))
@@ -354,6 +388,17 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (storag
 // load balancers stop sending, and each response closes its connection.
 // Requests are still served; the caller stops the listener after a delay.
 func (s *Server) Drain() { s.ready.draining.Store(true) }
+
+// GoAway ends every subscription, WebSockets with close code 1001 (going
+// away), so that their clients reconnect to another replica.
+func (s *Server) GoAway() {
+	if s.subs == nil {
+		return
+	}
+	s.subs.GoAway()
+	s.stopEvents()
+	<-s.events
+}
 
 // Close stops the background work and releases the database.
 func (s *Server) Close() error {
