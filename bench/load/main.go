@@ -56,6 +56,7 @@ var (
 	pool     = flag.Int("pool", 100, "saveFiles calls (10 uploads each) and deleteFile calls prepared per round and server")
 	only     = flag.String("ops", "", "comma-separated operations to run (default all)")
 	keep     = flag.Bool("keep", false, "leave the servers running until interrupted")
+	profile  = flag.String("profile", "", "write a CPU profile of Filegraph under each operation's first round to this folder (built with -tags pprof)")
 	baseline = flag.String("baseline", "", "also build and measure Filegraph at these comma-separated git revisions, for before/after ratios in one run")
 )
 
@@ -104,6 +105,9 @@ func run(ctx context.Context) (err error) {
 	}
 	for _, b := range builds {
 		build := command("go", "build", "-o", b.bin, ".")
+		if *profile != "" {
+			build = command("go", "build", "-tags", "pprof", "-o", b.bin, ".")
+		}
 		build.Dir = b.src
 		if err := build.Run(); err != nil {
 			return fmt.Errorf("building %s: %w", b.name, err)
@@ -149,11 +153,15 @@ func run(ctx context.Context) (err error) {
 			"AWS_ACCESS_KEY_ID="+s3.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3.SecretKey,
 			"AUTH_JWT_SECRET="+jwtSecret, "USER_QUOTA_BYTES="+quota, "MAX_PENDING_UPLOADS="+maxPending,
 			"SWEEP_INTERVAL=0", "LOG_FORMAT=json", "METRICS_ADDR="+freeAddr())
+		pprofAddr := freeAddr()
+		if *profile != "" {
+			fg.Env = append(fg.Env, "PPROF_ADDR="+pprofAddr)
+		}
 		fg.Stdout, fg.Stderr = logFile, logFile
 		if err := start(fg, addr, logFile.Name(), &cleanups); err != nil {
 			return err
 		}
-		targets = append(targets, &target{name: b.name, addr: addr, api: &graphQL{base: "http://" + addr}})
+		targets = append(targets, &target{name: b.name, addr: addr, api: &graphQL{base: "http://" + addr}, pprof: pprofAddr})
 		time.Sleep(time.Second) // let start-up garbage go
 		fmt.Printf("%s: idle RSS %s\n", b.name, rss(fg.Process.Pid))
 	}
@@ -254,7 +262,17 @@ func run(ctx context.Context) (err error) {
 						return fmt.Errorf("preparing %s on %s: %w", op.name, t.name, err)
 					}
 				}
+				var profiled chan error
+				if *profile != "" && round == 0 && t.pprof != "" {
+					profiled = make(chan error, 1)
+					go func() { profiled <- cpuProfile(t, op) }()
+				}
 				r := drive(ctx, t, op, items)
+				if profiled != nil {
+					if err := <-profiled; err != nil {
+						return err
+					}
+				}
 				if results[op.name] == nil {
 					results[op.name] = map[string][]result{}
 				}
@@ -304,6 +322,38 @@ func run(ctx context.Context) (err error) {
 		<-ctx.Done()
 	}
 	return nil
+}
+
+// cpuProfile writes t's CPU profile over the measured part of op's round to
+// the -profile folder.
+func cpuProfile(t *target, op operation) error {
+	if err := os.MkdirAll(*profile, 0o755); err != nil {
+		return err
+	}
+	time.Sleep(*warmup)
+	name := strings.NewReplacer("/", "-", " ", "-", "(", "-", ")", "", ":", "").Replace(op.name + "." + t.name)
+	// Where the goroutines wait, once under load: time off the CPU.
+	if res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/goroutine?debug=1", t.pprof)); err == nil {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		os.WriteFile(filepath.Join(*profile, name+".goroutines.txt"), b, 0o644)
+	}
+	secs := max(1, int(duration.Seconds())-1)
+	res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", t.pprof, secs))
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	out, err := os.Create(filepath.Join(*profile, name+".pprof"))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, res.Body); err != nil {
+		out.Close()
+		return err
+	}
+	fmt.Printf("    profile: %s\n", out.Name())
+	return out.Close()
 }
 
 func command(name string, args ...string) *exec.Cmd {
@@ -421,10 +471,11 @@ type upload struct {
 }
 
 type target struct {
-	name string
-	addr string
-	api  api
-	ids  []string
+	name  string
+	addr  string
+	pprof string // where its profiles are served (-profile)
+	api   api
+	ids   []string
 }
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}, Timeout: 30 * time.Second}

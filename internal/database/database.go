@@ -163,7 +163,8 @@ func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *s
 	if drv == dialect.SQLite {
 		edrv = newWriteQueue(marked{entsql.OpenDB(drv, db)})
 	}
-	return &DB{Ent: ent.NewClient(ent.Driver(edrv)), SQL: db, Dialect: drv, Usages: new(Usages),
+	client := ent.NewClient(ent.Driver(edrv))
+	return &DB{Ent: client, SQL: db, Dialect: drv, Usages: newUsages(client, edrv, drv),
 		Outbox: &Outbox{postgres: drv == dialect.Postgres}, health: health, url: databaseURL}, nil
 }
 

@@ -2,7 +2,11 @@ package database
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/filegraph/filegraph/ent"
 )
@@ -92,3 +96,98 @@ func TestUsages(t *testing.T) {
 }
 
 type totals struct{ pendingCount, pendingBytes, savedCount, savedBytes int64 }
+
+// Issue writes the insert's rows and the reservation together, or neither:
+// a reservation past a bound leaves no upload row behind, and an insert
+// ent refuses (an empty name) writes nothing either.
+func TestUsagesIssue(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			url, dir := b.open(t)
+			db, err := Open(ctx, url, dir, true, quiet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			n := 0
+			uploads := func(names ...string) func(context.Context, *ent.Client) error {
+				return func(ctx context.Context, c *ent.Client) error {
+					creates := make([]*ent.UploadCreate, len(names))
+					for i, name := range names {
+						n++
+						creates[i] = db.Ent.Upload.Create().SetFileName(fmt.Sprintf("files/%d", n)).SetOriginalName(name).
+							SetSize(10).SetContentType("text/plain").SetExpiresAt(time.Now().Add(time.Hour)).SetOwner("bob")
+					}
+					return c.Upload.CreateBulk(creates...).Exec(ctx)
+				}
+			}
+			state := func() (int, totals) {
+				t.Helper()
+				rows, err := db.Ent.Upload.Query().Count(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := db.Ent.Usage.Get(ctx, "bob")
+				if ent.IsNotFound(err) {
+					return rows, totals{}
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				return rows, totals{r.PendingCount, r.PendingBytes, r.SavedCount, r.SavedBytes}
+			}
+			issue := func(insert func(context.Context, *ent.Client) error, count int64, maxPending, quota int64) (bool, error) {
+				return db.Usages.Issue(ctx, insert, ent.Usage{ID: "bob", PendingCount: count, PendingBytes: 10 * count}, maxPending, quota)
+			}
+			for _, c := range []struct {
+				name              string
+				files             []string
+				maxPending, quota int64
+				ok                bool
+				rows              int
+				after             totals
+			}{
+				{"two, creating the row", []string{"a", "b"}, 2, 0, true, 2, totals{pendingCount: 2, pendingBytes: 20}},
+				{"one past the count", []string{"c"}, 2, 0, false, 2, totals{pendingCount: 2, pendingBytes: 20}},
+				{"one byte past the quota", []string{"c"}, 0, 29, false, 2, totals{pendingCount: 2, pendingBytes: 20}},
+				{"exactly at both", []string{"c"}, 3, 30, true, 3, totals{pendingCount: 3, pendingBytes: 30}},
+			} {
+				ok, err := issue(uploads(c.files...), int64(len(c.files)), c.maxPending, c.quota)
+				if err != nil {
+					t.Fatalf("%s: %v", c.name, err)
+				}
+				if ok != c.ok {
+					t.Errorf("%s: Issue = %v, want %v", c.name, ok, c.ok)
+				}
+				if rows, got := state(); rows != c.rows || got != c.after {
+					t.Errorf("%s: %d upload rows and usage %+v, want %d and %+v", c.name, rows, got, c.rows, c.after)
+				}
+			}
+			// ent's own check refuses an empty original name: nothing is written.
+			var invalid *ent.ValidationError
+			if _, err := issue(uploads(""), 1, 0, 0); !errors.As(err, &invalid) {
+				t.Errorf("an empty name: %v, want ent's ValidationError", err)
+			}
+			if rows, got := state(); rows != 3 || got != (totals{pendingCount: 3, pendingBytes: 30}) {
+				t.Errorf("after a refused insert: %d rows, usage %+v", rows, got)
+			}
+			if b.name != "postgres" {
+				return
+			}
+			// One statement is all Issue sends: an insert of two is refused whole.
+			two := func(ctx context.Context, c *ent.Client) error {
+				if err := uploads("d")(ctx, c); err != nil {
+					return err
+				}
+				return uploads("e")(ctx, c)
+			}
+			if _, err := issue(two, 2, 0, 0); err == nil || !strings.Contains(err.Error(), "not one") {
+				t.Errorf("an insert of two statements: %v", err)
+			}
+			if rows, _ := state(); rows != 3 {
+				t.Errorf("after an insert of two statements: %d rows, want 3", rows)
+			}
+		})
+	}
+}

@@ -121,15 +121,13 @@ func (s *Service) issueUploads(ctx context.Context, reqs []*UploadRequest, kind 
 			return err
 		}
 	}
-	// The rows first, then one conditional update of the user's usage
-	// row, which refuses what would break a limit and serializes the
-	// user's concurrent calls only from there to the commit.
-	err = s.inTx(ctx, "uploads", func(tx *ent.Tx) error {
-		if err := tx.Upload.CreateBulk(creates...).Exec(ctx); err != nil {
-			return dbError("recording uploads", err)
-		}
-		return s.reserveUsage(ctx, tx, user.ID, len(rows), bytes)
-	})
+	// The rows and one conditional update of the user's usage row, which
+	// refuses what would break a limit, all or nothing: on PostgreSQL one
+	// statement, so the user's concurrent calls queue only for it and its
+	// commit.
+	err = s.reserveUsage(ctx, func(ctx context.Context, c *ent.Client) error {
+		return c.Upload.CreateBulk(creates...).Exec(ctx)
+	}, user.ID, len(rows), bytes)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,10 @@ type Usages interface {
 	// (0: no bound), and reports whether it did. A row it creates is not
 	// checked.
 	Reserve(ctx context.Context, tx *ent.Tx, d ent.Usage, maxPending, quota int64) (bool, error)
+	// Issue writes what insert writes on the client it is given and
+	// reserves d as Reserve does, all or nothing (nothing is written when
+	// d does not fit), as one statement where the database allows.
+	Issue(ctx context.Context, insert func(context.Context, *ent.Client) error, d ent.Usage, maxPending, quota int64) (bool, error)
 }
 
 // addUsage applies d to its owner's usage row in tx, unconditionally: for
@@ -38,33 +42,34 @@ func (s *Service) addUsage(ctx context.Context, tx *ent.Tx, d ent.Usage) error {
 	return nil
 }
 
-// reserveUsage adds count pending uploads of bytes in all to owner's usage if
-// they fit under the limits (MAX_PENDING_UPLOADS, USER_QUOTA_BYTES), and
-// returns a *LimitError otherwise, leaving the row as it was. Call it in the
-// transaction that records the uploads, after inserting them: the row stays
-// locked from here to the commit, which should follow at once. An upload
-// counts by its full size from the moment it is issued (a multipart upload
-// too, not part by part).
-func (s *Service) reserveUsage(ctx context.Context, tx *ent.Tx, owner string, count int, bytes int64) error {
+// reserveUsage writes what insert writes (the uploads' rows) and adds
+// count pending uploads of bytes in all to owner's usage, if they fit
+// under the limits (MAX_PENDING_UPLOADS, USER_QUOTA_BYTES); otherwise it
+// writes nothing and returns a *LimitError. The row is locked only for the
+// statement that changes it and the commit. An upload counts by its full
+// size from the moment it is issued (a multipart upload too, not part by
+// part).
+func (s *Service) reserveUsage(ctx context.Context, insert func(context.Context, *ent.Client) error, owner string, count int, bytes int64) error {
 	lim := s.cfg.Limits
 	if lim.MaxPendingUploads > 0 && int64(count) > int64(lim.MaxPendingUploads) ||
 		lim.UserQuotaBytes > 0 && bytes > lim.UserQuotaBytes {
-		// Over the limit on its own: the insert below would not check it.
-		return s.limitError(ctx, tx, owner, count, bytes)
+		// Over the limit on its own: a row the reservation creates is not
+		// checked.
+		return s.limitError(ctx, owner, count, bytes)
 	}
-	ok, err := s.usages.Reserve(ctx, tx, ent.Usage{ID: owner, PendingCount: int64(count), PendingBytes: bytes}, int64(lim.MaxPendingUploads), lim.UserQuotaBytes)
+	ok, err := s.usages.Issue(ctx, insert, ent.Usage{ID: owner, PendingCount: int64(count), PendingBytes: bytes}, int64(lim.MaxPendingUploads), lim.UserQuotaBytes)
 	if err != nil {
-		return dbError("reserving usage", err)
+		return dbError("recording uploads", err)
 	}
 	if !ok { // the row is there and the update's condition refused it
-		return s.limitError(ctx, tx, owner, count, bytes)
+		return s.limitError(ctx, owner, count, bytes)
 	}
 	return nil
 }
 
 // limitError says which limit count more uploads of bytes would break.
-func (s *Service) limitError(ctx context.Context, tx *ent.Tx, owner string, count int, asked int64) error {
-	used, err := tx.Usage.Get(ctx, owner)
+func (s *Service) limitError(ctx context.Context, owner string, count int, asked int64) error {
+	used, err := s.db.Usage.Get(ctx, owner)
 	switch {
 	case ent.IsNotFound(err):
 		used = &ent.Usage{}

@@ -25,6 +25,14 @@ func benchRequest(b *testing.B, h http.Handler, query string, vars map[string]an
 // benchRequestAs sends a bearer token too, when there is one.
 func benchRequestAs(b *testing.B, h http.Handler, token, query string, vars map[string]any) {
 	b.Helper()
+	if err := benchTry(h, token, query, vars); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchTry is one request, for callers that may not stop the benchmark
+// themselves (RunParallel's).
+func benchTry(h http.Handler, token, query string, vars map[string]any) error {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	// localhost: development mode answers no other host.
 	req := httptest.NewRequest(http.MethodPost, "http://localhost/query", bytes.NewReader(body))
@@ -35,8 +43,9 @@ func benchRequestAs(b *testing.B, h http.Handler, token, query string, vars map[
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {
-		b.Fatalf("status %d: %.300s", rec.Code, rec.Body.Bytes())
+		return fmt.Errorf("status %d: %.300s", rec.Code, rec.Body.Bytes())
 	}
+	return nil
 }
 
 func uploadRequests(n int) []map[string]any {
@@ -60,6 +69,28 @@ func BenchmarkCreateUploadURLs(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkCreateUploadURLsOneUser is createUploadUrls by one user from 8
+// callers at once (per GOMAXPROCS), who all change the same usage row: the
+// time that row stays locked is what they queue for.
+func BenchmarkCreateUploadURLsOneUser(b *testing.B) {
+	for _, backend := range backends {
+		e := newEnv(b, backend, "MAX_PENDING_UPLOADS", "1000000000")
+		vars := map[string]any{"files": uploadRequests(1)}
+		b.Run(backend+"/callers=8", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(8)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := benchTry(e.srv.Handler, "", createQ, vars); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }
 
