@@ -41,9 +41,10 @@ func main() {
 	storage := *sql
 	storage.SchemaMode &^= gen.Migrate
 	tables := gen.MustParse(gen.NewTemplate("tables").Parse(`{{ define "migrate/schema" }}{{ template "schema" $ }}{{ end }}`))
+	entities := gen.MustParse(gen.NewTemplate("federation").Parse(federation))
 	if err := entc.Generate("./ent/schema", &gen.Config{
 		Storage:   &storage,
-		Templates: []*gen.Template{tables},
+		Templates: []*gen.Template{tables, entities},
 		// execquery: raw SQL for sums and advisory locks inside ent transactions.
 		Features: []gen.Feature{gen.FeatureExecQuery},
 	}, entc.Extensions(ex), entc.BuildTags("codegen")); err != nil {
@@ -53,6 +54,16 @@ func main() {
 		log.Fatalf("pointing generated code at ent/entgql: %v", err)
 	}
 }
+
+// federation writes ent/federation.go: the types graph/federation.graphqls
+// makes Federation entities (@key) implement gqlgen's fedruntime.Entity,
+// which the _entities union's members must. ent writes every file of the
+// package, so this one is written with them.
+const federation = `{{ define "federation" }}
+{{ template "header" $ }}
+// IsEntity marks File as a Federation entity (graph/federation.graphqls).
+func (*File) IsEntity() {}
+{{ end }}`
 
 // importRuntimeCopy makes the code generated into dir import ent/entgql,
 // the copy of entgql's run-time types, instead of entgql, which would link

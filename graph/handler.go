@@ -87,13 +87,16 @@ func NewHandler(svc *files.Service, limits Limits, subs *Subscriptions, exts ...
 	srv.SetErrorPresenter(presentError)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		httplog.FromContext(ctx).ErrorContext(ctx, "graphql.panic", "panic", fmt.Sprint(v))
-		return errors.New("internal panic") // masked by presentError
+		return errPanic // masked by presentError
 	})
 	if subs != nil {
 		return subs.guard(srv)
 	}
 	return srv
 }
+
+// errPanic is what a recovered panic becomes.
+var errPanic = errors.New("internal panic")
 
 // presentError is the one place errors become codes. Anything it does not
 // recognise is logged with the request id and masked.
@@ -142,6 +145,11 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 		return withCode(gqlErr, CodeUnavailable, files.ErrUnavailable.Error())
 	case gqlErr.Extensions["code"] != nil:
 		return gqlErr // gqlgen's own: parse and validation failures
+	case len(gqlErr.Path) == 1 && gqlErr.Path[0] == ast.PathName("_entities") && !errors.Is(err, errPanic):
+		// gqlgen's federation runtime refusing a representation (no or an
+		// unknown __typename, no id, an id that is not a UUID): the
+		// router's request, not our failure.
+		return withCode(gqlErr, CodeBadUserInput, `_entities: each representation must be {"__typename": "File", "id": a file's id}`)
 	case gqlErr.Err == nil:
 		// Made by gqlgen from the request itself (a null where none is
 		// allowed, a bad variable): the client's to fix.

@@ -150,6 +150,13 @@ func (j *judge) MutateOperationContext(ctx context.Context, oc *graphql.Operatio
 		errcode.Set(err, CodeComplexityLimit)
 		return err
 	}
+	if v.service {
+		// A router composes the supergraph from _service's SDL, which holds
+		// what schema.graphql does and federation's few additions: it
+		// answers with introspection off. gqlgen gates it with __schema
+		// and __type, which the judge has refused above when off.
+		oc.DisableIntrospection = false
+	}
 	admit(oc)
 	return nil
 }
@@ -159,12 +166,14 @@ type verdict struct {
 	depth       int  // deepest field below it, introspection fields not counted
 	complexity  int  // gqlgen's complexity, saturating at math.MaxInt
 	introspects bool // its top level asks for __schema or __type
+	service     bool // it asks for _service (federation's SDL)
 }
 
 func (v *verdict) add(o verdict) {
 	v.depth = max(v.depth, o.depth)
 	v.complexity = satAdd(v.complexity, o.complexity)
 	v.introspects = v.introspects || o.introspects
+	v.service = v.service || o.service
 }
 
 // assess judges op and returns how many selections it visited, which is
@@ -222,7 +231,7 @@ func (w *walker) spread(s *ast.FragmentSpread) verdict {
 // complexity functions.
 func (w *walker) field(f *ast.Field) verdict {
 	child := w.set(f.SelectionSet)
-	v := verdict{introspects: f.Name == "__schema" || f.Name == "__type"}
+	v := verdict{introspects: f.Name == "__schema" || f.Name == "__type", service: f.Name == "_service"}
 	if !strings.HasPrefix(f.Name, "__") {
 		v.depth = 1 + child.depth
 	}
@@ -290,6 +299,8 @@ func complexity(c *ComplexityRoot) {
 		return items(child, n)
 	}
 	c.Query.Nodes = func(child int, ids []uuid.UUID) int { return items(child, len(ids)) }
+	// A supergraph's references: each representation is a File asked for.
+	c.Query.__resolve_entities = func(child int, reps []map[string]any) int { return items(child, len(reps)) }
 	c.Mutation.CreateUploadUrls = func(child int, f []*files.UploadRequest) int { return items(child, len(f)) }
 	c.Mutation.SaveFiles = func(child int, f []*files.SaveRequest) int { return items(child, len(f)) }
 	c.Mutation.CreateMultipartUploads = func(child int, f []*files.MultipartRequest) int { return items(child, len(f)) }

@@ -8,12 +8,18 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // A presigned URL that downloads a file under its original name.
 type DownloadURL struct {
 	URL       string    `json:"url"`
 	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+type FileByIDsInput struct {
+	ID uuid.UUID `json:"ID"`
 }
 
 // One HTTP header the upload request must carry.

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
 
 	"github.com/filegraph/filegraph/internal/files"
 	"github.com/filegraph/filegraph/internal/storage"
@@ -30,4 +31,14 @@ func apiHeaders(hs []storage.Header) []*HTTPHeader {
 		out[i] = &HTTPHeader{Name: h.Name, Value: h.Value}
 	}
 	return out
+}
+
+// representedIDs are the ids of the File references a supergraph's router
+// sent to _entities, in its order.
+func representedIDs(reps []*FileByIDsInput) []uuid.UUID {
+	ids := make([]uuid.UUID, len(reps))
+	for i, r := range reps {
+		ids[i] = r.ID
+	}
+	return ids
 }
