@@ -58,11 +58,7 @@ func (s *Service) AbortUpload(ctx context.Context, fileName string) error {
 // upload in parts or a single PUT leaves.
 func (s *Service) removeUploadFromStore(ctx context.Context, key, multipartID string) error {
 	if multipartID != "" {
-		mp, err := s.multipartStore()
-		if err != nil {
-			return err
-		}
-		if err := mp.AbortMultipart(ctx, key, multipartID); err != nil {
+		if err := s.store.AbortMultipart(ctx, key, multipartID); err != nil {
 			return fmt.Errorf("aborting upload in parts: %w", err)
 		}
 	}

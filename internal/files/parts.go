@@ -2,7 +2,6 @@ package files
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -68,15 +67,6 @@ type UploadPart struct {
 	storage.Request
 }
 
-// multipartStore returns the store's ability to take uploads in parts.
-func (s *Service) multipartStore() (storage.Multipart, error) {
-	mp, ok := s.store.(storage.Multipart)
-	if !ok {
-		return nil, errors.New("this storage cannot take uploads in parts")
-	}
-	return mp, nil
-}
-
 // partLayout returns the part size and count for a file of size bytes:
 // PART_SIZE, grown (in whole MiB) when the file would need more than
 // storage.MaxParts parts.
@@ -105,10 +95,6 @@ func partSizeOf(u *ent.Upload, n int) int64 {
 // in the store for each, and records them; nothing is issued unless every
 // request is valid and within the caller's limits.
 func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartRequest) ([]*MultipartUpload, error) {
-	mp, err := s.multipartStore()
-	if err != nil {
-		return nil, err
-	}
 	asUploads := make([]*UploadRequest, len(reqs))
 	for i, r := range reqs {
 		if r != nil {
@@ -120,7 +106,7 @@ func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartR
 	// The store's uploads come first (their ids go in the rows); should
 	// the rows not be written, they are aborted again. One a crash leaves
 	// behind holds no parts (no part URL was signed), and reconcile finds it.
-	err = s.issueUploads(ctx, asUploads, kindParts, func(rows []issued) error {
+	err := s.issueUploads(ctx, asUploads, kindParts, func(rows []issued) error {
 		out = make([]*MultipartUpload, len(rows))
 		ids = make([]string, len(rows))
 		var g errgroup.Group
@@ -128,7 +114,7 @@ func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartR
 		for i, r := range rows {
 			checksums := reqs[i].PartChecksums != nil && *reqs[i].PartChecksums
 			g.Go(func() error {
-				id, err := mp.CreateMultipart(ctx, r.key, storage.MultipartOptions{ContentType: r.ContentType, PartChecksums: checksums})
+				id, err := s.store.CreateMultipart(ctx, r.key, storage.MultipartOptions{ContentType: r.ContentType, PartChecksums: checksums})
 				ids[i] = id
 				return err
 			})
@@ -146,7 +132,7 @@ func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartR
 	}, nil)
 	if err != nil {
 		if ids != nil {
-			s.abortStartedMultiparts(ctx, mp, out, ids)
+			s.abortStartedMultiparts(ctx, out, ids)
 		}
 		return nil, err
 	}
@@ -155,13 +141,13 @@ func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartR
 
 // abortStartedMultiparts aborts the store's uploads of a refused create, even if the
 // request is ending; what fails here is left to reconcile.
-func (s *Service) abortStartedMultiparts(ctx context.Context, mp storage.Multipart, out []*MultipartUpload, ids []string) {
+func (s *Service) abortStartedMultiparts(ctx context.Context, out []*MultipartUpload, ids []string) {
 	ctx = context.WithoutCancel(ctx)
 	for i, id := range ids {
 		if id == "" {
 			continue
 		}
-		if err := mp.AbortMultipart(ctx, out[i].FileName, id); err != nil {
+		if err := s.store.AbortMultipart(ctx, out[i].FileName, id); err != nil {
 			s.log.WarnContext(ctx, "files.multipart_abort_failed", "key", out[i].FileName, "err", err)
 		}
 	}
@@ -213,10 +199,6 @@ func (s *Service) UploadPartURLs(ctx context.Context, fileName string, reqs []*P
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
-	mp, err := s.multipartStore()
-	if err != nil {
-		return nil, err
-	}
 	if err := s.requireStorageUp(ctx); err != nil {
 		return nil, err
 	}
@@ -227,7 +209,7 @@ func (s *Service) UploadPartURLs(ctx context.Context, fileName string, reqs []*P
 		if r.ChecksumSHA256 != nil {
 			opts.ChecksumSHA256 = *r.ChecksumSHA256
 		}
-		req, err := mp.PresignPart(ctx, u.FileName, u.MultipartID, opts)
+		req, err := s.store.PresignPart(ctx, u.FileName, u.MultipartID, opts)
 		if err != nil {
 			return nil, storageError("presigning part", err)
 		}

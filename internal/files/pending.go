@@ -25,8 +25,8 @@ type PendingUpload struct {
 	PartSize     *int64    // nil for a single PUT
 	PartCount    *int      // nil for a single PUT
 
-	id          ent.Cursor
-	multipartID string
+	id     ent.Cursor
+	upload *ent.Upload // the row it shows
 }
 
 // UploadedPart is a part the store holds.
@@ -64,7 +64,7 @@ func (s *Service) toPending(u *ent.Upload) *PendingUpload {
 		CreatedAt:    u.CreatedAt,
 		ExpiresAt:    s.saveDeadline(u),
 		id:           ent.Cursor{ID: u.ID},
-		multipartID:  u.MultipartID,
+		upload:       u,
 	}
 	if inParts(u) {
 		p.PartSize, p.PartCount = &u.PartSize, &u.PartCount
@@ -75,16 +75,14 @@ func (s *Service) toPending(u *ent.Upload) *PendingUpload {
 // Upload returns one of the caller's pending uploads, or nil when it is
 // unknown, another user's, saved, or past its deadline.
 func (s *Service) Upload(ctx context.Context, fileName string) (*PendingUpload, error) {
-	user, err := auth.FromContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.db.Upload.Query().Where(upload.FileName(fileName), upload.Owner(user.ID), s.whereSaveableAt(s.cfg.Now())).Only(ctx)
-	if ent.IsNotFound(err) {
+	u, err := s.callersUpload(ctx, fileName)
+	switch {
+	case errors.Is(err, ErrUploadNotFound):
 		return nil, nil
-	}
-	if err != nil {
-		return nil, dbError("reading upload", err)
+	case err != nil:
+		return nil, err
+	case !s.saveable(u):
+		return nil, nil
 	}
 	return s.toPending(u), nil
 }
@@ -162,19 +160,16 @@ func (s *Service) Uploads(ctx context.Context, a PendingArgs) (*PendingUploadCon
 // pages. A single PUT has no parts; an upload in parts that was completed
 // (a save cut short after completing it) has all of them.
 func (s *Service) UploadedParts(ctx context.Context, p *PendingUpload) ([]*UploadedPart, error) {
-	if p.multipartID == "" {
+	u := p.upload
+	if !inParts(u) {
 		return []*UploadedPart{}, nil
 	}
-	mp, err := s.multipartStore()
-	if err != nil {
-		return nil, err
-	}
-	parts, err := mp.ListParts(ctx, p.FileName, p.multipartID)
+	parts, err := s.store.ListParts(ctx, u.FileName, u.MultipartID)
 	if errors.Is(err, storage.ErrNotExist) {
-		if _, serr := s.store.Stat(ctx, p.FileName); serr == nil {
-			out := make([]*UploadedPart, *p.PartCount)
+		if _, serr := s.store.Stat(ctx, u.FileName); serr == nil {
+			out := make([]*UploadedPart, u.PartCount)
 			for i := range out {
-				out[i] = &UploadedPart{PartNumber: i + 1, Size: min(*p.PartSize, p.Size-int64(i)**p.PartSize)}
+				out[i] = &UploadedPart{PartNumber: i + 1, Size: partSizeOf(u, i+1)}
 			}
 			return out, nil
 		}

@@ -51,26 +51,20 @@ type MissingFile struct {
 // looked at again before it is reported.
 func (s *Service) Reconcile(ctx context.Context, fix bool) (r *Reconciliation, err error) {
 	defer func() { s.cfg.Events.Reconciled(r, err) }()
-	lister, ok := s.store.(storage.Lister)
-	if !ok {
-		return nil, errors.New("reconcile: this storage cannot list its objects")
-	}
 	objects := map[string]bool{}
 	for _, prefix := range keyPrefixes {
-		if err := lister.List(ctx, prefix, func(key string) error { objects[key] = true; return nil }); err != nil {
+		if err := s.store.List(ctx, prefix, func(key string) error { objects[key] = true; return nil }); err != nil {
 			return nil, storageError("listing objects", err)
 		}
 	}
 	var inProgress []storage.MultipartUpload
-	if ml, ok := s.store.(storage.MultipartLister); ok {
-		for _, prefix := range keyPrefixes {
-			err := ml.ListMultipart(ctx, prefix, func(u storage.MultipartUpload) error {
-				inProgress = append(inProgress, u)
-				return nil
-			})
-			if err != nil {
-				return nil, storageError("listing uploads in parts", err)
-			}
+	for _, prefix := range keyPrefixes {
+		err := s.store.ListMultipart(ctx, prefix, func(u storage.MultipartUpload) error {
+			inProgress = append(inProgress, u)
+			return nil
+		})
+		if err != nil {
+			return nil, storageError("listing uploads in parts", err)
 		}
 	}
 	files, err := s.db.File.Query().All(ctx)
@@ -132,7 +126,7 @@ func (s *Service) Reconcile(ctx context.Context, fix bool) (r *Reconciliation, e
 		}
 	}
 	for _, u := range r.StrayUploads {
-		if err := s.store.(storage.Multipart).AbortMultipart(ctx, u.Key, u.UploadID); err != nil {
+		if err := s.store.AbortMultipart(ctx, u.Key, u.UploadID); err != nil {
 			return r, storageError("aborting stray upload "+u.Key, err)
 		}
 	}

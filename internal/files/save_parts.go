@@ -25,10 +25,6 @@ func (r *refusal) Error() string { return r.msg }
 // after completing, or a concurrent save) is simply looked at again, so a
 // retry finishes what a crash interrupted.
 func (s *Service) completeParts(ctx context.Context, u *ent.Upload) (storage.Object, error) {
-	mp, err := s.multipartStore()
-	if err != nil {
-		return storage.Object{}, err
-	}
 	// One completion of an upload at a time: concurrent saves of it wait,
 	// then find it completed and look at the object, rather than each
 	// assembling the whole object (8 saves of a 320 MiB upload on disk
@@ -38,7 +34,7 @@ func (s *Service) completeParts(ctx context.Context, u *ent.Upload) (storage.Obj
 		return storage.Object{}, fmt.Errorf("waiting for a concurrent save: %w: %w", storage.ErrUnavailable, err)
 	}
 	defer unlock()
-	listed, err := mp.ListParts(ctx, u.FileName, u.MultipartID)
+	listed, err := s.store.ListParts(ctx, u.FileName, u.MultipartID)
 	if errors.Is(err, storage.ErrNotExist) {
 		return s.completedObject(ctx, u)
 	}
@@ -70,7 +66,7 @@ func (s *Service) completeParts(ctx context.Context, u *ent.Upload) (storage.Obj
 	case len(wrong) > 0:
 		return storage.Object{}, &refusal{fmt.Sprintf("has parts that do not match the upload: %s; upload those again and save", listUpTo(wrong, 20))}
 	}
-	err = mp.CompleteMultipart(ctx, u.FileName, u.MultipartID, parts)
+	err = s.store.CompleteMultipart(ctx, u.FileName, u.MultipartID, parts)
 	switch {
 	case errors.Is(err, storage.ErrNotExist):
 		return s.completedObject(ctx, u) // a concurrent save completed it
