@@ -166,14 +166,18 @@ func (s *Service) UploadedParts(ctx context.Context, p *PendingUpload) ([]*Uploa
 	}
 	parts, err := s.store.ListParts(ctx, u.FileName, u.MultipartID)
 	if errors.Is(err, storage.ErrNotExist) {
-		if _, serr := s.store.Stat(ctx, u.FileName); serr == nil {
-			out := make([]*UploadedPart, u.PartCount)
-			for i := range out {
-				out[i] = &UploadedPart{PartNumber: i + 1, Size: partSizeOf(u, i+1)}
-			}
-			return out, nil
+		// No longer in progress: completed if its object is there.
+		switch _, err := s.store.Stat(ctx, u.FileName); {
+		case errors.Is(err, storage.ErrNotExist):
+			return []*UploadedPart{}, nil
+		case err != nil:
+			return nil, storageError("looking at completed upload", err)
 		}
-		return []*UploadedPart{}, nil
+		out := make([]*UploadedPart, u.PartCount)
+		for i := range out {
+			out[i] = &UploadedPart{PartNumber: i + 1, Size: partSizeOf(u, i+1)}
+		}
+		return out, nil
 	}
 	if err != nil {
 		return nil, storageError("listing parts", err)

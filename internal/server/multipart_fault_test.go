@@ -192,3 +192,67 @@ func TestConcurrentMultipartSaves(t *testing.T) {
 		})
 	}
 }
+
+// listPartsHook runs after the store's ListParts; everything else goes
+// straight to the real store.
+type listPartsHook struct {
+	storage.Store
+	after func()
+}
+
+func (h listPartsHook) ListParts(ctx context.Context, key, uploadID string) ([]storage.Part, error) {
+	parts, err := h.Store.ListParts(ctx, key, uploadID)
+	h.after()
+	return parts, err
+}
+
+// TestUploadedPartsOfCompletedUploadWhileStorageDown: an upload in parts
+// that the store completed but that was not saved (the completion's answer
+// was lost) has all its parts; should the storage go away as uploadedParts
+// looks at its object, the answer is UNAVAILABLE, not "no parts", which
+// would send the client to upload them all again into a completed upload.
+func TestUploadedPartsOfCompletedUploadWhileStorageDown(t *testing.T) {
+	e := newFaultyEnv(t, "PART_SIZE", "5MiB")
+	ctx := auth.WithUser(context.Background(), auth.LocalUser)
+	body := randomBytes(5*mib + 99)
+	m := e.createMultipart(map[string]any{"originalName": "big.bin", "size": len(body)})[0]
+	e.putParts(m, body, false, 1, 2)
+	opts := files.Options{UploadURLTTL: time.Minute, MaxUploadSize: 1 << 30, PartSize: 5 * mib, MultipartWindow: time.Hour, SaveWindow: time.Hour, Now: e.clock.now}
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	answerLost := files.New(e.srv.db.Ent, e.srv.db.Usages, completeHook{
+		Store:  e.store,
+		before: func() {},
+		after: func(err error) error {
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("reading the answer: %w", storage.ErrUnavailable)
+		},
+	}, opts, discard)
+	if _, err := answerLost.Save(ctx, []*files.SaveRequest{{FileName: m.FileName, OriginalName: "big.bin"}}); !errors.Is(err, files.ErrUnavailable) {
+		t.Fatalf("save whose completion answer is lost: %v, want ErrUnavailable", err)
+	}
+
+	var down atomic.Bool
+	svc := files.New(e.srv.db.Ent, e.srv.db.Usages, listPartsHook{Store: e.store, after: func() {
+		if down.Load() {
+			e.s3Proxy.SetDown(true)
+		}
+	}}, opts, discard)
+	p, err := svc.Upload(ctx, m.FileName)
+	if err != nil || p == nil {
+		t.Fatalf("the completed, unsaved upload: %v, %v; want it pending", p, err)
+	}
+	down.Store(true)
+	parts, err := svc.UploadedParts(ctx, p)
+	if !errors.Is(err, files.ErrUnavailable) {
+		t.Errorf("uploaded parts with the storage gone after the listing: %d parts, %v; want ErrUnavailable", len(parts), err)
+	}
+	down.Store(false)
+	e.s3Proxy.SetDown(false)
+	parts, err = svc.UploadedParts(ctx, p)
+	if err != nil || len(parts) != 2 || parts[0].Size != 5*mib || parts[1].Size != 99 {
+		t.Errorf("uploaded parts with the storage back: %v, %v; want parts of %d and 99 bytes", parts, err, 5*mib)
+	}
+}
