@@ -84,7 +84,8 @@ func TestPlaygroundOffline(t *testing.T) {
 // both backends: small files dropped, paused, listed, downloaded, deleted; a
 // large one in parts with the page reloaded mid-upload (parts stored, parts
 // cut) and only the missing parts sent after; the Uppy page with a
-// file in parts. On postgres+s3 the server runs only its trusted documents,
+// file in parts; collections (checked before asking, public URLs and
+// images, metadata and folders shown and filtered on). On postgres+s3 the server runs only its trusted documents,
 // which the app's production build sends by hash; on sqlite+disk it has no
 // manifest and the app falls back to sending text.
 func TestWebApp(t *testing.T) {
@@ -99,8 +100,13 @@ func TestWebApp(t *testing.T) {
 			}
 			// The smallest part size, so that a few parts are a few MiB.
 			const partSize = 5 << 20
+			collections := filepath.Join(t.TempDir(), "collections.yaml")
+			if err := os.WriteFile(collections, []byte(webAppCollections), 0o600); err != nil {
+				t.Fatal(err)
+			}
 			settings = append(settings, "PART_SIZE", "5MiB",
-				"ALLOWED_CONTENT_TYPES", "text/plain,application/octet-stream")
+				"ALLOWED_CONTENT_TYPES", "text/plain,application/octet-stream,image/png,image/webp",
+				"COLLECTIONS_FILE", collections)
 			e := newAuthEnv(t, backend, settings...)
 			allow := ""
 			if s3, ok := e.store.(interface {
@@ -110,6 +116,7 @@ func TestWebApp(t *testing.T) {
 					t.Fatal(err)
 				}
 				allow = s3srv.Endpoint
+				applyREADMEPolicy(t, e.store.Bucket())
 			}
 			name := strings.ReplaceAll(backend, "+", "-")
 			env := []string{"APP_URL=" + e.URL + "/app/", "TOKEN=" + token(t, "web-user"), "ALLOW=" + allow,
@@ -118,9 +125,23 @@ func TestWebApp(t *testing.T) {
 			runE2E(t, "app.mjs", 3*time.Minute, env...)
 			runE2E(t, "resume.mjs", 3*time.Minute, env...)
 			runE2E(t, "uppy.mjs", 3*time.Minute, env...)
+			runE2E(t, "collections.mjs", 3*time.Minute, env...)
 		})
 	}
 }
+
+// webAppCollections are the collections the demo app is driven with
+// (collections.mjs knows them).
+const webAppCollections = `
+collections:
+  avatars:
+    allowedContentTypes: [image/png, image/webp]
+    maxFileSize: 2KiB
+    maxFilesPerRequest: 1
+    public: true
+  documents:
+    allowedContentTypes: [text/plain]
+`
 
 // TestPlaygroundWithAuth: with auth on and introspection allowed, the
 // playground opens with the header editor holding an Authorization header;

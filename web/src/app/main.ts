@@ -1,8 +1,8 @@
 // The demo app: drop or pick files, watch each upload, and browse, download
 // and delete what was saved. Built on the upload client in src/uploader.
 import './style.css';
-import { createApi, Uploader, describe, DeleteFile, FileDownloadUrl, Files, type PendingMultipart, type Upload } from '../uploader';
-import type { FileOrder, FilesQuery } from '../gql/graphql';
+import { createApi, Uploader, describe, loadCollections, DeleteFile, FileDownloadUrl, Files, type Collection, type PendingMultipart, type Upload } from '../uploader';
+import type { FileOrder, FilesQuery, FileWhereInput } from '../gql/graphql';
 import { apiURL, tokenField } from './session';
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
@@ -51,8 +51,70 @@ async function loadUnfinished() {
     }),
   );
 }
+// Where uploads go: a collection (its rules shown, and checked by the
+// uploader before it asks), a folder, metadata pairs.
+const collectionPick = $<HTMLSelectElement>('#collection');
+const collectionFilter = $<HTMLSelectElement>('#filter-collection');
+const folderField = $<HTMLInputElement>('#folder');
+const metadataField = $<HTMLInputElement>('#metadata');
+const rules = $('#rules');
+let collections: Collection[] = [];
+function rulesText(c: Collection) {
+  const types = c.allowedContentTypes.length ? c.allowedContentTypes.join(', ') : 'any type';
+  const per = c.maxFilesPerRequest != null ? `, ${c.maxFilesPerRequest} file${c.maxFilesPerRequest === 1 ? '' : 's'} at a time` : '';
+  return `${c.name}: ${types}; up to ${sizeText(c.maxFileSize)} a file${per}; ${c.public ? 'public: files get a URL anyone can open' : 'private: downloads are signed'}`;
+}
+async function loadCollectionList() {
+  try {
+    collections = await loadCollections(api);
+  } catch (e) {
+    showError(e);
+    return;
+  }
+  uploader.collections = collections;
+  const picked = collectionPick.value;
+  const option = (c: Collection) => {
+    const o = document.createElement('option');
+    o.value = c.name;
+    o.textContent = c.name + (c.public ? ' (public)' : '');
+    return o;
+  };
+  collectionPick.replaceChildren(...collections.map(option));
+  if (collections.some((c) => c.name === picked)) collectionPick.value = picked;
+  const filtered = collectionFilter.value;
+  collectionFilter.replaceChildren(collectionFilter.options[0]!, ...collections.map(option));
+  collectionFilter.value = filtered;
+  showRules();
+}
+function showRules() {
+  const c = collections.find((x) => x.name === collectionPick.value);
+  rules.textContent = c ? rulesText(c) : '';
+}
+collectionPick.addEventListener('change', showRules);
+
+/** "k=v, k2=v2" as pairs; a pair without "=" is refused here, the rest by the server. */
+function parsePairs(text: string): Record<string, string> | Error {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) return new Error(`Metadata "${part}" is not key=value.`);
+    out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
 const addFiles = (files: FileList) => {
-  uploader.add(files, unfinished);
+  const metadata = parsePairs(metadataField.value);
+  if (metadata instanceof Error) {
+    showError(metadata);
+    return;
+  }
+  const folder = folderField.value.trim();
+  uploader.add(files, unfinished, {
+    collection: collectionPick.value || undefined,
+    folder: folder || undefined,
+    metadata: Object.keys(metadata).length ? metadata : undefined,
+  });
   void loadUnfinished();
 };
 
@@ -137,6 +199,7 @@ const orders: Record<string, FileOrder> = {
   smallest: { field: 'SIZE', direction: 'ASC' },
 };
 const filter = $<HTMLInputElement>('#filter');
+const metadataFilter = $<HTMLInputElement>('#filter-metadata');
 const sort = $<HTMLSelectElement>('#sort');
 const table = $('#files tbody');
 const pageInfo = $('#page-info');
@@ -148,10 +211,20 @@ let loads = 0;
 
 async function loadFiles() {
   const name = filter.value.trim();
+  const where: FileWhereInput = {};
+  if (name) where.originalNameContainsFold = name;
+  if (collectionFilter.value) where.collection = collectionFilter.value;
+  const pairs = parsePairs(metadataFilter.value);
+  if (pairs instanceof Error) {
+    showError(pairs);
+    return;
+  }
+  if (Object.keys(pairs).length) where.metadata = Object.entries(pairs).map(([key, value]) => ({ key, value }));
+  const filtered = Object.keys(where).length > 0;
   const vars = {
     ...(page.before ? { last: PAGE, before: page.before } : { first: PAGE, after: page.after ?? null }),
     orderBy: orders[sort.value],
-    where: name ? { originalNameContainsFold: name } : null,
+    where: filtered ? where : null,
   };
   // Saves, typing and clicks each reload the list: only the latest counts.
   const seq = ++loads;
@@ -171,11 +244,28 @@ async function loadFiles() {
       const tr = document.createElement('tr');
       tr.dataset.id = f.id;
       tr.dataset.name = f.originalName;
-      tr.innerHTML = `<td class="name"></td><td class="size"></td><td class="type"></td><td class="date"></td>
+      tr.dataset.collection = f.collection;
+      tr.innerHTML = `<td class="thumb"></td><td class="name"></td><td class="size"></td><td class="type"></td><td class="collection"></td><td class="meta"></td><td class="date"></td>
         <td class="actions"><button data-act="download">Download</button><button data-act="delete" class="danger">Delete</button></td>`;
-      tr.querySelector('.name')!.textContent = f.originalName;
+      const nameCell = tr.querySelector('.name')!;
+      if (f.folder) nameCell.append(Object.assign(document.createElement('span'), { className: 'folder', textContent: f.folder + '/' }));
+      nameCell.append(f.originalName);
+      // A public file's URL never changes and needs no signature: link it,
+      // and show images from it.
+      if (f.url) {
+        nameCell.append(Object.assign(document.createElement('a'), { className: 'public', href: f.url, textContent: f.url, target: '_blank', rel: 'noopener' }));
+        if (f.contentType.startsWith('image/')) {
+          tr.querySelector('.thumb')!.append(Object.assign(document.createElement('img'), { src: f.url, alt: f.originalName, loading: 'lazy' }));
+        }
+      }
       tr.querySelector('.size')!.textContent = sizeText(f.size);
       tr.querySelector('.type')!.textContent = f.contentType;
+      const collCell = tr.querySelector('.collection')!;
+      collCell.textContent = f.collection;
+      if (f.url) collCell.append(Object.assign(document.createElement('span'), { className: 'tag', textContent: 'public' }));
+      tr.querySelector('.meta')!.append(
+        ...Object.entries(f.metadata).map(([k, v]) => Object.assign(document.createElement('span'), { className: 'pair', textContent: `${k}=${v}` })),
+      );
       tr.querySelector('.date')!.textContent = new Date(f.createdAt).toLocaleString();
       tr.addEventListener('click', (e) => {
         const act = (e.target as HTMLElement).dataset.act;
@@ -185,7 +275,7 @@ async function loadFiles() {
       return [tr];
     }),
   );
-  if (table.childElementCount === 0) table.innerHTML = `<tr><td colspan="5" class="empty">${name ? 'No file matches.' : 'No files yet: drop some above.'}</td></tr>`;
+  if (table.childElementCount === 0) table.innerHTML = `<tr><td colspan="8" class="empty">${filtered ? 'No file matches.' : 'No files yet: drop some above.'}</td></tr>`;
   pageInfo.textContent = `${current.totalCount} file${current.totalCount === 1 ? '' : 's'}`;
   prev.disabled = !current.pageInfo.hasPreviousPage && !page.after;
   next.disabled = !current.pageInfo.hasNextPage && !page.before;
@@ -216,12 +306,18 @@ async function remove(id: string) {
 }
 
 let typing: ReturnType<typeof setTimeout> | undefined;
-filter.addEventListener('input', () => {
-  clearTimeout(typing);
-  typing = setTimeout(() => {
-    page = {};
-    void loadFiles();
-  }, 250);
+for (const field of [filter, metadataFilter]) {
+  field.addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => {
+      page = {};
+      void loadFiles();
+    }, 250);
+  });
+}
+collectionFilter.addEventListener('change', () => {
+  page = {};
+  void loadFiles();
 });
 sort.addEventListener('change', () => {
   page = {};
@@ -235,7 +331,11 @@ prev.addEventListener('click', () => {
   if (current?.pageInfo.startCursor) page = { before: current.pageInfo.startCursor };
   void loadFiles();
 });
-$('#token').addEventListener('change', () => void loadFiles());
+$('#token').addEventListener('change', () => {
+  void loadFiles();
+  void loadCollectionList();
+});
 
+void loadCollectionList();
 void loadFiles();
 void loadUnfinished();

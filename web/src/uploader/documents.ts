@@ -28,6 +28,10 @@ export const SaveFiles = graphql(`
       size
       contentType
       createdAt
+      collection
+      folder
+      metadata
+      url
     }
   }
 `);
@@ -57,8 +61,24 @@ export const Files = graphql(`
           size
           contentType
           createdAt
+          collection
+          folder
+          metadata
+          url
         }
       }
+    }
+  }
+`);
+
+export const Collections = graphql(`
+  query Collections {
+    collections {
+      name
+      allowedContentTypes
+      maxFileSize
+      maxFilesPerRequest
+      public
     }
   }
 `);

@@ -6,13 +6,15 @@
 // with Uppy's): the documents, the HTTP stacks that send one PUT, the retry
 // policy, and the SHA-256 a checksummed URL is signed for.
 export { createApi, persistedDocumentsExchange, type Api, type ApiOptions } from './api';
-export { Uploader, type Upload, type UploadStatus, type UploaderOptions, type SavedFile, type PendingMultipart } from './uploader';
+export { Uploader, type Upload, type UploadAttributes, type UploadStatus, type UploaderOptions, type SavedFile, type PendingMultipart } from './uploader';
+export { loadCollections, checkFile, allowsType, refusal, type Collection, type FileFacts } from './collections';
 export { FilegraphError, describe, type ErrorCode, type Problem } from './errors';
 export { XHRHttpStack, FetchHttpStack, defaultHttpStack, type HttpStack, type PutRequest, type PutOptions } from './http';
 export { retrying, backoff, type RetryPolicy } from './retry';
 export { sha256Base64 } from './checksum';
 export {
   AbortUpload,
+  Collections,
   CreateMultipartUploads,
   CreateUploadUrls,
   DeleteFile,

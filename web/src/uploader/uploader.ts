@@ -4,6 +4,7 @@
 // It knows no UI: a page listens to its events and renders `uploads`.
 import type { Api } from './api';
 import { sha256Base64 } from './checksum';
+import { checkFile, refusal, type Collection } from './collections';
 import { AbortUpload, CreateMultipartUploads, CreateUploadUrls, PendingUploads, SaveFiles } from './documents';
 import { FilegraphError } from './errors';
 import { defaultHttpStack, type HttpStack } from './http';
@@ -21,6 +22,22 @@ export interface SavedFile {
   size: number;
   contentType: string;
   createdAt: string;
+  collection: string;
+  /** "" is the root. */
+  folder: string;
+  metadata: Record<string, string>;
+  /** A public collection's file: its stable, unsigned URL. */
+  url?: string | null;
+}
+
+/** Where an upload goes and what it carries, beside its bytes. */
+export interface UploadAttributes {
+  /** The collection whose rules it is uploaded under (default when none). */
+  collection?: string;
+  /** A path such as a/b ("" or none: the root). */
+  folder?: string;
+  /** String pairs stored with the file, to filter on. */
+  metadata?: Record<string, string>;
 }
 
 /** One file's upload, as the page shows it. Read-only outside the Uploader. */
@@ -34,6 +51,7 @@ export interface Upload {
   fileName?: string;
   /** In parts (large files): resumable, also after a reload. */
   multipart: boolean;
+  readonly attributes: UploadAttributes;
   error?: FilegraphError;
   saved?: SavedFile;
 }
@@ -60,6 +78,13 @@ export interface UploaderOptions {
   checksums?: boolean;
   /** How PUTs are sent: XHR where there is one (upload progress), else fetch. */
   httpStack?: HttpStack;
+  /**
+   * The server's collections (loadCollections): files are checked against
+   * their collection's rules before anything is asked, and a refused file
+   * fails at once with the server's words; batches keep to each
+   * collection's maxFilesPerRequest. Settable later (`uploader.collections`).
+   */
+  collections?: Collection[];
 }
 
 /** An upload in parts issued earlier (by this page or before a reload), not yet saved. */
@@ -104,6 +129,7 @@ export class Uploader extends EventTarget {
   private readonly stack: HttpStack;
   private nextId = 1;
   private running = 0;
+  collections?: Collection[];
 
   constructor(options: UploaderOptions) {
     super();
@@ -114,6 +140,7 @@ export class Uploader extends EventTarget {
     this.partConcurrency = options.partConcurrency ?? 4;
     this.checksums = options.checksums ?? true;
     this.stack = options.httpStack ?? defaultHttpStack();
+    this.collections = options.collections;
   }
 
   /**
@@ -135,13 +162,22 @@ export class Uploader extends EventTarget {
     }
   }
 
-  /** Queues files; they start as soon as a slot is free. */
-  add(files: Iterable<File>, resume: PendingMultipart[] = []): Upload[] {
+  /**
+   * Queues files, with what they carry (collection, folder, metadata); they
+   * start as soon as a slot is free. With `collections` known, a file its
+   * collection refuses fails here, and no request is sent for it.
+   */
+  add(files: Iterable<File>, resume: PendingMultipart[] = [], attributes: UploadAttributes = {}): Upload[] {
     const added: Upload[] = [];
     for (const file of files) {
       const earlier = resume.find((p) => p.originalName === file.name && p.size === file.size && !this.uploads.some((u) => u.fileName === p.fileName));
       const multipart = !!earlier || file.size > this.multipartThreshold;
-      const upload: Upload = { id: this.nextId++, file, status: 'queued', loaded: 0, multipart, fileName: earlier?.fileName };
+      const upload: Upload = { id: this.nextId++, file, status: 'queued', loaded: 0, multipart, fileName: earlier?.fileName, attributes: { ...attributes } };
+      const problems = this.collections && !earlier ? checkFile(this.collections, attributes.collection, file) : [];
+      if (problems.length) {
+        upload.status = 'failed';
+        upload.error = refusal(problems);
+      }
       this.uploads.push(upload);
       const job: Job = { upload, layout: earlier && { fileName: earlier.fileName, partSize: earlier.partSize, partCount: earlier.partCount } };
       if (!multipart) job.single = new SingleTransfer(file, { stack: this.stack, policy: this.policy, issue: () => this.issueOne(job) });
@@ -239,6 +275,15 @@ export class Uploader extends EventTarget {
    * its own transfer, so that each gets its own error.
    */
   private async issue(jobs: Job[]) {
+    // No more of a collection in one call than it takes: the rest ask alone.
+    const taken = new Map<string, number>();
+    jobs = jobs.filter((job) => {
+      const name = job.upload.attributes.collection || 'default';
+      const max = this.collections?.find((c) => c.name === name)?.maxFilesPerRequest ?? Infinity;
+      const n = taken.get(name) ?? 0;
+      taken.set(name, n + 1);
+      return n < max;
+    });
     if (jobs.length < 2) return;
     try {
       const files = await Promise.all(jobs.map((job) => this.uploadRequest(job)));
@@ -265,7 +310,13 @@ export class Uploader extends EventTarget {
   private async uploadRequest(job: Job) {
     const { file } = job.upload;
     if (this.checksums) job.checksum ??= await sha256Base64(file);
-    return { originalName: file.name, size: file.size, contentType: file.type || null, checksumSHA256: job.checksum ?? null };
+    return { originalName: file.name, size: file.size, contentType: file.type || null, checksumSHA256: job.checksum ?? null, ...this.attributes(job.upload) };
+  }
+
+  /** The request fields an upload's attributes set (none that it leaves out). */
+  private attributes(upload: Upload) {
+    const { collection, folder, metadata } = upload.attributes;
+    return { collection: collection ?? null, folder: folder ?? null, metadata: metadata ?? null };
   }
 
   private async run(job: Job) {
@@ -308,7 +359,7 @@ export class Uploader extends EventTarget {
     if (!job.layout) {
       const { createMultipartUploads } = await retrying(this.policy, signal, () =>
         this.api.mutate(CreateMultipartUploads, {
-          files: [{ originalName: file.name, size: file.size, contentType: file.type || null, partChecksums: this.checksums }],
+          files: [{ originalName: file.name, size: file.size, contentType: file.type || null, partChecksums: this.checksums, ...this.attributes(upload) }],
         }),
       );
       const created = createMultipartUploads[0]!;
