@@ -20,7 +20,7 @@ web-app: web/node_modules
 
 ## test: the whole suite: the upload client's unit tests (web/test, vitest), then the Go tests against
 ## real PostgreSQL and a real S3 server (TESTFLAGS=-race adds the race detector, as CI does)
-test: $(BIN)/versitygw scripts/audit/node_modules web/node_modules
+test: $(BIN)/versitygw scripts/audit/node_modules scripts/events/node_modules web/node_modules
 	npm --prefix web test --silent
 	./scripts/test.sh $(TESTFLAGS)
 

@@ -44,11 +44,13 @@ type subscriber struct {
 	lines chan map[string]any
 }
 
-func subscribe(t *testing.T, mode, base, tok string, count int) *subscriber {
+// collection, when given, is fileEvents' argument.
+func subscribe(t *testing.T, mode, base, tok string, count int, collection ...string) *subscriber {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, "node", filepath.Join("scripts", "events", "subscribe.mjs"), mode, base, tok, fmt.Sprint(count))
+	args := append([]string{filepath.Join("scripts", "events", "subscribe.mjs"), mode, base, tok, fmt.Sprint(count)}, collection...)
+	cmd := exec.CommandContext(ctx, "node", args...)
 	cmd.WaitDelay = time.Second
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

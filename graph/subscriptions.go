@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -53,6 +54,7 @@ type Subscriptions struct {
 
 	mu    sync.Mutex
 	conns map[*guardedConn]struct{}
+	gone  chan struct{} // closed by the last conn to close, while GoAway waits
 }
 
 // transports returns the two transports, to be added before the HTTP one.
@@ -108,7 +110,8 @@ func (s *Subscriptions) guard(next http.Handler) http.Handler {
 			return
 		}
 		if r.Header.Get("Upgrade") == "" {
-			w = &sseWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: s.WriteTimeout}
+			sw := &sseWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: s.WriteTimeout}
+			w, r = sw, r.WithContext(context.WithValue(r.Context(), sseKey{}, sw))
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -124,16 +127,29 @@ func (s *Subscriptions) originAllowed(r *http.Request) bool {
 }
 
 // GoAway closes every WebSocket with 1001 (going away), so that clients
-// reconnect to another replica; the hub's end closes event streams.
-func (s *Subscriptions) GoAway() {
+// reconnect to another replica; the hub's end closes event streams. It
+// returns once each connection has closed, or after wait: the close frame
+// goes out in the background (gqlgen's WriteClose), and a process that
+// exited first would leave its clients an abnormal 1006 instead.
+func (s *Subscriptions) GoAway(wait time.Duration) {
 	s.mu.Lock()
 	conns := make([]*guardedConn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
+	gone := make(chan struct{})
+	if len(conns) == 0 {
+		close(gone)
+	} else {
+		s.gone = gone
+	}
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.WriteClose(closeGoingAway, "going away")
+	}
+	select {
+	case <-gone:
+	case <-time.After(wait):
 	}
 }
 
@@ -179,15 +195,16 @@ func (c *guardedConn) Close() error {
 	return c.WebsocketConn.Close()
 }
 
-func (c *guardedConn) WriteClose(code int, msg string) error {
-	c.forget()
-	return c.WebsocketConn.WriteClose(code, msg)
-}
-
+// forget drops a closed connection: the transport calls Close last,
+// after the close handshake (WriteClose) has begun.
 func (c *guardedConn) forget() {
 	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
 	delete(c.s.conns, c)
-	c.s.mu.Unlock()
+	if len(c.s.conns) == 0 && c.s.gone != nil {
+		close(c.s.gone)
+		c.s.gone = nil
+	}
 }
 
 // The transport looks for these abilities on the connection.
@@ -212,16 +229,42 @@ type sseWriter struct {
 	http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+	mu      sync.Mutex // the transport's keep-alive writes beside its events
 }
 
+// sseKey finds a stream's sseWriter in its context.
+type sseKey struct{}
+
 func (w *sseWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.timeout > 0 {
 		w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
 	}
 	return w.ResponseWriter.Write(b)
 }
 
-func (w *sseWriter) Flush() { w.rc.Flush() }
+func (w *sseWriter) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.rc.Flush()
+}
+
+// endWith tells the subscriber why its subscription ends, as the last
+// result before the channel closes. gqlgen's AddSubscriptionError does so
+// on a WebSocket only; on an event stream it is one more next event,
+// written while the transport waits on the channel (in one Write, so a
+// keep-alive ping cannot split it).
+func endWith(ctx context.Context, err *gqlerror.Error) {
+	sw, ok := ctx.Value(sseKey{}).(*sseWriter)
+	if !ok {
+		transport.AddSubscriptionError(ctx, err)
+		return
+	}
+	b, _ := json.Marshal(graphql.Response{Errors: gqlerror.List{err}})
+	sw.Write(append(append([]byte("event: next\ndata: "), b...), "\n\n"...))
+	sw.Flush()
+}
 
 func (w *sseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
@@ -262,9 +305,9 @@ func (s *Subscriptions) subscribe(ctx context.Context, svc *files.Service, colle
 				if !ok {
 					switch err := sub.Err(); {
 					case errors.Is(err, events.ErrDropped):
-						transport.AddSubscriptionError(ctx, &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": CodeSubscriberTooSlow}})
+						endWith(ctx, &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": CodeSubscriberTooSlow}})
 					case errors.Is(err, events.ErrClosed):
-						transport.AddSubscriptionError(ctx, &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": CodeGoingAway}})
+						endWith(ctx, &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": CodeGoingAway}})
 					}
 					return
 				}

@@ -100,7 +100,11 @@ type Hub struct {
 // NewHub returns a hub over db's events; Run starts it.
 func NewHub(db *ent.Client, limits Limits, obs Observer, log *slog.Logger) *Hub {
 	if limits.Buffer <= 0 {
-		limits.Buffer = 64
+		// More than one read of the outbox (readBatch) and far more than
+		// one saveFiles writes: a burst alone never drops a subscriber
+		// that reads. A slot is a pointer to an event all subscribers
+		// share: 8 KB a subscriber.
+		limits.Buffer = 1024
 	}
 	return &Hub{db: db, limits: limits, log: log, obs: obs, wake: make(chan struct{}, 1),
 		subs: map[*Subscription]struct{}{}, perUser: map[string]int{}}

@@ -395,7 +395,7 @@ func (s *Server) GoAway() {
 	if s.subs == nil {
 		return
 	}
-	s.subs.GoAway()
+	s.subs.GoAway(5 * time.Second)
 	s.stopEvents()
 	<-s.events
 }

@@ -1,6 +1,6 @@
 // Subscribes to fileEvents on a running Filegraph with a real client and
 // prints one JSON line per thing that happens, for events_process_test.go:
-//   node subscribe.mjs ws|sse BASE_URL TOKEN COUNT
+//   node subscribe.mjs ws|sse BASE_URL TOKEN COUNT [COLLECTION]
 // {"ready":true} once the client is connected (ws) or the request is sent
 // (sse); {"event":{...},"at":ms} per event (at: this process's clock, in
 // ms with fractions); {"closed":code,"reason":...} or {"error":...} when
@@ -9,9 +9,10 @@ import { createClient as createWS } from 'graphql-ws';
 import { createClient as createSSE } from 'graphql-sse';
 import WebSocket from 'ws';
 
-const [mode, base, token, countArg] = process.argv.slice(2);
+const [mode, base, token, countArg, collection] = process.argv.slice(2);
 const count = Number(countArg);
-const query = 'subscription { fileEvents { id type fileId at file { id originalName } } }';
+const query = 'subscription($c: String) { fileEvents(collection: $c) { id type fileId at file { id originalName collection } } }';
+const request = { query, variables: collection ? { c: collection } : {} };
 const out = (v) => process.stdout.write(JSON.stringify(v) + '\n');
 const now = () => performance.timeOrigin + performance.now();
 let seen = 0;
@@ -52,13 +53,13 @@ if (mode === 'ws') {
       process.exit(0);
     },
   });
-  client.subscribe({ query }, sink);
+  client.subscribe(request, sink);
 } else {
   client = createSSE({
     url: base + '/query',
     headers: token ? { Authorization: `Bearer ${token}` } : {},
     retryAttempts: 0,
   });
-  client.subscribe({ query }, sink);
+  client.subscribe(request, sink);
   out({ ready: true });
 }
