@@ -4,6 +4,8 @@
 //	filegraph [serve]            run the server (migrating first unless MIGRATE_ON_START=false)
 //	filegraph migrate            apply the database migrations and exit
 //	filegraph reconcile [-fix]   compare storage with the database; -fix repairs
+//	filegraph webhooks           list the webhook deliveries given up
+//	filegraph webhooks retry ID|-all   send failed deliveries again
 //
 // Every setting is an environment variable with a matching flag (ADDR is
 // -addr, S3_BUCKET is -s3-bucket); see internal/config and the README.
@@ -20,15 +22,18 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/filegraph/filegraph/internal/config"
 	"github.com/filegraph/filegraph/internal/database"
 	"github.com/filegraph/filegraph/internal/logsink"
 	"github.com/filegraph/filegraph/internal/server"
+	"github.com/filegraph/filegraph/internal/webhooks"
 )
 
 func main() {
@@ -56,7 +61,7 @@ func run(args []string, logTo io.Writer) error {
 	fix := fs.Bool("fix", false, "reconcile: delete orphaned objects and the rows of files whose objects are gone")
 	metricsFile := fs.String("metrics-file", "", "reconcile: also write what it found as Prometheus series to this file (for node_exporter's textfile collector)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: filegraph [serve|migrate|reconcile [-fix] [-metrics-file F]] [flags]\n\nflags (each also an environment variable):\n")
+		fmt.Fprintf(fs.Output(), "usage: filegraph [serve|migrate|reconcile [-fix] [-metrics-file F]|webhooks [list|retry ID|retry -all]] [flags]\n\nflags (each also an environment variable):\n")
 		fs.PrintDefaults()
 	}
 	fs.Parse(args)
@@ -88,6 +93,8 @@ func run(args []string, logTo io.Writer) error {
 		return db.Close()
 	case "reconcile":
 		return reconcile(ctx, cfg, log, *fix, *metricsFile)
+	case "webhooks":
+		return webhooksCommand(ctx, cfg, log, fs.Args(), os.Stdout)
 	}
 	fs.Usage()
 	return fmt.Errorf("unknown command %q", cmd)
@@ -129,6 +136,69 @@ func reconcile(ctx context.Context, cfg config.Config, log *slog.Logger, fix boo
 		return errInconsistent
 	}
 	return nil
+}
+
+// webhooksCommand lists the failed webhook deliveries, or sends them
+// again: `webhooks [list]`, `webhooks retry ID`, `webhooks retry -all`.
+func webhooksCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, out io.Writer) error {
+	sub := "list"
+	if len(args) > 0 {
+		sub, args = args[0], args[1:]
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir, cfg.MigrateOnStart, log, database.MaxConns(2))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch sub {
+	case "list":
+		if len(args) > 0 {
+			return fmt.Errorf("webhooks list takes no arguments, got %q", args)
+		}
+		ds, err := webhooks.Failed(ctx, db.Ent, 1000)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tWEBHOOK-ID\tTYPE\tURL\tTRIES\tFAILED AT\tLAST ERROR")
+		for _, d := range ds {
+			failed := ""
+			if d.DoneAt != nil {
+				failed = d.DoneAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Edges.Event.PublicID, d.Edges.Event.Type, d.URL, d.Attempts, failed, d.LastError)
+		}
+		tw.Flush()
+		fmt.Fprintf(out, "failed deliveries: %d\n", len(ds))
+		return nil
+	case "retry":
+		rfs := flag.NewFlagSet("filegraph webhooks retry", flag.ContinueOnError)
+		all := rfs.Bool("all", false, "send every failed delivery again")
+		if err := rfs.Parse(args); err != nil {
+			return err
+		}
+		switch {
+		case *all && rfs.NArg() == 0:
+			n, err := webhooks.RetryAll(ctx, db.Ent, time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "deliveries sent back to pending: %d\n", n)
+			return nil
+		case !*all && rfs.NArg() == 1:
+			id, err := strconv.Atoi(rfs.Arg(0))
+			if err != nil {
+				return fmt.Errorf("webhooks retry: %q is not a delivery id (the ID column of filegraph webhooks)", rfs.Arg(0))
+			}
+			if err := webhooks.Retry(ctx, db.Ent, id, time.Now()); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "delivery %d sent back to pending\n", id)
+			return nil
+		}
+		return errors.New("usage: filegraph webhooks retry ID, or filegraph webhooks retry -all")
+	}
+	return fmt.Errorf("unknown webhooks command %q: use list, retry ID or retry -all", sub)
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {

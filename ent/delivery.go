@@ -37,6 +37,8 @@ type Delivery struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// When it was delivered or given up.
 	DoneAt *time.Time `json:"done_at,omitempty"`
+	// When an operator last sent it back to pending (filegraph webhooks retry).
+	RetriedAt *time.Time `json:"retried_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the DeliveryQuery when eager-loading is set.
 	Edges        DeliveryEdges `json:"edges"`
@@ -72,7 +74,7 @@ func (*Delivery) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case delivery.FieldURL, delivery.FieldStatus, delivery.FieldLastError:
 			values[i] = new(sql.NullString)
-		case delivery.FieldNextAttemptAt, delivery.FieldCreatedAt, delivery.FieldDoneAt:
+		case delivery.FieldNextAttemptAt, delivery.FieldCreatedAt, delivery.FieldDoneAt, delivery.FieldRetriedAt:
 			values[i] = new(sql.NullTime)
 		case delivery.FieldFileID:
 			values[i] = new(uuid.UUID)
@@ -152,6 +154,13 @@ func (_m *Delivery) assignValues(columns []string, values []any) error {
 				_m.DoneAt = new(time.Time)
 				*_m.DoneAt = value.Time
 			}
+		case delivery.FieldRetriedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field retried_at", values[i])
+			} else if value.Valid {
+				_m.RetriedAt = new(time.Time)
+				*_m.RetriedAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -219,6 +228,11 @@ func (_m *Delivery) String() string {
 	builder.WriteString(", ")
 	if v := _m.DoneAt; v != nil {
 		builder.WriteString("done_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.RetriedAt; v != nil {
+		builder.WriteString("retried_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

@@ -116,6 +116,20 @@ func (_c *DeliveryCreate) SetNillableDoneAt(v *time.Time) *DeliveryCreate {
 	return _c
 }
 
+// SetRetriedAt sets the "retried_at" field.
+func (_c *DeliveryCreate) SetRetriedAt(v time.Time) *DeliveryCreate {
+	_c.mutation.SetRetriedAt(v)
+	return _c
+}
+
+// SetNillableRetriedAt sets the "retried_at" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableRetriedAt(v *time.Time) *DeliveryCreate {
+	if v != nil {
+		_c.SetRetriedAt(*v)
+	}
+	return _c
+}
+
 // SetEvent sets the "event" edge to the Event entity.
 func (_c *DeliveryCreate) SetEvent(v *Event) *DeliveryCreate {
 	return _c.SetEventID(v.ID)
@@ -263,6 +277,10 @@ func (_c *DeliveryCreate) createSpec() (*Delivery, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.DoneAt(); ok {
 		_spec.SetField(delivery.FieldDoneAt, field.TypeTime, value)
 		_node.DoneAt = &value
+	}
+	if value, ok := _c.mutation.RetriedAt(); ok {
+		_spec.SetField(delivery.FieldRetriedAt, field.TypeTime, value)
+		_node.RetriedAt = &value
 	}
 	if nodes := _c.mutation.EventIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{

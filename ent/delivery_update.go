@@ -117,6 +117,26 @@ func (_u *DeliveryUpdate) ClearDoneAt() *DeliveryUpdate {
 	return _u
 }
 
+// SetRetriedAt sets the "retried_at" field.
+func (_u *DeliveryUpdate) SetRetriedAt(v time.Time) *DeliveryUpdate {
+	_u.mutation.SetRetriedAt(v)
+	return _u
+}
+
+// SetNillableRetriedAt sets the "retried_at" field if the given value is not nil.
+func (_u *DeliveryUpdate) SetNillableRetriedAt(v *time.Time) *DeliveryUpdate {
+	if v != nil {
+		_u.SetRetriedAt(*v)
+	}
+	return _u
+}
+
+// ClearRetriedAt clears the value of the "retried_at" field.
+func (_u *DeliveryUpdate) ClearRetriedAt() *DeliveryUpdate {
+	_u.mutation.ClearRetriedAt()
+	return _u
+}
+
 // Mutation returns the DeliveryMutation object of the builder.
 func (_u *DeliveryUpdate) Mutation() *DeliveryMutation {
 	return _u.mutation
@@ -197,6 +217,12 @@ func (_u *DeliveryUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.DoneAtCleared() {
 		_spec.ClearField(delivery.FieldDoneAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.RetriedAt(); ok {
+		_spec.SetField(delivery.FieldRetriedAt, field.TypeTime, value)
+	}
+	if _u.mutation.RetriedAtCleared() {
+		_spec.ClearField(delivery.FieldRetriedAt, field.TypeTime)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -304,6 +330,26 @@ func (_u *DeliveryUpdateOne) SetNillableDoneAt(v *time.Time) *DeliveryUpdateOne 
 // ClearDoneAt clears the value of the "done_at" field.
 func (_u *DeliveryUpdateOne) ClearDoneAt() *DeliveryUpdateOne {
 	_u.mutation.ClearDoneAt()
+	return _u
+}
+
+// SetRetriedAt sets the "retried_at" field.
+func (_u *DeliveryUpdateOne) SetRetriedAt(v time.Time) *DeliveryUpdateOne {
+	_u.mutation.SetRetriedAt(v)
+	return _u
+}
+
+// SetNillableRetriedAt sets the "retried_at" field if the given value is not nil.
+func (_u *DeliveryUpdateOne) SetNillableRetriedAt(v *time.Time) *DeliveryUpdateOne {
+	if v != nil {
+		_u.SetRetriedAt(*v)
+	}
+	return _u
+}
+
+// ClearRetriedAt clears the value of the "retried_at" field.
+func (_u *DeliveryUpdateOne) ClearRetriedAt() *DeliveryUpdateOne {
+	_u.mutation.ClearRetriedAt()
 	return _u
 }
 
@@ -417,6 +463,12 @@ func (_u *DeliveryUpdateOne) sqlSave(ctx context.Context) (_node *Delivery, err 
 	}
 	if _u.mutation.DoneAtCleared() {
 		_spec.ClearField(delivery.FieldDoneAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.RetriedAt(); ok {
+		_spec.SetField(delivery.FieldRetriedAt, field.TypeTime, value)
+	}
+	if _u.mutation.RetriedAtCleared() {
+		_spec.ClearField(delivery.FieldRetriedAt, field.TypeTime)
 	}
 	_node = &Delivery{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -54,6 +54,7 @@ type DeliveryMutation struct {
 	last_error      *string
 	created_at      *time.Time
 	done_at         *time.Time
+	retried_at      *time.Time
 	clearedFields   map[string]struct{}
 	event           *int64
 	clearedevent    bool
@@ -530,6 +531,55 @@ func (m *DeliveryMutation) ResetDoneAt() {
 	delete(m.clearedFields, delivery.FieldDoneAt)
 }
 
+// SetRetriedAt sets the "retried_at" field.
+func (m *DeliveryMutation) SetRetriedAt(t time.Time) {
+	m.retried_at = &t
+}
+
+// RetriedAt returns the value of the "retried_at" field in the mutation.
+func (m *DeliveryMutation) RetriedAt() (r time.Time, exists bool) {
+	v := m.retried_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRetriedAt returns the old "retried_at" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldRetriedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRetriedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRetriedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRetriedAt: %w", err)
+	}
+	return oldValue.RetriedAt, nil
+}
+
+// ClearRetriedAt clears the value of the "retried_at" field.
+func (m *DeliveryMutation) ClearRetriedAt() {
+	m.retried_at = nil
+	m.clearedFields[delivery.FieldRetriedAt] = struct{}{}
+}
+
+// RetriedAtCleared returns if the "retried_at" field was cleared in this mutation.
+func (m *DeliveryMutation) RetriedAtCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldRetriedAt]
+	return ok
+}
+
+// ResetRetriedAt resets all changes to the "retried_at" field.
+func (m *DeliveryMutation) ResetRetriedAt() {
+	m.retried_at = nil
+	delete(m.clearedFields, delivery.FieldRetriedAt)
+}
+
 // ClearEvent clears the "event" edge to the Event entity.
 func (m *DeliveryMutation) ClearEvent() {
 	m.clearedevent = true
@@ -591,7 +641,7 @@ func (m *DeliveryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DeliveryMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.event != nil {
 		fields = append(fields, delivery.FieldEventID)
 	}
@@ -619,6 +669,9 @@ func (m *DeliveryMutation) Fields() []string {
 	if m.done_at != nil {
 		fields = append(fields, delivery.FieldDoneAt)
 	}
+	if m.retried_at != nil {
+		fields = append(fields, delivery.FieldRetriedAt)
+	}
 	return fields
 }
 
@@ -645,6 +698,8 @@ func (m *DeliveryMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case delivery.FieldDoneAt:
 		return m.DoneAt()
+	case delivery.FieldRetriedAt:
+		return m.RetriedAt()
 	}
 	return nil, false
 }
@@ -672,6 +727,8 @@ func (m *DeliveryMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldCreatedAt(ctx)
 	case delivery.FieldDoneAt:
 		return m.OldDoneAt(ctx)
+	case delivery.FieldRetriedAt:
+		return m.OldRetriedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Delivery field %s", name)
 }
@@ -744,6 +801,13 @@ func (m *DeliveryMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDoneAt(v)
 		return nil
+	case delivery.FieldRetriedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRetriedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Delivery field %s", name)
 }
@@ -795,6 +859,9 @@ func (m *DeliveryMutation) ClearedFields() []string {
 	if m.FieldCleared(delivery.FieldDoneAt) {
 		fields = append(fields, delivery.FieldDoneAt)
 	}
+	if m.FieldCleared(delivery.FieldRetriedAt) {
+		fields = append(fields, delivery.FieldRetriedAt)
+	}
 	return fields
 }
 
@@ -814,6 +881,9 @@ func (m *DeliveryMutation) ClearField(name string) error {
 		return nil
 	case delivery.FieldDoneAt:
 		m.ClearDoneAt()
+		return nil
+	case delivery.FieldRetriedAt:
+		m.ClearRetriedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Delivery nullable field %s", name)
@@ -849,6 +919,9 @@ func (m *DeliveryMutation) ResetField(name string) error {
 		return nil
 	case delivery.FieldDoneAt:
 		m.ResetDoneAt()
+		return nil
+	case delivery.FieldRetriedAt:
+		m.ResetRetriedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Delivery field %s", name)

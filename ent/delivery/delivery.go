@@ -35,6 +35,8 @@ const (
 	FieldCreatedAt = "created_at"
 	// FieldDoneAt holds the string denoting the done_at field in the database.
 	FieldDoneAt = "done_at"
+	// FieldRetriedAt holds the string denoting the retried_at field in the database.
+	FieldRetriedAt = "retried_at"
 	// EdgeEvent holds the string denoting the event edge name in mutations.
 	EdgeEvent = "event"
 	// Table holds the table name of the delivery in the database.
@@ -60,6 +62,7 @@ var Columns = []string{
 	FieldLastError,
 	FieldCreatedAt,
 	FieldDoneAt,
+	FieldRetriedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -159,6 +162,11 @@ func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByDoneAt orders the results by the done_at field.
 func ByDoneAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDoneAt, opts...).ToFunc()
+}
+
+// ByRetriedAt orders the results by the retried_at field.
+func ByRetriedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRetriedAt, opts...).ToFunc()
 }
 
 // ByEventField orders the results by event field.

@@ -96,6 +96,11 @@ func DoneAt(v time.Time) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldDoneAt, v))
 }
 
+// RetriedAt applies equality check predicate on the "retried_at" field. It's identical to RetriedAtEQ.
+func RetriedAt(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldRetriedAt, v))
+}
+
 // EventIDEQ applies the EQ predicate on the "event_id" field.
 func EventIDEQ(v int64) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldEventID, v))
@@ -484,6 +489,56 @@ func DoneAtIsNil() predicate.Delivery {
 // DoneAtNotNil applies the NotNil predicate on the "done_at" field.
 func DoneAtNotNil() predicate.Delivery {
 	return predicate.Delivery(sql.FieldNotNull(FieldDoneAt))
+}
+
+// RetriedAtEQ applies the EQ predicate on the "retried_at" field.
+func RetriedAtEQ(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldRetriedAt, v))
+}
+
+// RetriedAtNEQ applies the NEQ predicate on the "retried_at" field.
+func RetriedAtNEQ(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldRetriedAt, v))
+}
+
+// RetriedAtIn applies the In predicate on the "retried_at" field.
+func RetriedAtIn(vs ...time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldRetriedAt, vs...))
+}
+
+// RetriedAtNotIn applies the NotIn predicate on the "retried_at" field.
+func RetriedAtNotIn(vs ...time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldRetriedAt, vs...))
+}
+
+// RetriedAtGT applies the GT predicate on the "retried_at" field.
+func RetriedAtGT(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGT(FieldRetriedAt, v))
+}
+
+// RetriedAtGTE applies the GTE predicate on the "retried_at" field.
+func RetriedAtGTE(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGTE(FieldRetriedAt, v))
+}
+
+// RetriedAtLT applies the LT predicate on the "retried_at" field.
+func RetriedAtLT(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLT(FieldRetriedAt, v))
+}
+
+// RetriedAtLTE applies the LTE predicate on the "retried_at" field.
+func RetriedAtLTE(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLTE(FieldRetriedAt, v))
+}
+
+// RetriedAtIsNil applies the IsNil predicate on the "retried_at" field.
+func RetriedAtIsNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldIsNull(FieldRetriedAt))
+}
+
+// RetriedAtNotNil applies the NotNil predicate on the "retried_at" field.
+func RetriedAtNotNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotNull(FieldRetriedAt))
 }
 
 // HasEvent applies the HasEdge predicate on the "event" edge.

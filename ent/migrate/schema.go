@@ -20,6 +20,7 @@ var (
 		{Name: "last_error", Type: field.TypeString, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "done_at", Type: field.TypeTime, Nullable: true},
+		{Name: "retried_at", Type: field.TypeTime, Nullable: true},
 		{Name: "event_id", Type: field.TypeInt64},
 	}
 	// DeliveriesTable holds the schema information for the "deliveries" table.
@@ -30,7 +31,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "deliveries_events_deliveries",
-				Columns:    []*schema.Column{DeliveriesColumns[9]},
+				Columns:    []*schema.Column{DeliveriesColumns[10]},
 				RefColumns: []*schema.Column{EventsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -44,7 +45,7 @@ var (
 			{
 				Name:    "delivery_file_id_url_event_id",
 				Unique:  false,
-				Columns: []*schema.Column{DeliveriesColumns[2], DeliveriesColumns[1], DeliveriesColumns[9]},
+				Columns: []*schema.Column{DeliveriesColumns[2], DeliveriesColumns[1], DeliveriesColumns[10]},
 			},
 			{
 				Name:    "delivery_done_at",

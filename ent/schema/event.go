@@ -110,6 +110,12 @@ func (Delivery) Fields() []ent.Field {
 			Comment("When it was delivered or given up.").
 			Optional().
 			Nillable(),
+		// Tries go on for WEBHOOK_RETRY_FOR from here, or from created_at
+		// when it was never retried by hand.
+		field.Time("retried_at").
+			Comment("When an operator last sent it back to pending (filegraph webhooks retry).").
+			Optional().
+			Nillable(),
 	}
 }
 

@@ -5,6 +5,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -70,8 +71,10 @@ type Config struct {
 	// Collections are the upload profiles beside DefaultCollection, in the
 	// file's order.
 	Collections []Collection
-	// Events bounds subscriptions and says where webhooks go.
+	// Events bounds subscriptions.
 	Events Events
+	// Webhooks are where events are POSTed; none when URLs is empty.
+	Webhooks Webhooks
 }
 
 // Events bounds Subscription.fileEvents in this process.
@@ -79,6 +82,22 @@ type Events struct {
 	MaxSubscriptions        int
 	MaxSubscriptionsPerUser int
 }
+
+// Webhooks says where events are sent (internal/webhooks) and for how long
+// their delivery is tried.
+type Webhooks struct {
+	URLs   []string
+	Secret []byte // the key of the whsec_ secret, decoded
+	// Events are the event types sent; empty for all.
+	Events       []string
+	Timeout      time.Duration
+	RetryFor     time.Duration
+	Keep         time.Duration
+	AllowPrivate bool
+}
+
+// EventTypes are the event types a webhook can be sent.
+var EventTypes = []string{"file.saved", "file.updated", "file.deleted"}
 
 // DiskPuts bounds the PUTs (whole objects and parts) disk storage streams
 // at once, each holding a connection, a file and up to 4 MiB of buffers.
@@ -222,6 +241,13 @@ var Settings = []Setting{
 	{"MAX_SUBSCRIPTIONS", "1000", "subscriptions (WebSocket or event stream) this process serves at once; more are refused with FORBIDDEN", field(positive, func(c *Config) *int { return &c.Events.MaxSubscriptions })},
 	{"MAX_SUBSCRIPTIONS_PER_USER", "5", "of those, how many one user may have open (a few tabs)", field(positive, func(c *Config) *int { return &c.Events.MaxSubscriptionsPerUser })},
 	{"DISK_MIN_FREE", "256MiB", "disk storage: with less free space than this in DATA_DIR, /readyz says storage is unavailable and no upload URLs are issued", field(ParseSize, func(c *Config) *int64 { return &c.DiskMinFree })},
+	{"WEBHOOK_URL", "", "http(s) URL, or comma-separated URLs, that every event is POSTed to (Standard Webhooks); empty for none", list(webhookURL, func(c *Config) *[]string { return &c.Webhooks.URLs })},
+	{"WEBHOOK_SECRET", "", "whsec_ followed by a base64 key of 24 to 64 bytes, signing each webhook (webhook-signature); needed with WEBHOOK_URL", field(webhookSecret, func(c *Config) *[]byte { return &c.Webhooks.Secret })},
+	{"WEBHOOK_EVENTS", "", "comma-separated event types to send: file.saved, file.updated, file.deleted; empty for all", list(oneOf(EventTypes...), func(c *Config) *[]string { return &c.Webhooks.Events })},
+	{"WEBHOOK_TIMEOUT", "10s", "how long a receiver has to answer 2xx before the try counts as failed", field(duration(time.Second, "10s"), func(c *Config) *time.Duration { return &c.Webhooks.Timeout })},
+	{"WEBHOOK_RETRY_FOR", "24h", "how long a delivery is retried (exponential backoff with jitter) before it is marked failed", field(duration(time.Second, "24h"), func(c *Config) *time.Duration { return &c.Webhooks.RetryFor })},
+	{"WEBHOOK_KEEP", "168h", "how long delivered webhooks (and the events they carried) are kept before they are pruned", field(duration(time.Minute, "168h"), func(c *Config) *time.Duration { return &c.Webhooks.Keep })},
+	{"WEBHOOK_ALLOW_PRIVATE", "false", "allow webhook URLs on loopback, private and link-local addresses (refused by default, at start and again at each connection)", field(boolean, func(c *Config) *bool { return &c.Webhooks.AllowPrivate })},
 }
 
 // Load reads and checks the configuration. Its error names every bad
@@ -269,6 +295,12 @@ func (c *Config) crossCheck(set func(name string) bool, bad func(name, format st
 	}
 	if c.S3.SetBucketCORS && len(c.CORSAllowedOrigins) == 0 {
 		bad("S3_SET_BUCKET_CORS", "needs CORS_ALLOWED_ORIGINS")
+	}
+	if len(c.Webhooks.URLs) > 0 && len(c.Webhooks.Secret) == 0 {
+		bad("WEBHOOK_SECRET", "is needed with WEBHOOK_URL: receivers verify each webhook with it; make one with `echo whsec_$(openssl rand -base64 32)`")
+	}
+	if c.Webhooks.Timeout >= c.Webhooks.RetryFor && len(c.Webhooks.URLs) > 0 {
+		bad("WEBHOOK_RETRY_FOR", "%v leaves no time for a retry after WEBHOOK_TIMEOUT (%v)", c.Webhooks.RetryFor, c.Webhooks.Timeout)
 	}
 	if c.DiskPuts.MaxPerUser > c.DiskPuts.Max {
 		bad("DISK_MAX_PUTS_PER_USER", "%d is more than DISK_MAX_PUTS (%d)", c.DiskPuts.MaxPerUser, c.DiskPuts.Max)
@@ -493,6 +525,35 @@ func httpURL(s string) (string, error) {
 		return s, fmt.Errorf("%q is not an http(s) URL", s)
 	}
 	return s, nil
+}
+
+// webhookURL is an http(s) URL without user information (a receiver
+// authenticates webhooks by their signature) or fragment. Whether its
+// address may be reached is internal/webhooks' check, at start and at
+// each connection.
+func webhookURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return s, fmt.Errorf("%q is not an http(s) URL", s)
+	}
+	if u.User != nil || u.Fragment != "" {
+		return s, fmt.Errorf("%q must not have user information or a fragment", u.Redacted())
+	}
+	return s, nil
+}
+
+// webhookSecret reads a Standard Webhooks secret: whsec_ and the base64 of
+// the key.
+func webhookSecret(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b64, ok := strings.CutPrefix(s, "whsec_")
+	key, err := base64.StdEncoding.DecodeString(b64)
+	if !ok || err != nil || len(key) < 24 || len(key) > 64 {
+		return nil, errors.New("must be whsec_ followed by the base64 of a 24 to 64 byte key; make one with `echo whsec_$(openssl rand -base64 32)`")
+	}
+	return key, nil
 }
 
 // publicBaseURL is an http(s) URL ending in a slash, so that a key can

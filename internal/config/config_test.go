@@ -172,3 +172,48 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// Webhook settings are read with their defaults, and each bad value is
+// named, without echoing a secret.
+func TestWebhooks(t *testing.T) {
+	key := "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes
+	c, err := Load(env(map[string]string{
+		"WEBHOOK_URL":    "https://a.example/hook, https://b.example/in?token=x",
+		"WEBHOOK_SECRET": key,
+		"WEBHOOK_EVENTS": "file.saved,file.deleted",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Webhooks
+	if len(w.URLs) != 2 || w.URLs[1] != "https://b.example/in?token=x" || string(w.Secret) != "0123456789abcdef0123456789abcdef" ||
+		strings.Join(w.Events, ",") != "file.saved,file.deleted" || w.Timeout != 10*time.Second || w.RetryFor != 24*time.Hour ||
+		w.Keep != 7*24*time.Hour || w.AllowPrivate {
+		t.Errorf("%+v", w)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"WEBHOOK_URL": "https://a.example/"}, "WEBHOOK_SECRET: is needed with WEBHOOK_URL"},
+		{map[string]string{"WEBHOOK_URL": "ftp://a.example/", "WEBHOOK_SECRET": key}, `WEBHOOK_URL: "ftp://a.example/" is not an http(s) URL`},
+		{map[string]string{"WEBHOOK_URL": "https://u:p@a.example/", "WEBHOOK_SECRET": key}, "must not have user information"},
+		{map[string]string{"WEBHOOK_SECRET": "whsec_notbase64!"}, "WEBHOOK_SECRET: must be whsec_ followed by the base64"},
+		{map[string]string{"WEBHOOK_SECRET": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}, "WEBHOOK_SECRET: must be whsec_"},
+		{map[string]string{"WEBHOOK_SECRET": "whsec_c2hvcnQ="}, "a 24 to 64 byte key"},
+		{map[string]string{"WEBHOOK_EVENTS": "file.saved,file.moved"}, `WEBHOOK_EVENTS: "file.moved" is not file.saved, file.updated or file.deleted`},
+		{map[string]string{"WEBHOOK_TIMEOUT": "0s"}, "WEBHOOK_TIMEOUT:"},
+		{map[string]string{"WEBHOOK_RETRY_FOR": "forever"}, "WEBHOOK_RETRY_FOR:"},
+		{map[string]string{"WEBHOOK_URL": "https://a.example/", "WEBHOOK_SECRET": key, "WEBHOOK_TIMEOUT": "30s", "WEBHOOK_RETRY_FOR": "20s"}, "WEBHOOK_RETRY_FOR: 20s leaves no time"},
+		{map[string]string{"WEBHOOK_KEEP": "1s"}, "WEBHOOK_KEEP:"},
+		{map[string]string{"WEBHOOK_ALLOW_PRIVATE": "yes please"}, "WEBHOOK_ALLOW_PRIVATE:"},
+	} {
+		_, err := Load(env(tc.env))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.env, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "c2hvcnQ") {
+			t.Errorf("the error echoes the secret: %v", err)
+		}
+	}
+}

@@ -31,6 +31,7 @@ import (
 	"github.com/filegraph/filegraph/internal/storage/s3store"
 	"github.com/filegraph/filegraph/internal/telemetry"
 	"github.com/filegraph/filegraph/internal/webapp"
+	"github.com/filegraph/filegraph/internal/webhooks"
 )
 
 // Server is a wired instance.
@@ -51,8 +52,11 @@ type Server struct {
 	tracing    *sdktrace.TracerProvider // nil: OTEL_EXPORTER_OTLP_ENDPOINT unset
 	subs       *graph.Subscriptions
 	events     chan struct{} // closed when the events hub has stopped
-	bare       bool
-	ready      readiness
+	// webhooks is closed when the webhook sender has written down its
+	// last tries; nil when it does not run.
+	webhooks chan struct{}
+	bare     bool
+	ready    readiness
 }
 
 // tracer is the provider spans come from, or nil when tracing is off.
@@ -168,8 +172,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		log.Warn("auth.development_mode", "user", auth.LocalUser.ID,
 			"why", "no AUTH_JWKS_URL or AUTH_JWT_SECRET: every request acts as one local user; do not expose this server")
 	}
+	wakeWebhooks, err := s.startWebhooks(ctx, bg, cfg, log)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	if cfg.SweepInterval > 0 {
 		go svc.RunSweeper(bg, cfg.SweepInterval)
+		if cfg.Webhooks.Keep > 0 { // a Config built without Load keeps all
+			go s.pruneOutbox(bg, cfg, log)
+		}
 		if s.cleaner != nil {
 			go cleanStale(bg, s.cleaner, cfg.SweepInterval, log)
 		}
@@ -204,7 +216,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		defer close(s.events)
 		hub.Run(hubCtx, eventsPoll)
 	}()
-	go s.db.Listen(bg, hub.Wake, log)
+	// One listener per replica wakes both readers of the outbox.
+	go s.db.Listen(bg, func() { hub.Wake(); wakeWebhooks() }, log)
 	s.subs = &graph.Subscriptions{
 		Hub:          hub,
 		Origins:      cfg.CORSAllowedOrigins,
@@ -268,6 +281,62 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	return s, nil
 }
 
+// startWebhooks starts delivering the outbox to WEBHOOK_URL, when set, and
+// returns what wakes its sender when another replica commits events; a
+// URL whose address may not be reached is a misconfiguration.
+func (s *Server) startWebhooks(ctx, bg context.Context, cfg config.Config, log *slog.Logger) (wake func(), err error) {
+	w := cfg.Webhooks
+	if len(w.URLs) == 0 {
+		return func() {}, nil
+	}
+	receivers := make([]string, len(w.URLs))
+	for i, u := range w.URLs {
+		receivers[i] = webhooks.Receiver(u)
+	}
+	opts := webhooks.Options{
+		URLs: w.URLs, Secret: w.Secret, Timeout: w.Timeout, RetryFor: w.RetryFor, AllowPrivate: w.AllowPrivate,
+	}
+	if !s.bare {
+		opts.Observer = s.Metrics.Webhooks(receivers, func(ctx context.Context) (int, time.Time, error) {
+			st, err := webhooks.Queue(ctx, s.db.Ent)
+			return st.Pending, st.Oldest, err
+		})
+	}
+	sender, err := webhooks.New(ctx, s.db.Ent, s.db.Deliveries, opts, log)
+	if err != nil {
+		return nil, err
+	}
+	s.db.Outbox.OnCommit(sender.Wake)
+	s.webhooks = make(chan struct{})
+	go func() {
+		defer close(s.webhooks)
+		sender.Run(bg)
+	}()
+	log.Info("webhooks.on", "receivers", receivers, "events", w.Events, "allow_private", w.AllowPrivate)
+	return sender.Wake, nil
+}
+
+// pruneOutbox removes, every sweep interval, the webhook deliveries
+// delivered more than WEBHOOK_KEEP ago and the events nothing refers to.
+func (s *Server) pruneOutbox(ctx context.Context, cfg config.Config, log *slog.Logger) {
+	t := time.NewTicker(cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		p, err := webhooks.Prune(ctx, s.db.Ent, cfg.Webhooks.Keep, cfg.Webhooks.RetryFor, cfg.Webhooks.URLs, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.WarnContext(ctx, "webhooks.prune_failed", "err", err)
+		case p != webhooks.Pruned{}:
+			log.InfoContext(ctx, "webhooks.pruned", "deliveries", p.Deliveries, "events", p.Events, "abandoned", p.Abandoned)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // cleanStale removes, every interval, what processes that are gone left in
 // the store's temporary space (on disk: partial uploads of a process killed
 // mid-PUT). The store cleans once as it opens; this covers processes that
@@ -305,12 +374,22 @@ func FilesOptions(cfg config.Config) files.Options {
 			MaxPendingUploads:   cfg.Limits.MaxPendingUploads,
 		},
 		Collections:     collections(cfg.Collections),
+		Webhooks:        webhookTargets(cfg.Webhooks),
 		SaveWindow:      cfg.UploadSaveWindow,
 		DeleteGrace:     2 * cfg.RequestTimeout,
 		ClockSkew:       time.Minute,
 		PartSize:        cfg.PartSize,
 		MultipartWindow: cfg.MultipartUploadWindow,
 	}
+}
+
+// webhookTargets are the URLs each event's deliveries are written for.
+func webhookTargets(w config.Webhooks) []files.Webhook {
+	out := make([]files.Webhook, len(w.URLs))
+	for i, u := range w.URLs {
+		out[i] = files.Webhook{URL: u, Types: w.Events}
+	}
+	return out
 }
 
 // collections maps COLLECTIONS_FILE's collections onto the rules'.
@@ -403,6 +482,9 @@ func (s *Server) GoAway() {
 // Close stops the background work and releases the database.
 func (s *Server) Close() error {
 	s.stop()
+	if s.webhooks != nil {
+		<-s.webhooks // its last tries are written down
+	}
 	defer s.stopTracing()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("closing database: %w", err)

@@ -1,0 +1,2 @@
+-- Modify "deliveries" table
+ALTER TABLE "deliveries" ADD COLUMN "retried_at" timestamptz NULL;
