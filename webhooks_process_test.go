@@ -565,3 +565,142 @@ func TestWebhookLatency(t *testing.T) {
 	t.Logf("%d events in %v (%.0f/s) over 2 replicas: commit-to-webhook p50 %v, p90 %v, p99 %v, max %v",
 		want, took.Round(time.Millisecond), float64(want)/took.Seconds(), q(.5), q(.9), q(.99), lat[len(lat)-1])
 }
+
+// On SQLite + disk there is one process. Killed with SIGKILL while POSTs
+// of a burst of 100 events (60 files saved, 40 of them deleted) are in
+// flight, and started again on the same DATA_DIR, it sends what it had
+// claimed once the claims' leases have run out: every event accepted by
+// the receiver (standardwebhooks, 500 to each first try), one webhook-id
+// each, each file's saved before its deleted.
+func TestWebhooksOnSQLiteAcrossARestart(t *testing.T) {
+	d, _ := diskDeployment(t)
+	secret := newSecret()
+	r := startReceiver(t, secret, true, 200*time.Millisecond)
+	hooks := []string{"WEBHOOK_URL=" + r.url, "WEBHOOK_SECRET=" + secret, "WEBHOOK_ALLOW_PRIVATE=true", "WEBHOOK_TIMEOUT=2s"}
+	p := d.start(hooks...)
+	var ids []string
+	for i := range 6 {
+		got, err := p.saveBatch(10, fmt.Sprintf("sqlite%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, got...)
+	}
+	for _, id := range ids[:40] {
+		var out struct{ Data struct{ DeleteFile string } }
+		if err := p.post(`mutation($id: ID!) { deleteFile(id: $id) }`, map[string]any{"id": id}, &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var held []string
+	waitFor(t, "POSTs in flight after 20 accepted", func() bool {
+		open := map[string]bool{}
+		accepted := 0
+		for _, l := range r.snapshot() {
+			switch {
+			case l.ID != "":
+				open[l.ID] = true
+				if l.Status == 200 {
+					accepted++
+				}
+			case l.Answered != "":
+				delete(open, l.Answered)
+			}
+		}
+		if accepted < 20 || len(open) == 0 {
+			return false
+		}
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		for id := range open {
+			held = append(held, id)
+		}
+		return true
+	})
+	p.cmd.Wait()
+	t.Logf("killed with %d POSTs in flight", len(held))
+	d.start(hooks...)
+
+	want := map[string]bool{}
+	for i, id := range ids {
+		want["file.saved/"+id] = true
+		if i < 40 {
+			want["file.deleted/"+id] = true
+		}
+	}
+	accepted := func() map[string]map[string]bool {
+		m := map[string]map[string]bool{}
+		for _, l := range r.snapshot() {
+			if l.Bad != "" {
+				t.Fatalf("a webhook failed standardwebhooks' verification: %s", l.Error)
+			}
+			if l.ID == "" {
+				continue
+			}
+			k := l.Type + "/" + l.File
+			if m[k] == nil {
+				m[k] = map[string]bool{}
+			}
+			if l.Status == 200 {
+				m[k][l.ID] = true
+			}
+		}
+		return m
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		m, n := accepted(), 0
+		for k := range want {
+			if len(m[k]) > 0 {
+				n++
+			}
+		}
+		if n == len(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the restart %d of %d events were accepted", n, len(want))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	lines := r.snapshot()
+	idsOf := map[string]map[string]bool{} // type/file -> webhook-ids, every try
+	keyOf := map[string]string{}          // webhook-id -> type/file
+	first := map[string]int{}             // type/file -> line of its first 200
+	posts := map[string]int{}
+	for i, l := range lines {
+		if l.ID == "" {
+			continue
+		}
+		k := l.Type + "/" + l.File
+		if idsOf[k] == nil {
+			idsOf[k] = map[string]bool{}
+		}
+		idsOf[k][l.ID] = true
+		if prev, ok := keyOf[l.ID]; ok && prev != k {
+			t.Errorf("webhook-id %s carried %s and %s", l.ID, prev, k)
+		}
+		keyOf[l.ID] = k
+		posts[l.ID]++
+		if _, ok := first[k]; !ok && l.Status == 200 {
+			first[k] = i
+		}
+	}
+	for k := range want {
+		if len(idsOf[k]) != 1 {
+			t.Errorf("%s came under %d webhook-ids", k, len(idsOf[k]))
+		}
+	}
+	if len(idsOf) != len(want) {
+		t.Errorf("the receiver saw %d events, want %d", len(idsOf), len(want))
+	}
+	for _, id := range ids[:40] {
+		if first["file.saved/"+id] > first["file.deleted/"+id] {
+			t.Errorf("file %s: deleted accepted before saved", id)
+		}
+	}
+	for _, id := range held {
+		if posts[id] < 2 {
+			t.Errorf("webhook %s, in flight at the kill, was POSTed %d times", id, posts[id])
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -467,4 +468,61 @@ func TestBackoff(t *testing.T) {
 			t.Errorf("after %d tries: delays from %v to %v, want spread over %v..%v", attempts, lo, hi, want/2, want)
 		}
 	}
+}
+
+// Commit-to-2xx latency of the delivery path alone at a steady rate
+// (default 200 events/s for 2s, in commits of 10; FILEGRAPH_WEBHOOK_RATE
+// and FILEGRAPH_WEBHOOK_DURATION change it), on each backend: events
+// committed as saveFiles commits them, a receiver answering 204 at once.
+// Every event must arrive once; the figures are logged.
+func TestLatencyAtRate(t *testing.T) {
+	rate, duration := 200, 2*time.Second
+	if v := os.Getenv("FILEGRAPH_WEBHOOK_RATE"); v != "" {
+		rate, _ = strconv.Atoi(v)
+	}
+	if v := os.Getenv("FILEGRAPH_WEBHOOK_DURATION"); v != "" {
+		duration, _ = time.ParseDuration(v)
+	}
+	eachBackend(t, func(t *testing.T, db *database.DB) {
+		var mu sync.Mutex
+		var lat []time.Duration
+		committed := map[string]time.Time{}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			id := req.Header.Get("webhook-id")
+			mu.Lock()
+			defer mu.Unlock()
+			if at, ok := committed[id]; ok {
+				lat = append(lat, time.Since(at))
+				delete(committed, id)
+			}
+			w.WriteHeader(http.StatusNoContent)
+		}))
+		defer srv.Close()
+		run(t, db, Options{URLs: []string{srv.URL}, AllowPrivate: true})
+		const batch = 10
+		tick := time.NewTicker(time.Second * batch / time.Duration(rate))
+		defer tick.Stop()
+		start, n := time.Now(), 0
+		for time.Since(start) < duration {
+			<-tick.C
+			files := make([]uuid.UUID, batch)
+			for i := range files {
+				files[i] = uuid.New()
+			}
+			mu.Lock() // the ids are known only after the commit: hold the receiver
+			evs := emit(t, db, []string{srv.URL}, "file.saved", files...)
+			now := time.Now()
+			for _, ev := range evs {
+				committed[ev.PublicID.String()] = now
+			}
+			mu.Unlock()
+			n += batch
+		}
+		took := time.Since(start)
+		waitFor(t, "every event", func() bool { mu.Lock(); defer mu.Unlock(); return len(lat) == n })
+		slices.Sort(lat)
+		q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+		t.Logf("%d events in %v (%.0f/s): commit-to-2xx p50 %v, p90 %v, p99 %v, max %v",
+			n, took.Round(time.Millisecond), float64(n)/took.Seconds(), q(.5), q(.9), q(.99), lat[len(lat)-1])
+	})
 }
