@@ -1,8 +1,9 @@
 // How the client sends a PUT to a presigned URL, behind a small interface
 // as tus-js-client's HttpStack: XHR in browsers (fetch reports no upload
 // progress), fetch where there is no XHR (Node, workers) or for a caller
-// who wants it. A stack only sends and reports; what a status means, and
-// whether to try again, is decided by the transfers and the retry policy.
+// who wants it (in Node with progress as the body is sent). A stack only
+// sends and reports; what a status means, and whether to try again, is
+// decided by the transfers and the retry policy.
 import { FilegraphError } from './errors';
 
 /** A presigned request: the URL and exactly the headers it was signed with. */
@@ -67,14 +68,60 @@ export class XHRHttpStack implements HttpStack {
   }
 }
 
-/** fetch: no progress while sending; the whole body counts as sent once answered. */
+/**
+ * Whether fetch here sends a stream body with the Content-Length given
+ * (Node's fetch does; browsers forbid the header and would send a stream
+ * chunked, which a presigned PUT signed for its length refuses).
+ */
+const streamsWithLength = () => !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+
+/** The slice of a body read at a time when progress is counted. */
+const CHUNK = 1 << 20;
+
+/**
+ * body as a stream that reports, as each slice is taken, the bytes taken
+ * before it: the transport pulls a slice when it has room for one, so the
+ * count follows the sending (the last slice counts once answered).
+ */
+function counted(body: Blob, onProgress: (loaded: number) => void): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream({
+    async pull(controller) {
+      if (offset >= body.size) return controller.close();
+      if (offset > 0) onProgress(offset);
+      const slice = new Uint8Array(await body.slice(offset, offset + CHUNK).arrayBuffer());
+      offset += slice.byteLength;
+      controller.enqueue(slice);
+    },
+  });
+}
+
+/**
+ * fetch. Where it can send a stream of known length (Node), progress is
+ * reported as the body is sent; elsewhere the whole body counts as sent
+ * once answered (fetch has no upload progress: browsers use XHR).
+ */
 export class FetchHttpStack implements HttpStack {
+  private readonly streamBody: boolean;
+
+  /** streamBody: send the body as a counted stream (default: in Node). */
+  constructor(options: { streamBody?: boolean } = {}) {
+    this.streamBody = options.streamBody ?? streamsWithLength();
+  }
+
   async put(req: PutRequest, body: Blob, { signal, onProgress }: PutOptions): Promise<number> {
     if (signal.aborted) throw aborted();
     let res: Response;
     try {
       const headers = settable(req.headers).map((h): [string, string] => [h.name, h.value]);
-      res = await fetch(req.url, { method: req.method, headers, body, signal });
+      const init: RequestInit & { duplex?: 'half' } = { method: req.method, headers, body, signal };
+      if (onProgress && this.streamBody && body.size > 0) {
+        // The length the URL was signed for, sent as such rather than chunked.
+        headers.push(['Content-Length', String(body.size)]);
+        init.body = counted(body, onProgress);
+        init.duplex = 'half';
+      }
+      res = await fetch(req.url, init);
     } catch (e) {
       throw signal.aborted ? aborted() : noAnswer(req, e);
     }
