@@ -16,6 +16,7 @@ import (
 	"github.com/filegraph/filegraph/ent/delivery"
 	"github.com/filegraph/filegraph/ent/event"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/foldercount"
 	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/ent/usage"
@@ -33,6 +34,8 @@ type Client struct {
 	Event *EventClient
 	// File is the client for interacting with the File builders.
 	File *FileClient
+	// FolderCount is the client for interacting with the FolderCount builders.
+	FolderCount *FolderCountClient
 	// Tombstone is the client for interacting with the Tombstone builders.
 	Tombstone *TombstoneClient
 	// Upload is the client for interacting with the Upload builders.
@@ -52,6 +55,7 @@ func (c *Client) init() {
 	c.Delivery = NewDeliveryClient(c.config)
 	c.Event = NewEventClient(c.config)
 	c.File = NewFileClient(c.config)
+	c.FolderCount = NewFolderCountClient(c.config)
 	c.Tombstone = NewTombstoneClient(c.config)
 	c.Upload = NewUploadClient(c.config)
 	c.Usage = NewUsageClient(c.config)
@@ -145,14 +149,15 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:       ctx,
-		config:    cfg,
-		Delivery:  NewDeliveryClient(cfg),
-		Event:     NewEventClient(cfg),
-		File:      NewFileClient(cfg),
-		Tombstone: NewTombstoneClient(cfg),
-		Upload:    NewUploadClient(cfg),
-		Usage:     NewUsageClient(cfg),
+		ctx:         ctx,
+		config:      cfg,
+		Delivery:    NewDeliveryClient(cfg),
+		Event:       NewEventClient(cfg),
+		File:        NewFileClient(cfg),
+		FolderCount: NewFolderCountClient(cfg),
+		Tombstone:   NewTombstoneClient(cfg),
+		Upload:      NewUploadClient(cfg),
+		Usage:       NewUsageClient(cfg),
 	}, nil
 }
 
@@ -170,14 +175,15 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:       ctx,
-		config:    cfg,
-		Delivery:  NewDeliveryClient(cfg),
-		Event:     NewEventClient(cfg),
-		File:      NewFileClient(cfg),
-		Tombstone: NewTombstoneClient(cfg),
-		Upload:    NewUploadClient(cfg),
-		Usage:     NewUsageClient(cfg),
+		ctx:         ctx,
+		config:      cfg,
+		Delivery:    NewDeliveryClient(cfg),
+		Event:       NewEventClient(cfg),
+		File:        NewFileClient(cfg),
+		FolderCount: NewFolderCountClient(cfg),
+		Tombstone:   NewTombstoneClient(cfg),
+		Upload:      NewUploadClient(cfg),
+		Usage:       NewUsageClient(cfg),
 	}, nil
 }
 
@@ -207,7 +213,7 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Delivery, c.Event, c.File, c.Tombstone, c.Upload, c.Usage,
+		c.Delivery, c.Event, c.File, c.FolderCount, c.Tombstone, c.Upload, c.Usage,
 	} {
 		n.Use(hooks...)
 	}
@@ -217,7 +223,7 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Delivery, c.Event, c.File, c.Tombstone, c.Upload, c.Usage,
+		c.Delivery, c.Event, c.File, c.FolderCount, c.Tombstone, c.Upload, c.Usage,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -232,6 +238,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Event.mutate(ctx, m)
 	case *FileMutation:
 		return c.File.mutate(ctx, m)
+	case *FolderCountMutation:
+		return c.FolderCount.mutate(ctx, m)
 	case *TombstoneMutation:
 		return c.Tombstone.mutate(ctx, m)
 	case *UploadMutation:
@@ -674,6 +682,139 @@ func (c *FileClient) mutate(ctx context.Context, m *FileMutation) (Value, error)
 	}
 }
 
+// FolderCountClient is a client for the FolderCount schema.
+type FolderCountClient struct {
+	config
+}
+
+// NewFolderCountClient returns a client for the FolderCount from the given config.
+func NewFolderCountClient(c config) *FolderCountClient {
+	return &FolderCountClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `foldercount.Hooks(f(g(h())))`.
+func (c *FolderCountClient) Use(hooks ...Hook) {
+	c.hooks.FolderCount = append(c.hooks.FolderCount, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `foldercount.Intercept(f(g(h())))`.
+func (c *FolderCountClient) Intercept(interceptors ...Interceptor) {
+	c.inters.FolderCount = append(c.inters.FolderCount, interceptors...)
+}
+
+// Create returns a builder for creating a FolderCount entity.
+func (c *FolderCountClient) Create() *FolderCountCreate {
+	mutation := newFolderCountMutation(c.config, OpCreate)
+	return &FolderCountCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of FolderCount entities.
+func (c *FolderCountClient) CreateBulk(builders ...*FolderCountCreate) *FolderCountCreateBulk {
+	return &FolderCountCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FolderCountClient) MapCreateBulk(slice any, setFunc func(*FolderCountCreate, int)) *FolderCountCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FolderCountCreateBulk{err: fmt.Errorf("calling to FolderCountClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FolderCountCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FolderCountCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for FolderCount.
+func (c *FolderCountClient) Update() *FolderCountUpdate {
+	mutation := newFolderCountMutation(c.config, OpUpdate)
+	return &FolderCountUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FolderCountClient) UpdateOne(_m *FolderCount) *FolderCountUpdateOne {
+	mutation := newFolderCountMutation(c.config, OpUpdateOne, withFolderCount(_m))
+	return &FolderCountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FolderCountClient) UpdateOneID(id uuid.UUID) *FolderCountUpdateOne {
+	mutation := newFolderCountMutation(c.config, OpUpdateOne, withFolderCountID(id))
+	return &FolderCountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for FolderCount.
+func (c *FolderCountClient) Delete() *FolderCountDelete {
+	mutation := newFolderCountMutation(c.config, OpDelete)
+	return &FolderCountDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FolderCountClient) DeleteOne(_m *FolderCount) *FolderCountDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FolderCountClient) DeleteOneID(id uuid.UUID) *FolderCountDeleteOne {
+	builder := c.Delete().Where(foldercount.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FolderCountDeleteOne{builder}
+}
+
+// Query returns a query builder for FolderCount.
+func (c *FolderCountClient) Query() *FolderCountQuery {
+	return &FolderCountQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFolderCount},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a FolderCount entity by its id.
+func (c *FolderCountClient) Get(ctx context.Context, id uuid.UUID) (*FolderCount, error) {
+	return c.Query().Where(foldercount.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FolderCountClient) GetX(ctx context.Context, id uuid.UUID) *FolderCount {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *FolderCountClient) Hooks() []Hook {
+	return c.hooks.FolderCount
+}
+
+// Interceptors returns the client interceptors.
+func (c *FolderCountClient) Interceptors() []Interceptor {
+	return c.inters.FolderCount
+}
+
+func (c *FolderCountClient) mutate(ctx context.Context, m *FolderCountMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FolderCountCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FolderCountUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FolderCountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FolderCountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown FolderCount mutation op: %q", m.Op())
+	}
+}
+
 // TombstoneClient is a client for the Tombstone schema.
 type TombstoneClient struct {
 	config
@@ -1076,10 +1217,10 @@ func (c *UsageClient) mutate(ctx context.Context, m *UsageMutation) (Value, erro
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Delivery, Event, File, Tombstone, Upload, Usage []ent.Hook
+		Delivery, Event, File, FolderCount, Tombstone, Upload, Usage []ent.Hook
 	}
 	inters struct {
-		Delivery, Event, File, Tombstone, Upload, Usage []ent.Interceptor
+		Delivery, Event, File, FolderCount, Tombstone, Upload, Usage []ent.Interceptor
 	}
 )
 

@@ -15,6 +15,7 @@ import (
 	"github.com/filegraph/filegraph/ent/delivery"
 	"github.com/filegraph/filegraph/ent/event"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/foldercount"
 	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/ent/usage"
@@ -78,12 +79,13 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			delivery.Table:  delivery.ValidColumn,
-			event.Table:     event.ValidColumn,
-			file.Table:      file.ValidColumn,
-			tombstone.Table: tombstone.ValidColumn,
-			upload.Table:    upload.ValidColumn,
-			usage.Table:     usage.ValidColumn,
+			delivery.Table:    delivery.ValidColumn,
+			event.Table:       event.ValidColumn,
+			file.Table:        file.ValidColumn,
+			foldercount.Table: foldercount.ValidColumn,
+			tombstone.Table:   tombstone.ValidColumn,
+			upload.Table:      upload.ValidColumn,
+			usage.Table:       usage.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -8,6 +8,7 @@ import (
 	"github.com/filegraph/filegraph/ent/delivery"
 	"github.com/filegraph/filegraph/ent/event"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/foldercount"
 	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/ent/upload"
@@ -99,6 +100,28 @@ func init() {
 	fileDescID := fileFields[0].Descriptor()
 	// file.DefaultID holds the default value on creation for the id field.
 	file.DefaultID = fileDescID.Default.(func() uuid.UUID)
+	foldercountFields := schema.FolderCount{}.Fields()
+	_ = foldercountFields
+	// foldercountDescOwner is the schema descriptor for owner field.
+	foldercountDescOwner := foldercountFields[1].Descriptor()
+	// foldercount.OwnerValidator is a validator for the "owner" field. It is called by the builders before save.
+	foldercount.OwnerValidator = foldercountDescOwner.Validators[0].(func(string) error)
+	// foldercountDescCollection is the schema descriptor for collection field.
+	foldercountDescCollection := foldercountFields[2].Descriptor()
+	// foldercount.CollectionValidator is a validator for the "collection" field. It is called by the builders before save.
+	foldercount.CollectionValidator = foldercountDescCollection.Validators[0].(func(string) error)
+	// foldercountDescName is the schema descriptor for name field.
+	foldercountDescName := foldercountFields[4].Descriptor()
+	// foldercount.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	foldercount.NameValidator = foldercountDescName.Validators[0].(func(string) error)
+	// foldercountDescFileCount is the schema descriptor for file_count field.
+	foldercountDescFileCount := foldercountFields[5].Descriptor()
+	// foldercount.DefaultFileCount holds the default value on creation for the file_count field.
+	foldercount.DefaultFileCount = foldercountDescFileCount.Default.(int64)
+	// foldercountDescID is the schema descriptor for id field.
+	foldercountDescID := foldercountFields[0].Descriptor()
+	// foldercount.DefaultID holds the default value on creation for the id field.
+	foldercount.DefaultID = foldercountDescID.Default.(func() uuid.UUID)
 	tombstoneFields := schema.Tombstone{}.Fields()
 	_ = tombstoneFields
 	// tombstoneDescFileName is the schema descriptor for file_name field.

@@ -20,6 +20,8 @@ type Tx struct {
 	Event *EventClient
 	// File is the client for interacting with the File builders.
 	File *FileClient
+	// FolderCount is the client for interacting with the FolderCount builders.
+	FolderCount *FolderCountClient
 	// Tombstone is the client for interacting with the Tombstone builders.
 	Tombstone *TombstoneClient
 	// Upload is the client for interacting with the Upload builders.
@@ -160,6 +162,7 @@ func (tx *Tx) init() {
 	tx.Delivery = NewDeliveryClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.File = NewFileClient(tx.config)
+	tx.FolderCount = NewFolderCountClient(tx.config)
 	tx.Tombstone = NewTombstoneClient(tx.config)
 	tx.Upload = NewUploadClient(tx.config)
 	tx.Usage = NewUsageClient(tx.config)

@@ -106,6 +106,7 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 		invalid  *files.InvalidError
 		badInput *scalar.InputError
 		limit    *files.LimitError
+		notFound *files.NotFoundError
 	)
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
@@ -134,6 +135,14 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 		return e
 	case errors.As(err, &badInput):
 		return withCode(gqlErr, CodeBadUserInput, badInput.Error())
+	case errors.As(err, &notFound):
+		e := withCode(gqlErr, CodeNotFound, notFound.Error())
+		ids := make([]string, len(notFound.IDs))
+		for i, id := range notFound.IDs {
+			ids[i] = id.String()
+		}
+		e.Extensions["ids"] = ids
+		return e
 	case errors.Is(err, files.ErrNotFound):
 		msg := files.ErrNotFound.Error()
 		if errors.Is(err, files.ErrUploadNotFound) {

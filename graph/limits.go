@@ -298,6 +298,8 @@ func complexity(c *ComplexityRoot) {
 		}
 		return items(child, n)
 	}
+	c.Query.Folders = func(child int, _, _ *string) int { return items(child, files.MaxFoldersPerCall) }
+	c.Mutation.DeleteFiles = func(child int, ids []uuid.UUID) int { return items(child, len(ids)) }
 	c.Query.Nodes = func(child int, ids []uuid.UUID) int { return items(child, len(ids)) }
 	// A supergraph's references: each representation is a File asked for.
 	c.Query.__resolve_entities = func(child int, reps []map[string]any) int { return items(child, len(reps)) }

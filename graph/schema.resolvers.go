@@ -33,6 +33,21 @@ func (r *mutationResolver) DeleteFile(ctx context.Context, id uuid.UUID) (uuid.U
 	return id, r.FileService.Delete(ctx, id)
 }
 
+// UpdateFile is the resolver for the updateFile field.
+func (r *mutationResolver) UpdateFile(ctx context.Context, id uuid.UUID, input files.UpdateFileInput) (*ent.File, error) {
+	return r.FileService.UpdateFile(ctx, id, input)
+}
+
+// DeleteFiles is the resolver for the deleteFiles field.
+func (r *mutationResolver) DeleteFiles(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error) {
+	return r.FileService.DeleteFiles(ctx, ids)
+}
+
+// Folders is the resolver for the folders field.
+func (r *queryResolver) Folders(ctx context.Context, parent *string, collection *string) ([]*files.Folder, error) {
+	return r.FileService.Folders(ctx, parent, collection)
+}
+
 // FileDownloadURL is the resolver for the fileDownloadUrl field.
 func (r *queryResolver) FileDownloadURL(ctx context.Context, id uuid.UUID) (*DownloadURL, error) {
 	req, err := r.FileService.DownloadURL(ctx, id)

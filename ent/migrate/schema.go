@@ -132,6 +132,28 @@ var (
 			},
 		},
 	}
+	// FolderCountsColumns holds the columns for the "folder_counts" table.
+	FolderCountsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "owner", Type: field.TypeString},
+		{Name: "collection", Type: field.TypeString},
+		{Name: "parent", Type: field.TypeString},
+		{Name: "name", Type: field.TypeString},
+		{Name: "file_count", Type: field.TypeInt64, Default: 0},
+	}
+	// FolderCountsTable holds the schema information for the "folder_counts" table.
+	FolderCountsTable = &schema.Table{
+		Name:       "folder_counts",
+		Columns:    FolderCountsColumns,
+		PrimaryKey: []*schema.Column{FolderCountsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "foldercount_owner_parent_name_collection",
+				Unique:  true,
+				Columns: []*schema.Column{FolderCountsColumns[1], FolderCountsColumns[3], FolderCountsColumns[4], FolderCountsColumns[2]},
+			},
+		},
+	}
 	// TombstonesColumns holds the columns for the "tombstones" table.
 	TombstonesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -202,6 +224,7 @@ var (
 		DeliveriesTable,
 		EventsTable,
 		FilesTable,
+		FolderCountsTable,
 		TombstonesTable,
 		UploadsTable,
 		UsagesTable,
@@ -212,6 +235,9 @@ func init() {
 	DeliveriesTable.ForeignKeys[0].RefTable = EventsTable
 	DeliveriesTable.Annotation = &entsql.Annotation{
 		Table: "deliveries",
+	}
+	FolderCountsTable.Annotation = &entsql.Annotation{
+		Table: "folder_counts",
 	}
 	UsagesTable.Annotation = &entsql.Annotation{
 		Table: "usages",

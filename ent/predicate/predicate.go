@@ -15,6 +15,9 @@ type Event func(*sql.Selector)
 // File is the predicate function for file builders.
 type File func(*sql.Selector)
 
+// FolderCount is the predicate function for foldercount builders.
+type FolderCount func(*sql.Selector)
+
 // Tombstone is the predicate function for tombstone builders.
 type Tombstone func(*sql.Selector)
 

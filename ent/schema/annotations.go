@@ -28,6 +28,14 @@ func (Tombstone) Annotations() []schema.Annotation {
 	return notInAPI()
 }
 
+// Annotations of the FolderCount: internal bookkeeping, not part of the API.
+func (FolderCount) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entsql.Table("folder_counts"),
+		entgql.Skip(entgql.SkipAll),
+	}
+}
+
 // Annotations of the Upload: internal bookkeeping, not part of the API.
 func (Upload) Annotations() []schema.Annotation {
 	return notInAPI()

@@ -2,75 +2,214 @@ package files
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/file"
 )
 
-// Delete removes a file in three steps, so that a crash at any point
-// converges: it marks the row (from then on the file is gone for everyone),
-// deletes the object, then the row. A process that dies in between leaves a
-// marked row, and the sweeper finishes the job once DeleteGrace has passed.
-// If the storage refuses, the mark is lifted and the file is back as it
-// was: the client sees UNAVAILABLE and may retry.
+// MaxDeletesPerCall bounds deleteFiles.
+const MaxDeletesPerCall = 100
+
+// NotFoundError names the ids of a call that no file the caller may see
+// has; it is an ErrNotFound.
+type NotFoundError struct {
+	IDs []uuid.UUID
+}
+
+func (e *NotFoundError) Error() string {
+	ids := make([]string, len(e.IDs))
+	for i, id := range e.IDs {
+		ids[i] = id.String()
+	}
+	return fmt.Sprintf("no file you may see has the id %s; nothing was deleted", strings.Join(ids, ", "))
+}
+
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// Delete removes one file; see deleteAll.
 func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 	f, err := s.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	// The mark takes the file out of its owner's usage, the unmark puts
-	// it back; the row's final removal leaves usage alone.
-	gone := ent.Usage{ID: f.Owner, SavedCount: -1, SavedBytes: -f.Size}
-	err = s.inTx(ctx, "delete mark", func(tx *ent.Tx) error {
+	return s.deleteAll(ctx, []*ent.File{f})
+}
+
+// DeleteFiles removes up to MaxDeletesPerCall files, all of them, as
+// Delete does each. An id the caller may not see refuses the call before
+// anything is deleted, with a *NotFoundError naming every such id. It
+// returns the ids deleted, once each, in the order given.
+func (s *Service) DeleteFiles(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error) {
+	var ps problems
+	switch {
+	case len(ids) == 0:
+		ps.add("ids", "must list at least one id")
+	case len(ids) > MaxDeletesPerCall:
+		ps.add("ids", "lists %d ids, at most %d are allowed in one call", len(ids), MaxDeletesPerCall)
+	}
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	var unique []uuid.UUID
+	for _, id := range ids {
+		if !slices.Contains(unique, id) {
+			unique = append(unique, id)
+		}
+	}
+	_, scope, err := s.visibleToCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found, err := s.db.File.Query().Where(file.IDIn(unique...), scope).All(ctx)
+	if err != nil {
+		return nil, dbError("reading files", err)
+	}
+	byID := make(map[uuid.UUID]*ent.File, len(found))
+	for _, f := range found {
+		byID[f.ID] = f
+	}
+	fs := make([]*ent.File, 0, len(unique))
+	var missing []uuid.UUID
+	for _, id := range unique {
+		if f := byID[id]; f != nil {
+			fs = append(fs, f)
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &NotFoundError{IDs: missing}
+	}
+	if err := s.deleteAll(ctx, fs); err != nil {
+		return nil, err
+	}
+	return unique, nil
+}
+
+// deleteAll removes files in three steps, so that a crash at any point
+// converges: it marks their rows in one transaction (from then on the
+// files are gone for everyone), deletes their objects, then the rows. A
+// process that dies in between leaves marked rows, and the sweeper
+// finishes the job once DeleteGrace has passed. If the storage refuses an
+// object, that file's mark is lifted and it is back as it was; the
+// client sees UNAVAILABLE naming it and may retry.
+func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
+	ids := make([]uuid.UUID, len(fs))
+	for i, f := range fs {
+		ids[i] = f.ID
+	}
+	// The mark takes the files out of their owners' usage and folders, the
+	// unmark puts them back; the rows' final removal leaves both alone.
+	err := s.inTx(ctx, "delete mark", func(tx *ent.Tx) error {
 		n, err := tx.File.Update().
-			Where(file.ID(id), file.DeletedAtIsNil()).
+			Where(file.IDIn(ids...), file.DeletedAtIsNil()).
 			SetDeletedAt(s.cfg.Now()).
 			Save(ctx)
 		switch {
 		case err != nil:
-			return dbError("marking file deleted", err)
-		case n == 0:
-			return ErrNotFound // a concurrent delete won
+			return dbError("marking files deleted", err)
+		case n != len(fs):
+			return ErrNotFound // a concurrent delete won; this one rolls back
 		}
-		if err := s.addUsage(ctx, tx, gone); err != nil {
+		if err := s.countFiles(ctx, tx, -1, fs); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, EventDeleted, f)
+		return s.record(ctx, tx, EventDeleted, fs...)
 	})
 	if err != nil {
 		return err
 	}
 	s.cfg.Outbox.Committed()
-	if err := s.store.Delete(ctx, f.FileName); err != nil {
-		// The request may be ending; lifting the mark must not be cut short.
-		ctx := context.WithoutCancel(ctx)
-		uerr := s.inTx(ctx, "delete unmark", func(tx *ent.Tx) error {
-			if err := tx.File.UpdateOneID(id).ClearDeletedAt().Exec(ctx); err != nil {
-				return err
+
+	failed := make([]error, len(fs))
+	var g errgroup.Group
+	g.SetLimit(storageConcurrency)
+	for i, f := range fs {
+		g.Go(func() error {
+			if err := s.store.Delete(ctx, f.FileName); err != nil {
+				failed[i] = err
+				return nil
 			}
-			if err := s.addUsage(ctx, tx, ent.Usage{ID: f.Owner, SavedCount: 1, SavedBytes: f.Size}); err != nil {
-				return err
+			// An upload URL for the key may still write: S3 cannot revoke it.
+			deleteRow := s.withTombstone(f.FileName, s.keyWritableUntil(f), func(ctx context.Context) (bool, error) {
+				return true, s.db.File.DeleteOneID(f.ID).Exec(ctx)
+			})
+			if _, err := deleteRow(context.WithoutCancel(ctx)); err != nil && !ent.IsNotFound(err) {
+				// The object is gone and the row is marked: the sweeper finishes.
+				s.log.WarnContext(ctx, "files.delete_row_failed", "id", f.ID, "err", err)
 			}
-			// Its file.deleted went out with the mark: say it is back.
-			return s.record(ctx, tx, EventSaved, f)
+			s.log.InfoContext(ctx, "files.deleted", "id", f.ID, "key", f.FileName)
+			return nil
 		})
-		if uerr != nil {
-			s.log.ErrorContext(ctx, "files.delete_unmark_failed", "id", id, "err", uerr)
-		} else {
-			s.cfg.Outbox.Committed()
+	}
+	g.Wait()
+	var back []*ent.File
+	var first error
+	for i, err := range failed {
+		if err != nil {
+			back = append(back, fs[i])
+			if first == nil {
+				first = err
+			}
 		}
-		return storageError("deleting object", err)
 	}
-	// An upload URL for the key may still write: S3 cannot revoke it.
-	deleteRow := s.withTombstone(f.FileName, s.keyWritableUntil(f), func(ctx context.Context) (bool, error) {
-		return true, s.db.File.DeleteOneID(id).Exec(ctx)
+	if len(back) == 0 {
+		return nil
+	}
+	// The request may be ending; lifting the marks must not be cut short.
+	uctx := context.WithoutCancel(ctx)
+	backIDs := make([]uuid.UUID, len(back))
+	for i, f := range back {
+		backIDs[i] = f.ID
+	}
+	uerr := s.inTx(uctx, "delete unmark", func(tx *ent.Tx) error {
+		if err := tx.File.Update().Where(file.IDIn(backIDs...)).ClearDeletedAt().Exec(uctx); err != nil {
+			return err
+		}
+		if err := s.countFiles(uctx, tx, 1, back); err != nil {
+			return err
+		}
+		// Their file.deleted went out with the mark: say they are back.
+		return s.record(uctx, tx, EventSaved, back...)
 	})
-	if _, err := deleteRow(context.WithoutCancel(ctx)); err != nil && !ent.IsNotFound(err) {
-		// The object is gone and the row is marked: the sweeper finishes.
-		s.log.WarnContext(ctx, "files.delete_row_failed", "id", id, "err", err)
+	if uerr != nil {
+		s.log.ErrorContext(ctx, "files.delete_unmark_failed", "ids", backIDs, "err", uerr)
+	} else {
+		s.cfg.Outbox.Committed()
 	}
-	s.log.InfoContext(ctx, "files.deleted", "id", id, "key", f.FileName)
-	return nil
+	err = storageError("deleting object", first)
+	if len(fs) > 1 {
+		err = fmt.Errorf("%d of %d files were deleted, these are unchanged: %v: %w", len(fs)-len(back), len(fs), backIDs, err)
+	}
+	return err
+}
+
+// countFiles adds sign times fs to their owners' usage rows and folder
+// counts, in tx.
+func (s *Service) countFiles(ctx context.Context, tx *ent.Tx, sign int64, fs []*ent.File) error {
+	owners := map[string]*ent.Usage{}
+	var order []string
+	for _, f := range fs {
+		u := owners[f.Owner]
+		if u == nil {
+			u = &ent.Usage{ID: f.Owner}
+			owners[f.Owner] = u
+			order = append(order, f.Owner)
+		}
+		u.SavedCount += sign
+		u.SavedBytes += sign * f.Size
+	}
+	slices.Sort(order) // one lock order for concurrent calls
+	for _, o := range order {
+		if err := s.addUsage(ctx, tx, *owners[o]); err != nil {
+			return err
+		}
+	}
+	return s.addFolders(ctx, tx, folderDeltas(sign, fs...))
 }

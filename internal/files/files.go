@@ -19,7 +19,9 @@
 //   - attributes.go: a file's folder and metadata, and their rules
 //   - read.go: listing (where.go checks filters, filter.go adds the
 //     folder and metadata ones), downloading
-//   - delete.go: deleting a saved file
+//   - folders.go: the folders that hold a user's files, counted
+//   - update.go: renaming, moving, new metadata
+//   - delete.go: deleting saved files, one or a batch
 //   - sweep.go: removing what expired and finishing interrupted deletes
 //   - reconcile.go: comparing the store with the database
 //

@@ -31,6 +31,9 @@ type Usages interface {
 	// reserves d as Reserve does, all or nothing (nothing is written when
 	// d does not fit), as one statement where the database allows.
 	Issue(ctx context.Context, insert func(context.Context, *ent.Client) error, d ent.Usage, maxPending, quota int64) (bool, error)
+	// AddFolders adds each delta to its folder's count (folders.go),
+	// creating rows at need; ds is sorted, one delta a folder.
+	AddFolders(ctx context.Context, tx *ent.Tx, ds []FolderDelta) error
 }
 
 // addUsage applies d to its owner's usage row in tx, unconditionally: for

@@ -3,10 +3,15 @@ package files_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/event"
+	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/internal/files"
 )
 
@@ -44,11 +49,25 @@ func TestEventsFollowCommits(t *testing.T) {
 	if err := f.svc.Delete(as("u"), saved[0].ID); err != nil {
 		t.Fatal(err)
 	}
+	// A refused update or batch delete writes nothing.
+	if _, err := f.svc.UpdateFile(as("u"), saved[1].ID, files.UpdateFileInput{Folder: ptr("a/../b")}); err == nil {
+		t.Fatal("a move to a/../b succeeded")
+	}
+	if _, err := f.svc.DeleteFiles(as("u"), []uuid.UUID{saved[1].ID, saved[0].ID}); !errors.Is(err, files.ErrNotFound) {
+		t.Fatalf("a batch with a deleted id: %v", err)
+	}
+	moved, err := f.svc.UpdateFile(as("u"), saved[1].ID, files.UpdateFileInput{OriginalName: ptr("c.txt"), Folder: ptr("x/y"), Metadata: schema.Metadata{"k": "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.DeleteFiles(as("u"), []uuid.UUID{saved[1].ID}); err != nil {
+		t.Fatal(err)
+	}
 	evs := events()
 	want := []struct {
 		typ  string
 		file *ent.File
-	}{{files.EventSaved, saved[0]}, {files.EventSaved, saved[1]}, {files.EventDeleted, saved[0]}}
+	}{{files.EventSaved, saved[0]}, {files.EventSaved, saved[1]}, {files.EventDeleted, saved[0]}, {files.EventUpdated, moved}, {files.EventDeleted, moved}}
 	if len(evs) != len(want) {
 		t.Fatalf("%d events, want %d", len(evs), len(want))
 	}
@@ -61,8 +80,11 @@ func TestEventsFollowCommits(t *testing.T) {
 		if err := json.Unmarshal([]byte(ev.Data), &data); err != nil {
 			t.Fatal(err)
 		}
-		if data.ID != w.file.ID || data.FileName != w.file.FileName || data.OriginalName != w.file.OriginalName || data.Size != 3 || data.Owner != "u" {
+		if data.ID != w.file.ID || data.FileName != w.file.FileName || data.OriginalName != w.file.OriginalName || data.Size != 3 || data.Owner != "u" ||
+			data.Folder != w.file.Folder || fmt.Sprint(data.Metadata) != fmt.Sprint(map[string]string(w.file.Metadata)) {
 			t.Errorf("event %d carries %+v", i, data)
 		}
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -146,6 +146,9 @@ func (s *Service) Reconcile(ctx context.Context, fix bool) (r *Reconciliation, e
 			if err := s.addUsage(ctx, tx, ent.Usage{ID: f.Owner, SavedCount: -1, SavedBytes: -f.Size}); err != nil {
 				return err
 			}
+			if err := s.addFolders(ctx, tx, folderDeltas(-1, f)); err != nil {
+				return err
+			}
 			return s.record(ctx, tx, EventDeleted, f)
 		})
 		if err != nil {

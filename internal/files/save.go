@@ -242,6 +242,9 @@ func (s *Service) recordSaved(ctx context.Context, user auth.User, items []*savi
 		if err := s.addUsage(ctx, tx, ent.Usage{ID: user.ID, PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes}); err != nil {
 			return err
 		}
+		if err := s.addFolders(ctx, tx, folderDeltas(1, created...)); err != nil {
+			return err
+		}
 		return s.record(ctx, tx, EventSaved, created...)
 	})
 	if err != nil {

@@ -222,3 +222,255 @@ func TestMetadataAndFolderFilters(t *testing.T) {
 		})
 	}
 }
+
+// checkFolders compares every folder row with the files it counts: each
+// folder of each file not being deleted, and the folders above it.
+func checkFolders(t testing.TB, e *env) {
+	t.Helper()
+	want := map[string]int64{}
+	rows, err := e.srv.db.SQL.QueryContext(t.Context(), `SELECT owner, collection, folder FROM files WHERE deleted_at IS NULL AND folder <> ''`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var owner, coll, folder string
+		if err := rows.Scan(&owner, &coll, &folder); err != nil {
+			t.Fatal(err)
+		}
+		segs := strings.Split(folder, "/")
+		for i := range segs {
+			want[owner+"|"+coll+"|"+strings.Join(segs[:i+1], "/")]++
+		}
+	}
+	rows.Close()
+	got := map[string]int64{}
+	rows, err = e.srv.db.SQL.QueryContext(t.Context(), `SELECT owner, collection, parent, name, file_count FROM folder_counts WHERE file_count <> 0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var owner, coll, parent, name string
+		var n int64
+		if err := rows.Scan(&owner, &coll, &parent, &name, &n); err != nil {
+			t.Fatal(err)
+		}
+		p := name
+		if parent != "" {
+			p = parent + "/" + name
+		}
+		got[owner+"|"+coll+"|"+p] = n
+	}
+	rows.Close()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("folder counts %v, the files say %v", got, want)
+	}
+}
+
+type folderRow struct {
+	Path, Name string
+	FileCount  int
+}
+
+func (e *env) folders(parent any) []folderRow {
+	e.t.Helper()
+	var out struct{ Folders []folderRow }
+	vars := map[string]any{}
+	q := `{ folders { path name fileCount } }`
+	if parent != nil {
+		q = `query($p: String) { folders(parent: $p) { path name fileCount } }`
+		vars["p"] = parent
+	}
+	e.do(q, vars, &out)
+	return out.Folders
+}
+
+const (
+	updateQ     = `mutation($id: ID!, $in: UpdateFileInput!) { updateFile(id: $id, input: $in) { id originalName folder metadata } }`
+	deleteManyQ = `mutation($ids: [ID!]!) { deleteFiles(ids: $ids) }`
+)
+
+// Folder listings count what uploads, moves, renames and deletes leave,
+// per user; a move touches no object; a rename changes the name downloads
+// carry; updateFile and deleteFiles refuse what they must.
+func TestFoldersUpdateAndDeleteFiles(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newAuthEnv(t, backend)
+			alice, bob := e.as(token(t, "alice")), e.as(token(t, "bob"))
+			a1 := alice.uploadAttrs("a1.txt", map[string]any{"folder": "docs"})
+			a2 := alice.uploadAttrs("a2.txt", map[string]any{"folder": "docs/2026"})
+			a3 := alice.uploadAttrs("a3.txt", map[string]any{"folder": "docs/2026/dec"})
+			a4 := alice.uploadAttrs("a4.txt", map[string]any{"folder": "photos"})
+			alice.uploadAttrs("a5.txt", nil)
+			b1 := bob.uploadAttrs("b1.txt", map[string]any{"folder": "docs"})
+			checkFolders(t, e)
+			if got := fmt.Sprint(alice.folders(nil)); got != "[{docs docs 3} {photos photos 1}]" {
+				t.Errorf("alice's root: %s", got)
+			}
+			if got := fmt.Sprint(alice.folders("docs")); got != "[{docs/2026 2026 2}]" {
+				t.Errorf("alice's docs: %s", got)
+			}
+			if got := fmt.Sprint(alice.folders("docs/2026")); got != "[{docs/2026/dec dec 1}]" {
+				t.Errorf("alice's docs/2026: %s", got)
+			}
+			if got := fmt.Sprint(bob.folders("")); got != "[{docs docs 1}]" {
+				t.Errorf("bob's root: %s", got)
+			}
+			if got := alice.folders("nothing/here"); len(got) != 0 {
+				t.Errorf("an empty folder lists %v", got)
+			}
+
+			// Move, rename and new metadata at once; the key stays.
+			var up struct{ UpdateFile attrNode }
+			alice.do(updateQ, map[string]any{"id": a3.ID, "in": map[string]any{"folder": "photos/old", "originalName": "renamed.txt", "metadata": map[string]any{"k": "v"}}}, &up)
+			if u := up.UpdateFile; u.Folder != "photos/old" || u.OriginalName != "renamed.txt" || u.Metadata["k"] != "v" {
+				t.Errorf("updated to %+v", u)
+			}
+			// A field left out keeps its value; {} clears metadata.
+			up = struct{ UpdateFile attrNode }{} // json would merge into the old map
+			alice.do(updateQ, map[string]any{"id": a3.ID, "in": map[string]any{"originalName": "renamed again.txt"}}, &up)
+			if u := up.UpdateFile; u.Folder != "photos/old" || u.Metadata["k"] != "v" {
+				t.Errorf("a rename alone changed more: %+v", u)
+			}
+			up = struct{ UpdateFile attrNode }{}
+			alice.do(updateQ, map[string]any{"id": a3.ID, "in": map[string]any{"metadata": map[string]any{}}}, &up)
+			if len(up.UpdateFile.Metadata) != 0 {
+				t.Errorf("metadata {} left %v", up.UpdateFile.Metadata)
+			}
+			alice.do(updateQ, map[string]any{"id": a1.ID, "in": map[string]any{"folder": ""}}, &up)
+			checkFolders(t, e)
+			if got := fmt.Sprint(alice.folders(nil)); got != "[{docs docs 1} {photos photos 2}]" {
+				t.Errorf("alice's root after moves: %s", got)
+			}
+			if got := fmt.Sprint(alice.folders("docs")); got != "[{docs/2026 2026 1}]" {
+				t.Errorf("alice's docs after moves: %s", got)
+			}
+
+			// The download carries the new name.
+			var d struct{ FileDownloadUrl struct{ URL string } }
+			alice.do(downloadQ, map[string]any{"id": a3.ID}, &d)
+			res, err := client.Get(d.FileDownloadUrl.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if cd := res.Header.Get("Content-Disposition"); res.StatusCode != 200 || !strings.Contains(cd, "renamed again.txt") && !strings.Contains(cd, "renamed%20again.txt") {
+				t.Errorf("download after rename: %d, Content-Disposition %q", res.StatusCode, cd)
+			}
+
+			// Another user's file is not there to update or delete.
+			bob.fail("NOT_FOUND", updateQ, map[string]any{"id": a2.ID, "in": map[string]any{"originalName": "mine.txt"}})
+			for _, tt := range []struct {
+				in          map[string]any
+				field, want string
+			}{
+				{map[string]any{"originalName": ""}, "input.originalName", "must not be empty"},
+				{map[string]any{"originalName": "a\u202Eb"}, "input.originalName", "format characters"},
+				{map[string]any{"folder": "a/../b"}, "input.folder", `".." segment`},
+				{map[string]any{"metadata": map[string]any{"bad key": "v"}}, "input.metadata.bad key", "may hold only"},
+			} {
+				err := alice.fail("BAD_USER_INPUT", updateQ, map[string]any{"id": a2.ID, "in": tt.in})
+				if !strings.Contains(err.Message, tt.field+": ") || !strings.Contains(err.Message, tt.want) {
+					t.Errorf("update %v: %q, want %s: ...%s", tt.in, err.Message, tt.field, tt.want)
+				}
+			}
+
+			// Batch delete: one id not alice's refuses the whole call, naming it.
+			missing := "0193a6f4-0000-7000-8000-00000000dead"
+			nf := alice.fail("NOT_FOUND", deleteManyQ, map[string]any{"ids": []string{a2.ID, b1.ID, a4.ID, missing}})
+			if !strings.Contains(nf.Message, b1.ID) || !strings.Contains(nf.Message, missing) || strings.Contains(nf.Message, a2.ID) {
+				t.Errorf("refusal %q should name %s and %s only", nf.Message, b1.ID, missing)
+			}
+			if ids, _ := nf.Extensions["ids"].([]any); len(ids) != 2 {
+				t.Errorf("extensions.ids %v", nf.Extensions["ids"])
+			}
+			if got := alice.listAttrs(nil); len(got) != 5 {
+				t.Errorf("after a refused batch alice has %v", got)
+			}
+			if got := bob.listAttrs(nil); len(got) != 1 {
+				t.Errorf("after a refused batch bob has %v", got)
+			}
+			many := make([]string, 101)
+			for i := range many {
+				many[i] = missing
+			}
+			if err := alice.fail("BAD_USER_INPUT", deleteManyQ, map[string]any{"ids": many}); !strings.Contains(err.Message, "101 ids, at most 100") {
+				t.Errorf("101 ids: %q", err.Message)
+			}
+			alice.fail("BAD_USER_INPUT", deleteManyQ, map[string]any{"ids": []string{}})
+
+			var del struct{ DeleteFiles []string }
+			alice.do(deleteManyQ, map[string]any{"ids": []string{a2.ID, a4.ID, a2.ID}}, &del)
+			if fmt.Sprint(del.DeleteFiles) != fmt.Sprint([]string{a2.ID, a4.ID}) {
+				t.Errorf("deleteFiles returned %v", del.DeleteFiles)
+			}
+			checkFolders(t, e)
+			checkUsage(t, e)
+			if got := fmt.Sprint(alice.folders(nil)); got != "[{photos photos 1}]" {
+				t.Errorf("alice's root after deletes: %s", got)
+			}
+			if got := alice.listAttrs(nil); fmt.Sprint(got) != "[a1.txt a5.txt renamed again.txt]" {
+				t.Errorf("alice's files after deletes: %v", got)
+			}
+			alice.fail("NOT_FOUND", deleteManyQ, map[string]any{"ids": []string{a2.ID}})
+			alice.fail("NOT_FOUND", updateQ, map[string]any{"id": a2.ID, "in": map[string]any{"folder": "x"}})
+			for _, id := range []string{a2.ID, a4.ID} {
+				var gone struct{ Node *struct{ ID string } }
+				alice.do(`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id}, &gone)
+				if gone.Node != nil {
+					t.Errorf("deleted file %s still resolves", id)
+				}
+			}
+			// Bad parents are refused.
+			if err := alice.fail("BAD_USER_INPUT", `{ folders(parent: "a//b") { path } }`, nil); !strings.Contains(err.Message, "parent: has an empty segment") {
+				t.Errorf("bad parent: %q", err.Message)
+			}
+		})
+	}
+}
+
+// A folder holds files of several collections: folders(collection:) counts
+// one, folders() all of them, and the files listing takes collection with
+// folder terms.
+func TestFoldersByCollection(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newCollectionsEnv(t, backend)
+			e.uploadAttrs("d1.txt", map[string]any{"folder": "work/2026", "collection": "documents"})
+			e.uploadAttrs("d2.txt", map[string]any{"folder": "work", "collection": "documents"})
+			e.uploadAttrs("p1.txt", map[string]any{"folder": "work/2026"})
+			e.uploadAttrs("p2.txt", map[string]any{"folder": "play"})
+			checkFolders(t, e)
+			byColl := func(parent string, coll any) string {
+				var out struct{ Folders []folderRow }
+				e.do(`query($p: String, $c: String) { folders(parent: $p, collection: $c) { path name fileCount } }`, map[string]any{"p": parent, "c": coll}, &out)
+				return fmt.Sprint(out.Folders)
+			}
+			for _, tt := range []struct {
+				parent string
+				coll   any
+				want   string
+			}{
+				{"", nil, "[{play play 1} {work work 3}]"},
+				{"", "documents", "[{work work 2}]"},
+				{"", "default", "[{play play 1} {work work 1}]"},
+				{"", "avatars", "[]"},
+				{"work", nil, "[{work/2026 2026 2}]"},
+				{"work", "documents", "[{work/2026 2026 1}]"},
+			} {
+				if got := byColl(tt.parent, tt.coll); got != tt.want {
+					t.Errorf("folders(parent: %q, collection: %v) = %s, want %s", tt.parent, tt.coll, got, tt.want)
+				}
+			}
+			if got := e.listAttrs(map[string]any{"collection": "documents", "folderHasPrefix": "work"}); fmt.Sprint(got) != "[d1.txt d2.txt]" {
+				t.Errorf("documents under work: %v", got)
+			}
+			if got := e.listAttrs(map[string]any{"collection": "default", "folder": "work/2026"}); fmt.Sprint(got) != "[p1.txt]" {
+				t.Errorf("default in work/2026: %v", got)
+			}
+			if err := e.fail("BAD_USER_INPUT", `{ folders(collection: "a\u0000b") { path } }`, nil); !strings.Contains(err.Message, "collection: ") {
+				t.Errorf("a NUL in collection: %q", err.Message)
+			}
+		})
+	}
+}

@@ -39,6 +39,8 @@ export class FilegraphError extends Error {
       /** STORAGE_REJECTED: the URL had expired; a new one may pass. */
       expired?: boolean;
       requestId?: string;
+      /** NOT_FOUND from deleteFiles: every id that is not one of the caller's files (nothing was deleted). */
+      ids?: string[];
     } = {},
   ) {
     super(message);
@@ -66,6 +68,7 @@ export function fromCombined(error: CombinedError): FilegraphError {
       problems: ext.problems as Problem[] | undefined,
       limit: ext.limit as string | undefined,
       requestId: ext.requestId as string | undefined,
+      ids: ext.ids as string[] | undefined,
     });
   }
   return new FilegraphError('NETWORK_ERROR', error.networkError?.message ?? error.message);

@@ -25,3 +25,4 @@ export {
   SaveFiles,
   UploadPartUrls,
 } from './documents';
+export { DeleteFiles, Folders, UpdateFile } from './folders';
