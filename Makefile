@@ -63,12 +63,14 @@ migration:
 	@test -n "$(NAME)" || (echo "usage: make migration NAME=add_something" && exit 1)
 	go run -mod=mod ./ent/migrate/migrations/diff.go $(NAME)
 
-## check: generated code is current and committed (untracked files count), gofmt, go vet and tsc are clean
+## check: generated code is current and committed (untracked files count), gofmt, go vet and tsc are clean,
+## and subgraph.graphql composes with web/federation's users subgraph with no errors or hints
 check: web/node_modules
 	go generate ./...
 	@test -z "$$(git status --porcelain)" || (git status --porcelain && echo "go generate changed or added the files above (or they were never committed): commit them" && exit 1)
 	@npm --prefix web run --silent codegen:check >/dev/null 2>&1 || (echo "web/src/gql is not current: run make generate and commit it" && exit 1)
 	npm --prefix web run --silent typecheck
+	node web/federation/compose.mjs
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go') && echo "gofmt would change the files above" && exit 1)
 	go vet ./...
 	go vet -tags browser ./internal/server
