@@ -143,6 +143,36 @@ collections:
     allowedContentTypes: [text/plain]
 `
 
+// TestWebAppLive opens the demo app in two tabs on both backends: a file
+// uploaded in one appears in the other's list by itself (the app's
+// graphql-ws subscription), and leaves it when deleted. On postgres+s3 the
+// server runs only its trusted documents, the subscription among them.
+func TestWebAppLive(t *testing.T) {
+	if webapp.Handler() == nil {
+		t.Fatal("the demo app is not embedded: run `make web-app` (make test-browser does)")
+	}
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			settings := []string{"ALLOWED_CONTENT_TYPES", "text/plain"}
+			if backend == "postgres+s3" {
+				settings = append(settings, "GRAPHQL_TRUSTED_DOCUMENTS", manifestPath)
+			}
+			e := newAuthEnv(t, backend, settings...)
+			allow := ""
+			if s3, ok := e.store.(interface {
+				SetCORS(context.Context, []string) error
+			}); ok {
+				if err := s3.SetCORS(context.Background(), []string{e.URL}); err != nil {
+					t.Fatal(err)
+				}
+				allow = s3srv.Endpoint
+			}
+			runE2E(t, "live.mjs", 2*time.Minute, "APP_URL="+e.URL+"/app/", "TOKEN="+token(t, "live-user"), "ALLOW="+allow,
+				"ARTIFACTS="+artifacts(t), "NAME="+strings.ReplaceAll(backend, "+", "-"))
+		})
+	}
+}
+
 // TestPlaygroundWithAuth: with auth on and introspection allowed, the
 // playground opens with the header editor holding an Authorization header;
 // with a token there the example query runs as that user.

@@ -1,7 +1,7 @@
 // The demo app: drop or pick files, watch each upload, and browse, download
 // and delete what was saved. Built on the upload client in src/uploader.
 import './style.css';
-import { createApi, Uploader, describe, loadCollections, DeleteFile, FileDownloadUrl, Files, type Collection, type PendingMultipart, type Upload } from '../uploader';
+import { createApi, Uploader, describe, loadCollections, subscribeFileEvents, DeleteFile, FileDownloadUrl, Files, type Collection, type PendingMultipart, type Upload } from '../uploader';
 import type { FileOrder, FilesQuery, FileWhereInput } from '../gql/graphql';
 import { apiURL, tokenField } from './session';
 
@@ -331,10 +331,41 @@ prev.addEventListener('click', () => {
   if (current?.pageInfo.startCursor) page = { before: current.pageInfo.startCursor };
   void loadFiles();
 });
+
+// Live: uploads and deletes made elsewhere (another tab, another device)
+// reload the list; so does every (re)connection, since events may have been
+// missed meanwhile. A burst of events reloads once.
+const live = $('#live');
+let reloading: ReturnType<typeof setTimeout> | undefined;
+const reloadSoon = () => {
+  clearTimeout(reloading);
+  reloading = setTimeout(() => void loadFiles(), 100);
+};
+let stopEvents = () => {};
+function followEvents() {
+  stopEvents();
+  stopEvents = subscribeFileEvents({
+    url: apiURL(),
+    token,
+    onEvent: reloadSoon,
+    onResync: reloadSoon,
+    onStatus: (on) => {
+      live.dataset.live = String(on);
+      live.textContent = on ? 'Live' : 'Reconnecting…';
+    },
+    onError: (e) => {
+      live.textContent = 'Not live';
+      showError(e);
+    },
+  });
+}
+
 $('#token').addEventListener('change', () => {
   void loadFiles();
   void loadCollectionList();
+  followEvents();
 });
+followEvents();
 
 void loadCollectionList();
 void loadFiles();

@@ -25,6 +25,7 @@ type Documents = {
     "\n  query PendingUploadParts($fileName: String!) {\n    upload(fileName: $fileName) {\n      fileName\n      size\n      partSize\n      partCount\n      uploadedParts {\n        partNumber\n        size\n      }\n    }\n  }\n": typeof types.PendingUploadPartsDocument,
     "\n  query PendingUploads($first: Int, $after: Cursor) {\n    uploads(first: $first, after: $after) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n      edges {\n        node {\n          fileName\n          originalName\n          size\n          contentType\n          createdAt\n          expiresAt\n          partSize\n          partCount\n        }\n      }\n    }\n  }\n": typeof types.PendingUploadsDocument,
     "\n  mutation AbortUpload($fileName: String!) {\n    abortUpload(fileName: $fileName)\n  }\n": typeof types.AbortUploadDocument,
+    "\n  subscription FileEvents($collection: String) {\n    fileEvents(collection: $collection) {\n      id\n      type\n      fileId\n      at\n      file {\n        id\n        originalName\n        size\n        contentType\n        createdAt\n      }\n    }\n  }\n": typeof types.FileEventsDocument,
     "\n  query Folders($parent: String, $collection: String) {\n    folders(parent: $parent, collection: $collection) {\n      path\n      name\n      fileCount\n    }\n  }\n": typeof types.FoldersDocument,
     "\n  mutation UpdateFile($id: ID!, $input: UpdateFileInput!) {\n    updateFile(id: $id, input: $input) {\n      id\n      originalName\n      folder\n      metadata\n      collection\n    }\n  }\n": typeof types.UpdateFileDocument,
     "\n  mutation DeleteFiles($ids: [ID!]!) {\n    deleteFiles(ids: $ids)\n  }\n": typeof types.DeleteFilesDocument,
@@ -41,6 +42,7 @@ const documents: Documents = {
     "\n  query PendingUploadParts($fileName: String!) {\n    upload(fileName: $fileName) {\n      fileName\n      size\n      partSize\n      partCount\n      uploadedParts {\n        partNumber\n        size\n      }\n    }\n  }\n": types.PendingUploadPartsDocument,
     "\n  query PendingUploads($first: Int, $after: Cursor) {\n    uploads(first: $first, after: $after) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n      edges {\n        node {\n          fileName\n          originalName\n          size\n          contentType\n          createdAt\n          expiresAt\n          partSize\n          partCount\n        }\n      }\n    }\n  }\n": types.PendingUploadsDocument,
     "\n  mutation AbortUpload($fileName: String!) {\n    abortUpload(fileName: $fileName)\n  }\n": types.AbortUploadDocument,
+    "\n  subscription FileEvents($collection: String) {\n    fileEvents(collection: $collection) {\n      id\n      type\n      fileId\n      at\n      file {\n        id\n        originalName\n        size\n        contentType\n        createdAt\n      }\n    }\n  }\n": types.FileEventsDocument,
     "\n  query Folders($parent: String, $collection: String) {\n    folders(parent: $parent, collection: $collection) {\n      path\n      name\n      fileCount\n    }\n  }\n": types.FoldersDocument,
     "\n  mutation UpdateFile($id: ID!, $input: UpdateFileInput!) {\n    updateFile(id: $id, input: $input) {\n      id\n      originalName\n      folder\n      metadata\n      collection\n    }\n  }\n": types.UpdateFileDocument,
     "\n  mutation DeleteFiles($ids: [ID!]!) {\n    deleteFiles(ids: $ids)\n  }\n": types.DeleteFilesDocument,
@@ -104,6 +106,10 @@ export function graphql(source: "\n  query PendingUploads($first: Int, $after: C
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation AbortUpload($fileName: String!) {\n    abortUpload(fileName: $fileName)\n  }\n"): (typeof documents)["\n  mutation AbortUpload($fileName: String!) {\n    abortUpload(fileName: $fileName)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription FileEvents($collection: String) {\n    fileEvents(collection: $collection) {\n      id\n      type\n      fileId\n      at\n      file {\n        id\n        originalName\n        size\n        contentType\n        createdAt\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription FileEvents($collection: String) {\n    fileEvents(collection: $collection) {\n      id\n      type\n      fileId\n      at\n      file {\n        id\n        originalName\n        size\n        contentType\n        createdAt\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -170,3 +170,21 @@ export const AbortUpload = graphql(`
     abortUpload(fileName: $fileName)
   }
 `);
+
+export const FileEvents = graphql(`
+  subscription FileEvents($collection: String) {
+    fileEvents(collection: $collection) {
+      id
+      type
+      fileId
+      at
+      file {
+        id
+        originalName
+        size
+        contentType
+        createdAt
+      }
+    }
+  }
+`);

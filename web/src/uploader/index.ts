@@ -12,6 +12,7 @@ export { FilegraphError, describe, type ErrorCode, type Problem } from './errors
 export { XHRHttpStack, FetchHttpStack, defaultHttpStack, type HttpStack, type PutRequest, type PutOptions } from './http';
 export { retrying, backoff, type RetryPolicy } from './retry';
 export { sha256Base64 } from './checksum';
+export { subscribeFileEvents, type FileEvent, type FileEventsOptions } from './events';
 export {
   AbortUpload,
   Collections,
@@ -19,6 +20,7 @@ export {
   CreateUploadUrls,
   DeleteFile,
   FileDownloadUrl,
+  FileEvents,
   Files,
   PendingUploadParts,
   PendingUploads,
