@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -60,7 +61,7 @@ type Subscriptions struct {
 // transports returns the two transports, to be added before the HTTP one.
 func (s *Subscriptions) transports() []graphql.Transport {
 	return []graphql.Transport{
-		transport.SSE{KeepAlivePingInterval: s.KeepAlive},
+		sseTransport{transport.SSE{KeepAlivePingInterval: s.KeepAlive}},
 		transport.Websocket{
 			Implementation:   guardedImplementation{s},
 			InitFunc:         s.init,
@@ -68,6 +69,20 @@ func (s *Subscriptions) transports() []graphql.Transport {
 			PingPongInterval: s.KeepAlive,
 		},
 	}
+}
+
+// sseTransport is gqlgen's SSE for the clients that ask for an event
+// stream first (graphql-sse sends Accept: text/event-stream). gqlgen takes
+// any Accept that mentions it, and urql lists it last after JSON on every
+// query and mutation: those were answered as a stream, which urql ends
+// (aborting the fetch, an unhandled AbortError in the page) after the first
+// result.
+type sseTransport struct{ transport.SSE }
+
+func (t sseTransport) Supports(r *http.Request) bool {
+	first, _, _ := strings.Cut(r.Header.Get("Accept"), ",")
+	mt, _, err := mime.ParseMediaType(strings.TrimSpace(first))
+	return err == nil && mt == "text/event-stream" && t.SSE.Supports(r)
 }
 
 // init authenticates a WebSocket by its connection_init payload's
