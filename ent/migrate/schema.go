@@ -118,6 +118,11 @@ var (
 				Name:    "file_owner_folder_created_at_id",
 				Unique:  false,
 				Columns: []*schema.Column{FilesColumns[7], FilesColumns[9], FilesColumns[6], FilesColumns[0]},
+				Annotation: &entsql.IndexAnnotation{
+					OpClassColumns: map[string]string{
+						FilesColumns[9].Name: "varchar_pattern_ops",
+					},
+				},
 			},
 			{
 				Name:    "file_metadata",

@@ -96,8 +96,12 @@ func (File) Indexes() []ent.Index {
 		// the order, lets a page's cursor be one range of the index.
 		index.Fields("owner", "created_at", "id"),
 		index.Fields("deleted_at"),
-		// A folder's files, newest first, as one range of the index.
-		index.Fields("owner", "folder", "created_at", "id"),
+		// A folder's files, newest first, as one range of the index. The
+		// pattern operator class lets folderHasPrefix's LIKE 'a/%' be a
+		// range of it too whatever the database's collation (PostgreSQL;
+		// SQLite has no operator classes and scans the user's rows).
+		index.Fields("owner", "folder", "created_at", "id").
+			Annotations(entsql.OpClassColumn("folder", "varchar_pattern_ops")),
 		// Metadata filters are containment (@>) on PostgreSQL, which a GIN
 		// index of jsonb_path_ops answers; SQLite scans the user's rows.
 		index.Fields("metadata").
