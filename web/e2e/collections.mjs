@@ -101,6 +101,20 @@ try {
   await drop([{ name: 'notes.txt', type: 'text/plain', size: 100 }]);
   await rowIs('notes.txt', 'done');
 
+  // Folders: the root shows people (2 files below it), people shows ada;
+  // the breadcrumbs follow.
+  /** @param {string} path @param {string} count */
+  const folderShown = (path, count) =>
+    page.locator(`#folders li[data-path="${path}"] .n`).filter({ hasText: new RegExp(`^${count}$`) }).waitFor({ timeout: 10_000 })
+      .catch(async () => fail(`folder ${path} with ${count} not shown: ${await page.locator('#folders').innerText()}`));
+  await folderShown('people', '2');
+  await page.locator('#folders li[data-path="people"]').click();
+  await folderShown('people/ada', '2');
+  await page.locator('#folders li[data-path="people/ada"]').click();
+  await page.locator('#crumbs .here').filter({ hasText: /^ada$/ }).waitFor({ timeout: 10_000 }).catch(() => fail('breadcrumbs do not end at ada'));
+  const trail = await page.locator('#crumbs').innerText();
+  if (trail.replace(/\s+/g, '') !== 'Allfiles/people/ada') fail('breadcrumbs: ' + trail);
+
   // The list: collection, folder, metadata; the public file's URL and its image.
   const row = page.locator('#files tr[data-name="ada.png"]');
   await row.waitFor({ timeout: 10_000 }).catch(() => fail('ada.png is not listed'));
@@ -110,13 +124,15 @@ try {
     meta: [...tr.querySelectorAll('.meta .pair')].map((p) => p.textContent).sort(),
     url: tr.querySelector('a.public')?.getAttribute('href'),
   }));
-  if (!cells.name?.startsWith('people/ada/ada.png') || cells.collection !== 'avatarspublic' || cells.meta.join(' ') !== 'kind=avatar user=ada' || !cells.url)
+  if (!cells.name?.startsWith('ada.png') || cells.collection !== 'avatarspublic' || cells.meta.join(' ') !== 'kind=avatar user=ada' || !cells.url)
     fail('ada.png listed as ' + JSON.stringify(cells));
   if (!/\/public\/avatars\/[0-9a-f]{32}\.png$/.test(cells.url)) fail('public URL ' + cells.url);
   await page.waitForFunction(() => {
     const img = /** @type {HTMLImageElement | null} */ (document.querySelector('#files tr[data-name="ada.png"] td.thumb img'));
     return img?.complete && img.naturalWidth === 48;
   }, null, { timeout: 10_000 }).catch(() => fail('the image from ada.png\'s URL did not load at 48 px'));
+  await page.locator('#crumbs a[data-path=""]').click();
+  await page.locator('#files tr[data-name="notes.txt"]').waitFor({ timeout: 10_000 }).catch(() => fail('notes.txt is not listed at the root'));
   const doc = await page.locator('#files tr[data-name="notes.txt"]').evaluate((tr) => ({ link: !!tr.querySelector('a.public'), img: !!tr.querySelector('img'), coll: tr.querySelector('.collection')?.textContent }));
   if (doc.link || doc.img || doc.coll !== 'documents') fail('notes.txt listed as ' + JSON.stringify(doc));
 
@@ -140,11 +156,54 @@ try {
   await expectListed('ada-2.png,ada.png');
   await page.locator('#filter-collection').selectOption('documents');
   await expectListed('notes.txt');
-  // Unfiltered: both collections again (and whatever the app's other
-  // tests left on this server).
+  // Unfiltered: the root's files again (and whatever the app's other tests
+  // left there), the avatars under people.
   await page.locator('#filter-collection').selectOption('');
-  await page.waitForFunction(() => !!document.querySelector('#files tr[data-name="ada.png"]') && !!document.querySelector('#files tr[data-name="notes.txt"]'), null, { timeout: 10_000 })
-    .catch(async () => fail('unfiltered list: ' + (await listed())));
+  await page.waitForFunction(() => !!document.querySelector('#files tr[data-name="notes.txt"]') && !document.querySelector('#files tr[data-name="ada.png"]'), null, { timeout: 10_000 })
+    .catch(async () => fail('unfiltered list at the root: ' + (await listed())));
+  await folderShown('people', '2');
+
+  // Rename inline: ada-2.png becomes ada-small.png.
+  await page.locator('#folders li[data-path="people"]').click();
+  await page.locator('#folders li[data-path="people/ada"]').click();
+  await page.locator('#files tr[data-name="ada-2.png"] [data-act=rename]').click();
+  await page.locator('#files tr[data-name="ada-2.png"] input.renaming').fill('ada-small.png');
+  await page.locator('#files tr[data-name="ada-2.png"] input.renaming').press('Enter');
+  await expectListed('ada-small.png,ada.png');
+
+  // Move: select it, move to people/grace; people then holds ada (1) and grace (1).
+  await page.locator('#files tr[data-name="ada-small.png"] .pick input').check();
+  if ((await page.locator('#bulk-count').innerText()) !== '1 selected') fail('bulk bar: ' + (await page.locator('#bulk').innerText()));
+  await page.locator('#bulk-folder').fill('people/grace');
+  await page.locator('#bulk-move').click();
+  await expectListed('ada.png');
+  await page.locator('#crumbs a[data-path="people"]').click();
+  await folderShown('people/ada', '1');
+  await folderShown('people/grace', '1');
+
+  // A new folder exists in the page until a file is moved in; then on the server.
+  await page.locator('#crumbs a[data-path=""]').click();
+  await page.locator('#new-folder').click();
+  await page.locator('#new-folder-name').fill('archive');
+  await page.locator('#new-folder-name').press('Enter');
+  await folderShown('archive', 'new');
+  await page.locator('#files tr[data-name="notes.txt"] .pick input').check();
+  await page.locator('#bulk-folder').fill('archive');
+  await page.locator('#bulk-move').click();
+  await folderShown('archive', '1');
+  await folderShown('people', '2');
+  if (process.env.ARTIFACTS) await page.screenshot({ path: `${process.env.ARTIFACTS}/folders-${process.env.NAME ?? 'demo'}.png`, fullPage: true });
+
+  // Multi-select delete: every avatar (they are in two folders) at once.
+  await page.locator('#filter-collection').selectOption('avatars');
+  await expectListed('ada-small.png,ada.png');
+  await page.locator('#select-all').check();
+  if ((await page.locator('#bulk-count').innerText()) !== '2 selected') fail('select all: ' + (await page.locator('#bulk-count').innerText()));
+  await page.locator('#bulk-delete').click();
+  await page.waitForFunction(() => document.querySelectorAll('#files tbody tr[data-name]').length === 0, null, { timeout: 10_000 }).catch(async () => fail('after the delete: ' + (await listed())));
+  await page.locator('#filter-collection').selectOption('');
+  await page.locator('#folders li[data-path="people"]').waitFor({ state: 'detached', timeout: 10_000 }).catch(() => fail('people is still shown with no file in it'));
+  await folderShown('archive', '1');
   await page.locator('#collection').selectOption('avatars');
 
   if (process.env.ARTIFACTS) await page.screenshot({ path: `${process.env.ARTIFACTS}/collections-${process.env.NAME ?? 'demo'}.png`, fullPage: true });
@@ -152,7 +211,7 @@ try {
   const unexpected = problems.filter((p) => !(p.includes('status of 400') && notFound-- > 0));
   if (unexpected.length) fail(unexpected.join('; '));
   console.log(`refused before asking: "${saidHuge}"; "${saidJpg}"`);
-  console.log(`OK avatars asked for one per request (${issued.length} createUploadUrls in all), ada.png's URL ${cells.url} served ${got.length} bytes unsigned, its image shown; filtered by metadata and collection`);
+  console.log(`OK avatars asked for one per request (${issued.length} createUploadUrls in all), ada.png's URL ${cells.url} served ${got.length} bytes unsigned, its image shown; filtered by metadata and collection; folders browsed, a file renamed, moved, a new folder filled, 2 deleted at once`);
 } finally {
   await browser.close();
 }

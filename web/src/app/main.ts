@@ -1,7 +1,22 @@
 // The demo app: drop or pick files, watch each upload, and browse, download
 // and delete what was saved. Built on the upload client in src/uploader.
 import './style.css';
-import { createApi, Uploader, describe, loadCollections, subscribeFileEvents, DeleteFile, FileDownloadUrl, Files, type Collection, type PendingMultipart, type Upload } from '../uploader';
+import {
+  createApi,
+  Uploader,
+  describe,
+  loadCollections,
+  subscribeFileEvents,
+  DeleteFile,
+  DeleteFiles,
+  FileDownloadUrl,
+  Files,
+  Folders,
+  UpdateFile,
+  type Collection,
+  type PendingMultipart,
+  type Upload,
+} from '../uploader';
 import type { FileOrder, FilesQuery, FileWhereInput } from '../gql/graphql';
 import { apiURL, tokenField } from './session';
 
@@ -184,7 +199,10 @@ uploader.addEventListener('progress', (e) => renderUpload((e as CustomEvent<Uplo
 uploader.addEventListener('change', (e) => {
   const u = (e as CustomEvent<Upload>).detail;
   renderUpload(u);
-  if (u.status === 'done') void loadFiles();
+  if (u.status === 'done') {
+    void loadFiles();
+    void loadFolders();
+  }
   if (u.status === 'failed' && u.error) showError(u.error);
 });
 
@@ -221,10 +239,13 @@ async function loadFiles() {
   }
   if (Object.keys(pairs).length) where.metadata = Object.entries(pairs).map(([key, value]) => ({ key, value }));
   const filtered = Object.keys(where).length > 0;
+  // Browsing: the files in the current folder; searching: in it and below.
+  if (!filtered) where.folder = cwd;
+  else if (cwd) where.folderHasPrefix = cwd;
   const vars = {
     ...(page.before ? { last: PAGE, before: page.before } : { first: PAGE, after: page.after ?? null }),
     orderBy: orders[sort.value],
-    where: filtered ? where : null,
+    where,
   };
   // Saves, typing and clicks each reload the list: only the latest counts.
   const seq = ++loads;
@@ -245,11 +266,20 @@ async function loadFiles() {
       tr.dataset.id = f.id;
       tr.dataset.name = f.originalName;
       tr.dataset.collection = f.collection;
-      tr.innerHTML = `<td class="thumb"></td><td class="name"></td><td class="size"></td><td class="type"></td><td class="collection"></td><td class="meta"></td><td class="date"></td>
+      tr.innerHTML = `<td class="pick"><input type="checkbox" aria-label="Select"></td><td class="thumb"></td><td class="name"></td><td class="size"></td><td class="type"></td><td class="collection"></td><td class="meta"></td><td class="date"></td>
         <td class="actions"><button data-act="download">Download</button><button data-act="delete" class="danger">Delete</button></td>`;
       const nameCell = tr.querySelector('.name')!;
-      if (f.folder) nameCell.append(Object.assign(document.createElement('span'), { className: 'folder', textContent: f.folder + '/' }));
-      nameCell.append(f.originalName);
+      if (f.folder !== cwd) nameCell.append(Object.assign(document.createElement('span'), { className: 'folder', textContent: f.folder + '/' }));
+      nameCell.append(Object.assign(document.createElement('span'), { className: 'title', textContent: f.originalName }));
+      nameCell.append(Object.assign(document.createElement('button'), { className: 'rename', textContent: 'Rename', title: 'Rename' }));
+      nameCell.querySelector('.rename')!.setAttribute('data-act', 'rename');
+      const box = tr.querySelector<HTMLInputElement>('.pick input')!;
+      box.checked = selected.has(f.id);
+      box.addEventListener('change', () => {
+        if (box.checked) selected.add(f.id);
+        else selected.delete(f.id);
+        showBulk();
+      });
       // A public file's URL never changes and needs no signature: link it,
       // and show images from it.
       if (f.url) {
@@ -271,12 +301,16 @@ async function loadFiles() {
         const act = (e.target as HTMLElement).dataset.act;
         if (act === 'download') void download(f.id);
         if (act === 'delete') void remove(f.id);
+        if (act === 'rename') rename(tr, f.id, f.originalName);
       });
       return [tr];
     }),
   );
-  if (table.childElementCount === 0) table.innerHTML = `<tr><td colspan="8" class="empty">${filtered ? 'No file matches.' : 'No files yet: drop some above.'}</td></tr>`;
+  if (table.childElementCount === 0) table.innerHTML = `<tr><td colspan="9" class="empty">${filtered ? 'No file matches.' : cwd || folderList.childElementCount ? 'No files in this folder.' : 'No files yet: drop some above.'}</td></tr>`;
   pageInfo.textContent = `${current.totalCount} file${current.totalCount === 1 ? '' : 's'}`;
+  const shown = new Set((current.edges ?? []).map((e) => e?.node?.id));
+  for (const id of selected) if (!shown.has(id)) selected.delete(id);
+  showBulk();
   prev.disabled = !current.pageInfo.hasPreviousPage && !page.after;
   next.disabled = !current.pageInfo.hasNextPage && !page.before;
 }
@@ -296,10 +330,167 @@ async function download(id: string) {
   }
 }
 
+// Folders: breadcrumbs to the current one, its child folders with their
+// counts, a new folder (which exists once a file is in it), inline rename,
+// and selected files moved or deleted together.
+let cwd = '';
+let newFolder: string | null = null;
+const selected = new Set<string>();
+const crumbs = $('#crumbs');
+const folderList = $('#folders');
+const bulk = $('#bulk');
+const selectAll = $<HTMLInputElement>('#select-all');
+
+function navigate(path: string) {
+  cwd = path;
+  folderField.value = path;
+  if (newFolder !== null && !newFolder.startsWith(path)) newFolder = null;
+  page = {};
+  selected.clear();
+  renderCrumbs();
+  void loadFiles();
+  void loadFolders();
+}
+
+function renderCrumbs() {
+  const parts = cwd ? cwd.split('/') : [];
+  const link = (label: string, path: string, here: boolean) => {
+    const el = Object.assign(document.createElement(here ? 'span' : 'a'), { className: here ? 'here' : '', textContent: label });
+    el.dataset.path = path;
+    if (!here) el.addEventListener('click', () => navigate(path));
+    return el;
+  };
+  const out: HTMLElement[] = [link('All files', '', parts.length === 0)];
+  parts.forEach((name, i) => {
+    out.push(Object.assign(document.createElement('span'), { className: 'sep', textContent: '/' }));
+    out.push(link(name, parts.slice(0, i + 1).join('/'), i === parts.length - 1));
+  });
+  crumbs.replaceChildren(...out);
+}
+
+let folderLoads = 0;
+async function loadFolders() {
+  const seq = ++folderLoads;
+  let folders;
+  try {
+    folders = (await api.query(Folders, { parent: cwd, collection: collectionFilter.value || null })).folders;
+  } catch (e) {
+    if (seq === folderLoads) showError(e);
+    return;
+  }
+  if (seq !== folderLoads) return;
+  const items = folders.map((f) => {
+    const li = document.createElement('li');
+    li.dataset.path = f.path;
+    li.append(f.name, Object.assign(document.createElement('span'), { className: 'n', textContent: String(f.fileCount) }));
+    li.addEventListener('click', () => navigate(f.path));
+    return li;
+  });
+  // A new folder has no files yet: shown until one is uploaded or moved in.
+  if (newFolder !== null && newFolder.startsWith(cwd ? cwd + '/' : '') && !newFolder.slice(cwd ? cwd.length + 1 : 0).includes('/') && !folders.some((f) => f.path === newFolder)) {
+    const path = newFolder;
+    const li = Object.assign(document.createElement('li'), { className: 'empty-new', title: 'Empty until a file is uploaded or moved here' });
+    li.dataset.path = path;
+    li.append(path.split('/').pop()!, Object.assign(document.createElement('span'), { className: 'n', textContent: 'new' }));
+    li.style.cursor = 'pointer';
+    li.addEventListener('click', () => navigate(path));
+    items.push(li);
+  }
+  folderList.replaceChildren(...items);
+}
+
+const newFolderForm = $('#new-folder-form');
+const newFolderName = $<HTMLInputElement>('#new-folder-name');
+$('#new-folder').addEventListener('click', () => {
+  newFolderForm.hidden = false;
+  newFolderName.focus();
+});
+function createFolder() {
+  const name = newFolderName.value.trim();
+  if (!name) return;
+  if (name.includes('/')) {
+    showError(new Error('A folder name cannot contain "/".'));
+    return;
+  }
+  newFolder = cwd ? `${cwd}/${name}` : name;
+  newFolderName.value = '';
+  newFolderForm.hidden = true;
+  void loadFolders();
+}
+$('#new-folder-ok').addEventListener('click', createFolder);
+newFolderName.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter') createFolder();
+  if (e.key === 'Escape') newFolderForm.hidden = true;
+});
+
+/** Turns a row's name into a field: Enter renames, Escape (or leaving it) keeps the name. */
+function rename(tr: HTMLElement, id: string, name: string) {
+  const title = tr.querySelector<HTMLElement>('.name .title')!;
+  const field = Object.assign(document.createElement('input'), { className: 'renaming', value: name });
+  field.setAttribute('aria-label', 'New name');
+  title.replaceWith(field);
+  field.focus();
+  field.select();
+  let done = false;
+  const finish = async (save: boolean) => {
+    if (done) return;
+    done = true;
+    const next = field.value.trim();
+    if (save && next && next !== name) {
+      try {
+        await api.mutate(UpdateFile, { id, input: { originalName: next } });
+      } catch (e) {
+        showError(e);
+      }
+    }
+    await loadFiles();
+  };
+  field.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') void finish(true);
+    if (e.key === 'Escape') void finish(false);
+  });
+  field.addEventListener('blur', () => void finish(false));
+}
+
+function showBulk() {
+  bulk.hidden = selected.size === 0;
+  $('#bulk-count').textContent = `${selected.size} selected`;
+  const boxes = [...table.querySelectorAll<HTMLInputElement>('.pick input')];
+  selectAll.checked = boxes.length > 0 && boxes.every((b) => b.checked);
+}
+selectAll.addEventListener('change', () => {
+  for (const tr of table.querySelectorAll<HTMLElement>('tr[data-id]')) {
+    const box = tr.querySelector<HTMLInputElement>('.pick input')!;
+    box.checked = selectAll.checked;
+    if (selectAll.checked) selected.add(tr.dataset.id!);
+    else selected.delete(tr.dataset.id!);
+  }
+  showBulk();
+});
+$('#bulk-delete').addEventListener('click', async () => {
+  try {
+    await api.mutate(DeleteFiles, { ids: [...selected] });
+  } catch (e) {
+    showError(e);
+  }
+  selected.clear();
+  await Promise.all([loadFiles(), loadFolders()]);
+});
+$('#bulk-move').addEventListener('click', async () => {
+  const folder = $<HTMLInputElement>('#bulk-folder').value.trim();
+  try {
+    for (const id of selected) await api.mutate(UpdateFile, { id, input: { folder } });
+  } catch (e) {
+    showError(e);
+  }
+  selected.clear();
+  await Promise.all([loadFiles(), loadFolders()]);
+});
+
 async function remove(id: string) {
   try {
     await api.mutate(DeleteFile, { id });
-    await loadFiles();
+    await Promise.all([loadFiles(), loadFolders()]);
   } catch (e) {
     showError(e);
   }
@@ -318,6 +509,7 @@ for (const field of [filter, metadataFilter]) {
 collectionFilter.addEventListener('change', () => {
   page = {};
   void loadFiles();
+  void loadFolders();
 });
 sort.addEventListener('change', () => {
   page = {};
@@ -339,7 +531,10 @@ const live = $('#live');
 let reloading: ReturnType<typeof setTimeout> | undefined;
 const reloadSoon = () => {
   clearTimeout(reloading);
-  reloading = setTimeout(() => void loadFiles(), 100);
+  reloading = setTimeout(() => {
+    void loadFiles();
+    void loadFolders();
+  }, 100);
 };
 let stopEvents = () => {};
 function followEvents() {
@@ -362,11 +557,14 @@ function followEvents() {
 
 $('#token').addEventListener('change', () => {
   void loadFiles();
+  void loadFolders();
   void loadCollectionList();
   followEvents();
 });
 followEvents();
 
 void loadCollectionList();
+renderCrumbs();
 void loadFiles();
+void loadFolders();
 void loadUnfinished();
