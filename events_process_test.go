@@ -182,8 +182,8 @@ func (p *process) uploadAs(t *testing.T, tok, name string, body []byte) (string,
 }
 
 // Two replicas of the binary on one PostgreSQL: clients subscribed on one
-// (graphql-ws and graphql-sse, in Node) get the events of uploads and
-// deletes made on the other, in order, and only their own; a bad token in
+// (graphql-ws and graphql-sse, in Node) get the events of an upload, its
+// rename (updateFile) and its delete made on the other, in order, and only their own; a bad token in
 // connection_init is closed with 4403.
 func TestSubscriptionAcrossReplicas(t *testing.T) {
 	d := newDeployment(t)
@@ -205,25 +205,26 @@ func TestSubscriptionAcrossReplicas(t *testing.T) {
 		}
 	}
 
-	ws := subscribe(t, "ws", a.base, alice, 2)
-	sse := subscribe(t, "sse", a.base, alice, 2)
+	ws := subscribe(t, "ws", a.base, alice, 3)
+	sse := subscribe(t, "sse", a.base, alice, 3)
 	other := subscribe(t, "ws", a.base, bob, 1)
 	a.waitSubscriptions(t, 3)
 
 	id, _ := b.uploadAs(t, alice, "a.txt", []byte("alice's"))
+	b.authed(t, alice, `mutation($id: ID!) { updateFile(id: $id, input: {originalName: "renamed.txt"}) { id } }`, map[string]any{"id": id}, nil)
 	b.authed(t, alice, `mutation($id: ID!) { deleteFile(id: $id) }`, map[string]any{"id": id}, nil)
 	bobs, _ := b.uploadAs(t, bob, "b.txt", []byte("bob's"))
 
 	for name, s := range map[string]*subscriber{"graphql-ws": ws, "graphql-sse": sse} {
 		var got []string
-		for range 2 {
+		for range 3 {
 			ev, _ := s.nextEvent(t)
 			got = append(got, fmt.Sprint(ev["type"], " ", ev["fileId"]))
 			if ev["type"] == "DELETED" && ev["file"] != nil {
 				t.Errorf("%s: a DELETED event has a file: %v", name, ev)
 			}
 		}
-		if want := []string{"SAVED " + id, "DELETED " + id}; !slices.Equal(got, want) {
+		if want := []string{"SAVED " + id, "UPDATED " + id, "DELETED " + id}; !slices.Equal(got, want) {
 			t.Errorf("%s got %v, want %v", name, got, want)
 		}
 	}
