@@ -235,8 +235,11 @@ func TestSubscriptionAcrossReplicas(t *testing.T) {
 	}
 }
 
-// Latency from saveFiles' answer on one replica to the event's arrival at
-// a graphql-ws client of the other; logged, not asserted.
+// Latency from an event's commit on one replica (its at, written in the
+// committing transaction) to its arrival at a graphql-ws client of the
+// other, at ~200 events/s: 6 writers each save 10 files every 200 ms (at most
+// 300/s; the rate reached is logged) on
+// PostgreSQL + S3. Logged, not asserted; the rate reached is logged too.
 func TestSubscriptionLatency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures; -short skips it")
@@ -245,61 +248,60 @@ func TestSubscriptionLatency(t *testing.T) {
 	auth := "AUTH_JWT_SECRET=" + eventsSecret
 	a, b := d.start(auth), d.start(auth)
 	alice := token(t, "alice")
-	const n = 200
+	const writers, batch, rounds = 6, 10, 30
+	const n = writers * batch * rounds
 	s := subscribe(t, "ws", a.base, alice, n)
 	a.waitSubscriptions(t, 1)
 
-	var mu sync.Mutex
-	saved := map[string]time.Time{}
+	var lat []float64
+	done := make(chan error, 1)
+	go func() {
+		for len(lat) < n {
+			m, ok := <-s.lines
+			if !ok {
+				done <- fmt.Errorf("the client exited after %d events", len(lat))
+				return
+			}
+			e, ok := m["event"].(map[string]any)
+			if !ok {
+				continue
+			}
+			at, err := time.Parse(time.RFC3339Nano, e["at"].(string))
+			if err != nil {
+				done <- err
+				return
+			}
+			lat = append(lat, m["at"].(float64)-float64(at.UnixNano())/1e6)
+		}
+		done <- nil
+	}()
+	start := time.Now()
 	var wg sync.WaitGroup
-	work := make(chan int)
-	for range 4 {
+	for w := range writers {
 		wg.Go(func() {
-			for i := range work {
-				id, at := b.uploadAs(t, alice, fmt.Sprintf("f%d.txt", i), []byte("x"))
-				mu.Lock()
-				saved[id] = at
-				mu.Unlock()
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+			for r := range rounds {
+				reqs := make([]map[string]any, batch)
+				for i := range reqs {
+					reqs[i] = map[string]any{"originalName": fmt.Sprintf("w%d-r%d-%d.txt", w, r, i)}
+				}
+				b.uploadMany(t, alice, []byte("x"), reqs...)
+				<-tick.C
 			}
 		})
 	}
-	start := time.Now()
-	received := map[string]float64{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; i < n; i++ {
-			m, ok := <-s.lines
-			if !ok {
-				return
-			}
-			if e, ok := m["event"].(map[string]any); ok {
-				received[e["fileId"].(string)] = m["at"].(float64)
-			} else {
-				i--
-			}
-		}
-	}()
-	for i := range n {
-		work <- i
-	}
-	close(work)
 	wg.Wait()
 	rate := float64(n) / time.Since(start).Seconds()
 	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%d of %d events arrived", len(received), n)
-	}
-	var lat []float64
-	for id, at := range saved {
-		r, ok := received[id]
-		if !ok {
-			t.Fatalf("no event for %s", id)
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
 		}
-		lat = append(lat, r-float64(at.UnixNano())/1e6)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%d of %d events arrived", len(lat), n)
 	}
 	slices.Sort(lat)
-	t.Logf("%d events at %.0f saves/s: saveFiles answered -> graphql-ws client on the other replica: p50 %.1f ms, p99 %.1f ms (negative: the event beat the answer)",
-		n, rate, lat[len(lat)/2], lat[len(lat)*99/100])
+	t.Logf("%d events at %.0f events/s (saveFiles of %d): commit on one replica -> graphql-ws client on the other: p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+		n, rate, batch, lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
 }
