@@ -19,10 +19,11 @@ web-app: web/node_modules
 	npm --prefix web run --silent build -- --logLevel warn
 
 ## test: the whole suite: the upload client's unit tests (web/test, vitest), then the Go tests against
-## real PostgreSQL and a real S3 server (TESTFLAGS=-race adds the race detector, as CI does)
-test: $(BIN)/versitygw scripts/audit/node_modules scripts/events/node_modules web/node_modules
+## real PostgreSQL and a real S3 server (TESTFLAGS=-race adds the race detector, as CI does); the tests
+## that run the binary (TestIdleRSS among them) run the one make build makes, the one that ships
+test: build $(BIN)/versitygw scripts/audit/node_modules scripts/events/node_modules web/node_modules
 	npm --prefix web test --silent
-	./scripts/test.sh $(TESTFLAGS)
+	FILEGRAPH_BIN=$(CURDIR)/filegraph ./scripts/test.sh $(TESTFLAGS)
 
 ## test-browser: the README's client code, a 64 MiB upload in parts across a reload, the offline playground, the demo app and its Uppy page
 ## in headless Chromium (apt-get install chromium); screenshots go to $(ARTIFACTS)
@@ -40,11 +41,11 @@ bench-load: $(BIN)/versitygw
 	go run ./bench/load $(BENCHLOADFLAGS)
 
 ## rss: resident memory of the binary make build makes, right after start and after a round of every kind of
-## request, on SQLite + disk and on PostgreSQL + S3; fails over 40 MB (make test holds its own build to the same)
+## request, on SQLite + disk and on PostgreSQL + S3; fails over 40 MB (make test runs the same test on the same binary)
 rss: build $(BIN)/versitygw
 	FILEGRAPH_BIN=$(CURDIR)/filegraph PKGS=. ./scripts/test.sh -run '^TestIdleRSS$$' -v
 
-## build: a static binary, ./filegraph
+## build: a static binary, ./filegraph (process_test.go builds with the same flags when FILEGRAPH_BIN is unset)
 build: playground-assets
 	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o filegraph .
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"debug/buildinfo"
+	"debug/elf"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,8 +22,11 @@ const rssLimit = 40 << 20
 // TestIdleRSS reads the server's resident memory right after it starts and
 // again after a round of every kind of request, on the embedded defaults
 // (SQLite and disk) and on PostgreSQL and S3, and fails above 40 MB. The
-// figures go to the log: make rss measures the binary make build makes.
+// figures go to the log. It measures the binary that ships: built as make
+// build builds it (make test and make rss run it on make build's own), which
+// it checks in the binary's build information.
 func TestIdleRSS(t *testing.T) {
+	shipped(t, bin)
 	for _, mode := range []struct {
 		name   string
 		deploy func(*testing.T) *deployment
@@ -84,9 +89,62 @@ func exercise(t *testing.T, p *process) {
 	p.gql(t, `mutation($n: String!) { abortUpload(fileName: $n) }`, map[string]any{"n": name}, nil)
 	p.gql(t, `mutation($id: ID!) { deleteFile(id: $id) }`, map[string]any{"id": saved[1].ID}, nil)
 
+	// The playground's page and, when the binary holds them, its files.
+	res, err := client.Get(p.base + "/playground/graphiql.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	switch {
+	case err != nil:
+		t.Fatal(err)
+	case res.StatusCode == http.StatusOK:
+		t.Logf("the playground's files are in the binary (graphiql.js: %d bytes)", n)
+	case res.StatusCode == http.StatusNotFound:
+		t.Log("the binary holds no playground files (make playground-assets): the shipped one is larger")
+	default:
+		t.Fatalf("GET /playground/graphiql.js: %d", res.StatusCode)
+	}
 	metrics := "http://" + loggedAddr(p.out.String(), "metrics.listening") + "/metrics"
 	for _, url := range []string{p.base + "/", p.base + "/healthz", p.base + "/readyz", metrics} {
 		get(t, url)
+	}
+}
+
+// shipped fails unless the binary at path was built as make build builds
+// it: static and -trimpath (its build information says so) and stripped,
+// -ldflags='-s -w' (no symbol table, no DWARF; -trimpath keeps ldflags out
+// of the build information). A plain go build is larger and is not what the
+// resident memory limit is about.
+func shipped(t *testing.T, path string) {
+	t.Helper()
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	got := map[string]string{}
+	for _, s := range info.Settings {
+		got[s.Key] = s.Value
+	}
+	var differs []string
+	for key, want := range map[string]string{"CGO_ENABLED": "0", "-trimpath": "true"} {
+		if got[key] != want {
+			differs = append(differs, fmt.Sprintf("%s=%q", key, got[key]))
+		}
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	defer f.Close()
+	for _, sec := range f.Sections {
+		if sec.Name == ".symtab" || strings.HasPrefix(sec.Name, ".debug_") || strings.HasPrefix(sec.Name, ".zdebug_") {
+			differs = append(differs, "section "+sec.Name)
+		}
+	}
+	if len(differs) > 0 {
+		t.Fatalf("%s is not built as make build builds it (%s): measure make build's binary (make rss, or FILEGRAPH_BIN)", path, strings.Join(differs, ", "))
 	}
 }
 

@@ -23,9 +23,10 @@ import (
 // (before the batch timer), and its log records carry the trace id.
 func TestTracesFromTheEnvironment(t *testing.T) {
 	var (
-		mu       sync.Mutex
-		spans    []*tracepb.Span
-		services []string
+		mu        sync.Mutex
+		spans     []*tracepb.Span
+		resources int      // resource blocks received
+		services  []string // their service.name attributes
 	)
 	col := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(r.Body)
@@ -39,6 +40,7 @@ func TestTracesFromTheEnvironment(t *testing.T) {
 		}
 		mu.Lock()
 		for _, rs := range req.ResourceSpans {
+			resources++
 			for _, a := range rs.Resource.GetAttributes() {
 				if a.Key == "service.name" {
 					services = append(services, a.Value.GetStringValue())
@@ -90,6 +92,10 @@ func TestTracesFromTheEnvironment(t *testing.T) {
 	}
 	if string(operation.ParentSpanId) != string(request.SpanId) {
 		t.Error("the operation's span is not a child of the request's")
+	}
+	// Every resource the spans came with names the service, once.
+	if len(services) != resources {
+		t.Errorf("%d resources carried %d service.name attributes (%q), want one each", resources, len(services), services)
 	}
 	for _, s := range services {
 		if s != "filegraph-under-test" {

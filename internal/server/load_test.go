@@ -19,8 +19,11 @@ import (
 
 // TestLoad runs many clients through the whole browser flow at once on
 // PostgreSQL and versitygw for a bounded time: ask for a URL, PUT, save,
-// list, download and compare, and delete every other file. It wants zero
-// errors, and afterwards storage and database must agree exactly.
+// list, download and compare, and delete every other file. Each client
+// runs at least one flow however slow the machine, and every flow must
+// succeed; afterwards storage and database must agree exactly. The rates
+// and latencies are only logged: on a shared machine under -race they say
+// nothing about the code (bench/load compares them side by side).
 // FILEGRAPH_LOAD_DURATION (default 3s) and FILEGRAPH_LOAD_CLIENTS (50) set
 // the size; `make load` runs it longer and prints the figures.
 func TestLoad(t *testing.T) {
@@ -54,7 +57,7 @@ func TestLoad(t *testing.T) {
 		tok := token(t, fmt.Sprintf("user-%d", c)) // on the test goroutine: token may t.Fatal
 		wg.Go(func() {
 			cl := &loadClient{hc: hc, base: e.URL, token: tok}
-			for i := 0; time.Now().Before(deadline); i++ {
+			for i := 0; i == 0 || time.Now().Before(deadline); i++ {
 				body := fmt.Appendf(nil, "client %d file %d %s", c, i, bytes.Repeat([]byte("x"), i%64))
 				timings, key, err := cl.flow(fmt.Sprintf("f-%d-%d.txt", c, i), body, i%2 == 1)
 				mu.Lock()
@@ -91,8 +94,8 @@ func TestLoad(t *testing.T) {
 			t.Logf("  %-16s n=%-6d p50=%-10v p99=%v", op, len(ds), ds[len(ds)/2].Round(10*time.Microsecond), ds[len(ds)*99/100].Round(10*time.Microsecond))
 		}
 	}
-	if flows < clients {
-		t.Errorf("only %d flows completed", flows)
+	if len(errs) == 0 && flows < clients {
+		t.Errorf("%d flows completed without an error, fewer than the %d clients that each ran one", flows, clients)
 	}
 
 	// Rows and objects match exactly: nothing orphaned, nothing missing.

@@ -370,7 +370,8 @@ func TestJWKSEndToEnd(t *testing.T) {
 
 // Without a token, over POST and GET, the fragment chain at n=30
 // (2^30 selections when followed naively; n=26 took 24 s) is refused with
-// a clear error before anything else runs.
+// a clear error before anything else runs. The judge's work is counted in
+// graph's TestFragmentChainRefusedFast; the time here is only logged.
 func TestFragmentChainWithoutToken(t *testing.T) {
 	e := newAuthEnv(t, "sqlite+disk")
 	var b strings.Builder
@@ -396,10 +397,7 @@ func TestFragmentChainWithoutToken(t *testing.T) {
 	if len(r.Errors) != 1 || r.Errors[0].code() != "COMPLEXITY_LIMIT_EXCEEDED" {
 		t.Errorf("GET: %d %+v", res.StatusCode, r.Errors)
 	}
-	// Generous for a loaded machine; each answer takes about a millisecond.
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("two refusals took %v", took)
-	}
+	t.Logf("two refusals: %v", time.Since(start))
 }
 
 // In development mode (every request acts as the local user) only requests
