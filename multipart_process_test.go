@@ -73,7 +73,9 @@ func TestKilledBetweenCompletionAndRow(t *testing.T) {
 	p.cmd.Wait()
 	tx.Rollback()
 	var files, uploads int
-	d.db.QueryRow("SELECT (SELECT count(*) FROM files), (SELECT count(*) FROM uploads)").Scan(&files, &uploads)
+	if err := d.db.QueryRow("SELECT (SELECT count(*) FROM files), (SELECT count(*) FROM uploads)").Scan(&files, &uploads); err != nil {
+		t.Fatal(err)
+	}
 	if files != 0 || uploads != 1 {
 		t.Fatalf("after the kill: %d file rows, %d upload rows; want 0 and 1", files, uploads)
 	}
@@ -106,7 +108,10 @@ func TestKilledBetweenCompletionAndRow(t *testing.T) {
 // waitingOnLock reports whether some session waits for a lock: the save's
 // insert into the held files table.
 func (d *deployment) waitingOnLock() bool {
+	d.t.Helper()
 	var n int
-	d.db.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()").Scan(&n)
+	if err := d.db.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()").Scan(&n); err != nil {
+		d.t.Fatal(err)
+	}
 	return n > 0
 }

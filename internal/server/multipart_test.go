@@ -567,8 +567,8 @@ func TestSweepExpiredMultipart(t *testing.T) {
 			if n := e.inProgress(); n != 0 {
 				t.Errorf("%d uploads in progress left in the store", n)
 			}
-			if c, _ := e.srv.db.Ent.Upload.Query().Count(ctx); c != 0 {
-				t.Errorf("%d upload rows left", c)
+			if c, err := e.srv.db.Ent.Upload.Query().Count(ctx); err != nil || c != 0 {
+				t.Errorf("%d upload rows left (%v)", c, err)
 			}
 		})
 	}
