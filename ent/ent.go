@@ -16,6 +16,7 @@ import (
 	"github.com/filegraph/filegraph/ent/event"
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/foldercount"
+	"github.com/filegraph/filegraph/ent/job"
 	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/ent/usage"
@@ -83,6 +84,7 @@ func checkColumn(t, c string) error {
 			event.Table:       event.ValidColumn,
 			file.Table:        file.ValidColumn,
 			foldercount.Table: foldercount.ValidColumn,
+			job.Table:         job.ValidColumn,
 			tombstone.Table:   tombstone.ValidColumn,
 			upload.Table:      upload.ValidColumn,
 			usage.Table:       usage.ValidColumn,

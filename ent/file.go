@@ -39,6 +39,10 @@ type File struct {
 	Folder string `json:"folder,omitempty"`
 	// The app's own string pairs, as given; {} when none.
 	Metadata schema.Metadata `json:"metadata,omitempty"`
+	// READY to serve; SCANNING until the virus scanner answers; INFECTED (its object is deleted); UNSCANNED (too large to scan).
+	Status file.Status `json:"status,omitempty"`
+	// The signature the scanner found in an INFECTED file.
+	ScanResult *string `json:"scan_result,omitempty"`
 	// DeletedAt holds the value of the "deleted_at" field.
 	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
 	selectValues sql.SelectValues
@@ -53,7 +57,7 @@ func (*File) scanValues(columns []string) ([]any, error) {
 			values[i] = new(schema.Metadata)
 		case file.FieldSize:
 			values[i] = new(sql.NullInt64)
-		case file.FieldBucket, file.FieldFileName, file.FieldOriginalName, file.FieldContentType, file.FieldOwner, file.FieldCollection, file.FieldFolder:
+		case file.FieldBucket, file.FieldFileName, file.FieldOriginalName, file.FieldContentType, file.FieldOwner, file.FieldCollection, file.FieldFolder, file.FieldStatus, file.FieldScanResult:
 			values[i] = new(sql.NullString)
 		case file.FieldCreatedAt, file.FieldDeletedAt:
 			values[i] = new(sql.NullTime)
@@ -140,6 +144,19 @@ func (_m *File) assignValues(columns []string, values []any) error {
 			} else if value != nil {
 				_m.Metadata = *value
 			}
+		case file.FieldStatus:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field status", values[i])
+			} else if value.Valid {
+				_m.Status = file.Status(value.String)
+			}
+		case file.FieldScanResult:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field scan_result", values[i])
+			} else if value.Valid {
+				_m.ScanResult = new(string)
+				*_m.ScanResult = value.String
+			}
 		case file.FieldDeletedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field deleted_at", values[i])
@@ -212,6 +229,14 @@ func (_m *File) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("metadata=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Metadata))
+	builder.WriteString(", ")
+	builder.WriteString("status=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Status))
+	builder.WriteString(", ")
+	if v := _m.ScanResult; v != nil {
+		builder.WriteString("scan_result=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	if v := _m.DeletedAt; v != nil {
 		builder.WriteString("deleted_at=")

@@ -106,6 +106,34 @@ func (_c *FileCreate) SetMetadata(v schema.Metadata) *FileCreate {
 	return _c
 }
 
+// SetStatus sets the "status" field.
+func (_c *FileCreate) SetStatus(v file.Status) *FileCreate {
+	_c.mutation.SetStatus(v)
+	return _c
+}
+
+// SetNillableStatus sets the "status" field if the given value is not nil.
+func (_c *FileCreate) SetNillableStatus(v *file.Status) *FileCreate {
+	if v != nil {
+		_c.SetStatus(*v)
+	}
+	return _c
+}
+
+// SetScanResult sets the "scan_result" field.
+func (_c *FileCreate) SetScanResult(v string) *FileCreate {
+	_c.mutation.SetScanResult(v)
+	return _c
+}
+
+// SetNillableScanResult sets the "scan_result" field if the given value is not nil.
+func (_c *FileCreate) SetNillableScanResult(v *string) *FileCreate {
+	if v != nil {
+		_c.SetScanResult(*v)
+	}
+	return _c
+}
+
 // SetDeletedAt sets the "deleted_at" field.
 func (_c *FileCreate) SetDeletedAt(v time.Time) *FileCreate {
 	_c.mutation.SetDeletedAt(v)
@@ -185,6 +213,10 @@ func (_c *FileCreate) defaults() {
 		v := file.DefaultMetadata
 		_c.mutation.SetMetadata(v)
 	}
+	if _, ok := _c.mutation.Status(); !ok {
+		v := file.DefaultStatus
+		_c.mutation.SetStatus(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := file.DefaultID()
 		_c.mutation.SetID(v)
@@ -257,6 +289,14 @@ func (_c *FileCreate) check() error {
 	}
 	if _, ok := _c.mutation.Metadata(); !ok {
 		return &ValidationError{Name: "metadata", err: errors.New(`ent: missing required field "File.metadata"`)}
+	}
+	if _, ok := _c.mutation.Status(); !ok {
+		return &ValidationError{Name: "status", err: errors.New(`ent: missing required field "File.status"`)}
+	}
+	if v, ok := _c.mutation.Status(); ok {
+		if err := file.StatusValidator(v); err != nil {
+			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "File.status": %w`, err)}
+		}
 	}
 	return nil
 }
@@ -332,6 +372,14 @@ func (_c *FileCreate) createSpec() (*File, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Metadata(); ok {
 		_spec.SetField(file.FieldMetadata, field.TypeOther, value)
 		_node.Metadata = value
+	}
+	if value, ok := _c.mutation.Status(); ok {
+		_spec.SetField(file.FieldStatus, field.TypeEnum, value)
+		_node.Status = value
+	}
+	if value, ok := _c.mutation.ScanResult(); ok {
+		_spec.SetField(file.FieldScanResult, field.TypeString, value)
+		_node.ScanResult = &value
 	}
 	if value, ok := _c.mutation.DeletedAt(); ok {
 		_spec.SetField(file.FieldDeletedAt, field.TypeTime, value)

@@ -63,6 +63,40 @@ func (_u *FileUpdate) SetMetadata(v schema.Metadata) *FileUpdate {
 	return _u
 }
 
+// SetStatus sets the "status" field.
+func (_u *FileUpdate) SetStatus(v file.Status) *FileUpdate {
+	_u.mutation.SetStatus(v)
+	return _u
+}
+
+// SetNillableStatus sets the "status" field if the given value is not nil.
+func (_u *FileUpdate) SetNillableStatus(v *file.Status) *FileUpdate {
+	if v != nil {
+		_u.SetStatus(*v)
+	}
+	return _u
+}
+
+// SetScanResult sets the "scan_result" field.
+func (_u *FileUpdate) SetScanResult(v string) *FileUpdate {
+	_u.mutation.SetScanResult(v)
+	return _u
+}
+
+// SetNillableScanResult sets the "scan_result" field if the given value is not nil.
+func (_u *FileUpdate) SetNillableScanResult(v *string) *FileUpdate {
+	if v != nil {
+		_u.SetScanResult(*v)
+	}
+	return _u
+}
+
+// ClearScanResult clears the value of the "scan_result" field.
+func (_u *FileUpdate) ClearScanResult() *FileUpdate {
+	_u.mutation.ClearScanResult()
+	return _u
+}
+
 // SetDeletedAt sets the "deleted_at" field.
 func (_u *FileUpdate) SetDeletedAt(v time.Time) *FileUpdate {
 	_u.mutation.SetDeletedAt(v)
@@ -122,6 +156,11 @@ func (_u *FileUpdate) check() error {
 			return &ValidationError{Name: "original_name", err: fmt.Errorf(`ent: validator failed for field "File.original_name": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Status(); ok {
+		if err := file.StatusValidator(v); err != nil {
+			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "File.status": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -145,6 +184,15 @@ func (_u *FileUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Metadata(); ok {
 		_spec.SetField(file.FieldMetadata, field.TypeOther, value)
+	}
+	if value, ok := _u.mutation.Status(); ok {
+		_spec.SetField(file.FieldStatus, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.ScanResult(); ok {
+		_spec.SetField(file.FieldScanResult, field.TypeString, value)
+	}
+	if _u.mutation.ScanResultCleared() {
+		_spec.ClearField(file.FieldScanResult, field.TypeString)
 	}
 	if value, ok := _u.mutation.DeletedAt(); ok {
 		_spec.SetField(file.FieldDeletedAt, field.TypeTime, value)
@@ -203,6 +251,40 @@ func (_u *FileUpdateOne) SetNillableFolder(v *string) *FileUpdateOne {
 // SetMetadata sets the "metadata" field.
 func (_u *FileUpdateOne) SetMetadata(v schema.Metadata) *FileUpdateOne {
 	_u.mutation.SetMetadata(v)
+	return _u
+}
+
+// SetStatus sets the "status" field.
+func (_u *FileUpdateOne) SetStatus(v file.Status) *FileUpdateOne {
+	_u.mutation.SetStatus(v)
+	return _u
+}
+
+// SetNillableStatus sets the "status" field if the given value is not nil.
+func (_u *FileUpdateOne) SetNillableStatus(v *file.Status) *FileUpdateOne {
+	if v != nil {
+		_u.SetStatus(*v)
+	}
+	return _u
+}
+
+// SetScanResult sets the "scan_result" field.
+func (_u *FileUpdateOne) SetScanResult(v string) *FileUpdateOne {
+	_u.mutation.SetScanResult(v)
+	return _u
+}
+
+// SetNillableScanResult sets the "scan_result" field if the given value is not nil.
+func (_u *FileUpdateOne) SetNillableScanResult(v *string) *FileUpdateOne {
+	if v != nil {
+		_u.SetScanResult(*v)
+	}
+	return _u
+}
+
+// ClearScanResult clears the value of the "scan_result" field.
+func (_u *FileUpdateOne) ClearScanResult() *FileUpdateOne {
+	_u.mutation.ClearScanResult()
 	return _u
 }
 
@@ -278,6 +360,11 @@ func (_u *FileUpdateOne) check() error {
 			return &ValidationError{Name: "original_name", err: fmt.Errorf(`ent: validator failed for field "File.original_name": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Status(); ok {
+		if err := file.StatusValidator(v); err != nil {
+			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "File.status": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -318,6 +405,15 @@ func (_u *FileUpdateOne) sqlSave(ctx context.Context) (_node *File, err error) {
 	}
 	if value, ok := _u.mutation.Metadata(); ok {
 		_spec.SetField(file.FieldMetadata, field.TypeOther, value)
+	}
+	if value, ok := _u.mutation.Status(); ok {
+		_spec.SetField(file.FieldStatus, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.ScanResult(); ok {
+		_spec.SetField(file.FieldScanResult, field.TypeString, value)
+	}
+	if _u.mutation.ScanResultCleared() {
+		_spec.ClearField(file.FieldScanResult, field.TypeString)
 	}
 	if value, ok := _u.mutation.DeletedAt(); ok {
 		_spec.SetField(file.FieldDeletedAt, field.TypeTime, value)

@@ -81,6 +81,16 @@ func (_q *FileQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, file.FieldMetadata)
 				fieldSeen[file.FieldMetadata] = struct{}{}
 			}
+		case "status":
+			if _, ok := fieldSeen[file.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, file.FieldStatus)
+				fieldSeen[file.FieldStatus] = struct{}{}
+			}
+		case "scanResult":
+			if _, ok := fieldSeen[file.FieldScanResult]; !ok {
+				selectedFields = append(selectedFields, file.FieldScanResult)
+				fieldSeen[file.FieldScanResult] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -36,7 +36,7 @@ func (_m *File) Node(ctx context.Context) (node *Node, err error) {
 	node = &Node{
 		ID:     _m.ID,
 		Type:   "File",
-		Fields: make([]*Field, 10),
+		Fields: make([]*Field, 12),
 		Edges:  make([]*Edge, 0),
 	}
 	var buf []byte
@@ -118,6 +118,22 @@ func (_m *File) Node(ctx context.Context) (node *Node, err error) {
 	node.Fields[9] = &Field{
 		Type:  "schema.Metadata",
 		Name:  "metadata",
+		Value: string(buf),
+	}
+	if buf, err = json.Marshal(_m.Status); err != nil {
+		return nil, err
+	}
+	node.Fields[10] = &Field{
+		Type:  "file.Status",
+		Name:  "status",
+		Value: string(buf),
+	}
+	if buf, err = json.Marshal(_m.ScanResult); err != nil {
+		return nil, err
+	}
+	node.Fields[11] = &Field{
+		Type:  "string",
+		Name:  "scan_result",
 		Value: string(buf),
 	}
 	return node, nil

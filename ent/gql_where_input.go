@@ -138,6 +138,12 @@ type FileWhereInput struct {
 	CollectionHasSuffix    *string  `json:"collectionHasSuffix,omitempty"`
 	CollectionEqualFold    *string  `json:"collectionEqualFold,omitempty"`
 	CollectionContainsFold *string  `json:"collectionContainsFold,omitempty"`
+
+	// "status" field predicates.
+	Status      *file.Status  `json:"status,omitempty"`
+	StatusNEQ   *file.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []file.Status `json:"statusIn,omitempty"`
+	StatusNotIn []file.Status `json:"statusNotIn,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -516,6 +522,18 @@ func (i *FileWhereInput) P() (predicate.File, error) {
 	}
 	if i.CollectionContainsFold != nil {
 		predicates = append(predicates, file.CollectionContainsFold(*i.CollectionContainsFold))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, file.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, file.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, file.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, file.StatusNotIn(i.StatusNotIn...))
 	}
 
 	switch len(predicates) {

@@ -9,6 +9,7 @@ import (
 	"github.com/filegraph/filegraph/ent/event"
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/foldercount"
+	"github.com/filegraph/filegraph/ent/job"
 	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/ent/upload"
@@ -122,6 +123,16 @@ func init() {
 	foldercountDescID := foldercountFields[0].Descriptor()
 	// foldercount.DefaultID holds the default value on creation for the id field.
 	foldercount.DefaultID = foldercountDescID.Default.(func() uuid.UUID)
+	jobFields := schema.Job{}.Fields()
+	_ = jobFields
+	// jobDescAttempts is the schema descriptor for attempts field.
+	jobDescAttempts := jobFields[3].Descriptor()
+	// job.DefaultAttempts holds the default value on creation for the attempts field.
+	job.DefaultAttempts = jobDescAttempts.Default.(int)
+	// jobDescCreatedAt is the schema descriptor for created_at field.
+	jobDescCreatedAt := jobFields[6].Descriptor()
+	// job.DefaultCreatedAt holds the default value on creation for the created_at field.
+	job.DefaultCreatedAt = jobDescCreatedAt.Default.(func() time.Time)
 	tombstoneFields := schema.Tombstone{}.Fields()
 	_ = tombstoneFields
 	// tombstoneDescFileName is the schema descriptor for file_name field.

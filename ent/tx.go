@@ -22,6 +22,8 @@ type Tx struct {
 	File *FileClient
 	// FolderCount is the client for interacting with the FolderCount builders.
 	FolderCount *FolderCountClient
+	// Job is the client for interacting with the Job builders.
+	Job *JobClient
 	// Tombstone is the client for interacting with the Tombstone builders.
 	Tombstone *TombstoneClient
 	// Upload is the client for interacting with the Upload builders.
@@ -163,6 +165,7 @@ func (tx *Tx) init() {
 	tx.Event = NewEventClient(tx.config)
 	tx.File = NewFileClient(tx.config)
 	tx.FolderCount = NewFolderCountClient(tx.config)
+	tx.Job = NewJobClient(tx.config)
 	tx.Tombstone = NewTombstoneClient(tx.config)
 	tx.Upload = NewUploadClient(tx.config)
 	tx.Usage = NewUsageClient(tx.config)

@@ -10,7 +10,9 @@
 //   - presentError (handler.go) turns every error into its code: the files
 //     service's *files.InvalidError is BAD_USER_INPUT with
 //     extensions.problems, *files.LimitError is FORBIDDEN with
-//     extensions.limit, files.ErrNotFound is NOT_FOUND, files.ErrUnavailable
+//     extensions.limit, *files.NotServableError (the virus scan holds the
+//     file, or found it infected) is FILE_NOT_READY or FILE_INFECTED with
+//     extensions.status, files.ErrNotFound is NOT_FOUND, files.ErrUnavailable
 //     (storage or database unreachable; the service marks it) is
 //     UNAVAILABLE, auth.ErrUnauthenticated is UNAUTHENTICATED, and gqlgen's
 //     parse and validation failures keep gqlgen's codes

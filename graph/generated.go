@@ -18,6 +18,7 @@ import (
 	"github.com/99designs/gqlgen/plugin/federation/fedruntime"
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/entgql"
+	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/graph/scalar"
 	"github.com/filegraph/filegraph/internal/events"
@@ -82,7 +83,9 @@ type ComplexityRoot struct {
 		Metadata     func(childComplexity int) int
 		OriginalName func(childComplexity int) int
 		Owner        func(childComplexity int) int
+		ScanResult   func(childComplexity int) int
 		Size         func(childComplexity int) int
+		Status       func(childComplexity int) int
 		URL          func(childComplexity int) int
 	}
 
@@ -407,12 +410,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.File.Owner(childComplexity), true
+	case "File.scanResult":
+		if e.ComplexityRoot.File.ScanResult == nil {
+			break
+		}
+
+		return e.ComplexityRoot.File.ScanResult(childComplexity), true
 	case "File.size":
 		if e.ComplexityRoot.File.Size == nil {
 			break
 		}
 
 		return e.ComplexityRoot.File.Size(childComplexity), true
+	case "File.status":
+		if e.ComplexityRoot.File.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.File.Status(childComplexity), true
 	case "File.url":
 		if e.ComplexityRoot.File.URL == nil {
 			break
@@ -1225,6 +1240,10 @@ func (ec *executionContext) childFields_File(ctx context.Context, field graphql.
 		return ec.fieldContext_File_folder(ctx, field)
 	case "metadata":
 		return ec.fieldContext_File_metadata(ctx, field)
+	case "status":
+		return ec.fieldContext_File_status(ctx, field)
+	case "scanResult":
+		return ec.fieldContext_File_scanResult(ctx, field)
 	case "downloadUrl":
 		return ec.fieldContext_File_downloadUrl(ctx, field)
 	case "url":
@@ -2429,6 +2448,52 @@ func (ec *executionContext) fieldContext_File_metadata(_ context.Context, field 
 	return graphql.NewScalarFieldContext("File", field, false, false, "JSON")
 }
 
+func (ec *executionContext) _File_status(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_File_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v file.Status) graphql.Marshaler {
+			return ec.marshalNFileStatus2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋfileᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_File_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("File", field, false, false, "FileStatus")
+}
+
+func (ec *executionContext) _File_scanResult(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_File_scanResult(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScanResult, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_File_scanResult(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("File", field, false, false, "String")
+}
+
 func (ec *executionContext) _File_downloadUrl(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2442,10 +2507,10 @@ func (ec *executionContext) _File_downloadUrl(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *DownloadURL) graphql.Marshaler {
-			return ec.marshalNDownloadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐDownloadURL(ctx, selections, v)
+			return ec.marshalODownloadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐDownloadURL(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_File_downloadUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5905,7 +5970,7 @@ func (ec *executionContext) unmarshalInputFileWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "bucket", "bucketNEQ", "bucketIn", "bucketNotIn", "bucketGT", "bucketGTE", "bucketLT", "bucketLTE", "bucketContains", "bucketHasPrefix", "bucketHasSuffix", "bucketEqualFold", "bucketContainsFold", "fileName", "fileNameNEQ", "fileNameIn", "fileNameNotIn", "fileNameGT", "fileNameGTE", "fileNameLT", "fileNameLTE", "fileNameContains", "fileNameHasPrefix", "fileNameHasSuffix", "fileNameEqualFold", "fileNameContainsFold", "originalName", "originalNameNEQ", "originalNameIn", "originalNameNotIn", "originalNameGT", "originalNameGTE", "originalNameLT", "originalNameLTE", "originalNameContains", "originalNameHasPrefix", "originalNameHasSuffix", "originalNameEqualFold", "originalNameContainsFold", "size", "sizeNEQ", "sizeIn", "sizeNotIn", "sizeGT", "sizeGTE", "sizeLT", "sizeLTE", "contentType", "contentTypeNEQ", "contentTypeIn", "contentTypeNotIn", "contentTypeGT", "contentTypeGTE", "contentTypeLT", "contentTypeLTE", "contentTypeContains", "contentTypeHasPrefix", "contentTypeHasSuffix", "contentTypeEqualFold", "contentTypeContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "owner", "ownerNEQ", "ownerIn", "ownerNotIn", "ownerGT", "ownerGTE", "ownerLT", "ownerLTE", "ownerContains", "ownerHasPrefix", "ownerHasSuffix", "ownerEqualFold", "ownerContainsFold", "collection", "collectionNEQ", "collectionIn", "collectionNotIn", "collectionGT", "collectionGTE", "collectionLT", "collectionLTE", "collectionContains", "collectionHasPrefix", "collectionHasSuffix", "collectionEqualFold", "collectionContainsFold", "folder", "folderHasPrefix", "metadata"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "bucket", "bucketNEQ", "bucketIn", "bucketNotIn", "bucketGT", "bucketGTE", "bucketLT", "bucketLTE", "bucketContains", "bucketHasPrefix", "bucketHasSuffix", "bucketEqualFold", "bucketContainsFold", "fileName", "fileNameNEQ", "fileNameIn", "fileNameNotIn", "fileNameGT", "fileNameGTE", "fileNameLT", "fileNameLTE", "fileNameContains", "fileNameHasPrefix", "fileNameHasSuffix", "fileNameEqualFold", "fileNameContainsFold", "originalName", "originalNameNEQ", "originalNameIn", "originalNameNotIn", "originalNameGT", "originalNameGTE", "originalNameLT", "originalNameLTE", "originalNameContains", "originalNameHasPrefix", "originalNameHasSuffix", "originalNameEqualFold", "originalNameContainsFold", "size", "sizeNEQ", "sizeIn", "sizeNotIn", "sizeGT", "sizeGTE", "sizeLT", "sizeLTE", "contentType", "contentTypeNEQ", "contentTypeIn", "contentTypeNotIn", "contentTypeGT", "contentTypeGTE", "contentTypeLT", "contentTypeLTE", "contentTypeContains", "contentTypeHasPrefix", "contentTypeHasSuffix", "contentTypeEqualFold", "contentTypeContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "owner", "ownerNEQ", "ownerIn", "ownerNotIn", "ownerGT", "ownerGTE", "ownerLT", "ownerLTE", "ownerContains", "ownerHasPrefix", "ownerHasSuffix", "ownerEqualFold", "ownerContainsFold", "collection", "collectionNEQ", "collectionIn", "collectionNotIn", "collectionGT", "collectionGTE", "collectionLT", "collectionLTE", "collectionContains", "collectionHasPrefix", "collectionHasSuffix", "collectionEqualFold", "collectionContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "folder", "folderHasPrefix", "metadata"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -6647,6 +6712,34 @@ func (ec *executionContext) unmarshalInputFileWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.CollectionContainsFold = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOFileStatus2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋentᚋfileᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOFileStatus2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋentᚋfileᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOFileStatus2ᚕgithubᚗcomᚋfilegraphᚋfilegraphᚋentᚋfileᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOFileStatus2ᚕgithubᚗcomᚋfilegraphᚋfilegraphᚋentᚋfileᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
 		case "folder":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("folder"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -7305,9 +7398,19 @@ func (ec *executionContext) _File(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "status":
+			out.Values[i] = ec._File_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scanResult":
+			out.Values[i] = ec._File_scanResult(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "downloadUrl":
 			out.Values[i] = ec._File_downloadUrl(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "url":
@@ -8740,6 +8843,16 @@ func (ec *executionContext) marshalNFileOrderField2ᚖgithubᚗcomᚋfilegraph�
 	return v
 }
 
+func (ec *executionContext) unmarshalNFileStatus2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋfileᚐStatus(ctx context.Context, v any) (file.Status, error) {
+	var res file.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFileStatus2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋfileᚐStatus(ctx context.Context, sel ast.SelectionSet, v file.Status) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNFileWhereInput2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋentᚐFileWhereInput(ctx context.Context, v any) (*ent.FileWhereInput, error) {
 	res, err := ec.unmarshalInputFileWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -9548,6 +9661,13 @@ func (ec *executionContext) marshalOCursor2ᚖgithubᚗcomᚋfilegraphᚋfilegra
 	return res
 }
 
+func (ec *executionContext) marshalODownloadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋgraphᚐDownloadURL(ctx context.Context, sel ast.SelectionSet, v *DownloadURL) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DownloadURL(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOFile2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋentᚐFile(ctx context.Context, sel ast.SelectionSet, v []*ent.File) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -9602,6 +9722,58 @@ func (ec *executionContext) unmarshalOFileOrder2ᚖgithubᚗcomᚋfilegraphᚋfi
 	}
 	res, err := ec.unmarshalInputFileOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOFileStatus2ᚕgithubᚗcomᚋfilegraphᚋfilegraphᚋentᚋfileᚐStatusᚄ(ctx context.Context, v any) ([]file.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]file.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNFileStatus2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋfileᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOFileStatus2ᚕgithubᚗcomᚋfilegraphᚋfilegraphᚋentᚋfileᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []file.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFileStatus2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋfileᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOFileStatus2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋentᚋfileᚐStatus(ctx context.Context, v any) (*file.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(file.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFileStatus2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋentᚋfileᚐStatus(ctx context.Context, sel ast.SelectionSet, v *file.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOFileWhereInput2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋentᚐFileWhereInputᚄ(ctx context.Context, v any) ([]*ent.FileWhereInput, error) {

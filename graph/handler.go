@@ -26,7 +26,11 @@ const (
 	CodeUnavailable     = "UNAVAILABLE"
 	CodeUnauthenticated = "UNAUTHENTICATED"
 	CodeForbidden       = "FORBIDDEN"
-	CodeInternal        = "INTERNAL_SERVER_ERROR"
+	// The virus scan holds the file (extensions.status says where it is),
+	// or found it infected.
+	CodeFileNotReady = "FILE_NOT_READY"
+	CodeFileInfected = "FILE_INFECTED"
+	CodeInternal     = "INTERNAL_SERVER_ERROR"
 	// CodeClientGone answers a request whose client disconnected; nobody
 	// reads it, but metrics count it apart from failures.
 	CodeClientGone = "CLIENT_CLOSED_REQUEST"
@@ -107,6 +111,7 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 		badInput *scalar.InputError
 		limit    *files.LimitError
 		notFound *files.NotFoundError
+		held     *files.NotServableError
 	)
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
@@ -132,6 +137,14 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 	case errors.As(err, &limit):
 		e := withCode(gqlErr, CodeForbidden, limit.Message)
 		e.Extensions["limit"] = limit.Limit
+		return e
+	case errors.As(err, &held):
+		code := CodeFileNotReady
+		if held.Infected {
+			code = CodeFileInfected
+		}
+		e := withCode(gqlErr, code, held.Error())
+		e.Extensions["status"] = held.Status
 		return e
 	case errors.As(err, &badInput):
 		return withCode(gqlErr, CodeBadUserInput, badInput.Error())

@@ -41,17 +41,21 @@ const (
 	FileEventTypeUpdated FileEventType = "UPDATED"
 	// Its delete started: it is gone for everyone.
 	FileEventTypeDeleted FileEventType = "DELETED"
+	// The virus scan ended (file.scanned): file.status is READY, INFECTED
+	// (file.scanResult names the signature) or UNSCANNED.
+	FileEventTypeScanned FileEventType = "SCANNED"
 )
 
 var AllFileEventType = []FileEventType{
 	FileEventTypeSaved,
 	FileEventTypeUpdated,
 	FileEventTypeDeleted,
+	FileEventTypeScanned,
 }
 
 func (e FileEventType) IsValid() bool {
 	switch e {
-	case FileEventTypeSaved, FileEventTypeUpdated, FileEventTypeDeleted:
+	case FileEventTypeSaved, FileEventTypeUpdated, FileEventTypeDeleted, FileEventTypeScanned:
 		return true
 	}
 	return false

@@ -342,4 +342,5 @@ var eventTypes = map[string]FileEventType{
 	files.EventSaved:   FileEventTypeSaved,
 	files.EventUpdated: FileEventTypeUpdated,
 	files.EventDeleted: FileEventTypeDeleted,
+	files.EventScanned: FileEventTypeScanned,
 }

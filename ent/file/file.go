@@ -3,6 +3,9 @@
 package file
 
 import (
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -35,6 +38,10 @@ const (
 	FieldFolder = "folder"
 	// FieldMetadata holds the string denoting the metadata field in the database.
 	FieldMetadata = "metadata"
+	// FieldStatus holds the string denoting the status field in the database.
+	FieldStatus = "status"
+	// FieldScanResult holds the string denoting the scan_result field in the database.
+	FieldScanResult = "scan_result"
 	// FieldDeletedAt holds the string denoting the deleted_at field in the database.
 	FieldDeletedAt = "deleted_at"
 	// Table holds the table name of the file in the database.
@@ -54,6 +61,8 @@ var Columns = []string{
 	FieldCollection,
 	FieldFolder,
 	FieldMetadata,
+	FieldStatus,
+	FieldScanResult,
 	FieldDeletedAt,
 }
 
@@ -93,6 +102,34 @@ var (
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
+
+// Status defines the type for the "status" enum field.
+type Status string
+
+// StatusREADY is the default value of the Status enum.
+const DefaultStatus = StatusREADY
+
+// Status values.
+const (
+	StatusREADY     Status = "READY"
+	StatusSCANNING  Status = "SCANNING"
+	StatusINFECTED  Status = "INFECTED"
+	StatusUNSCANNED Status = "UNSCANNED"
+)
+
+func (s Status) String() string {
+	return string(s)
+}
+
+// StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
+func StatusValidator(s Status) error {
+	switch s {
+	case StatusREADY, StatusSCANNING, StatusINFECTED, StatusUNSCANNED:
+		return nil
+	default:
+		return fmt.Errorf("file: invalid enum value for status field: %q", s)
+	}
+}
 
 // OrderOption defines the ordering options for the File queries.
 type OrderOption func(*sql.Selector)
@@ -152,7 +189,35 @@ func ByMetadata(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMetadata, opts...).ToFunc()
 }
 
+// ByStatus orders the results by the status field.
+func ByStatus(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStatus, opts...).ToFunc()
+}
+
+// ByScanResult orders the results by the scan_result field.
+func ByScanResult(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScanResult, opts...).ToFunc()
+}
+
 // ByDeletedAt orders the results by the deleted_at field.
 func ByDeletedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDeletedAt, opts...).ToFunc()
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e Status) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *Status) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = Status(str)
+	if err := StatusValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid Status", str)
+	}
+	return nil
 }

@@ -106,6 +106,11 @@ func Metadata(v schema.Metadata) predicate.File {
 	return predicate.File(sql.FieldEQ(FieldMetadata, v))
 }
 
+// ScanResult applies equality check predicate on the "scan_result" field. It's identical to ScanResultEQ.
+func ScanResult(v string) predicate.File {
+	return predicate.File(sql.FieldEQ(FieldScanResult, v))
+}
+
 // DeletedAt applies equality check predicate on the "deleted_at" field. It's identical to DeletedAtEQ.
 func DeletedAt(v time.Time) predicate.File {
 	return predicate.File(sql.FieldEQ(FieldDeletedAt, v))
@@ -684,6 +689,101 @@ func MetadataLT(v schema.Metadata) predicate.File {
 // MetadataLTE applies the LTE predicate on the "metadata" field.
 func MetadataLTE(v schema.Metadata) predicate.File {
 	return predicate.File(sql.FieldLTE(FieldMetadata, v))
+}
+
+// StatusEQ applies the EQ predicate on the "status" field.
+func StatusEQ(v Status) predicate.File {
+	return predicate.File(sql.FieldEQ(FieldStatus, v))
+}
+
+// StatusNEQ applies the NEQ predicate on the "status" field.
+func StatusNEQ(v Status) predicate.File {
+	return predicate.File(sql.FieldNEQ(FieldStatus, v))
+}
+
+// StatusIn applies the In predicate on the "status" field.
+func StatusIn(vs ...Status) predicate.File {
+	return predicate.File(sql.FieldIn(FieldStatus, vs...))
+}
+
+// StatusNotIn applies the NotIn predicate on the "status" field.
+func StatusNotIn(vs ...Status) predicate.File {
+	return predicate.File(sql.FieldNotIn(FieldStatus, vs...))
+}
+
+// ScanResultEQ applies the EQ predicate on the "scan_result" field.
+func ScanResultEQ(v string) predicate.File {
+	return predicate.File(sql.FieldEQ(FieldScanResult, v))
+}
+
+// ScanResultNEQ applies the NEQ predicate on the "scan_result" field.
+func ScanResultNEQ(v string) predicate.File {
+	return predicate.File(sql.FieldNEQ(FieldScanResult, v))
+}
+
+// ScanResultIn applies the In predicate on the "scan_result" field.
+func ScanResultIn(vs ...string) predicate.File {
+	return predicate.File(sql.FieldIn(FieldScanResult, vs...))
+}
+
+// ScanResultNotIn applies the NotIn predicate on the "scan_result" field.
+func ScanResultNotIn(vs ...string) predicate.File {
+	return predicate.File(sql.FieldNotIn(FieldScanResult, vs...))
+}
+
+// ScanResultGT applies the GT predicate on the "scan_result" field.
+func ScanResultGT(v string) predicate.File {
+	return predicate.File(sql.FieldGT(FieldScanResult, v))
+}
+
+// ScanResultGTE applies the GTE predicate on the "scan_result" field.
+func ScanResultGTE(v string) predicate.File {
+	return predicate.File(sql.FieldGTE(FieldScanResult, v))
+}
+
+// ScanResultLT applies the LT predicate on the "scan_result" field.
+func ScanResultLT(v string) predicate.File {
+	return predicate.File(sql.FieldLT(FieldScanResult, v))
+}
+
+// ScanResultLTE applies the LTE predicate on the "scan_result" field.
+func ScanResultLTE(v string) predicate.File {
+	return predicate.File(sql.FieldLTE(FieldScanResult, v))
+}
+
+// ScanResultContains applies the Contains predicate on the "scan_result" field.
+func ScanResultContains(v string) predicate.File {
+	return predicate.File(sql.FieldContains(FieldScanResult, v))
+}
+
+// ScanResultHasPrefix applies the HasPrefix predicate on the "scan_result" field.
+func ScanResultHasPrefix(v string) predicate.File {
+	return predicate.File(sql.FieldHasPrefix(FieldScanResult, v))
+}
+
+// ScanResultHasSuffix applies the HasSuffix predicate on the "scan_result" field.
+func ScanResultHasSuffix(v string) predicate.File {
+	return predicate.File(sql.FieldHasSuffix(FieldScanResult, v))
+}
+
+// ScanResultIsNil applies the IsNil predicate on the "scan_result" field.
+func ScanResultIsNil() predicate.File {
+	return predicate.File(sql.FieldIsNull(FieldScanResult))
+}
+
+// ScanResultNotNil applies the NotNil predicate on the "scan_result" field.
+func ScanResultNotNil() predicate.File {
+	return predicate.File(sql.FieldNotNull(FieldScanResult))
+}
+
+// ScanResultEqualFold applies the EqualFold predicate on the "scan_result" field.
+func ScanResultEqualFold(v string) predicate.File {
+	return predicate.File(sql.FieldEqualFold(FieldScanResult, v))
+}
+
+// ScanResultContainsFold applies the ContainsFold predicate on the "scan_result" field.
+func ScanResultContainsFold(v string) predicate.File {
+	return predicate.File(sql.FieldContainsFold(FieldScanResult, v))
 }
 
 // DeletedAtEQ applies the EQ predicate on the "deleted_at" field.

@@ -91,6 +91,8 @@ var (
 		{Name: "collection", Type: field.TypeString, Default: "default"},
 		{Name: "folder", Type: field.TypeString, Default: ""},
 		{Name: "metadata", Type: field.TypeOther, Default: "{}", SchemaType: map[string]string{"postgres": "jsonb", "sqlite3": "json"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"READY", "SCANNING", "INFECTED", "UNSCANNED"}, Default: "READY"},
+		{Name: "scan_result", Type: field.TypeString, Nullable: true},
 		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
 	}
 	// FilesTable holds the schema information for the "files" table.
@@ -112,7 +114,7 @@ var (
 			{
 				Name:    "file_deleted_at",
 				Unique:  false,
-				Columns: []*schema.Column{FilesColumns[11]},
+				Columns: []*schema.Column{FilesColumns[13]},
 			},
 			{
 				Name:    "file_owner_folder_created_at_id",
@@ -156,6 +158,34 @@ var (
 				Name:    "foldercount_owner_parent_name_collection",
 				Unique:  true,
 				Columns: []*schema.Column{FolderCountsColumns[1], FolderCountsColumns[3], FolderCountsColumns[4], FolderCountsColumns[2]},
+			},
+		},
+	}
+	// JobsColumns holds the columns for the "jobs" table.
+	JobsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt64, Increment: true},
+		{Name: "file_id", Type: field.TypeUUID},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"scan", "variants"}},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime},
+		{Name: "last_error", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// JobsTable holds the schema information for the "jobs" table.
+	JobsTable = &schema.Table{
+		Name:       "jobs",
+		Columns:    JobsColumns,
+		PrimaryKey: []*schema.Column{JobsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "job_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{JobsColumns[4]},
+			},
+			{
+				Name:    "job_file_id",
+				Unique:  false,
+				Columns: []*schema.Column{JobsColumns[1]},
 			},
 		},
 	}
@@ -230,6 +260,7 @@ var (
 		EventsTable,
 		FilesTable,
 		FolderCountsTable,
+		JobsTable,
 		TombstonesTable,
 		UploadsTable,
 		UsagesTable,

@@ -18,6 +18,9 @@ type File func(*sql.Selector)
 // FolderCount is the predicate function for foldercount builders.
 type FolderCount func(*sql.Selector)
 
+// Job is the predicate function for job builders.
+type Job func(*sql.Selector)
+
 // Tombstone is the predicate function for tombstone builders.
 type Tombstone func(*sql.Selector)
 

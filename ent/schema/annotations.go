@@ -82,3 +82,8 @@ func (Delivery) Annotations() []schema.Annotation {
 		entgql.Skip(entgql.SkipAll),
 	}
 }
+
+// Annotations of the Job: internal bookkeeping, not part of the API.
+func (Job) Annotations() []schema.Annotation {
+	return notInAPI()
+}

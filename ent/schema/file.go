@@ -78,6 +78,19 @@ func (File) Fields() []ent.Field {
 			Annotations(entsql.Default("{}")).
 			Annotations(graphQLType("JSON")...).
 			Annotations(notInWhere()...),
+		// Where the file stands with the scan gate: READY unless scanning
+		// (SCAN_CLAMD_ADDR) holds it. Only a READY file, or an UNSCANNED one
+		// where SCAN_ALLOW_UNSCANNED says so, is served.
+		field.Enum("status").
+			Comment("READY to serve; SCANNING until the virus scanner answers; INFECTED (its object is deleted); UNSCANNED (too large to scan).").
+			Values("READY", "SCANNING", "INFECTED", "UNSCANNED").
+			Default("READY").
+			Annotations(graphQLType("FileStatus")...),
+		field.String("scan_result").
+			Comment("The signature the scanner found in an INFECTED file.").
+			Optional().
+			Nillable().
+			Annotations(notInWhere()...),
 		// Set when a delete starts; the row is gone for everyone from then
 		// on, and the sweeper finishes a delete its process did not.
 		field.Time("deleted_at").

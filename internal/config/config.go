@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/filegraph/filegraph/internal/clamd"
 )
 
 // Config is the validated configuration.
@@ -66,6 +68,9 @@ type Config struct {
 	DiskMinFree int64
 	// DiskPuts bounds the PUTs disk storage has in flight.
 	DiskPuts DiskPuts
+	// Scan is the virus scan gate; Processing the background jobs.
+	Scan       Scan
+	Processing Processing
 	// CollectionsFile is the path Collections were read from; "" for none.
 	CollectionsFile string
 	// Collections are the upload profiles beside DefaultCollection, in the
@@ -175,6 +180,19 @@ func (s Setting) Flag() string { return strings.ToLower(strings.ReplaceAll(s.Env
 // MaxObjectSize is the largest object S3 (and so Filegraph) keeps.
 const MaxObjectSize = 5 << 40
 
+// Scan configures the virus scan gate.
+type Scan struct {
+	ClamdAddr      string // tcp://host:port or unix:/path; "" for no scanning
+	MaxSize        int64  // larger files are UNSCANNED
+	AllowUnscanned bool   // UNSCANNED files may be downloaded
+}
+
+// Processing configures the background jobs (scans) of this process.
+type Processing struct {
+	Concurrency int
+	JobTimeout  time.Duration
+}
+
 // maxDuration bounds every duration setting; it is also the longest life of
 // a SigV4 presigned URL.
 const maxDuration = 7 * 24 * time.Hour
@@ -235,6 +253,11 @@ var Settings = []Setting{
 	{"DB_MAX_CONNS", "10", "most database connections this process opens, plus one kept for /readyz; 10 lets 8 replicas share PostgreSQL's default 100 slots", field(positive, func(c *Config) *int { return &c.DBMaxConns })},
 	{"DRAIN_DELAY", "5s", "after SIGTERM, how long /readyz answers 503 draining while requests are still served, so load balancers stop sending first", field(duration(0, "5s"), func(c *Config) *time.Duration { return &c.DrainDelay })},
 	{"SHUTDOWN_GRACE", "30s", "then, how long requests in flight may take to finish before their connections are closed", field(duration(0, "30s"), func(c *Config) *time.Duration { return &c.ShutdownGrace })},
+	{"SCAN_CLAMD_ADDR", "", "clamd (ClamAV's daemon) to scan every saved file with, tcp://host:port or unix:/path; files are SCANNING, and served to nobody, until it finds them clean; empty for no scanning", field(clamdAddr, func(c *Config) *string { return &c.Scan.ClamdAddr })},
+	{"SCAN_MAX_SIZE", "100MiB", "largest file scanned (clamd's StreamMaxLength must allow it); larger files are UNSCANNED", field(positiveSize, func(c *Config) *int64 { return &c.Scan.MaxSize })},
+	{"SCAN_ALLOW_UNSCANNED", "false", "let UNSCANNED files (over SCAN_MAX_SIZE) be downloaded", field(boolean, func(c *Config) *bool { return &c.Scan.AllowUnscanned })},
+	{"PROCESS_CONCURRENCY", "2", "background jobs (scans) this process runs at once; every replica claims from the same table", field(positive, func(c *Config) *int { return &c.Processing.Concurrency })},
+	{"PROCESS_JOB_TIMEOUT", "2m", "longest one background job may run; a replica killed mid-job leaves it to another after twice this", field(duration(time.Second, "2m"), func(c *Config) *time.Duration { return &c.Processing.JobTimeout })},
 	{"DISK_MAX_PUTS", "128", "disk storage: PUTs (whole files and parts) streaming at once; more are answered 503 with Retry-After before their bodies are read (each may hold 4 MiB of buffers)", field(positive, func(c *Config) *int { return &c.DiskPuts.Max })},
 	{"DISK_MAX_PUTS_PER_USER", "32", "disk storage: of those, how many one user's uploads may be (a browser uploads 3 files of 4 parts at a time by default)", field(positive, func(c *Config) *int { return &c.DiskPuts.MaxPerUser })},
 	{"DISK_PUT_IDLE_TIMEOUT", "30s", "disk storage: a PUT whose body sends nothing for this long is cut off (408), whatever its URL's expiry", field(duration(time.Second, "30s"), func(c *Config) *time.Duration { return &c.DiskPuts.IdleTimeout })},
@@ -402,6 +425,16 @@ func list(parse func(string) (string, error), dst func(*Config) *[]string) func(
 // that cross checks and messages see what was given.
 
 func text(s string) (string, error) { return s, nil }
+
+func clamdAddr(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	if _, _, err := clamd.ParseAddr(s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
 
 // rolesSeparator reads the word space as " ": a setting's value is trimmed,
 // so a space itself could not be given.

@@ -159,11 +159,12 @@ func randomName(name string) string {
 	return hex.EncodeToString(b[:]) + safeExt(name)
 }
 
-// PublicURL returns f's stable, unsigned URL, or nil for a private file.
-// What the key says decides, not the collection's current settings: a
-// bucket policy on the prefix, not Filegraph, lets the object be read.
+// PublicURL returns f's stable, unsigned URL, or nil for a private file,
+// and for one the scan gate holds (servable). What the key says decides,
+// not the collection's current settings: a bucket policy on the prefix,
+// not Filegraph, lets the object be read.
 func (s *Service) PublicURL(f *ent.File) *string {
-	if !strings.HasPrefix(f.FileName, storage.PublicPrefix) || f.Bucket != s.store.Bucket() {
+	if !strings.HasPrefix(f.FileName, storage.PublicPrefix) || f.Bucket != s.store.Bucket() || s.servable(f) != nil {
 		return nil
 	}
 	u := s.store.PublicURL(f.FileName)

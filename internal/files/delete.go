@@ -11,6 +11,7 @@ import (
 
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/job"
 )
 
 // MaxDeletesPerCall bounds deleteFiles.
@@ -120,6 +121,11 @@ func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
 		if err := s.countFiles(ctx, tx, -1, fs); err != nil {
 			return err
 		}
+		// Their jobs are cancelled: a run under way finds its file gone and
+		// records nothing.
+		if _, err := tx.Job.Delete().Where(job.FileIDIn(ids...)).Exec(ctx); err != nil {
+			return dbError("cancelling jobs", err)
+		}
 		return s.record(ctx, tx, EventDeleted, fs...)
 	})
 	if err != nil {
@@ -175,6 +181,12 @@ func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
 		if err := s.countFiles(uctx, tx, 1, back); err != nil {
 			return err
 		}
+		// Their cancelled scans are needed again.
+		if jobs := s.jobsFor(tx, back); len(jobs) > 0 {
+			if err := tx.Job.CreateBulk(jobs...).Exec(uctx); err != nil {
+				return err
+			}
+		}
 		// Their file.deleted went out with the mark: say they are back.
 		return s.record(uctx, tx, EventSaved, back...)
 	})
@@ -203,7 +215,7 @@ func (s *Service) countFiles(ctx context.Context, tx *ent.Tx, sign int64, fs []*
 			order = append(order, f.Owner)
 		}
 		u.SavedCount += sign
-		u.SavedBytes += sign * f.Size
+		u.SavedBytes += sign * savedBytes(f) // an INFECTED file's were released
 	}
 	slices.Sort(order) // one lock order for concurrent calls
 	for _, o := range order {

@@ -16,6 +16,24 @@ var (
 	ErrUnavailable = errors.New("service temporarily unavailable, retry later")
 )
 
+// NotServableError means the file is there but may not be downloaded:
+// the virus scan holds it (SCANNING, or UNSCANNED where unscanned files are
+// not served) or found it INFECTED (Infected). Status is the file's.
+type NotServableError struct {
+	Status   string
+	Infected bool
+}
+
+func (e *NotServableError) Error() string {
+	switch {
+	case e.Infected:
+		return "the file is infected: its object was deleted"
+	case e.Status == "UNSCANNED":
+		return "the file is too large to scan, and unscanned files are not served"
+	}
+	return "the file is not ready: it is being scanned"
+}
+
 // LimitError means a per-user limit refuses the request: the input is fine,
 // the user may not have more. Limit names the setting.
 type LimitError struct {

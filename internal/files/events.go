@@ -1,5 +1,7 @@
 package files
 
+import "time"
+
 // Events hears what the rules did, for metrics. Its methods are called
 // after the fact on the caller's goroutine, and must return quickly.
 type Events interface {
@@ -13,13 +15,19 @@ type Events interface {
 	Swept(r SweepReport, err error)
 	// Reconciled reports one reconciliation; r is nil if it found nothing.
 	Reconciled(r *Reconciliation, err error)
+	// JobRun reports one run of a background job of kind, and how it ended.
+	JobRun(kind string, err error, took time.Duration)
+	// FileScanned reports a scan's verdict: READY, INFECTED or UNSCANNED.
+	FileScanned(status string)
 }
 
 // noEvents is the Events of a service nobody watches.
 type noEvents struct{}
 
-func (noEvents) UploadsIssued(int, int64)          {}
-func (noEvents) FilesSaved(int, int64)             {}
-func (noEvents) UploadsAborted(int)                {}
-func (noEvents) Swept(SweepReport, error)          {}
-func (noEvents) Reconciled(*Reconciliation, error) {}
+func (noEvents) UploadsIssued(int, int64)            {}
+func (noEvents) FilesSaved(int, int64)               {}
+func (noEvents) UploadsAborted(int)                  {}
+func (noEvents) Swept(SweepReport, error)            {}
+func (noEvents) Reconciled(*Reconciliation, error)   {}
+func (noEvents) JobRun(string, error, time.Duration) {}
+func (noEvents) FileScanned(string)                  {}

@@ -19,6 +19,8 @@
 //   - attributes.go: a file's folder and metadata, and their rules
 //   - read.go: listing (where.go checks filters, filter.go adds the
 //     folder and metadata ones), downloading
+//   - jobs.go: work after a save, run in the background; scan.go: the
+//     virus scan gate
 //   - folders.go: the folders that hold a user's files, counted
 //   - update.go: renaming, moving, new metadata
 //   - delete.go: deleting saved files, one or a batch
@@ -78,6 +80,17 @@ type Options struct {
 	// service whose events nobody reads), and Webhooks are sent them.
 	Outbox   Outbox
 	Webhooks []Webhook
+
+	// Scanner, when set, holds every saved file up to ScanMaxSize bytes
+	// (0: any size) until it is found clean; larger ones are UNSCANNED,
+	// and served only with ServeUnscanned.
+	Scanner        Scanner
+	ScanMaxSize    int64
+	ServeUnscanned bool
+	// Jobs hands out the work after saves (nil: this service runs none);
+	// JobTimeout bounds one run.
+	Jobs       JobQueue
+	JobTimeout time.Duration
 }
 
 // Limits bound what each user may upload.
@@ -100,6 +113,7 @@ type Service struct {
 
 	storageSeen atomic.Int64 // unix nanos of the last answer from storage
 	completing  keyLock      // uploads in parts being completed, by key
+	jobsDue     chan struct{}
 }
 
 // New returns a Service; usages keeps the usage rows of db.
@@ -114,7 +128,10 @@ func New(db *ent.Client, usages Usages, store storage.Store, cfg Options, log *s
 		cfg.Outbox = noOutbox{}
 	}
 	db.File.Intercept(ent.InterceptFunc(countFromUsage))
-	s := &Service{db: db, usages: usages, store: store, cfg: cfg, log: log}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = 2 * time.Minute
+	}
+	s := &Service{db: db, usages: usages, store: store, cfg: cfg, log: log, jobsDue: make(chan struct{}, 1)}
 	s.collections, s.byName = collections(cfg)
 	return s
 }

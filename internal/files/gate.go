@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/internal/storage"
 )
@@ -31,4 +32,18 @@ func (s *Service) PutGate(ctx context.Context, key string) (storage.Pending, err
 	}
 	// As a time on the store's clock, which tests do not move.
 	return storage.Pending{Until: time.Now().Add(until.Sub(s.cfg.Now())), Owner: u.Owner}, nil
+}
+
+// PublicGate says whether the public object at key may be served: its file
+// is saved, not being deleted, and the scan gate lets it out (servable).
+// A store that serves public keys itself asks it (storage.PublicGate).
+func (s *Service) PublicGate(ctx context.Context, key string) (bool, error) {
+	f, err := s.db.File.Query().Where(file.FileName(key), file.DeletedAtIsNil()).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, dbError("looking up file", err)
+	}
+	return s.servable(f) == nil, nil
 }

@@ -17,6 +17,7 @@ const (
 	EventSaved   = "file.saved"   // saveFiles committed it
 	EventUpdated = "file.updated" // renamed, moved or its metadata changed
 	EventDeleted = "file.deleted" // its delete started: it is gone for everyone
+	// EventScanned (scan.go): the virus scan's verdict.
 )
 
 // Outbox is what the transactions that write events need from the
@@ -55,6 +56,10 @@ type EventData struct {
 	Folder       string            `json:"folder,omitempty"`
 	Metadata     map[string]string `json:"metadata,omitempty"`
 	CreatedAt    time.Time         `json:"createdAt"`
+	// Status is READY, SCANNING, INFECTED or UNSCANNED; ScanResult names
+	// what the virus scan found in an INFECTED file.
+	Status     string  `json:"status"`
+	ScanResult *string `json:"scanResult,omitempty"`
 }
 
 // noOutbox orders nothing and wakes nobody: for a service whose events
@@ -81,6 +86,7 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, typ string, fs ...*ent
 		data, err := json.Marshal(EventData{
 			ID: f.ID, FileName: f.FileName, OriginalName: f.OriginalName, Size: f.Size,
 			ContentType: f.ContentType, Owner: f.Owner, Collection: f.Collection, Folder: f.Folder, Metadata: f.Metadata, CreatedAt: f.CreatedAt.UTC(),
+			Status: string(f.Status), ScanResult: f.ScanResult,
 		})
 		if err != nil {
 			return err

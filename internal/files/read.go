@@ -155,6 +155,9 @@ func (s *Service) DownloadURL(ctx context.Context, id uuid.UUID) (*storage.Reque
 // (by Get, List or Files, which checked that they may see it), without
 // reading it again: a page of files gets its links with no more queries.
 func (s *Service) FileDownloadURL(ctx context.Context, f *ent.File) (*storage.Request, error) {
+	if err := s.servable(f); err != nil {
+		return nil, err
+	}
 	req, err := s.store.PresignGet(ctx, f.FileName, storage.GetOptions{
 		FileName:    f.OriginalName,
 		ContentType: f.ContentType,

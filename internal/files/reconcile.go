@@ -99,6 +99,9 @@ func (s *Service) Reconcile(ctx context.Context, fix bool) (r *Reconciliation, e
 			continue
 		}
 		r.Files++
+		if !ownsObject(f) {
+			continue // an INFECTED file's object was deleted: one left is an orphan
+		}
 		known[f.FileName] = true
 		if !objects[f.FileName] && f.DeletedAt == nil {
 			missing = append(missing, MissingFile{ID: f.ID.String(), FileName: f.FileName, Owner: f.Owner})

@@ -214,7 +214,8 @@ func (s *Service) recordSaved(ctx context.Context, user auth.User, items []*savi
 				SetFolder(it.upload.Folder).
 				SetMetadata(it.upload.Metadata).
 				SetOwner(user.ID).
-				SetCollection(it.upload.Collection)
+				SetCollection(it.upload.Collection).
+				SetStatus(s.savedStatus(it.obj.Size))
 			keys[i] = it.upload.FileName
 			// A saved file's size is its upload's: verifyInStorage refuses any other.
 			bytes += it.obj.Size
@@ -238,6 +239,11 @@ func (s *Service) recordSaved(ctx context.Context, user auth.User, items []*savi
 		if retired != len(keys) {
 			return &InvalidError{Problems: []Problem{{Field: "files", Message: "an upload expired while saving; upload it again with a new URL"}}}
 		}
+		if jobs := s.jobsFor(tx, created); len(jobs) > 0 {
+			if err := tx.Job.CreateBulk(jobs...).Exec(ctx); err != nil {
+				return dbError("writing jobs", err)
+			}
+		}
 		n := int64(len(created))
 		if err := s.addUsage(ctx, tx, ent.Usage{ID: user.ID, PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes}); err != nil {
 			return err
@@ -251,6 +257,7 @@ func (s *Service) recordSaved(ctx context.Context, user auth.User, items []*savi
 		return err
 	}
 	s.cfg.Outbox.Committed()
+	s.wakeJobs()
 	for i, it := range todo {
 		it.saved = created[i]
 	}

@@ -76,6 +76,9 @@ func (s *Service) Sweep(ctx context.Context) (r SweepReport, err error) {
 	if err != nil {
 		return r, err
 	}
+	if err := s.orphanedScans(ctx); err != nil {
+		return r, err
+	}
 	r.Tombstones, err = s.removeInBatches(ctx, func(ctx context.Context) ([]toRemove, error) {
 		due, err := s.db.Tombstone.Query().Where(tombstone.DeleteAfterLT(s.cfg.Now())).Limit(sweepBatch).All(ctx)
 		if err != nil {

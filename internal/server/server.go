@@ -19,6 +19,7 @@ import (
 
 	"github.com/filegraph/filegraph/graph"
 	"github.com/filegraph/filegraph/internal/auth"
+	"github.com/filegraph/filegraph/internal/clamd"
 	"github.com/filegraph/filegraph/internal/config"
 	"github.com/filegraph/filegraph/internal/cors"
 	"github.com/filegraph/filegraph/internal/database"
@@ -132,6 +133,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	fopts.Now = o.now
 	fopts.RevocableURLs = revocable
 	fopts.Outbox = db.Outbox
+	fopts.Jobs = db.Jobs()
+	if cfg.Scan.ClamdAddr != "" {
+		c, err := clamd.New(cfg.Scan.ClamdAddr)
+		if err != nil { // config.Load checked it
+			db.Close()
+			s.stopTracing()
+			return nil, err
+		}
+		fopts.Scanner = c
+		log.Info("scan.on", "clamd", cfg.Scan.ClamdAddr, "max_size", cfg.Scan.MaxSize, "allow_unscanned", cfg.Scan.AllowUnscanned)
+	}
 	observed := store
 	if !o.bare {
 		fopts.Events = s.Metrics
@@ -144,6 +156,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 			names[i] = c.Name
 		}
 		log.Info("files.collections", "file", cfg.CollectionsFile, "collections", names)
+	}
+	if pg, ok := store.(storage.PublicGate); ok {
+		// Public keys are served only once the scan gate lets them out.
+		pg.SetPublicGate(s.Files.PublicGate)
 	}
 	if revocable {
 		// Its URLs stop working once their upload is saved, deleted or swept.
@@ -172,6 +188,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		log.Warn("auth.development_mode", "user", auth.LocalUser.ID,
 			"why", "no AUTH_JWKS_URL or AUTH_JWT_SECRET: every request acts as one local user; do not expose this server")
 	}
+	go svc.RunJobs(bg, cfg.Processing.Concurrency)
 	wakeWebhooks, err := s.startWebhooks(ctx, bg, cfg, log)
 	if err != nil {
 		s.Close()
@@ -380,6 +397,9 @@ func FilesOptions(cfg config.Config) files.Options {
 		ClockSkew:       time.Minute,
 		PartSize:        cfg.PartSize,
 		MultipartWindow: cfg.MultipartUploadWindow,
+		ScanMaxSize:     cfg.Scan.MaxSize,
+		ServeUnscanned:  cfg.Scan.AllowUnscanned,
+		JobTimeout:      cfg.Processing.JobTimeout,
 	}
 }
 

@@ -14,7 +14,8 @@ import (
 )
 
 // checkUsage compares every user's usage row with their rows: pending
-// uploads, and files not being deleted, counted and summed.
+// uploads, and files not being deleted, counted and summed (an INFECTED
+// file's bytes are released: its object is gone).
 func checkUsage(t testing.TB, e *env) {
 	t.Helper()
 	ctx := context.Background()
@@ -22,7 +23,7 @@ func checkUsage(t testing.TB, e *env) {
 		COALESCE(u.pending_count, -1), COALESCE(u.pending_bytes, -1), COALESCE(u.saved_count, -1), COALESCE(u.saved_bytes, -1),
 		(SELECT COUNT(*) FROM uploads WHERE owner = o.owner), (SELECT COALESCE(SUM(size), 0) FROM uploads WHERE owner = o.owner),
 		(SELECT COUNT(*) FROM files WHERE owner = o.owner AND deleted_at IS NULL),
-		(SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = o.owner AND deleted_at IS NULL)
+		(SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = o.owner AND deleted_at IS NULL AND status <> 'INFECTED')
 		FROM (SELECT owner FROM usages UNION SELECT owner FROM uploads UNION SELECT owner FROM files) AS o
 		LEFT JOIN usages u ON u.owner = o.owner`)
 	if err != nil {

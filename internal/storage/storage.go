@@ -32,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 )
@@ -50,6 +51,10 @@ type Store interface {
 	PresignGet(ctx context.Context, key string, opts GetOptions) (Request, error)
 	// Stat describes the object at key, or returns ErrNotExist.
 	Stat(ctx context.Context, key string) (Object, error)
+	// Open streams the object at key, or returns ErrNotExist: background
+	// jobs (a virus scan, image variants) read a saved file through it,
+	// the only place bytes pass through Filegraph. The caller closes it.
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	// Delete removes the object at key; removing a missing object succeeds.
 	Delete(ctx context.Context, key string) error
 	// Ping reports whether the store answers, for readiness checks.
@@ -83,6 +88,13 @@ type URLServer interface {
 // relies on tombstones instead (files.Service).
 type PutGate interface {
 	SetPutGate(gate Gate)
+}
+
+// PublicGate is an optional ability of a store that serves public keys
+// itself (diskstore): it asks gate before serving one, and answers 404
+// when gate says no (a file the virus scan has not cleared).
+type PublicGate interface {
+	SetPublicGate(gate func(ctx context.Context, key string) (bool, error))
 }
 
 // Gate says until when an upload to key may land and whose it is, or

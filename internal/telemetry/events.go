@@ -53,3 +53,22 @@ func (m *Metrics) Reconciled(r *files.Reconciliation, err error) {
 	m.reconcileFound.WithLabelValues("missing").Set(float64(len(r.Missing)))
 	m.reconcileLast.Set(float64(time.Now().UnixNano()) / 1e9)
 }
+
+// JobRun records one run of a background job.
+func (m *Metrics) JobRun(kind string, err error, took time.Duration) {
+	outcome := "ok"
+	switch {
+	case err == nil:
+	case errors.Is(err, files.ErrScannerUnavailable):
+		outcome = "scanner_unavailable"
+	case errors.Is(err, files.ErrUnavailable):
+		outcome = "unavailable"
+	default:
+		outcome = "error"
+	}
+	m.jobs.WithLabelValues(kind, outcome).Inc()
+	m.jobDuration.WithLabelValues(kind).Observe(took.Seconds())
+}
+
+// FileScanned records a scan's verdict.
+func (m *Metrics) FileScanned(status string) { m.scanned.WithLabelValues(status).Inc() }

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,7 +27,7 @@ func (m *Metrics) Store(inner storage.Store, tp trace.TracerProvider) storage.St
 		c  *call
 		op string
 	}{
-		{&s.presignPut, "presign_put"}, {&s.presignGet, "presign_get"}, {&s.stat, "stat"},
+		{&s.presignPut, "presign_put"}, {&s.presignGet, "presign_get"}, {&s.stat, "stat"}, {&s.open, "open"},
 		{&s.delete, "delete"}, {&s.ping, "ping"}, {&s.list, "list"},
 		{&s.createMultipart, "create_multipart"}, {&s.presignPart, "presign_part"},
 		{&s.listParts, "list_parts"}, {&s.completeMultipart, "complete_multipart"},
@@ -42,7 +43,7 @@ type store struct {
 	bucket string
 	tracer trace.Tracer // nil: no spans
 
-	presignPut, presignGet, stat, delete, ping, list                                          call
+	presignPut, presignGet, stat, open, delete, ping, list                                    call
 	createMultipart, presignPart, listParts, completeMultipart, abortMultipart, listMultipart call
 }
 
@@ -132,6 +133,14 @@ func (s *store) Stat(ctx context.Context, key string) (storage.Object, error) {
 	o, err := s.inner.Stat(ctx, key)
 	op.end(err)
 	return o, err
+}
+
+// Open counts the opening; the reading is the caller's.
+func (s *store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	ctx, op := s.begin(ctx, &s.open, key)
+	r, err := s.inner.Open(ctx, key)
+	op.end(err)
+	return r, err
 }
 
 func (s *store) Delete(ctx context.Context, key string) error {

@@ -60,6 +60,9 @@ type Metrics struct {
 	reconciles         *prometheus.CounterVec // outcome
 	reconcileFound     *prometheus.GaugeVec   // what
 	reconcileLast      prometheus.Gauge
+	jobs               *prometheus.CounterVec   // kind, outcome
+	jobDuration        *prometheus.HistogramVec // kind
+	scanned            *prometheus.CounterVec   // status
 }
 
 // NewMetrics makes a registry with the Go runtime and process collectors
@@ -106,6 +109,12 @@ func NewMetrics() *Metrics {
 			"What the last reconciliation found: orphans (objects without a row), missing (rows without an object).", "what"),
 		reconcileLast: f.gauge("reconcile_last_success_timestamp_seconds",
 			"Unix time of the last reconciliation that ran to the end."),
+		jobs: f.counterVec("jobs_total",
+			"Runs of background jobs (scan), by kind and outcome: ok; scanner_unavailable (clamd down or slow: the file stays SCANNING and is tried again), unavailable (storage or database), error.", "kind", "outcome"),
+		jobDuration: f.histogramVec("job_duration_seconds",
+			"How long runs of background jobs took, by kind.", "kind"),
+		scanned: f.counterVec("files_scanned_total",
+			"Virus scan verdicts, by the status they gave: READY, INFECTED, UNSCANNED.", "status"),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -118,6 +127,12 @@ func NewMetrics() *Metrics {
 	for _, o := range []string{"ok", "error"} {
 		m.sweeps.WithLabelValues(o)
 		m.reconciles.WithLabelValues(o)
+	}
+	for _, o := range []string{"ok", "scanner_unavailable", "unavailable", "error"} {
+		m.jobs.WithLabelValues("scan", o)
+	}
+	for _, st := range []string{"READY", "INFECTED", "UNSCANNED"} {
+		m.scanned.WithLabelValues(st)
 	}
 	for _, w := range []string{"uploads", "deletes"} {
 		m.swept.WithLabelValues(w)

@@ -254,7 +254,7 @@ export class Filegraph extends EventEmitter {
           const object = this.objects.get(fileName);
           if (!object || object.length !== p.size || (p.checksum && sha256(object) !== p.checksum)) throw userError(`${fileName}: not the file that was announced`);
           this.pending.delete(fileName);
-          return { id: `id-${fileName}`, fileName, originalName, size: object.length, contentType: p.contentType, createdAt: p.createdAt, collection: 'default', folder: '', metadata: {}, url: null };
+          return { id: `id-${fileName}`, fileName, originalName, size: object.length, contentType: p.contentType, createdAt: p.createdAt, collection: 'default', folder: '', metadata: {}, url: null, status: 'READY' };
         }),
       abortUpload: ({ fileName }: { fileName: string }) => {
         this.emit('aborted', fileName);

@@ -37,6 +37,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -66,11 +67,13 @@ type Store struct {
 	// rename), so two PUTs of one key cannot both succeed.
 	commit sync.Mutex
 
-	gate     storage.Gate // nil: a PUT may run until its URL's expiry + putGrace
-	limits   Limits
-	mu       sync.Mutex
-	inFlight map[string]bool // slots a PUT is streaming to (see admit)
-	perUser  map[string]int  // PUTs in flight by upload owner
+	gate storage.Gate // nil: a PUT may run until its URL's expiry + putGrace
+	// publicGate says whether a public key may be served (nil: all).
+	publicGate func(ctx context.Context, key string) (bool, error)
+	limits     Limits
+	mu         sync.Mutex
+	inFlight   map[string]bool // slots a PUT is streaming to (see admit)
+	perUser    map[string]int  // PUTs in flight by upload owner
 }
 
 // Every ability a store has, and those only this backend has: it serves
@@ -148,6 +151,11 @@ func LoadOrCreateKey(dir string) ([]byte, error) {
 	return key, nil
 }
 
+// SetPublicGate implements storage.PublicGate; call it before serving.
+func (s *Store) SetPublicGate(gate func(ctx context.Context, key string) (bool, error)) {
+	s.publicGate = gate
+}
+
 // SetPutGate implements storage.PutGate; call it before serving.
 func (s *Store) SetPutGate(gate storage.Gate) { s.gate = gate }
 
@@ -207,6 +215,18 @@ func (s *Store) Stat(_ context.Context, key string) (storage.Object, error) {
 		return storage.Object{}, err
 	}
 	return storage.Object{Size: fi.Size(), ContentType: m.ContentType, ChecksumSHA256: m.ChecksumSHA256}, nil
+}
+
+// Open implements storage.Store.
+func (s *Store) Open(_ context.Context, key string) (io.ReadCloser, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(s.objectPath(key))
+	if err != nil {
+		return nil, s.classify("open "+key, err)
+	}
+	return f, nil
 }
 
 // Delete implements storage.Store.

@@ -32,6 +32,20 @@ func isPublicGet(r *http.Request, key string) bool {
 // keep it for a year; the bytes are still the uploader's, served from the
 // API's origin, so they are never sniffed and run nothing (sandbox).
 func (s *Store) getPublic(w http.ResponseWriter, r *http.Request, key string) {
+	if s.publicGate != nil {
+		ok, err := s.publicGate(r.Context(), key)
+		if err != nil {
+			busy(w, r, err, "key", key)
+			return
+		}
+		if !ok {
+			// Not yet, or never (a scan holds it, or found it infected):
+			// caches must not keep the answer.
+			w.Header().Set("Cache-Control", "no-store")
+			http.Error(w, "no such object", http.StatusNotFound)
+			return
+		}
+	}
 	m, err := s.readMeta(key)
 	if err != nil {
 		if exhausted(err) {

@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -196,6 +197,30 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Object, error) {
 		ContentType:    aws.ToString(out.ContentType),
 		ChecksumSHA256: aws.ToString(out.ChecksumSHA256),
 	}, nil
+}
+
+// Open implements storage.Store. A failure while reading the body is the
+// reader's error, classified as unavailable: the caller tries again later.
+func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, classify("get "+key, err)
+	}
+	return readErrors{out.Body, key}, nil
+}
+
+// readErrors marks an error reading an object's body as unavailable.
+type readErrors struct {
+	io.ReadCloser
+	key string
+}
+
+func (r readErrors) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("s3store: reading %s: %w: %w", r.key, storage.ErrUnavailable, err)
+	}
+	return n, err
 }
 
 // Delete implements storage.Store.

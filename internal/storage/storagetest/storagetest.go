@@ -225,6 +225,15 @@ func testPutStatGet(t *testing.T, _ Harness, s storage.Store) {
 	if obj.Size != int64(len(body)) || obj.ContentType != "application/pdf" {
 		t.Errorf("Stat = %+v, want size %d type application/pdf", obj, len(body))
 	}
+	r, err := s.Open(ctx, key)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	read, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(read, body) {
+		t.Errorf("Open read %d bytes (err %v) that differ from the %d uploaded", len(read), err, len(body))
+	}
 
 	name := "Résumé final \"v2\".pdf"
 	get, err := s.PresignGet(ctx, key, storage.GetOptions{FileName: name, ContentType: "application/pdf", TTL: ttl})
@@ -524,6 +533,13 @@ func calls(t *testing.T, s storage.Store) map[string]error {
 	do("Ping", func(ctx context.Context) error { return s.Ping(ctx) })
 	do("Stat", func(ctx context.Context) error { _, err := s.Stat(ctx, key); return err })
 	do("Delete", func(ctx context.Context) error { return s.Delete(ctx, key) })
+	do("Open", func(ctx context.Context) error {
+		r, err := s.Open(ctx, key)
+		if err == nil {
+			r.Close()
+		}
+		return err
+	})
 	do("List", func(ctx context.Context) error {
 		return s.List(ctx, "files/", func(string) error { return nil })
 	})
@@ -550,6 +566,13 @@ func assertMissing(t *testing.T, s storage.Store, key string) {
 	t.Helper()
 	if _, err := s.Stat(context.Background(), key); !errors.Is(err, storage.ErrNotExist) {
 		t.Errorf("Stat(%s) = %v, want ErrNotExist", key, err)
+	}
+	r, err := s.Open(context.Background(), key)
+	if err == nil {
+		r.Close()
+	}
+	if !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("Open(%s) = %v, want ErrNotExist", key, err)
 	}
 }
 

@@ -226,6 +226,7 @@ const next = $<HTMLButtonElement>('#next');
 let page: { after?: string; before?: string } = {};
 let current: FilesQuery['files'] | undefined;
 let loads = 0;
+let rescan: ReturnType<typeof setTimeout> | undefined;
 
 async function loadFiles() {
   const name = filter.value.trim();
@@ -288,6 +289,14 @@ async function loadFiles() {
           tr.querySelector('.thumb')!.append(Object.assign(document.createElement('img'), { src: f.url, alt: f.originalName, loading: 'lazy' }));
         }
       }
+      if (f.status !== 'READY') {
+        // The virus scan holds it, or found it infected.
+        const badge = document.createElement('span');
+        badge.className = `badge ${f.status.toLowerCase()}`;
+        badge.textContent = f.status === 'INFECTED' && f.scanResult ? `infected: ${f.scanResult}` : f.status.toLowerCase();
+        nameCell.append(' ', badge);
+        tr.querySelector<HTMLButtonElement>('[data-act="download"]')!.disabled = f.status !== 'UNSCANNED';
+      }
       tr.querySelector('.size')!.textContent = sizeText(f.size);
       tr.querySelector('.type')!.textContent = f.contentType;
       const collCell = tr.querySelector('.collection')!;
@@ -311,6 +320,9 @@ async function loadFiles() {
   const shown = new Set((current.edges ?? []).map((e) => e?.node?.id));
   for (const id of selected) if (!shown.has(id)) selected.delete(id);
   showBulk();
+  // Files being scanned change status soon: look again until none is.
+  clearTimeout(rescan);
+  if (current.edges?.some((e) => e?.node?.status === 'SCANNING')) rescan = setTimeout(() => void loadFiles(), 2000);
   prev.disabled = !current.pageInfo.hasPreviousPage && !page.after;
   next.disabled = !current.pageInfo.hasNextPage && !page.before;
 }

@@ -32,6 +32,7 @@ export const SaveFiles = graphql(`
       folder
       metadata
       url
+      status
     }
   }
 `);
@@ -65,6 +66,8 @@ export const Files = graphql(`
           folder
           metadata
           url
+          status
+          scanResult
         }
       }
     }

@@ -8,6 +8,10 @@ export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'
+  // The virus scan holds the file (details.fileStatus: SCANNING, UNSCANNED),
+  // or found it infected.
+  | 'FILE_NOT_READY'
+  | 'FILE_INFECTED'
   | 'UNAVAILABLE'
   | 'INTERNAL_SERVER_ERROR'
   | 'UNTRUSTED_OPERATION'
@@ -41,6 +45,8 @@ export class FilegraphError extends Error {
       requestId?: string;
       /** NOT_FOUND from deleteFiles: every id that is not one of the caller's files (nothing was deleted). */
       ids?: string[];
+      /** FILE_NOT_READY, FILE_INFECTED: the file's status. */
+      fileStatus?: string;
     } = {},
   ) {
     super(message);
@@ -69,6 +75,7 @@ export function fromCombined(error: CombinedError): FilegraphError {
       limit: ext.limit as string | undefined,
       requestId: ext.requestId as string | undefined,
       ids: ext.ids as string[] | undefined,
+      fileStatus: ext.status as string | undefined,
     });
   }
   return new FilegraphError('NETWORK_ERROR', error.networkError?.message ?? error.message);
@@ -90,6 +97,12 @@ export function describe(e: unknown): string {
       return e.details.problems?.map((p) => p.message).join('; ') || e.message;
     case 'UNAVAILABLE':
       return 'The service is unavailable for a moment; nothing was lost, try again.';
+    case 'FILE_NOT_READY':
+      return e.details.fileStatus === 'UNSCANNED'
+        ? 'This file is too large to be scanned for viruses, and is not served.'
+        : 'This file is still being scanned for viruses; try again in a moment.';
+    case 'FILE_INFECTED':
+      return 'The virus scan found this file infected: it was deleted.';
     case 'STORAGE_REJECTED':
       return `The storage refused the upload (HTTP ${e.details.status ?? '?'}).`;
     case 'ABORTED':

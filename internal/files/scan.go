@@ -1,0 +1,169 @@
+package files
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/job"
+)
+
+// The scan gate: with a Scanner, a saved file is SCANNING, and served to
+// nobody, until the scanner has read its object; then READY, or INFECTED:
+// its object is deleted at once and its bytes leave the owner's quota, but
+// the row stays (with the signature's name) so the app can tell the user.
+// A file larger than ScanMaxSize is UNSCANNED, served only where
+// ServeUnscanned says so.
+
+// EventScanned is written when a file's scan ends (READY or INFECTED).
+const EventScanned = "file.scanned"
+
+// Scanner reads a stream to its end and names the malware it found in it,
+// or returns "" for a clean one; internal/clamd implements it. An error
+// means it could not tell (down, timed out): the scan is tried again.
+type Scanner interface {
+	Scan(ctx context.Context, r io.Reader) (found string, err error)
+}
+
+// ErrScannerUnavailable marks a scan the scanner did not answer (down,
+// timed out, or refused the stream): the file stays SCANNING, and the scan
+// is tried again.
+var ErrScannerUnavailable = errors.New("virus scanner unavailable")
+
+// savedStatus is the status a file of size gets as it is saved.
+func (s *Service) savedStatus(size int64) file.Status {
+	switch {
+	case s.cfg.Scanner == nil:
+		return file.StatusREADY
+	case s.cfg.ScanMaxSize > 0 && size > s.cfg.ScanMaxSize:
+		return file.StatusUNSCANNED
+	}
+	return file.StatusSCANNING
+}
+
+// servable says whether f's bytes may be handed out (a download, its
+// public URL), or why not.
+func (s *Service) servable(f *ent.File) error {
+	switch f.Status {
+	case file.StatusREADY:
+		return nil
+	case file.StatusUNSCANNED:
+		if s.cfg.ServeUnscanned {
+			return nil
+		}
+	case file.StatusINFECTED:
+		return &NotServableError{Status: string(f.Status), Infected: true}
+	}
+	return &NotServableError{Status: string(f.Status)}
+}
+
+// ownsObject says whether f's object is still in storage: an INFECTED
+// file's was deleted.
+func ownsObject(f *ent.File) bool { return f.Status != file.StatusINFECTED }
+
+// savedBytes is what f counts against its owner's quota.
+func savedBytes(f *ent.File) int64 {
+	if !ownsObject(f) {
+		return 0
+	}
+	return f.Size
+}
+
+// scan runs a scan job: it streams the file's object to the scanner and
+// records the verdict.
+func (s *Service) scan(ctx context.Context, j *ent.Job) error {
+	f, err := s.db.File.Query().Where(file.ID(j.FileID), file.DeletedAtIsNil()).Only(ctx)
+	if ent.IsNotFound(err) {
+		return s.finishJob(ctx, j) // deleted meanwhile (its delete removes its jobs too)
+	}
+	if err != nil {
+		return dbError("reading file", err)
+	}
+	if f.Status != file.StatusSCANNING {
+		return s.finishJob(ctx, j)
+	}
+	if s.cfg.Scanner == nil {
+		// Scanning was turned off since the save: nothing will scan it.
+		s.log.WarnContext(ctx, "scan.off", "file", f.ID)
+		return s.recordScan(ctx, j, f, file.StatusUNSCANNED, "")
+	}
+	r, err := s.store.Open(ctx, f.FileName)
+	if err != nil {
+		return storageError("opening object", err)
+	}
+	defer r.Close()
+	s.log.DebugContext(ctx, "scan.started", "file", f.ID)
+	found, err := s.cfg.Scanner.Scan(ctx, r)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrScannerUnavailable, err)
+	}
+	if found == "" {
+		return s.recordScan(ctx, j, f, file.StatusREADY, "")
+	}
+	if err := s.recordScan(ctx, j, f, file.StatusINFECTED, found); err != nil {
+		return err
+	}
+	// The row says INFECTED from now on and serves nothing; a failure here
+	// leaves an object no file owns, which reconcile removes.
+	if err := s.store.Delete(ctx, f.FileName); err != nil {
+		s.log.ErrorContext(ctx, "scan.infected_delete_failed", "file", f.ID, "key", f.FileName, "err", err)
+	}
+	return nil
+}
+
+// recordScan sets f's status (and signature), ends its job and writes
+// file.scanned, in one transaction; a file deleted meanwhile is left be.
+func (s *Service) recordScan(ctx context.Context, j *ent.Job, f *ent.File, status file.Status, found string) error {
+	var changed *ent.File
+	err := s.inTx(ctx, "scan result", func(tx *ent.Tx) error {
+		upd := tx.File.Update().
+			Where(file.ID(f.ID), file.DeletedAtIsNil(), file.StatusEQ(file.StatusSCANNING)).
+			SetStatus(status)
+		if found != "" {
+			upd.SetScanResult(found)
+		}
+		n, err := upd.Save(ctx)
+		if err != nil {
+			return dbError("recording scan", err)
+		}
+		if _, err := tx.Job.Delete().Where(job.ID(j.ID)).Exec(ctx); err != nil {
+			return dbError("ending job", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if status == file.StatusINFECTED {
+			if err := s.addUsage(ctx, tx, ent.Usage{ID: f.Owner, SavedBytes: -f.Size}); err != nil {
+				return err
+			}
+		}
+		changed = f
+		changed.Status = status
+		if found != "" {
+			changed.ScanResult = &found
+		}
+		return s.record(ctx, tx, EventScanned, changed)
+	})
+	if err != nil {
+		return err
+	}
+	if changed == nil {
+		s.log.InfoContext(ctx, "scan.discarded", "file", f.ID, "why", "deleted while scanned")
+		return nil
+	}
+	s.cfg.Outbox.Committed()
+	s.log.InfoContext(ctx, "scan.done", "file", f.ID, "status", status, "found", found)
+	s.cfg.Events.FileScanned(string(status))
+	return nil
+}
+
+// finishJob deletes a job that has nothing (left) to do.
+func (s *Service) finishJob(ctx context.Context, j *ent.Job) error {
+	if _, err := s.db.Job.Delete().Where(job.ID(j.ID)).Exec(ctx); err != nil {
+		return dbError("ending job", err)
+	}
+	return nil
+}
