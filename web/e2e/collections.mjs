@@ -83,6 +83,11 @@ try {
   const saidJpg = await page.locator('.upload[data-name="me.jpg"] .problem').innerText();
   if (saidHuge !== '"huge.png" is 3000 bytes, over the maxFileSize of collection "avatars" (2048 bytes) by 952') fail('huge.png refused with: ' + saidHuge);
   if (saidJpg !== '"me.jpg" is image/jpeg, which collection "avatars" does not allow (allowedContentTypes: image/png, image/webp)') fail('me.jpg refused with: ' + saidJpg);
+  // A refused file offers no Cancel (there is nothing to cancel), only Remove, which drops its row.
+  const jpgRow = page.locator('.upload[data-name="me.jpg"]');
+  if (await jpgRow.locator('[data-act=cancel]').isVisible()) fail('a refused file offers Cancel');
+  await jpgRow.locator('[data-act=remove]').click();
+  await jpgRow.waitFor({ state: 'detached', timeout: 5_000 }).catch(() => fail('Remove left the refused me.jpg listed'));
   if (issued.length) fail('refused files were asked for: ' + JSON.stringify(issued));
 
   // Two avatars with a folder and metadata: the app asks for them one per

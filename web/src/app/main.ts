@@ -170,7 +170,7 @@ function renderUpload(u: Upload) {
     row.className = 'upload';
     row.dataset.name = u.file.name;
     row.innerHTML = `<div class="line"><span class="name"></span><span class="size"></span><span class="status"></span>
-      <span class="actions"><button data-act="pause">Pause</button><button data-act="resume">Resume</button><button data-act="cancel">Cancel</button></span></div>
+      <span class="actions"><button data-act="pause">Pause</button><button data-act="resume">Resume</button><button data-act="cancel">Cancel</button><button data-act="remove">Remove</button></span></div>
       <progress max="100" value="0"></progress><div class="problem"></div>`;
     row.querySelector('.name')!.textContent = u.file.name;
     row.querySelector('.size')!.textContent = sizeText(u.file.size);
@@ -179,6 +179,11 @@ function renderUpload(u: Upload) {
       if (act === 'pause') uploader.pause(u);
       if (act === 'resume') uploader.resume(u);
       if (act === 'cancel') uploader.cancel(u);
+      if (act === 'remove') {
+        uploader.forget(u);
+        row!.remove();
+        rows.delete(u.id);
+      }
     });
     list.prepend(row);
     rows.set(u.id, row);
@@ -193,7 +198,10 @@ function renderUpload(u: Upload) {
   row.querySelector<HTMLButtonElement>('[data-act=pause]')!.hidden = !['queued', 'uploading'].includes(u.status);
   // Resuming helps after a pause or a passing failure, not a refusal.
   row.querySelector<HTMLButtonElement>('[data-act=resume]')!.hidden = !(u.status === 'paused' || (u.status === 'failed' && !!u.error?.retryable));
-  row.querySelector<HTMLButtonElement>('[data-act=cancel]')!.hidden = ['done', 'canceled', 'saving'].includes(u.status);
+  // A refusal (its collection's rules, say) cannot be canceled, only removed.
+  const refused = u.status === 'failed' && !u.error?.retryable;
+  row.querySelector<HTMLButtonElement>('[data-act=cancel]')!.hidden = refused || ['done', 'canceled', 'saving'].includes(u.status);
+  row.querySelector<HTMLButtonElement>('[data-act=remove]')!.hidden = !(u.status === 'failed' || u.status === 'canceled');
 }
 uploader.addEventListener('progress', (e) => renderUpload((e as CustomEvent<Upload>).detail));
 uploader.addEventListener('change', (e) => {

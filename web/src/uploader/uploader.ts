@@ -215,6 +215,17 @@ export class Uploader extends EventTarget {
     if (upload.multipart && upload.fileName) void this.api.mutate(AbortUpload, { fileName: upload.fileName }).catch(() => {});
   }
 
+  /**
+   * Lets go of an upload that has ended unsaved (failed or canceled), so a
+   * page can drop its row; one still running or saved is kept.
+   */
+  forget(upload: Upload): void {
+    if (upload.status !== 'failed' && upload.status !== 'canceled') return;
+    this.jobs.delete(upload.id);
+    const i = this.uploads.indexOf(upload);
+    if (i >= 0) this.uploads.splice(i, 1);
+  }
+
   /** Resolves when nothing is queued or running. */
   idle(): Promise<void> {
     return new Promise((resolve) => {
