@@ -18,9 +18,12 @@ func tryLock(f *os.File) (bool, error) {
 	return err == nil, err
 }
 
-// lockOwn takes the lock of a folder just made, which no one else holds.
+// lockOwn takes the lock of a folder just made. Only another process's
+// cleaner can hold it, for the moment it takes the folder for a leftover
+// and removes it: wait for that (the caller then sees the folder gone and
+// makes another) rather than fail to start.
 func lockOwn(f *os.File) error {
-	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
 }
 
 // freeSpace is how many bytes an unprivileged writer may still put in dir.

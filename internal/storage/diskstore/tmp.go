@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,12 +30,15 @@ const staleLoose = time.Hour
 
 // openTmp makes and locks this store's temporary folder.
 func (s *Store) openTmp() error {
-	for range 3 {
+	for range 10 {
 		dir, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), procPrefix+"*")
 		if err != nil {
 			return err
 		}
 		f, err := os.Open(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // another process's cleaner took it already: make another
+		}
 		if err != nil {
 			return err
 		}

@@ -53,3 +53,33 @@ func TestCleanStale(t *testing.T) {
 		t.Error("the folder of a store that is gone is still there")
 	}
 }
+
+// A store opening while another's cleaner runs: the cleaner may hold the
+// new folder's lock for a moment (taking it for a leftover) between its
+// making and its locking. The opening store waits for it and starts again
+// instead of failing to start ("locking proc-...: resource temporarily
+// unavailable", seen when a process started beside a sweeping one).
+func TestOpenBesideACleaner(t *testing.T) {
+	root := t.TempDir()
+	key := []byte(strings.Repeat("k", 32))
+	live, err := New(root, "http://127.0.0.1/storage/", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			live.CleanStale(ctx)
+		}
+	}()
+	defer func() { cancel(); <-done }()
+	for i := range 300 {
+		s, err := New(root, "http://127.0.0.1/storage/", key)
+		if err != nil {
+			t.Fatalf("open %d beside a cleaner: %v", i, err)
+		}
+		s.tmpLock.Close()
+	}
+}
