@@ -19,17 +19,34 @@ import (
 // FolderWithin matches files in folder p or any folder below it (p/...),
 // byte for byte: LIKE alone would also take P/ on SQLite, which compares
 // ASCII letters without case, so the prefix is compared exactly too.
+//
+// On PostgreSQL it is one range of the folder index in byte order
+// (varchar_pattern_ops): [p, p+"0") holds p, everything under p/ ('0'
+// follows '/') and names that only begin with p (p-x, p.x), which the last
+// term drops from the index entries themselves. Written as p OR LIKE 'p/%'
+// it was two ranges ORed into a bitmap, which visits every matching row in
+// the table, where one range counts from the index alone.
 func FolderWithin(p string) predicate.File {
 	prefix := p + "/"
 	return predicate.File(func(s *sql.Selector) {
 		c := s.C(FieldFolder)
-		s.Where(sql.Or(
-			sql.EQ(c, p),
-			sql.And(sql.HasPrefix(c, prefix), sql.P(func(b *sql.Builder) {
-				// SUBSTR counts characters on both databases.
-				b.WriteString("SUBSTR(").Ident(c).WriteString(", 1, ").Arg(utf8.RuneCountInString(prefix)).WriteString(") = ").Arg(prefix)
-			})),
-		))
+		s.Where(sql.P(func(b *sql.Builder) {
+			switch b.Dialect() {
+			case dialect.Postgres:
+				b.WriteString("(").Ident(c).WriteString(" ~>=~ ").Arg(p).
+					WriteString(" AND ").Ident(c).WriteString(" ~<~ ").Arg(p + "0").
+					WriteString(" AND (").Ident(c).WriteString(" = ").Arg(p).
+					WriteString(" OR ").Ident(c).WriteString(" ~>=~ ").Arg(prefix).WriteString("))")
+			default:
+				b.Join(sql.Or(
+					sql.EQ(c, p),
+					sql.And(sql.HasPrefix(c, prefix), sql.P(func(b *sql.Builder) {
+						// SUBSTR counts characters on both databases.
+						b.WriteString("SUBSTR(").Ident(c).WriteString(", 1, ").Arg(utf8.RuneCountInString(prefix)).WriteString(") = ").Arg(prefix)
+					})),
+				))
+			}
+		}))
 	})
 }
 

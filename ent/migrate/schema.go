@@ -124,6 +124,7 @@ var (
 					OpClassColumns: map[string]string{
 						FilesColumns[9].Name: "varchar_pattern_ops",
 					},
+					Where: "deleted_at IS NULL",
 				},
 			},
 			{

@@ -167,6 +167,11 @@ func TestMetadataAndFolderFilters(t *testing.T) {
 				{"A-upper.txt", "A", map[string]any{"ticket": "t-1"}},
 				{"deep.txt", "a/b/c", map[string]any{"ticket": "T-2", "kind": "invoice", "dotted.key-1": "x y"}},
 				{"nfd.txt", "cafe\u0301", map[string]any{"ticket": "T-1", "kind": "invoice"}},
+				// Folders beside a's range in byte order ('-' and '.' come
+				// before '/', '0' after it), which folderHasPrefix a leaves.
+				{"zdash.txt", "a-x", nil},
+				{"zdot.txt", "a.b/c", nil},
+				{"zzero.txt", "a0", nil},
 			} {
 				extra := map[string]any{}
 				if f.folder != nil {
@@ -199,20 +204,23 @@ func TestMetadataAndFolderFilters(t *testing.T) {
 				{"case matters", map[string]any{"metadata": []any{pair("ticket", "t-1")}}, []string{"A-upper.txt"}},
 				{"no match", map[string]any{"metadata": []any{pair("ticket", "T-1"), pair("kind", "nothing")}}, []string{}},
 				{"absent key", map[string]any{"metadata": []any{pair("missing", "")}}, []string{}},
-				{"empty list", map[string]any{"metadata": []any{}}, []string{"A-upper.txt", "a.txt", "ab.txt", "deep.txt", "nfd.txt", "root.txt"}},
+				{"empty list", map[string]any{"metadata": []any{}}, []string{"A-upper.txt", "a.txt", "ab.txt", "deep.txt", "nfd.txt", "root.txt", "zdash.txt", "zdot.txt", "zzero.txt"}},
 				{"with a name term", map[string]any{"metadata": []any{pair("ticket", "T-1")}, "originalNameHasPrefix": "a"}, []string{"a.txt", "ab.txt"}},
 				{"in or", map[string]any{"or": []any{
 					map[string]any{"metadata": []any{pair("kind", "receipt")}},
 					map[string]any{"metadata": []any{pair("ticket", "T-2")}},
 				}}, []string{"ab.txt", "deep.txt"}},
-				{"in not", map[string]any{"not": map[string]any{"metadata": []any{pair("ticket", "T-1")}}}, []string{"A-upper.txt", "deep.txt", "root.txt"}},
+				{"in not", map[string]any{"not": map[string]any{"metadata": []any{pair("ticket", "T-1")}}}, []string{"A-upper.txt", "deep.txt", "root.txt", "zdash.txt", "zdot.txt", "zzero.txt"}},
 				{"folder", map[string]any{"folder": "a"}, []string{"a.txt"}},
 				{"root folder", map[string]any{"folder": ""}, []string{"root.txt"}},
 				{"folder NFD asked", map[string]any{"folder": "cafe\u0301"}, []string{"nfd.txt"}},
 				{"folder prefix", map[string]any{"folderHasPrefix": "a"}, []string{"a.txt", "deep.txt"}},
 				{"folder prefix deeper", map[string]any{"folderHasPrefix": "a/b"}, []string{"deep.txt"}},
 				{"folder prefix is exact", map[string]any{"folderHasPrefix": "A"}, []string{"A-upper.txt"}},
-				{"folder prefix of all", map[string]any{"folderHasPrefix": ""}, []string{"A-upper.txt", "a.txt", "ab.txt", "deep.txt", "nfd.txt", "root.txt"}},
+				{"folder prefix in not", map[string]any{"not": map[string]any{"folderHasPrefix": "a"}}, []string{"A-upper.txt", "ab.txt", "nfd.txt", "root.txt", "zdash.txt", "zdot.txt", "zzero.txt"}},
+				{"folder prefix of a dotted name", map[string]any{"folderHasPrefix": "a.b"}, []string{"zdot.txt"}},
+				{"folder prefix multibyte", map[string]any{"folderHasPrefix": "caf\u00e9"}, []string{"nfd.txt"}},
+				{"folder prefix of all", map[string]any{"folderHasPrefix": ""}, []string{"A-upper.txt", "a.txt", "ab.txt", "deep.txt", "nfd.txt", "root.txt", "zdash.txt", "zdot.txt", "zzero.txt"}},
 				{"folder and metadata", map[string]any{"folderHasPrefix": "a", "metadata": []any{pair("kind", "invoice")}}, []string{"a.txt", "deep.txt"}},
 			} {
 				if got := e.listAttrs(tt.where); !slices.Equal(got, tt.want) {
