@@ -173,6 +173,37 @@ func TestWebAppLive(t *testing.T) {
 	}
 }
 
+// TestWebAppDownload: in the demo app on both backends, files are
+// downloaded by the links their list brought (File.downloadUrl), with no
+// fileDownloadUrl request, and once the page's clock is past a link's
+// expiry by one fresh fileDownloadUrl; every download's bytes compared. On
+// postgres+s3 the server runs only its trusted documents.
+func TestWebAppDownload(t *testing.T) {
+	if webapp.Handler() == nil {
+		t.Fatal("the demo app is not embedded: run `make web-app` (make test-browser does)")
+	}
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			settings := []string{"ALLOWED_CONTENT_TYPES", "text/plain,application/octet-stream"}
+			if backend == "postgres+s3" {
+				settings = append(settings, "GRAPHQL_TRUSTED_DOCUMENTS", manifestPath)
+			}
+			e := newAuthEnv(t, backend, settings...)
+			allow := ""
+			if s3, ok := e.store.(interface {
+				SetCORS(context.Context, []string) error
+			}); ok {
+				if err := s3.SetCORS(context.Background(), []string{e.URL}); err != nil {
+					t.Fatal(err)
+				}
+				allow = s3srv.Endpoint
+			}
+			runE2E(t, "download.mjs", 3*time.Minute, "APP_URL="+e.URL+"/app/", "TOKEN="+token(t, "download-user"), "ALLOW="+allow,
+				"ARTIFACTS="+artifacts(t), "NAME="+strings.ReplaceAll(backend, "+", "-"))
+		})
+	}
+}
+
 // TestPlaygroundWithAuth: with auth on and introspection allowed, the
 // playground opens with the header editor holding an Authorization header;
 // with a token there the example query runs as that user.

@@ -8,6 +8,9 @@
 // what is stored, as the server does. A test injects faults per PUT (no
 // answer, a lost answer, a status, a PUT held open) and reads every PUT the
 // store saw: the client is judged by the requests that actually arrived.
+// Saved files are listed (files) with their download links (downloadUrl,
+// fileDownloadUrl), signed for linkTTL and refused (403) by GET after it;
+// a test sets a saved file's status to have the scan hold it.
 // The real server and stores are driven by the browser tests
 // (internal/server, `make test-browser`).
 import { createHash } from 'node:crypto';
@@ -50,6 +53,22 @@ interface Pending {
   parts?: { partSize: number; partCount: number; stored: Map<number, Buffer> };
 }
 
+/** A saved file, as files lists it. */
+export interface SavedFile {
+  id: string;
+  fileName: string;
+  originalName: string;
+  size: number;
+  contentType: string;
+  createdAt: string;
+  collection: string;
+  folder: string;
+  metadata: Record<string, string>;
+  url: null;
+  status: 'READY' | 'SCANNING' | 'UNSCANNED' | 'INFECTED';
+  scanResult: string | null;
+}
+
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('base64');
 const userError = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
 
@@ -64,6 +83,12 @@ export class Filegraph extends EventEmitter {
   fault: (put: { fileName: string; part?: number; n: number }) => Fault | undefined = () => undefined;
   /** The part size createMultipartUploads chooses. */
   partSize = 1024;
+  /** Saved files, oldest first. */
+  readonly saved: SavedFile[] = [];
+  /** How long a download link lasts, in ms. */
+  linkTTL = 15 * 60_000;
+  /** Resolves File.scanResult: a test may have it throw, as a field the server nulls with an error. */
+  scanResultOf = (f: SavedFile): string | null => f.scanResult;
   private seq = 0;
   private tries = new Map<string, number>();
 
@@ -115,6 +140,7 @@ export class Filegraph extends EventEmitter {
   private async handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', this.url);
     if (req.method === 'POST' && url.pathname === '/query') return this.query(req, res);
+    if (req.method === 'GET' && url.pathname.startsWith('/objects/')) return this.download(url, res);
     const m = /^\/(store|parts)\/([^/]+)$/.exec(url.pathname);
     if (req.method !== 'PUT' || !m) {
       res.writeHead(404).end();
@@ -153,6 +179,22 @@ export class Filegraph extends EventEmitter {
     }
     res.writeHead(status).end();
     record(status);
+  }
+
+  /** A download link's GET: the object's bytes until the link expires, then 403. */
+  private download(url: URL, res: ServerResponse) {
+    const object = this.objects.get(decodeURIComponent(url.pathname.slice('/objects/'.length)));
+    if (Number(url.searchParams.get('expires')) <= Date.now()) return void res.writeHead(403).end('expired');
+    if (!object) return void res.writeHead(404).end();
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': object.length }).end(object);
+  }
+
+  /** A file's download link, or why it has none (the server's codes). */
+  private link(f: SavedFile) {
+    if (f.status === 'INFECTED') throw new GraphQLError(`file ${f.id} is infected`, { extensions: { code: 'FILE_INFECTED', status: f.status } });
+    if (f.status !== 'READY') throw new GraphQLError(`file ${f.id} is not ready: ${f.status}`, { extensions: { code: 'FILE_NOT_READY', status: f.status } });
+    const expires = Date.now() + this.linkTTL;
+    return { url: `${this.url}/objects/${encodeURIComponent(f.fileName)}?expires=${expires}`, expiresAt: new Date(expires).toISOString() };
   }
 
   /** The store's rules for one PUT; the status it answers. */
@@ -254,8 +296,23 @@ export class Filegraph extends EventEmitter {
           const object = this.objects.get(fileName);
           if (!object || object.length !== p.size || (p.checksum && sha256(object) !== p.checksum)) throw userError(`${fileName}: not the file that was announced`);
           this.pending.delete(fileName);
-          return { id: `id-${fileName}`, fileName, originalName, size: object.length, contentType: p.contentType, createdAt: p.createdAt, collection: 'default', folder: '', metadata: {}, url: null, status: 'READY' };
+          const saved: SavedFile = { id: `id-${fileName}`, fileName, originalName, size: object.length, contentType: p.contentType, createdAt: p.createdAt, collection: 'default', folder: '', metadata: {}, url: null, status: 'READY', scanResult: null };
+          this.saved.push(saved);
+          return saved;
         }),
+      files: ({ first }: { first?: number | null }) => {
+        const nodes = [...this.saved].reverse().slice(0, first ?? 100).map((f) => ({ ...f, downloadUrl: () => this.link(f), scanResult: () => this.scanResultOf(f) }));
+        return {
+          totalCount: this.saved.length,
+          pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
+          edges: nodes.map((node) => ({ node, cursor: node.id })),
+        };
+      },
+      fileDownloadUrl: ({ id }: { id: string }) => {
+        const f = this.saved.find((x) => x.id === id);
+        if (!f) throw new GraphQLError('file not found', { extensions: { code: 'NOT_FOUND' } });
+        return this.link(f);
+      },
       abortUpload: ({ fileName }: { fileName: string }) => {
         this.emit('aborted', fileName);
         return this.pending.delete(fileName);

@@ -9,11 +9,13 @@ import {
   subscribeFileEvents,
   DeleteFile,
   DeleteFiles,
-  FileDownloadUrl,
-  Files,
   Folders,
+  downloadLink,
+  listFiles,
   UpdateFile,
   type Collection,
+  type FilegraphError,
+  type ListedFile,
   type PendingMultipart,
   type Upload,
 } from '../uploader';
@@ -259,8 +261,10 @@ async function loadFiles() {
   // Saves, typing and clicks each reload the list: only the latest counts.
   const seq = ++loads;
   let files: FilesQuery['files'];
+  let unavailable: Map<string, FilegraphError>;
   try {
-    files = (await api.query(Files, vars)).files;
+    // Each file comes with its download link: no round trip per download.
+    ({ files, unavailable } = await listFiles(api, vars));
   } catch (e) {
     if (seq === loads) showError(e);
     return;
@@ -305,6 +309,8 @@ async function loadFiles() {
         nameCell.append(' ', badge);
         tr.querySelector<HTMLButtonElement>('[data-act="download"]')!.disabled = f.status !== 'UNSCANNED';
       }
+      const why = unavailable.get(f.id);
+      if (why) tr.querySelector<HTMLButtonElement>('[data-act="download"]')!.title = describe(why);
       tr.querySelector('.size')!.textContent = sizeText(f.size);
       tr.querySelector('.type')!.textContent = f.contentType;
       const collCell = tr.querySelector('.collection')!;
@@ -316,7 +322,7 @@ async function loadFiles() {
       tr.querySelector('.date')!.textContent = new Date(f.createdAt).toLocaleString();
       tr.addEventListener('click', (e) => {
         const act = (e.target as HTMLElement).dataset.act;
-        if (act === 'download') void download(f.id);
+        if (act === 'download') void download(f);
         if (act === 'delete') void remove(f.id);
         if (act === 'rename') rename(tr, f.id, f.originalName);
       });
@@ -335,12 +341,13 @@ async function loadFiles() {
   next.disabled = !current.pageInfo.hasNextPage && !page.before;
 }
 
-async function download(id: string) {
+async function download(f: ListedFile) {
   try {
-    const { fileDownloadUrl } = await api.query(FileDownloadUrl, { id });
+    // The link the list brought, or a fresh one once it has expired.
+    const url = await downloadLink(api, f);
     // The URL names the file; the browser saves it under its original name.
     const a = document.createElement('a');
-    a.href = fileDownloadUrl.url;
+    a.href = url;
     a.rel = 'noopener';
     document.body.append(a);
     a.click();

@@ -3,7 +3,7 @@
 // graphql-codegen made from schema.graphql.
 import { Client, fetchExchange, makeOperation, type Exchange, type Operation, type TypedDocumentNode, type AnyVariables } from '@urql/core';
 import { filter, makeSubject, map, merge, pipe } from 'wonka';
-import { FilegraphError, fromCombined } from './errors';
+import { FilegraphError, fromCombined, fromGraphQLError } from './errors';
 
 export interface ApiOptions {
   /** The GraphQL endpoint, e.g. https://files.example.com/query. */
@@ -18,10 +18,23 @@ export interface ApiOptions {
   persisted?: boolean;
 }
 
+/** An error the server sent beside data: the field it nulled, and why. */
+export interface FieldError {
+  /** Where in the answer, e.g. ['files', 'edges', 3, 'node', 'downloadUrl']. */
+  path: readonly (string | number)[];
+  error: FilegraphError;
+}
+
 /** A typed call: its data, or a FilegraphError. */
 export interface Api {
   query<R, V extends AnyVariables>(doc: TypedDocumentNode<R, V>, variables: V): Promise<R>;
   mutate<R, V extends AnyVariables>(doc: TypedDocumentNode<R, V>, variables: V): Promise<R>;
+  /**
+   * A query whose nullable fields may come back null with their reasons in
+   * errors (File.downloadUrl of a file the virus scan holds): the data and
+   * those errors; a FilegraphError only if there is no data at all.
+   */
+  queryPartial<R, V extends AnyVariables>(doc: TypedDocumentNode<R, V>, variables: V): Promise<{ data: R; errors: FieldError[] }>;
 }
 
 export function createApi(options: ApiOptions): Api {
@@ -48,6 +61,14 @@ export function createApi(options: ApiOptions): Api {
     },
     async mutate(doc, variables) {
       return unwrap(await client.mutation(doc, variables).toPromise());
+    },
+    async queryPartial(doc, variables) {
+      const result = await client.query(doc, variables).toPromise();
+      if (result.data == null) return { data: unwrap(result), errors: [] };
+      // A network error beside data does not happen; errors without a path
+      // (the whole operation refused) come with no data.
+      const errors = (result.error?.graphQLErrors ?? []).map((e) => ({ path: e.path ?? [], error: fromGraphQLError(e) }));
+      return { data: result.data, errors };
     },
   };
 }

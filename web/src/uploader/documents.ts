@@ -68,6 +68,12 @@ export const Files = graphql(`
           url
           status
           scanResult
+          # A signed link per file, so a download needs no fileDownloadUrl
+          # round trip; null (reason in errors) while the scan holds it.
+          downloadUrl {
+            url
+            expiresAt
+          }
         }
       }
     }

@@ -2,6 +2,8 @@
 // client's own codes for what happens outside GraphQL.
 import type { CombinedError } from '@urql/core';
 
+type GraphQLError = CombinedError['graphQLErrors'][number];
+
 /** Codes the server sends in extensions.code, and the client's own. */
 export type ErrorCode =
   | 'BAD_USER_INPUT'
@@ -68,17 +70,20 @@ export class FilegraphError extends Error {
 /** The first error of a urql result as a FilegraphError. */
 export function fromCombined(error: CombinedError): FilegraphError {
   const gql = error.graphQLErrors[0];
-  if (gql) {
-    const ext = gql.extensions ?? {};
-    return new FilegraphError(String(ext.code ?? 'INTERNAL_SERVER_ERROR'), gql.message, {
-      problems: ext.problems as Problem[] | undefined,
-      limit: ext.limit as string | undefined,
-      requestId: ext.requestId as string | undefined,
-      ids: ext.ids as string[] | undefined,
-      fileStatus: ext.status as string | undefined,
-    });
-  }
+  if (gql) return fromGraphQLError(gql);
   return new FilegraphError('NETWORK_ERROR', error.networkError?.message ?? error.message);
+}
+
+/** One GraphQL error as a FilegraphError, by its extensions.code. */
+export function fromGraphQLError(gql: GraphQLError): FilegraphError {
+  const ext = gql.extensions ?? {};
+  return new FilegraphError(String(ext.code ?? 'INTERNAL_SERVER_ERROR'), gql.message, {
+    problems: ext.problems as Problem[] | undefined,
+    limit: ext.limit as string | undefined,
+    requestId: ext.requestId as string | undefined,
+    ids: ext.ids as string[] | undefined,
+    fileStatus: ext.status as string | undefined,
+  });
 }
 
 /** A sentence for a person, for the codes a person can do something about. */

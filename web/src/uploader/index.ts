@@ -5,9 +5,10 @@
 // The pieces, for apps that bring their own scheduler (src/app/uppy.ts does,
 // with Uppy's): the documents, the HTTP stacks that send one PUT, the retry
 // policy, and the SHA-256 a checksummed URL is signed for.
-export { createApi, persistedDocumentsExchange, type Api, type ApiOptions } from './api';
+export { createApi, persistedDocumentsExchange, type Api, type ApiOptions, type FieldError } from './api';
 export { Uploader, type Upload, type UploadAttributes, type UploadStatus, type UploaderOptions, type SavedFile, type PendingMultipart } from './uploader';
 export { loadCollections, checkFile, allowsType, refusal, type Collection, type FileFacts } from './collections';
+export { listFiles, downloadLink, LINK_MARGIN_MS, type FileList, type ListedFile } from './downloads';
 export { FilegraphError, describe, type ErrorCode, type Problem } from './errors';
 export { XHRHttpStack, FetchHttpStack, defaultHttpStack, type HttpStack, type PutRequest, type PutOptions } from './http';
 export { retrying, backoff, type RetryPolicy } from './retry';
