@@ -26,7 +26,28 @@ type Collection struct {
 	MaxFilesPerRequest int
 	// Public files get stable unsigned URLs and keys under public/.
 	Public bool
+	// Variants are the images made of each image saved in the collection
+	// (thumbnails, previews), in the file's order. The entry named
+	// DefaultCollection may have only these: they are made of files saved
+	// without a collection.
+	Variants []Variant
 }
+
+// Variant is an image made of each saved image: at most Width x Height
+// pixels, the whole image fitted inside (Fit "inside") or its middle
+// cropped to the box (Fit "cover").
+type Variant struct {
+	Name          string
+	Width, Height int
+	Fit           string
+}
+
+// Bounds of the variants: a variant is a small image made in the
+// background, kept in memory while it is encoded.
+const (
+	maxVariants    = 8
+	maxVariantSide = 4096
+)
 
 // DefaultCollection is the collection of uploads that name none, governed
 // by the global settings; a collections file cannot redefine it.
@@ -41,7 +62,7 @@ const maxCollectionName = 64
 
 // collectionFields are the fields a collection may have, in the order a
 // message lists them.
-var collectionFields = []string{"allowedContentTypes", "maxFileSize", "maxFilesPerRequest", "public"}
+var collectionFields = []string{"allowedContentTypes", "maxFileSize", "maxFilesPerRequest", "public", "variants"}
 
 // loadCollections reads the collections file at path. Every problem is
 // reported, each naming the collection, the field and what is wrong, so an
@@ -118,7 +139,8 @@ func parseCollection(k, v *yaml.Node, maxUpload int64, globalTypes []string) (Co
 	bad := func(n *yaml.Node, field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("field %s (line %d): %s", field, n.Line, fmt.Sprintf(format, args...)))
 	}
-	if msg := checkCollectionName(k.Value); msg != "" {
+	isDefault := k.Value == DefaultCollection
+	if msg := checkCollectionName(k.Value); msg != "" && !isDefault {
 		errs = append(errs, fmt.Errorf("line %d: name %s", k.Line, msg))
 	}
 	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
@@ -135,6 +157,10 @@ func parseCollection(k, v *yaml.Node, maxUpload int64, globalTypes []string) (Co
 			continue
 		}
 		seen[fk.Value] = true
+		if isDefault && fk.Value != "variants" {
+			bad(fk, fk.Value, "the default collection is governed by the global settings; only its variants can be set here")
+			continue
+		}
 		switch name := fk.Value; name {
 		case "allowedContentTypes":
 			if fv.Kind != yaml.SequenceNode {
@@ -183,11 +209,82 @@ func parseCollection(k, v *yaml.Node, maxUpload int64, globalTypes []string) (Co
 				continue
 			}
 			c.Public = b
+		case "variants":
+			c.Variants = parseVariants(fv, bad)
 		default:
 			bad(fk, name, "unknown field; a collection has %s", strings.Join(collectionFields, ", "))
 		}
 	}
 	return c, errs
+}
+
+// parseVariants reads a collection's variants: a mapping of names to
+// {width, height, fit}.
+func parseVariants(n *yaml.Node, bad func(n *yaml.Node, field, format string, args ...any)) []Variant {
+	if n.Kind != yaml.MappingNode || len(n.Content) == 0 {
+		bad(n, "variants", "must be a mapping of names to {width, height, fit}, such as {thumb: {width: 256, height: 256, fit: cover}}")
+		return nil
+	}
+	if len(n.Content)/2 > maxVariants {
+		bad(n, "variants", "has %d variants, at most %d are allowed", len(n.Content)/2, maxVariants)
+	}
+	var out []Variant
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		field := "variants." + k.Value
+		if seen[k.Value] {
+			bad(k, field, "given twice")
+			continue
+		}
+		seen[k.Value] = true
+		if msg := checkName(k.Value); msg != "" {
+			bad(k, field, "name %s", msg)
+		}
+		if v.Kind != yaml.MappingNode {
+			bad(v, field, "must be a mapping of width, height and fit")
+			continue
+		}
+		vr := Variant{Name: k.Value}
+		got := map[string]bool{}
+		for j := 0; j+1 < len(v.Content); j += 2 {
+			fk, fv := v.Content[j], v.Content[j+1]
+			sub := field + "." + fk.Value
+			if got[fk.Value] {
+				bad(fk, sub, "given twice")
+				continue
+			}
+			got[fk.Value] = true
+			switch fk.Value {
+			case "width", "height":
+				px, err := strconv.Atoi(fv.Value)
+				if fv.Kind != yaml.ScalarNode || err != nil || px < 1 || px > maxVariantSide {
+					bad(fv, sub, "%q must be a whole number of pixels from 1 to %d", fv.Value, maxVariantSide)
+					continue
+				}
+				if fk.Value == "width" {
+					vr.Width = px
+				} else {
+					vr.Height = px
+				}
+			case "fit":
+				if fv.Kind != yaml.ScalarNode || fv.Value != "cover" && fv.Value != "inside" {
+					bad(fv, sub, "%q must be cover (fill the box, cropping the middle) or inside (the whole image within the box)", fv.Value)
+					continue
+				}
+				vr.Fit = fv.Value
+			default:
+				bad(fk, sub, "unknown field; a variant has width, height and fit")
+			}
+		}
+		for _, f := range []string{"width", "height", "fit"} {
+			if !got[f] {
+				bad(v, field, "has no %s; a variant has width, height and fit", f)
+			}
+		}
+		out = append(out, vr)
+	}
+	return out
 }
 
 // checkCollectionName reports what is wrong with a collection's name, or
@@ -197,6 +294,16 @@ func checkCollectionName(name string) string {
 	switch {
 	case name == DefaultCollection:
 		return "default is the collection the global settings govern; name yours otherwise"
+	case name == "":
+		return "must not be empty"
+	}
+	return checkName(name)
+}
+
+// checkName reports what is wrong with the name of a collection or a
+// variant (both go into keys and URLs), or "".
+func checkName(name string) string {
+	switch {
 	case name == "":
 		return "must not be empty"
 	case len(name) > maxCollectionName:

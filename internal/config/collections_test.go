@@ -71,7 +71,7 @@ func TestCollectionsFileErrors(t *testing.T) {
 		want  []string // each must appear in the error
 	}{
 		{"collections:\n  avatars:\n    maxFileSiz: 2MiB\n", nil,
-			[]string{`collection "avatars": field maxFileSiz (line 3): unknown field; a collection has allowedContentTypes, maxFileSize, maxFilesPerRequest, public`}},
+			[]string{`collection "avatars": field maxFileSiz (line 3): unknown field; a collection has allowedContentTypes, maxFileSize, maxFilesPerRequest, public, variants`}},
 		{"collections:\n  avatars:\n    maxFileSize: 6GiB\n", nil,
 			[]string{`collection "avatars": field maxFileSize (line 3): 6GiB (6442450944 bytes) is over MAX_UPLOAD_SIZE (5368709120 bytes)`}},
 		{"collections:\n  avatars:\n    maxFileSize: 2 megs\n", nil,
@@ -87,7 +87,17 @@ func TestCollectionsFileErrors(t *testing.T) {
 		{"collections:\n  docs:\n    public: yes\n", nil,
 			[]string{`collection "docs": field public (line 3): "yes" must be true or false`}},
 		{"collections:\n  default:\n    public: true\n", nil,
-			[]string{`collection "default": line 2: name default is the collection the global settings govern`}},
+			[]string{`collection "default": field public (line 3): the default collection is governed by the global settings; only its variants can be set here`}},
+		{"collections:\n  a:\n    variants:\n      thumb: {width: 0, height: 256, fit: cover}\n", nil,
+			[]string{`collection "a": field variants.thumb.width (line 4): "0" must be a whole number of pixels from 1 to 4096`}},
+		{"collections:\n  a:\n    variants:\n      thumb: {width: 256, height: 256, fit: fill}\n", nil,
+			[]string{`collection "a": field variants.thumb.fit (line 4): "fill" must be cover (fill the box, cropping the middle) or inside`}},
+		{"collections:\n  a:\n    variants:\n      thumb: {width: 256, fit: cover, size: 3}\n", nil,
+			[]string{`field variants.thumb.size (line 4): unknown field; a variant has width, height and fit`, `field variants.thumb (line 4): has no height`}},
+		{"collections:\n  a:\n    variants:\n      th/umb: {width: 1, height: 1, fit: cover}\n", nil,
+			[]string{`field variants.th/umb (line 4): name "th/umb" may hold only letters, digits, - and _`}},
+		{"collections:\n  a:\n    variants: [thumb]\n", nil,
+			[]string{`field variants (line 3): must be a mapping of names to {width, height, fit}`}},
 		{"collections:\n  my/files:\n    public: true\n", nil,
 			[]string{`collection "my/files": line 2: name "my/files" may hold only letters, digits, - and _`}},
 		{"collections:\n  a:\n    public: true\n  a:\n    public: false\n", nil,
@@ -123,6 +133,36 @@ func TestCollectionsFileErrors(t *testing.T) {
 	_, err := Load(env(map[string]string{"COLLECTIONS_FILE": filepath.Join(t.TempDir(), "missing.yaml")}))
 	if err == nil || !strings.Contains(err.Error(), "COLLECTIONS_FILE: cannot read the collections file") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// Variants per collection, and for files without one (default).
+func TestCollectionVariants(t *testing.T) {
+	c, err := Load(env(collectionsEnv(t, `
+collections:
+  default:
+    variants: {thumb: {width: 128, height: 128, fit: cover}}
+  avatars:
+    public: true
+    variants:
+      thumb: {width: 256, height: 256, fit: cover}
+      preview: {width: 1280, height: 1280, fit: inside}
+`, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Collection{
+		{Name: "default", Variants: []Variant{{"thumb", 128, 128, "cover"}}},
+		{Name: "avatars", Public: true, Variants: []Variant{{"thumb", 256, 256, "cover"}, {"preview", 1280, 1280, "inside"}}},
+	}
+	if !reflect.DeepEqual(c.Collections, want) {
+		t.Errorf("read\n%+v\nwant\n%+v", c.Collections, want)
+	}
+	if c.Processing.ImageMaxPixels != 50_000_000 {
+		t.Errorf("IMAGE_MAX_PIXELS default %d", c.Processing.ImageMaxPixels)
+	}
+	if _, err := Load(env(map[string]string{"IMAGE_MAX_PIXELS": "0"})); err == nil || !strings.Contains(err.Error(), "IMAGE_MAX_PIXELS") {
+		t.Errorf("IMAGE_MAX_PIXELS=0: %v", err)
 	}
 }
 

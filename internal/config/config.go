@@ -191,6 +191,9 @@ type Scan struct {
 type Processing struct {
 	Concurrency int
 	JobTimeout  time.Duration
+	// ImageMaxPixels bounds the images variants are made of, read from
+	// their headers before decoding.
+	ImageMaxPixels int
 }
 
 // maxDuration bounds every duration setting; it is also the longest life of
@@ -258,6 +261,7 @@ var Settings = []Setting{
 	{"SCAN_ALLOW_UNSCANNED", "false", "let UNSCANNED files (over SCAN_MAX_SIZE) be downloaded", field(boolean, func(c *Config) *bool { return &c.Scan.AllowUnscanned })},
 	{"PROCESS_CONCURRENCY", "2", "background jobs (scans) this process runs at once; every replica claims from the same table", field(positive, func(c *Config) *int { return &c.Processing.Concurrency })},
 	{"PROCESS_JOB_TIMEOUT", "2m", "longest one background job may run; a replica killed mid-job leaves it to another after twice this", field(duration(time.Second, "2m"), func(c *Config) *time.Duration { return &c.Processing.JobTimeout })},
+	{"IMAGE_MAX_PIXELS", "50000000", "largest image (width x height, read from its header before decoding) that variants are made of; larger ones, decompression bombs, get none", field(positive, func(c *Config) *int { return &c.Processing.ImageMaxPixels })},
 	{"DISK_MAX_PUTS", "128", "disk storage: PUTs (whole files and parts) streaming at once; more are answered 503 with Retry-After before their bodies are read (each may hold 4 MiB of buffers)", field(positive, func(c *Config) *int { return &c.DiskPuts.Max })},
 	{"DISK_MAX_PUTS_PER_USER", "32", "disk storage: of those, how many one user's uploads may be (a browser uploads 3 files of 4 parts at a time by default)", field(positive, func(c *Config) *int { return &c.DiskPuts.MaxPerUser })},
 	{"DISK_PUT_IDLE_TIMEOUT", "30s", "disk storage: a PUT whose body sends nothing for this long is cut off (408), whatever its URL's expiry", field(duration(time.Second, "30s"), func(c *Config) *time.Duration { return &c.DiskPuts.IdleTimeout })},

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/internal/images"
 	"github.com/filegraph/filegraph/internal/storage"
 )
 
@@ -40,6 +41,10 @@ type Collection struct {
 	// beside MaxFilesPerCall; nil for no bound of its own.
 	MaxFilesPerRequest *int
 	Public             bool
+	// Variants are made of each image saved in the collection; the entry
+	// of Options.Collections named DefaultCollection gives the default
+	// collection's, and nothing else.
+	Variants []images.Spec
 }
 
 // collections returns the default collection, then opts' own in their
@@ -50,6 +55,10 @@ func collections(opts Options) ([]*Collection, map[string]*Collection) {
 	byName := map[string]*Collection{DefaultCollection: def}
 	for _, c := range opts.Collections {
 		c := c
+		if c.Name == DefaultCollection {
+			def.Variants = c.Variants
+			continue
+		}
 		if len(c.AllowedContentTypes) == 0 {
 			c.AllowedContentTypes = def.AllowedContentTypes
 		}

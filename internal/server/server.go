@@ -26,6 +26,7 @@ import (
 	"github.com/filegraph/filegraph/internal/events"
 	"github.com/filegraph/filegraph/internal/files"
 	"github.com/filegraph/filegraph/internal/httplog"
+	"github.com/filegraph/filegraph/internal/images"
 	"github.com/filegraph/filegraph/internal/playground"
 	"github.com/filegraph/filegraph/internal/storage"
 	"github.com/filegraph/filegraph/internal/storage/diskstore"
@@ -417,6 +418,9 @@ func collections(cs []config.Collection) []files.Collection {
 	out := make([]files.Collection, len(cs))
 	for i, c := range cs {
 		out[i] = files.Collection{Name: c.Name, AllowedContentTypes: c.AllowedContentTypes, MaxFileSize: c.MaxFileSize, Public: c.Public}
+		for _, v := range c.Variants {
+			out[i].Variants = append(out[i].Variants, images.Spec{Name: v.Name, Width: v.Width, Height: v.Height, Fit: images.Fit(v.Fit)})
+		}
 		if c.MaxFilesPerRequest > 0 {
 			out[i].MaxFilesPerRequest = &c.MaxFilesPerRequest
 		}
