@@ -29,6 +29,20 @@ func (_u *FileUpdate) Where(ps ...predicate.File) *FileUpdate {
 	return _u
 }
 
+// SetFileName sets the "file_name" field.
+func (_u *FileUpdate) SetFileName(v string) *FileUpdate {
+	_u.mutation.SetFileName(v)
+	return _u
+}
+
+// SetNillableFileName sets the "file_name" field if the given value is not nil.
+func (_u *FileUpdate) SetNillableFileName(v *string) *FileUpdate {
+	if v != nil {
+		_u.SetFileName(*v)
+	}
+	return _u
+}
+
 // SetOriginalName sets the "original_name" field.
 func (_u *FileUpdate) SetOriginalName(v string) *FileUpdate {
 	_u.mutation.SetOriginalName(v)
@@ -151,6 +165,11 @@ func (_u *FileUpdate) ExecX(ctx context.Context) {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *FileUpdate) check() error {
+	if v, ok := _u.mutation.FileName(); ok {
+		if err := file.FileNameValidator(v); err != nil {
+			return &ValidationError{Name: "file_name", err: fmt.Errorf(`ent: validator failed for field "File.file_name": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.OriginalName(); ok {
 		if err := file.OriginalNameValidator(v); err != nil {
 			return &ValidationError{Name: "original_name", err: fmt.Errorf(`ent: validator failed for field "File.original_name": %w`, err)}
@@ -175,6 +194,9 @@ func (_u *FileUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.FileName(); ok {
+		_spec.SetField(file.FieldFileName, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.OriginalName(); ok {
 		_spec.SetField(file.FieldOriginalName, field.TypeString, value)
@@ -218,6 +240,20 @@ type FileUpdateOne struct {
 	fields   []string
 	hooks    []Hook
 	mutation *FileMutation
+}
+
+// SetFileName sets the "file_name" field.
+func (_u *FileUpdateOne) SetFileName(v string) *FileUpdateOne {
+	_u.mutation.SetFileName(v)
+	return _u
+}
+
+// SetNillableFileName sets the "file_name" field if the given value is not nil.
+func (_u *FileUpdateOne) SetNillableFileName(v *string) *FileUpdateOne {
+	if v != nil {
+		_u.SetFileName(*v)
+	}
+	return _u
 }
 
 // SetOriginalName sets the "original_name" field.
@@ -355,6 +391,11 @@ func (_u *FileUpdateOne) ExecX(ctx context.Context) {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *FileUpdateOne) check() error {
+	if v, ok := _u.mutation.FileName(); ok {
+		if err := file.FileNameValidator(v); err != nil {
+			return &ValidationError{Name: "file_name", err: fmt.Errorf(`ent: validator failed for field "File.file_name": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.OriginalName(); ok {
 		if err := file.OriginalNameValidator(v); err != nil {
 			return &ValidationError{Name: "original_name", err: fmt.Errorf(`ent: validator failed for field "File.original_name": %w`, err)}
@@ -396,6 +437,9 @@ func (_u *FileUpdateOne) sqlSave(ctx context.Context) (_node *File, err error) {
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.FileName(); ok {
+		_spec.SetField(file.FieldFileName, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.OriginalName(); ok {
 		_spec.SetField(file.FieldOriginalName, field.TypeString, value)

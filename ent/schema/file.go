@@ -28,11 +28,12 @@ func (File) Fields() []ent.Field {
 		field.String("bucket").
 			NotEmpty().
 			Immutable(),
+		// Changed once at most: a public file the virus scan held under
+		// the private prefix gets its public key when found clean.
 		field.String("file_name").
 			Comment("The object key: unique, made by the server.").
 			NotEmpty().
 			Unique().
-			Immutable().
 			Annotations(orderField("FILE_NAME")...),
 		// updateFile renames: downloads then carry the new name.
 		field.String("original_name").

@@ -30,6 +30,60 @@ const privatePrefix = "files/"
 // lists them all.
 var keyPrefixes = []string{privatePrefix, storage.PublicPrefix}
 
+// heldPrefix is where a public collection's upload waits for the virus
+// scan on a store that serves public keys to anyone (S3, through its
+// bucket policy): under the private prefix, so nothing serves it, until
+// the scan finds it clean and it is copied to its public key (scan.go). A
+// held key is heldPrefix followed by that public key, so that each names
+// the other and a file's row, holding one, knows both objects it may own.
+const heldPrefix = privatePrefix + "held/"
+
+// twinKey returns the other key a file at key may own an object at: the
+// public key of a held key, the held key of a public one; "" for a
+// private key, which has none.
+func twinKey(key string) string {
+	switch {
+	case isHeld(key):
+		return strings.TrimPrefix(key, heldPrefix)
+	case strings.HasPrefix(key, storage.PublicPrefix):
+		return heldPrefix + key
+	}
+	return ""
+}
+
+// isHeld says whether key is a held key.
+func isHeld(key string) bool { return strings.HasPrefix(key, heldPrefix+storage.PublicPrefix) }
+
+// objectKeys returns every key a file at key may own an object at: its
+// own, and its twin (an interrupted release leaves both, for a moment).
+func objectKeys(key string) []string {
+	if t := twinKey(key); t != "" {
+		return []string{key, t}
+	}
+	return []string{key}
+}
+
+// holds says whether an upload of size bytes to c waits under heldPrefix:
+// c is public, the store can copy (the wiring passes a Copier only where
+// the store, not Filegraph, serves public keys) and the file would not be
+// served as soon as it is saved.
+func (s *Service) holds(c *Collection, size int64) bool {
+	if !c.Public || s.cfg.Copier == nil {
+		return false
+	}
+	return s.servable(&ent.File{Status: s.savedStatus(size)}) != nil
+}
+
+// newKey makes the key of an upload of r to c: c's own, or, while the
+// scan holds it, the held key of c's own.
+func (s *Service) newKey(c *Collection, r UploadRequest) string {
+	key := c.newKey(r.OriginalName)
+	if s.holds(c, r.Size) {
+		key = heldPrefix + key
+	}
+	return key
+}
+
 // Collection is one upload profile, with what it inherits filled in.
 type Collection struct {
 	Name string

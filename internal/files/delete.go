@@ -138,12 +138,15 @@ func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
 	g.SetLimit(storageConcurrency)
 	for i, f := range fs {
 		g.Go(func() error {
-			if err := s.store.Delete(ctx, f.FileName); err != nil {
-				failed[i] = err
-				return nil
+			// Its public copy too, for a file the scan held (objectKeys).
+			for _, key := range objectKeys(f.FileName) {
+				if err := s.store.Delete(ctx, key); err != nil {
+					failed[i] = err
+					return nil
+				}
 			}
 			// An upload URL for the key may still write: S3 cannot revoke it.
-			deleteRow := s.withTombstone(f.FileName, s.keyWritableUntil(f), func(ctx context.Context) (bool, error) {
+			deleteRow := s.withTombstones(objectKeys(f.FileName), s.keyWritableUntil(f), func(ctx context.Context) (bool, error) {
 				return true, s.db.File.DeleteOneID(f.ID).Exec(ctx)
 			})
 			if _, err := deleteRow(context.WithoutCancel(ctx)); err != nil && !ent.IsNotFound(err) {

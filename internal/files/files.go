@@ -87,6 +87,11 @@ type Options struct {
 	Scanner        Scanner
 	ScanMaxSize    int64
 	ServeUnscanned bool
+	// Copier, when set with a Scanner, holds public collections' uploads
+	// under the private prefix until they are found clean (heldPrefix),
+	// for a store that serves public keys to anyone; nil for a store that
+	// asks before it serves one (storage.PublicGate).
+	Copier storage.Copier
 	// Jobs hands out the work after saves (nil: this service runs none);
 	// JobTimeout bounds one run.
 	Jobs       JobQueue

@@ -101,7 +101,7 @@ func (s *Service) issueUploads(ctx context.Context, reqs []*UploadRequest, kind 
 	creates := make([]*ent.UploadCreate, len(valid))
 	var bytes int64
 	for i, r := range valid {
-		key := s.byName[r.Collection].newKey(r.OriginalName)
+		key := s.newKey(s.byName[r.Collection], r)
 		creates[i] = s.db.Upload.Create().
 			SetFileName(key).
 			SetOriginalName(r.OriginalName).

@@ -7,6 +7,7 @@ import (
 
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/job"
 	"github.com/filegraph/filegraph/internal/storage"
 )
 
@@ -75,6 +76,17 @@ func (s *Service) Reconcile(ctx context.Context, fix bool) (r *Reconciliation, e
 	if err != nil {
 		return nil, dbError("reading uploads", err)
 	}
+	// A file with a job may own its twin object too: a held file's public
+	// copy, made just before its release is recorded, or a released
+	// file's held object, deleted just after; the job's next run settles.
+	working, err := s.db.Job.Query().Select(job.FieldFileID).Strings(ctx)
+	if err != nil {
+		return nil, dbError("reading jobs", err)
+	}
+	withJob := make(map[string]bool, len(working))
+	for _, id := range working {
+		withJob[id] = true
+	}
 	r = &Reconciliation{Objects: len(objects)}
 	known := make(map[string]bool, len(files)+len(uploads))
 	knownParts := make(map[string]bool)
@@ -103,6 +115,9 @@ func (s *Service) Reconcile(ctx context.Context, fix bool) (r *Reconciliation, e
 			continue // an INFECTED file's object was deleted: one left is an orphan
 		}
 		known[f.FileName] = true
+		if t := twinKey(f.FileName); t != "" && (withJob[f.ID.String()] || f.DeletedAt != nil) {
+			known[t] = true // a marked file's delete removes both
+		}
 		if !objects[f.FileName] && f.DeletedAt == nil {
 			missing = append(missing, MissingFile{ID: f.ID.String(), FileName: f.FileName, Owner: f.Owner})
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -100,7 +101,15 @@ func (s *Service) findUploadsAndFiles(ctx context.Context, user auth.User, reqs 
 	if err != nil {
 		return nil, dbError("looking up uploads", err)
 	}
-	saved, err := s.db.File.Query().Where(file.FileNameIn(keys...), file.Owner(user.ID), file.DeletedAtIsNil()).All(ctx)
+	// A held file found clean has its public key since (twinKey): a
+	// retry of its save names the key it was issued.
+	names := keys
+	for _, k := range keys {
+		if isHeld(k) {
+			names = append(slices.Clip(names), twinKey(k))
+		}
+	}
+	saved, err := s.db.File.Query().Where(file.FileNameIn(names...), file.Owner(user.ID), file.DeletedAtIsNil()).All(ctx)
 	if err != nil {
 		return nil, dbError("looking up saved files", err)
 	}
@@ -114,7 +123,11 @@ func (s *Service) findUploadsAndFiles(ctx context.Context, user auth.User, reqs 
 		byKey[u.FileName].upload = u
 	}
 	for _, f := range saved {
-		byKey[f.FileName].saved = f
+		if it := byKey[f.FileName]; it != nil {
+			it.saved = f
+		} else if it := byKey[twinKey(f.FileName)]; it != nil && isHeld(it.req.FileName) {
+			it.saved = f
+		}
 	}
 	return items, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/job"
+	"github.com/filegraph/filegraph/internal/storage"
 )
 
 // The scan gate: with a Scanner, a saved file is SCANNING, and served to
@@ -73,7 +74,10 @@ func savedBytes(f *ent.File) int64 {
 }
 
 // scan runs a scan job: it streams the file's object to the scanner and
-// records the verdict.
+// records the verdict. A held file (heldPrefix) found clean is copied to
+// its public key before the verdict is recorded, and its held object is
+// deleted after: a run killed in between leaves both objects, which the
+// row names (twinKey), and the job, which the next run finishes (settle).
 func (s *Service) scan(ctx context.Context, j *ent.Job) error {
 	f, err := s.db.File.Query().Where(file.ID(j.FileID), file.DeletedAtIsNil()).Only(ctx)
 	if ent.IsNotFound(err) {
@@ -83,6 +87,11 @@ func (s *Service) scan(ctx context.Context, j *ent.Job) error {
 		return dbError("reading file", err)
 	}
 	if f.Status != file.StatusSCANNING {
+		// Recorded by an earlier run, which died before it let go of
+		// what the file no longer owns.
+		if err := s.settle(ctx, f); err != nil {
+			return err
+		}
 		return s.finishJob(ctx, j)
 	}
 	if s.cfg.Scanner == nil {
@@ -100,24 +109,31 @@ func (s *Service) scan(ctx context.Context, j *ent.Job) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrScannerUnavailable, err)
 	}
-	if found == "" {
-		return s.recordScan(ctx, j, f, file.StatusREADY, "")
+	if found != "" {
+		return s.recordScan(ctx, j, f, file.StatusINFECTED, found)
 	}
-	if err := s.recordScan(ctx, j, f, file.StatusINFECTED, found); err != nil {
-		return err
+	if isHeld(f.FileName) {
+		if s.cfg.Copier == nil {
+			// Held by a replica whose store copies; this one cannot
+			// publish it. Another run (or this one, configured alike) will.
+			return fmt.Errorf("%w: %s is held for the scan, and this store cannot copy it to its public key", storage.ErrMisconfigured, f.FileName)
+		}
+		if err := s.cfg.Copier.Copy(ctx, f.FileName, twinKey(f.FileName)); err != nil {
+			return storageError("publishing clean object", err)
+		}
 	}
-	// The row says INFECTED from now on and serves nothing; a failure here
-	// leaves an object no file owns, which reconcile removes.
-	if err := s.store.Delete(ctx, f.FileName); err != nil {
-		s.log.ErrorContext(ctx, "scan.infected_delete_failed", "file", f.ID, "key", f.FileName, "err", err)
-	}
-	return nil
+	return s.recordScan(ctx, j, f, file.StatusREADY, "")
 }
 
-// recordScan sets f's status (and signature), ends its job and writes
-// file.scanned, in one transaction; a file deleted meanwhile is left be.
+// recordScan sets f's status (and signature, and for a held file found
+// clean its public key) and writes file.scanned, in one transaction; then
+// lets go of what f no longer owns and ends the job. The job outlives the
+// record until then, so a run killed in between is finished by the next.
+// A file deleted meanwhile is left be, but for a public copy this run may
+// have made after its delete had removed its objects.
 func (s *Service) recordScan(ctx context.Context, j *ent.Job, f *ent.File, status file.Status, found string) error {
 	var changed *ent.File
+	gone := false
 	err := s.inTx(ctx, "scan result", func(tx *ent.Tx) error {
 		upd := tx.File.Update().
 			Where(file.ID(f.ID), file.DeletedAtIsNil(), file.StatusEQ(file.StatusSCANNING)).
@@ -125,23 +141,44 @@ func (s *Service) recordScan(ctx context.Context, j *ent.Job, f *ent.File, statu
 		if found != "" {
 			upd.SetScanResult(found)
 		}
+		key := f.FileName
+		if status == file.StatusREADY && isHeld(key) {
+			key = twinKey(key)
+			upd.SetFileName(key)
+		}
 		n, err := upd.Save(ctx)
 		if err != nil {
 			return dbError("recording scan", err)
 		}
-		if _, err := tx.Job.Delete().Where(job.ID(j.ID)).Exec(ctx); err != nil {
-			return dbError("ending job", err)
-		}
 		if n == 0 {
+			gone, err = tx.File.Query().Where(file.ID(f.ID), file.DeletedAtIsNil()).Exist(ctx)
+			gone = !gone
+			if err != nil {
+				return dbError("reading file", err)
+			}
+			if _, err := tx.Job.Delete().Where(job.ID(j.ID)).Exec(ctx); err != nil {
+				return dbError("ending job", err)
+			}
 			return nil
+		}
+		if key != f.FileName || status == file.StatusINFECTED {
+			// f's upload key loses its object: a replay of its URL,
+			// writable a while yet, must not put one back for good.
+			if until := s.keyWritableUntil(f); !s.cfg.RevocableURLs && s.cfg.Now().Before(until) {
+				if err := tx.Tombstone.Create().SetFileName(f.FileName).SetDeleteAfter(until).Exec(ctx); err != nil {
+					return dbError("recording tombstone", err)
+				}
+			}
 		}
 		if status == file.StatusINFECTED {
 			if err := s.addUsage(ctx, tx, ent.Usage{ID: f.Owner, SavedBytes: -f.Size}); err != nil {
 				return err
 			}
 		}
-		changed = f
+		c := *f
+		changed = &c
 		changed.Status = status
+		changed.FileName = key
 		if found != "" {
 			changed.ScanResult = &found
 		}
@@ -152,11 +189,41 @@ func (s *Service) recordScan(ctx context.Context, j *ent.Job, f *ent.File, statu
 	}
 	if changed == nil {
 		s.log.InfoContext(ctx, "scan.discarded", "file", f.ID, "why", "deleted while scanned")
+		if gone && status == file.StatusREADY && isHeld(f.FileName) {
+			// Its delete may have run before this run's copy landed.
+			if err := s.store.Delete(ctx, twinKey(f.FileName)); err != nil {
+				s.log.ErrorContext(ctx, "scan.discarded_copy_delete_failed", "file", f.ID, "key", twinKey(f.FileName), "err", err)
+			}
+		}
 		return nil
 	}
 	s.cfg.Outbox.Committed()
-	s.log.InfoContext(ctx, "scan.done", "file", f.ID, "status", status, "found", found)
+	s.log.InfoContext(ctx, "scan.done", "file", f.ID, "status", status, "found", found, "key", changed.FileName)
 	s.cfg.Events.FileScanned(string(status))
+	if err := s.settle(ctx, changed); err != nil {
+		return err // the job stays; its next run settles
+	}
+	return s.finishJob(ctx, j)
+}
+
+// settle deletes the objects a scanned file no longer owns: an INFECTED
+// file's, at once, and a released file's held object (or a public copy a
+// file that stays held must not have). Deleting a missing object succeeds,
+// so it may run any number of times.
+func (s *Service) settle(ctx context.Context, f *ent.File) error {
+	drop := []string{twinKey(f.FileName)}
+	if !ownsObject(f) {
+		drop = objectKeys(f.FileName)
+	}
+	for _, key := range drop {
+		if key == "" {
+			continue
+		}
+		if err := s.store.Delete(ctx, key); err != nil {
+			s.log.ErrorContext(ctx, "scan.settle_failed", "file", f.ID, "key", key, "err", err)
+			return storageError("deleting object", err)
+		}
+	}
 	return nil
 }
 

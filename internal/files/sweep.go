@@ -66,7 +66,7 @@ func (s *Service) Sweep(ctx context.Context) (r SweepReport, err error) {
 		}
 		out := make([]toRemove, len(stale))
 		for i, f := range stale {
-			out[i] = toRemove{key: f.FileName, deleteRow: s.withTombstone(f.FileName, s.keyWritableUntil(f), func(ctx context.Context) (bool, error) {
+			out[i] = toRemove{key: f.FileName, twin: twinKey(f.FileName), deleteRow: s.withTombstones(objectKeys(f.FileName), s.keyWritableUntil(f), func(ctx context.Context) (bool, error) {
 				n, err := s.db.File.Delete().Where(file.ID(f.ID)).Exec(ctx)
 				return n > 0, err
 			})}
@@ -113,6 +113,15 @@ func (s *Service) withTombstone(key string, until time.Time, deleteRow func(cont
 	}
 }
 
+// withTombstones is withTombstone for each of keys (which of a file's keys
+// its upload URL wrote is not recorded: a held file's, or its public one's).
+func (s *Service) withTombstones(keys []string, until time.Time, deleteRow func(context.Context) (bool, error)) func(context.Context) (bool, error) {
+	for _, key := range keys {
+		deleteRow = s.withTombstone(key, until, deleteRow)
+	}
+	return deleteRow
+}
+
 // retireUpload deletes an upload's row and takes it out of its owner's
 // usage, if no one else (a save, another sweeper) removed it first.
 func (s *Service) retireUpload(u *ent.Upload) func(context.Context) (bool, error) {
@@ -130,11 +139,12 @@ func (s *Service) retireUpload(u *ent.Upload) func(context.Context) (bool, error
 }
 
 // toRemove is an object and the row that names it, both to go; for an
-// upload in parts, its parts too. deleteRow reports whether it removed the
+// upload in parts, its parts too; for a file, its twin object too. deleteRow reports whether it removed the
 // row, rather than found it gone, so that replicas sweeping together count
 // each row once.
 type toRemove struct {
 	key         string
+	twin        string // a file's other object (twinKey), or ""
 	multipartID string
 	deleteRow   func(context.Context) (bool, error)
 }
@@ -166,6 +176,11 @@ func (s *Service) removeBatch(ctx context.Context, batch []toRemove) (int, error
 		g.Go(func() error {
 			if err := s.removeUploadFromStore(ctx, d.key, d.multipartID); err != nil {
 				return storageError("sweeping object", err)
+			}
+			if d.twin != "" {
+				if err := s.store.Delete(ctx, d.twin); err != nil {
+					return storageError("sweeping object", err)
+				}
 			}
 			ok, err := d.deleteRow(ctx)
 			if err != nil {

@@ -146,10 +146,18 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		log.Info("scan.on", "clamd", cfg.Scan.ClamdAddr, "max_size", cfg.Scan.MaxSize, "allow_unscanned", cfg.Scan.AllowUnscanned)
 	}
 	observed := store
+	copier, _ := store.(storage.Copier)
 	if !o.bare {
 		fopts.Events = s.Metrics
 		observed = s.Metrics.Store(store, s.tracer())
+		if copier != nil {
+			copier = s.Metrics.Copier(copier, store.Bucket(), s.tracer())
+		}
 	}
+	// With scanning, public uploads wait under the private prefix and are
+	// copied to their public keys once clean: on S3 the bucket policy
+	// serves public keys to anyone, and Filegraph could not hold them back.
+	fopts.Copier = copier
 	s.Files = files.New(db.Ent, db.Usages, observed, fopts, log)
 	if cfg.CollectionsFile != "" {
 		names := make([]string, len(cfg.Collections))

@@ -11,7 +11,7 @@
 // backends have them all, so callers never look for one with a type
 // assertion, and a decorator (telemetry) wraps one interface once. What
 // only one backend has and only the wiring uses (URLServer, PutGate,
-// StaleCleaner) stays a separate interface that internal/server looks for
+// StaleCleaner, Copier) stays a separate interface that internal/server looks for
 // once, when it opens the store, as tusd's StoreComposer is filled once.
 //
 // Backends classify every failure at their boundary, and callers branch on
@@ -96,6 +96,23 @@ type PutGate interface {
 type PublicGate interface {
 	SetPublicGate(gate func(ctx context.Context, key string) (bool, error))
 }
+
+// Copier is an optional ability of a store that copies an object within
+// its bucket on its own side (S3's CopyObject), the bytes never passing
+// through Filegraph. With it, a public collection's upload waits for the
+// virus scan under the private prefix and is copied to its public key once
+// clean, since the store (a bucket policy) serves public keys to anyone.
+// A store that serves public keys itself (diskstore) gates them instead
+// (PublicGate).
+type Copier interface {
+	// Copy makes dst a copy of src, bytes and content type, replacing
+	// dst; src missing is ErrNotExist. It copies up to MaxCopySize bytes.
+	Copy(ctx context.Context, src, dst string) error
+}
+
+// MaxCopySize is the largest object a Copier copies in one call (S3's
+// CopyObject limit).
+const MaxCopySize = 5 << 30
 
 // Gate says until when an upload to key may land and whose it is, or
 // returns the zero Pending if no upload to key is pending any more.

@@ -211,3 +211,29 @@ func (s *store) ListMultipart(ctx context.Context, prefix string, fn func(storag
 	op.end(err)
 	return err
 }
+
+// Copier counts, times and traces a store's copies (storage.Copier), an
+// ability only some backends have, as Store does the calls of every store.
+func (m *Metrics) Copier(inner storage.Copier, bucket string, tp trace.TracerProvider) storage.Copier {
+	c := &copier{inner: inner, store: store{bucket: bucket}}
+	if tp != nil {
+		c.tracer = tp.Tracer(scope)
+	}
+	c.copy = m.storageCall("copy")
+	return c
+}
+
+type copier struct {
+	inner storage.Copier
+	store // for its begin, bucket and tracer
+	copy  call
+}
+
+var _ storage.Copier = (*copier)(nil)
+
+func (c *copier) Copy(ctx context.Context, src, dst string) error {
+	ctx, op := c.begin(ctx, &c.copy, dst)
+	err := c.inner.Copy(ctx, src, dst)
+	op.end(err)
+	return err
+}

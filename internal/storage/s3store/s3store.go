@@ -28,6 +28,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -232,6 +233,22 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 			return nil
 		}
 		return err
+	}
+	return nil
+}
+
+var _ storage.Copier = (*Store)(nil)
+
+// Copy implements storage.Copier with one CopyObject, which keeps the
+// content type (metadata is copied) and replaces dst.
+func (s *Store) Copy(ctx context.Context, src, dst string) error {
+	_, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket:     aws.String(s.bucket),
+		Key:        aws.String(dst),
+		CopySource: aws.String((&url.URL{Path: s.bucket + "/" + src}).EscapedPath()),
+	})
+	if err != nil {
+		return classify("copy "+src+" to "+dst, err)
 	}
 	return nil
 }

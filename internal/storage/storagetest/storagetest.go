@@ -70,6 +70,7 @@ func Run(t *testing.T, newHarness HarnessMaker) {
 		{"Ping", testPing},
 		{"Misconfigured", testMisconfigured},
 		{"Down", testDown},
+		{"Copy", testCopy},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -559,7 +560,48 @@ func calls(t *testing.T, s storage.Store) map[string]error {
 	do("ListMultipart", func(ctx context.Context) error {
 		return s.ListMultipart(ctx, "files/", func(storage.MultipartUpload) error { return nil })
 	})
+	if c, ok := s.(storage.Copier); ok {
+		do("Copy", func(ctx context.Context) error { return c.Copy(ctx, key, NewKey()) })
+	}
 	return errs
+}
+
+// testCopy holds a store that has the Copier ability to it: the copy has
+// the source's bytes and type, replaces what was at dst and leaves src; a
+// missing source is ErrNotExist and makes nothing.
+func testCopy(t *testing.T, _ Harness, s storage.Store) {
+	c, ok := s.(storage.Copier)
+	if !ok {
+		return // an optional ability this store does not have
+	}
+	ctx := context.Background()
+	src, dst := NewKey(), storage.PublicPrefix+"copies/"+NewKey()
+	body := randomBytes(100_000)
+	Upload(t, s, src, "image/png", body)
+	Upload(t, s, dst, "text/plain", []byte("to be replaced"))
+	if err := c.Copy(ctx, src, dst); err != nil {
+		t.Fatalf("Copy: %v", err)
+	}
+	for _, key := range []string{src, dst} {
+		obj, err := s.Stat(ctx, key)
+		if err != nil || obj.Size != int64(len(body)) || obj.ContentType != "image/png" {
+			t.Errorf("Stat(%s) after the copy = %+v, %v; want %d bytes of image/png", key, obj, err, len(body))
+		}
+		r, err := s.Open(ctx, key)
+		if err != nil {
+			t.Fatalf("Open(%s): %v", key, err)
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(got, body) {
+			t.Errorf("%s after the copy: %d bytes read (%v), want the source's %d", key, len(got), err, len(body))
+		}
+	}
+	missing, to := NewKey(), NewKey()
+	if err := c.Copy(ctx, missing, to); !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("Copy of a missing object = %v, want ErrNotExist", err)
+	}
+	assertMissing(t, s, to)
 }
 
 func assertMissing(t *testing.T, s storage.Store, key string) {
