@@ -2,8 +2,10 @@
 // prints one JSON line per thing that happens, for events_process_test.go:
 //   node subscribe.mjs ws|sse BASE_URL TOKEN COUNT [COLLECTION]
 // {"ready":true} once the client is connected (ws) or the request is sent
-// (sse); {"event":{...},"at":ms} per event (at: this process's clock, in
-// ms with fractions); {"closed":code,"reason":...} or {"error":...} when
+// (sse); {"event":{...},"at":ms} per event (at: the wall clock, Unix ms, to
+// compare with the server's event time; performance.now() is monotonic
+// and drifted from it by ~6 ms/s here); {"closed":code,"reason":...} or
+// {"error":...} when
 // it ends otherwise; it exits after COUNT events.
 import { createClient as createWS } from 'graphql-ws';
 import { createClient as createSSE } from 'graphql-sse';
@@ -14,7 +16,7 @@ const count = Number(countArg);
 const query = 'subscription($c: String) { fileEvents(collection: $c) { id type fileId at file { id originalName collection } } }';
 const request = { query, variables: collection ? { c: collection } : {} };
 const out = (v) => process.stdout.write(JSON.stringify(v) + '\n');
-const now = () => performance.timeOrigin + performance.now();
+const now = () => Date.now();
 let seen = 0;
 let client;
 
