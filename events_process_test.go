@@ -21,6 +21,7 @@ import (
 
 	"github.com/filegraph/filegraph/internal/storage"
 	"github.com/filegraph/filegraph/internal/storage/storagetest"
+	"github.com/filegraph/filegraph/internal/testenv"
 )
 
 // eventsSecret signs the tokens of the events tests (AUTH_JWT_SECRET).
@@ -122,7 +123,7 @@ func (p *process) waitSubscriptions(t *testing.T, n int) {
 		t.Fatal("no metrics listener logged")
 	}
 	want := fmt.Sprintf("filegraph_subscriptions %d\n", n)
-	waitFor(t, fmt.Sprintf("%d subscriptions", n), func() bool {
+	testenv.WaitFor(t, fmt.Sprintf("%d subscriptions", n), func() bool {
 		res, err := client.Get("http://" + addr + "/metrics")
 		if err != nil {
 			return false
@@ -388,7 +389,7 @@ func TestEventLatency(t *testing.T) {
 		}
 		return first
 	}
-	waitFor(t, fmt.Sprintf("%d webhooks", n), func() bool { return len(accepted()) >= n })
+	testenv.WaitFor(t, fmt.Sprintf("%d webhooks", n), func() bool { return len(accepted()) >= n })
 	hooks := accepted()
 	var subLat, hookLat []float64
 	for _, e := range subs {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/filegraph/filegraph/internal/storage"
+	"github.com/filegraph/filegraph/internal/testenv"
 )
 
 // diskDeployment is SQLite and disk storage in one DATA_DIR, for processes
@@ -109,18 +110,6 @@ func tmpFiles(t *testing.T, dataDir string) []string {
 	return out
 }
 
-// waitFor polls cond until it holds or 15s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // waitExit waits for the process to end and returns its exit code.
 func (p *process) waitExit(t *testing.T, within time.Duration) int {
 	t.Helper()
@@ -142,7 +131,7 @@ func TestSIGTERMDuringLargePut(t *testing.T) {
 	d, dir := diskDeployment(t)
 	p := d.start("DRAIN_DELAY=200ms", "SHUTDOWN_GRACE=1s")
 	p.startSlowPut(t, 500<<20)
-	waitFor(t, "the partial upload on disk", func() bool { return len(tmpFiles(t, dir)) > 0 })
+	testenv.WaitFor(t, "the partial upload on disk", func() bool { return len(tmpFiles(t, dir)) > 0 })
 
 	start := time.Now()
 	p.cmd.Process.Signal(syscall.SIGTERM)
@@ -171,7 +160,7 @@ func TestKilledDuringLargePutLeavesNothing(t *testing.T) {
 	d, dir := diskDeployment(t)
 	p := d.start("SWEEP_INTERVAL=0")
 	p.startSlowPut(t, 300<<20)
-	waitFor(t, "the partial upload on disk", func() bool { return len(tmpFiles(t, dir)) > 0 })
+	testenv.WaitFor(t, "the partial upload on disk", func() bool { return len(tmpFiles(t, dir)) > 0 })
 	p.cmd.Process.Kill()
 	p.waitExit(t, 10*time.Second)
 	if len(tmpFiles(t, dir)) == 0 {
@@ -185,14 +174,14 @@ func TestKilledDuringLargePutLeavesNothing(t *testing.T) {
 
 	// A live upload in q, and one in a second process that is killed.
 	live := q.startSlowPut(t, 2<<20)
-	waitFor(t, "q's partial upload", func() bool { return len(tmpFiles(t, dir)) == 1 })
+	testenv.WaitFor(t, "q's partial upload", func() bool { return len(tmpFiles(t, dir)) == 1 })
 	mine := tmpFiles(t, dir)[0]
 	r := d.start("SWEEP_INTERVAL=0")
 	r.startSlowPut(t, 300<<20)
-	waitFor(t, "r's partial upload", func() bool { return len(tmpFiles(t, dir)) == 2 })
+	testenv.WaitFor(t, "r's partial upload", func() bool { return len(tmpFiles(t, dir)) == 2 })
 	r.cmd.Process.Kill()
 	r.waitExit(t, 10*time.Second)
-	waitFor(t, "q's sweeper to remove what r left", func() bool {
+	testenv.WaitFor(t, "q's sweeper to remove what r left", func() bool {
 		left := tmpFiles(t, dir)
 		return len(left) == 1 && left[0] == mine
 	})
@@ -251,7 +240,7 @@ func TestSIGTERMDrains(t *testing.T) {
 		})
 	}
 	// Traffic flows before the signal: every client has had an answer.
-	waitFor(t, "an answer for each client", func() bool {
+	testenv.WaitFor(t, "an answer for each client", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return answered >= 20 || len(failed) > 0

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/filegraph/filegraph/internal/storage"
+	"github.com/filegraph/filegraph/internal/testenv"
 )
 
 // hookLine is a line the receiver printed.
@@ -395,7 +396,7 @@ func TestWebhooksSurviveAKilledReplica(t *testing.T) {
 		}
 	}
 	// The last 200s are written down once their answers arrive.
-	waitFor(t, "every delivery row delivered", func() bool {
+	testenv.WaitFor(t, "every delivery row delivered", func() bool {
 		var left int
 		err := d.db.QueryRow(`SELECT count(*) FROM deliveries WHERE status <> 'delivered'`).Scan(&left)
 		return err == nil && left == 0
@@ -429,7 +430,7 @@ func TestWebhookStartCheckAndCLI(t *testing.T) {
 	r.answer(t, 503)
 	p := d.start("WEBHOOK_URL="+r.url, "WEBHOOK_SECRET="+secret, "WEBHOOK_ALLOW_PRIVATE=true", "WEBHOOK_TIMEOUT=1s", "WEBHOOK_RETRY_FOR=3s")
 	f := p.upload(t, "a.txt", []byte("hello"))
-	waitFor(t, "the delivery given up", func() bool {
+	testenv.WaitFor(t, "the delivery given up", func() bool {
 		var n int
 		d.db.QueryRow(`SELECT count(*) FROM deliveries WHERE status = 'failed'`).Scan(&n)
 		return n == 1
@@ -465,7 +466,7 @@ func TestWebhookStartCheckAndCLI(t *testing.T) {
 	if out, err := d.command("webhooks", "retry", "-all"); err != nil || !strings.Contains(out, "deliveries sent back to pending: 1") {
 		t.Fatalf("retry -all: %v\n%s", err, out)
 	}
-	waitFor(t, "the retried delivery delivered", func() bool {
+	testenv.WaitFor(t, "the retried delivery delivered", func() bool {
 		for _, l := range r.snapshot() {
 			if l.Status == 200 && l.File == f.ID {
 				return true
@@ -477,7 +478,7 @@ func TestWebhookStartCheckAndCLI(t *testing.T) {
 	if err != nil || !strings.Contains(out, "failed deliveries: 0") {
 		t.Errorf("filegraph webhooks after the retry: %v\n%s", err, out)
 	}
-	waitFor(t, "the delivery counted", func() bool {
+	testenv.WaitFor(t, "the delivery counted", func() bool {
 		return strings.Contains(metrics(), `filegraph_webhook_deliveries_delivered_total{receiver="`+receiver+`"} 1`)
 	})
 	if m := metrics(); !strings.Contains(m, `filegraph_webhook_delivery_latency_seconds_count{receiver="`+receiver+`"} 1`) {
@@ -532,7 +533,7 @@ func TestWebhookLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := n * batch
-	waitFor(t, fmt.Sprintf("%d webhooks", want), func() bool {
+	testenv.WaitFor(t, fmt.Sprintf("%d webhooks", want), func() bool {
 		got := 0
 		for _, l := range r.snapshot() {
 			if l.Status == 200 {
@@ -593,7 +594,7 @@ func TestWebhooksOnSQLiteAcrossARestart(t *testing.T) {
 		}
 	}
 	var held []string
-	waitFor(t, "POSTs in flight after 20 accepted", func() bool {
+	testenv.WaitFor(t, "POSTs in flight after 20 accepted", func() bool {
 		open := map[string]bool{}
 		accepted := 0
 		for _, l := range r.snapshot() {

@@ -20,7 +20,7 @@ type Event struct {
 	ID int64 `json:"id,omitempty"`
 	// The id clients see: FileEvent.id and webhook-id.
 	PublicID uuid.UUID `json:"public_id,omitempty"`
-	// file.saved, file.updated, file.deleted.
+	// file.saved, file.updated, file.deleted, file.scanned.
 	Type string `json:"type,omitempty"`
 	// FileID holds the value of the "file_id" field.
 	FileID uuid.UUID `json:"file_id,omitempty"`

@@ -33,7 +33,7 @@ func (Event) Fields() []ent.Field {
 			Unique().
 			Immutable(),
 		field.String("type").
-			Comment("file.saved, file.updated, file.deleted.").
+			Comment("file.saved, file.updated, file.deleted, file.scanned.").
 			NotEmpty().
 			Immutable(),
 		field.UUID("file_id", uuid.UUID{}).

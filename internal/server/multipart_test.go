@@ -221,9 +221,8 @@ func TestMultipartFlow(t *testing.T) {
 			if c.Uploads.TotalCount != 0 || len(c.Uploads.Edges) != 0 {
 				t.Errorf("pending after save: %+v", c.Uploads)
 			}
-			mp := e.store.(storage.Multipart)
 			for i, id := range ids {
-				if _, err := mp.ListParts(ctx, ms[i].FileName, id); !errors.Is(err, storage.ErrNotExist) {
+				if _, err := e.store.ListParts(ctx, ms[i].FileName, id); !errors.Is(err, storage.ErrNotExist) {
 					t.Errorf("the store still has %s's upload in progress: %v", ms[i].OriginalName, err)
 				}
 			}
@@ -254,7 +253,7 @@ func (e *env) multipartID(fileName string) string {
 func (e *env) inProgress() int {
 	e.t.Helper()
 	n := 0
-	err := e.store.(storage.MultipartLister).ListMultipart(context.Background(), "", func(storage.MultipartUpload) error { n++; return nil })
+	err := e.store.ListMultipart(context.Background(), "", func(storage.MultipartUpload) error { n++; return nil })
 	if err != nil {
 		e.t.Fatalf("ListMultipart: %v", err)
 	}
@@ -422,7 +421,7 @@ func TestMultipartAbort(t *testing.T) {
 					t.Errorf("the object of %s is still there: %v", key, err)
 				}
 			}
-			if _, err := e.store.(storage.Multipart).ListParts(ctx, m.FileName, id); !errors.Is(err, storage.ErrNotExist) {
+			if _, err := e.store.ListParts(ctx, m.FileName, id); !errors.Is(err, storage.ErrNotExist) {
 				t.Errorf("the store still holds the parts: %v", err)
 			}
 			if n := e.inProgress(); n != 0 {
@@ -530,7 +529,6 @@ func TestSweepExpiredMultipart(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			e := newEnv(t, backend, "MULTIPART_UPLOAD_WINDOW", "2h", "UPLOAD_SAVE_WINDOW", "10m")
 			ctx := auth.WithUser(context.Background(), auth.LocalUser)
-			mp := e.store.(storage.Multipart)
 			body := []byte("one small part")
 			ms := e.createMultipart(map[string]any{"originalName": "open.bin", "size": len(body)}, map[string]any{"originalName": "done.bin", "size": len(body)})
 			for _, m := range ms {
@@ -538,11 +536,11 @@ func TestSweepExpiredMultipart(t *testing.T) {
 			}
 			// done.bin: completed in the store, the row never written (a crash).
 			doneID := e.multipartID(ms[1].FileName)
-			parts, err := mp.ListParts(ctx, ms[1].FileName, doneID)
+			parts, err := e.store.ListParts(ctx, ms[1].FileName, doneID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := mp.CompleteMultipart(ctx, ms[1].FileName, doneID, parts); err != nil {
+			if err := e.store.CompleteMultipart(ctx, ms[1].FileName, doneID, parts); err != nil {
 				t.Fatal(err)
 			}
 
@@ -582,15 +580,14 @@ func TestReconcileStrayMultipart(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			e := newEnv(t, backend)
 			ctx := auth.WithUser(context.Background(), auth.LocalUser)
-			mp := e.store.(storage.Multipart)
 			known := e.createMultipart(map[string]any{"originalName": "known.bin", "size": 10})[0]
 			stray := "files/0123456789abcdef0123456789abcdef.bin"
-			id, err := mp.CreateMultipart(ctx, stray, storage.MultipartOptions{ContentType: "application/octet-stream"})
+			id, err := e.store.CreateMultipart(ctx, stray, storage.MultipartOptions{ContentType: "application/octet-stream"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if backend == "postgres+s3" { // disk storage takes no part without a pending upload
-				storagetest.UploadParts(t, mp, stray, id, [][]byte{[]byte("stray")}, false)
+				storagetest.UploadParts(t, e.store, stray, id, [][]byte{[]byte("stray")}, false)
 			}
 
 			r, err := e.srv.Files.Reconcile(ctx, false)
@@ -605,10 +602,10 @@ func TestReconcileStrayMultipart(t *testing.T) {
 			if r, err = e.srv.Files.Reconcile(ctx, true); err != nil || !r.Fixed {
 				t.Fatalf("reconcile -fix: %+v, %v", r, err)
 			}
-			if _, err := mp.ListParts(ctx, stray, id); !errors.Is(err, storage.ErrNotExist) {
+			if _, err := e.store.ListParts(ctx, stray, id); !errors.Is(err, storage.ErrNotExist) {
 				t.Errorf("the stray upload is still there: %v", err)
 			}
-			if _, err := mp.ListParts(ctx, known.FileName, e.multipartID(known.FileName)); err != nil {
+			if _, err := e.store.ListParts(ctx, known.FileName, e.multipartID(known.FileName)); err != nil {
 				t.Errorf("the known upload was touched: %v", err)
 			}
 		})

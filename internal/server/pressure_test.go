@@ -458,7 +458,7 @@ func TestUploadURLLifeAfterDatabaseWait(t *testing.T) {
 	}
 	// (Should they never all queue, the deferred Rollback frees the slot
 	// and the server's test cleanup waits for them.)
-	waitFor(t, fmt.Sprintf("%d requests to wait for the write slot", len(answers)), func() bool { return queuedWriters() >= len(answers) })
+	testenv.WaitFor(t, fmt.Sprintf("%d requests to wait for the write slot", len(answers)), func() bool { return queuedWriters() >= len(answers) })
 	// The gap a URL signed on arrival would lose; a slow machine only
 	// widens it.
 	time.Sleep(1500 * time.Millisecond)
@@ -618,7 +618,7 @@ func TestDiskTransfersBoundedUnderLoad(t *testing.T) {
 				close(stop)
 			}
 		}()
-		waitFor(t, "the first PUT's temporary file", func() bool { return len(tmpFiles(t, dir)) > 0 })
+		testenv.WaitFor(t, "the first PUT's temporary file", func() bool { return len(tmpFiles(t, dir)) > 0 })
 		var (
 			mu      sync.Mutex
 			dup     = map[string]int{}
@@ -645,7 +645,7 @@ func TestDiskTransfersBoundedUnderLoad(t *testing.T) {
 		if how == "200" {
 			t.Error("the first PUT, cut short, was accepted")
 		}
-		waitFor(t, "the temporary folder to empty", func() bool { return len(tmpFiles(t, dir)) == 0 })
+		testenv.WaitFor(t, "the temporary folder to empty", func() bool { return len(tmpFiles(t, dir)) == 0 })
 	})
 }
 
@@ -672,16 +672,4 @@ func tmpFiles(t *testing.T, dataDir string) []string {
 		t.Fatalf("listing the temporary folder: %v", err)
 	}
 	return out
-}
-
-// waitFor polls cond until it holds, and fails the test after 20s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 20s waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

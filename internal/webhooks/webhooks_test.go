@@ -173,18 +173,6 @@ func run(t *testing.T, db *database.DB, opts Options) *Sender {
 	return s
 }
 
-// waitFor polls cond for up to 30s, failing the test after that.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func statuses(t *testing.T, db *database.DB) map[delivery.Status]int {
 	t.Helper()
 	ds, err := db.Ent.Delivery.Query().All(context.Background())
@@ -218,7 +206,7 @@ func TestDeliversWithRetriesInFileOrder(t *testing.T) {
 		saved := emit(t, db, []string{r.URL}, "file.saved", files...)
 		deleted := emit(t, db, []string{r.URL}, "file.deleted", files[:20]...)
 		all := append(saved, deleted...)
-		waitFor(t, "every delivery delivered", func() bool { return statuses(t, db)[delivery.StatusDelivered] == len(all) })
+		testenv.WaitFor(t, "every delivery delivered", func() bool { return statuses(t, db)[delivery.StatusDelivered] == len(all) })
 
 		got, bad := r.snapshot()
 		if len(bad) > 0 {
@@ -277,7 +265,7 @@ func TestTwoSendersClaimEachDeliveryOnce(t *testing.T) {
 		}
 		n += len(emit(t, db, []string{r.URL}, "file.saved", files...))
 	}
-	waitFor(t, "every delivery delivered", func() bool { return statuses(t, db)[delivery.StatusDelivered] == n })
+	testenv.WaitFor(t, "every delivery delivered", func() bool { return statuses(t, db)[delivery.StatusDelivered] == n })
 	got, _ := r.snapshot()
 	ids := map[string]int{}
 	for _, g := range got {
@@ -303,7 +291,7 @@ func TestFailsAfterRetryForThenRetry(t *testing.T) {
 		run(t, db, Options{URLs: []string{r.URL}, AllowPrivate: true, RetryFor: 2 * time.Second, Backoff: 100 * time.Millisecond})
 		f := uuid.New()
 		emit(t, db, []string{r.URL}, "file.saved", f)
-		waitFor(t, "the delivery failed", func() bool { return statuses(t, db)[delivery.StatusFailed] == 1 })
+		testenv.WaitFor(t, "the delivery failed", func() bool { return statuses(t, db)[delivery.StatusFailed] == 1 })
 		failed, err := Failed(context.Background(), db.Ent, 10)
 		if err != nil || len(failed) != 1 {
 			t.Fatalf("Failed: %v %v", failed, err)
@@ -323,7 +311,7 @@ func TestFailsAfterRetryForThenRetry(t *testing.T) {
 		if err := Retry(context.Background(), db.Ent, d.ID, time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the retried delivery delivered", func() bool { return statuses(t, db)[delivery.StatusDelivered] == 1 })
+		testenv.WaitFor(t, "the retried delivery delivered", func() bool { return statuses(t, db)[delivery.StatusDelivered] == 1 })
 		if n, err := RetryAll(context.Background(), db.Ent, time.Now()); err != nil || n != 0 {
 			t.Errorf("RetryAll with nothing failed: %d, %v", n, err)
 		}
@@ -356,7 +344,7 @@ func TestPrivateAddressesRefused(t *testing.T) {
 		r := newReceiver(t, func(string, int) int { return http.StatusOK })
 		run(t, db, Options{URLs: []string{r.URL}, RetryFor: time.Hour})
 		emit(t, db, []string{r.URL}, "file.saved", uuid.New())
-		waitFor(t, "a refused try", func() bool {
+		testenv.WaitFor(t, "a refused try", func() bool {
 			d, err := db.Ent.Delivery.Query().Only(context.Background())
 			return err == nil && strings.Contains(d.LastError, "refused to connect to 127.0.0.1, a loopback address")
 		})
@@ -391,7 +379,7 @@ func TestNoRedirectsAndBoundedAnswers(t *testing.T) {
 
 	run(t, db, Options{URLs: []string{redirect.URL, endless.URL}, AllowPrivate: true, Timeout: 30 * time.Second})
 	emit(t, db, []string{redirect.URL, endless.URL}, "file.saved", uuid.New())
-	waitFor(t, "a redirect refused and an endless answer delivered", func() bool {
+	testenv.WaitFor(t, "a redirect refused and an endless answer delivered", func() bool {
 		ds, _ := db.Ent.Delivery.Query().All(context.Background())
 		var redirected, done bool
 		for _, d := range ds {
@@ -519,7 +507,7 @@ func TestLatencyAtRate(t *testing.T) {
 			n += batch
 		}
 		took := time.Since(start)
-		waitFor(t, "every event", func() bool { mu.Lock(); defer mu.Unlock(); return len(lat) == n })
+		testenv.WaitFor(t, "every event", func() bool { mu.Lock(); defer mu.Unlock(); return len(lat) == n })
 		slices.Sort(lat)
 		q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 		t.Logf("%d events in %v (%.0f/s): commit-to-2xx p50 %v, p90 %v, p99 %v, max %v",
