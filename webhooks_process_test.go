@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -702,6 +703,179 @@ func TestWebhooksOnSQLiteAcrossARestart(t *testing.T) {
 	for _, id := range held {
 		if posts[id] < 2 {
 			t.Errorf("webhook %s, in flight at the kill, was POSTed %d times", id, posts[id])
+		}
+	}
+}
+
+// hungPost is a POST a hanging receiver read and never answered.
+type hungPost struct {
+	id              string // webhook-id
+	arrived, closed time.Time
+}
+
+// hangingReceiver is a TCP server that reads each request and never
+// answers; it notes when the sender gives up and closes the connection.
+type hangingReceiver struct {
+	url   string
+	mu    sync.Mutex
+	posts []*hungPost
+}
+
+func startHangingReceiver(t *testing.T) *hangingReceiver {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &hangingReceiver{url: "http://" + ln.Addr().String() + "/hooks"}
+	var conns sync.WaitGroup
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		close(done)
+		ln.Close()
+		conns.Wait()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Go(func() {
+				defer c.Close()
+				go func() { <-done; c.Close() }()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					p := &hungPost{id: req.Header.Get("webhook-id"), arrived: time.Now()}
+					io.Copy(io.Discard, req.Body)
+					r.mu.Lock()
+					r.posts = append(r.posts, p)
+					r.mu.Unlock()
+					// Never answered: the next read ends when the sender
+					// closes the connection.
+					br.ReadByte()
+					r.mu.Lock()
+					p.closed = time.Now()
+					r.mu.Unlock()
+					return
+				}
+			})
+		}
+	}()
+	return r
+}
+
+// snapshot copies the POSTs so far and counts those still open.
+func (r *hangingReceiver) snapshot() (posts []hungPost, open int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.posts {
+		posts = append(posts, *p)
+		if p.closed.IsZero() {
+			open++
+		}
+	}
+	return posts, open
+}
+
+// A receiver that accepts and never answers does not hold saveFiles up
+// (SQLite + disk, where claims and saves share the one write queue): with
+// every delivery slot (32) stuck on it, 30 more files are saved, and all
+// of it before any stuck POST is given up; then a POST is cut at
+// WEBHOOK_TIMEOUT (not within half of it) and its event sent again, under the same
+// webhook-id. The slots are never exceeded.
+func TestWebhookReceiverThatHangs(t *testing.T) {
+	d, _ := diskDeployment(t)
+	r := startHangingReceiver(t)
+	const timeout = 10 * time.Second
+	p := d.start("WEBHOOK_URL="+r.url, "WEBHOOK_SECRET="+newSecret(), "WEBHOOK_ALLOW_PRIVATE=true",
+		"WEBHOOK_TIMEOUT="+timeout.String())
+	for i := range 4 {
+		if _, err := p.saveBatch(10, fmt.Sprintf("before%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "32 POSTs stuck", func() bool {
+		_, open := r.snapshot()
+		if open > 32 {
+			t.Fatalf("%d POSTs in flight to one receiver, at most 32 allowed", open)
+		}
+		return open == 32
+	})
+	stuck, _ := r.snapshot()
+	start := time.Now()
+	saved := make(chan error, 1)
+	go func() {
+		for i := range 3 {
+			if _, err := p.saveBatch(10, fmt.Sprintf("during%d", i)); err != nil {
+				saved <- err
+				return
+			}
+		}
+		saved <- nil
+	}()
+	select {
+	case err := <-saved:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("30 files not saved within a minute while the receiver hangs")
+	}
+	took := time.Since(start)
+	posts, open := r.snapshot()
+	if open > 32 {
+		t.Fatalf("%d POSTs in flight to one receiver, at most 32 allowed", open)
+	}
+	for _, s := range posts[:len(stuck)] {
+		if !s.closed.IsZero() && s.closed.Before(start.Add(took)) {
+			t.Fatalf("a stuck POST was given up (after %v) before the saves ended (%v): the saves were not shown to pass a hanging receiver", s.closed.Sub(s.arrived), took)
+		}
+	}
+	t.Logf("30 files saved in %v with 32 POSTs stuck", took.Round(time.Millisecond))
+
+	// Given up at WEBHOOK_TIMEOUT, and sent again.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		posts, open := r.snapshot()
+		if open > 32 {
+			t.Fatalf("%d POSTs in flight to one receiver, at most 32 allowed", open)
+		}
+		first := map[string]hungPost{}
+		var retried *hungPost
+		for _, q := range posts {
+			if f, ok := first[q.id]; ok {
+				retried = &f
+				if q.arrived.Before(f.closed) || f.closed.IsZero() {
+					t.Fatalf("event %s sent again while its first POST was open", q.id)
+				}
+				break
+			}
+			first[q.id] = q
+		}
+		if retried != nil {
+			// Arrival is after the sender's clock started (dial, write),
+			// so held reads a little under the timeout: cut within half
+			// of it would be a defect.
+			if held := retried.closed.Sub(retried.arrived); held < timeout/2 {
+				t.Fatalf("a POST was given up after %v, before WEBHOOK_TIMEOUT (%v)", held, timeout)
+			} else {
+				t.Logf("a POST was given up after %v (WEBHOOK_TIMEOUT %v) and its event %s sent again", held.Round(time.Millisecond), timeout, retried.id)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no event sent again within a minute (%d POSTs, %d open)", len(posts), open)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, q := range stuck {
+		if q.id == "" {
+			t.Fatal("a POST without webhook-id")
 		}
 	}
 }
