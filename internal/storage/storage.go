@@ -55,6 +55,10 @@ type Store interface {
 	// jobs (a virus scan, image variants) read a saved file through it,
 	// the only place bytes pass through Filegraph. The caller closes it.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	// Put writes data of contentType at key, replacing any object there:
+	// what a background job makes (image variants) is stored through it,
+	// never what a client uploads.
+	Put(ctx context.Context, key string, data []byte, contentType string) error
 	// Delete removes the object at key; removing a missing object succeeds.
 	Delete(ctx context.Context, key string) error
 	// Ping reports whether the store answers, for readiness checks.

@@ -27,7 +27,7 @@ func (m *Metrics) Store(inner storage.Store, tp trace.TracerProvider) storage.St
 		c  *call
 		op string
 	}{
-		{&s.presignPut, "presign_put"}, {&s.presignGet, "presign_get"}, {&s.stat, "stat"}, {&s.open, "open"},
+		{&s.presignPut, "presign_put"}, {&s.presignGet, "presign_get"}, {&s.stat, "stat"}, {&s.open, "open"}, {&s.put, "put"},
 		{&s.delete, "delete"}, {&s.ping, "ping"}, {&s.list, "list"},
 		{&s.createMultipart, "create_multipart"}, {&s.presignPart, "presign_part"},
 		{&s.listParts, "list_parts"}, {&s.completeMultipart, "complete_multipart"},
@@ -43,7 +43,7 @@ type store struct {
 	bucket string
 	tracer trace.Tracer // nil: no spans
 
-	presignPut, presignGet, stat, open, delete, ping, list                                    call
+	presignPut, presignGet, stat, open, put, delete, ping, list                               call
 	createMultipart, presignPart, listParts, completeMultipart, abortMultipart, listMultipart call
 }
 
@@ -141,6 +141,13 @@ func (s *store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	r, err := s.inner.Open(ctx, key)
 	op.end(err)
 	return r, err
+}
+
+func (s *store) Put(ctx context.Context, key string, data []byte, contentType string) error {
+	ctx, op := s.begin(ctx, &s.put, key)
+	err := s.inner.Put(ctx, key, data, contentType)
+	op.end(err)
+	return err
 }
 
 func (s *store) Delete(ctx context.Context, key string) error {

@@ -47,6 +47,7 @@ func TestStoreCountsEveryCall(t *testing.T) {
 		}},
 		{"stat", "not_found", func() error { _, err := s.Stat(ctx, key); return err }},
 		{"open", "not_found", func() error { _, err := s.Open(ctx, key); return err }},
+		{"put", "ok", func() error { return s.Put(ctx, key, []byte("x"), "text/plain") }},
 		{"delete", "ok", func() error { return s.Delete(ctx, key) }},
 		{"ping", "ok", func() error { return s.Ping(ctx) }},
 		{"list", "ok", func() error { return s.List(ctx, "files/", func(string) error { return nil }) }},

@@ -29,6 +29,7 @@
 package diskstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -227,6 +228,19 @@ func (s *Store) Open(_ context.Context, key string) (io.ReadCloser, error) {
 		return nil, s.classify("open "+key, err)
 	}
 	return f, nil
+}
+
+// Put implements storage.Store: written as an upload is, durable before it
+// is visible, but replacing what is there and asking no gate (no upload is
+// pending for it).
+func (s *Store) Put(ctx context.Context, key string, data []byte, contentType string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if _, err := s.writeObject(ctx, key, bytes.NewReader(data), int64(len(data)), contentType, "", false); err != nil {
+		return s.classify("put "+key, err)
+	}
+	return nil
 }
 
 // Delete implements storage.Store.

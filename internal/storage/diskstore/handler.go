@@ -129,6 +129,12 @@ var (
 // write streams body to a temporary file and renames it into place only if
 // it has exactly size bytes and, when given, the announced checksum.
 func (s *Store) write(ctx context.Context, key string, body io.Reader, size int64, contentType, checksum string) (etag string, err error) {
+	return s.writeObject(ctx, key, body, size, contentType, checksum, true)
+}
+
+// writeObject is write; an upload (upload) asks the gate and never replaces
+// an object, a Put does neither.
+func (s *Store) writeObject(ctx context.Context, key string, body io.Reader, size int64, contentType, checksum string, upload bool) (etag string, err error) {
 	body, err = awaitBody(body)
 	if err != nil {
 		return "", bodyError(err)
@@ -170,7 +176,7 @@ func (s *Store) write(ctx context.Context, key string, body io.Reader, size int6
 	etag = `"` + hex.EncodeToString(sum[:16]) + `"`
 	m, _ := json.Marshal(meta{ContentType: contentType, ChecksumSHA256: got, ETag: etag})
 	// Asked again: the upload may have been deleted or swept meanwhile.
-	if s.gate != nil {
+	if s.gate != nil && upload {
 		p, err := s.gate(ctx, key)
 		if err != nil {
 			return "", fmt.Errorf("diskstore: %w: %w", storage.ErrUnavailable, err)
@@ -182,7 +188,7 @@ func (s *Store) write(ctx context.Context, key string, body io.Reader, size int6
 	obj := s.objectPath(key)
 	s.commit.Lock()
 	defer s.commit.Unlock()
-	if _, err := os.Lstat(obj); err == nil {
+	if _, err := os.Lstat(obj); err == nil && upload {
 		return "", fs.ErrExist
 	}
 	if err := writeFileAtomic(s.metaPath(key), m, s.tmpDir()); err != nil {

@@ -22,6 +22,7 @@
 package s3store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -222,6 +223,22 @@ func (r readErrors) Read(p []byte) (int, error) {
 		err = fmt.Errorf("s3store: reading %s: %w: %w", r.key, storage.ErrUnavailable, err)
 	}
 	return n, err
+}
+
+// Put implements storage.Store: one PutObject, its SHA-256 checked by S3.
+func (s *Store) Put(ctx context.Context, key string, data []byte, contentType string) error {
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:            aws.String(s.bucket),
+		Key:               aws.String(key),
+		Body:              bytes.NewReader(data),
+		ContentLength:     aws.Int64(int64(len(data))),
+		ContentType:       aws.String(contentType),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+	})
+	if err != nil {
+		return classify("put "+key, err)
+	}
+	return nil
 }
 
 // Delete implements storage.Store.

@@ -60,6 +60,7 @@ func Run(t *testing.T, newHarness HarnessMaker) {
 		fn   func(t *testing.T, h Harness, s storage.Store)
 	}{
 		{"PutStatGet", testPutStatGet},
+		{"ServerPut", testServerPut},
 		{"Checksum", testChecksum},
 		{"Refusals", testRefusals},
 		{"WriteOnce", testWriteOnce},
@@ -534,6 +535,7 @@ func calls(t *testing.T, s storage.Store) map[string]error {
 	do("Ping", func(ctx context.Context) error { return s.Ping(ctx) })
 	do("Stat", func(ctx context.Context) error { _, err := s.Stat(ctx, key); return err })
 	do("Delete", func(ctx context.Context) error { return s.Delete(ctx, key) })
+	do("Put", func(ctx context.Context) error { return s.Put(ctx, key, []byte("x"), "text/plain") })
 	do("Open", func(ctx context.Context) error {
 		r, err := s.Open(ctx, key)
 		if err == nil {
@@ -602,6 +604,45 @@ func testCopy(t *testing.T, _ Harness, s storage.Store) {
 		t.Errorf("Copy of a missing object = %v, want ErrNotExist", err)
 	}
 	assertMissing(t, s, to)
+}
+
+// testServerPut: what a job stores (Put) reads back alike through Stat,
+// Open and a presigned GET, and a second Put replaces it.
+func testServerPut(t *testing.T, h Harness, s storage.Store) {
+	ctx := context.Background()
+	key := NewKey()
+	for i, body := range [][]byte{randomBytes(70_000), randomBytes(3)} {
+		if err := s.Put(ctx, key, body, "image/jpeg"); err != nil {
+			t.Fatalf("Put %d: %v", i, err)
+		}
+		obj, err := s.Stat(ctx, key)
+		if err != nil || obj.Size != int64(len(body)) || obj.ContentType != "image/jpeg" {
+			t.Fatalf("Put %d: Stat = %+v, %v; want %d bytes of image/jpeg", i, obj, err, len(body))
+		}
+		r, err := s.Open(ctx, key)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		read, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(read, body) {
+			t.Fatalf("Put %d: Open read %d bytes (err %v), want the %d put", i, len(read), err, len(body))
+		}
+		get, err := s.PresignGet(ctx, key, storage.GetOptions{FileName: "thumb.jpg", ContentType: "image/jpeg", TTL: ttl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := Send(t, get, nil)
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !bytes.Equal(got, body) {
+			t.Fatalf("Put %d: GET %d with %d bytes, want 200 with the %d put", i, res.StatusCode, len(got), len(body))
+		}
+	}
+	if err := s.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	assertMissing(t, s, key)
 }
 
 func assertMissing(t *testing.T, s storage.Store, key string) {
