@@ -799,7 +799,7 @@ func TestWebhookReceiverThatHangs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "32 POSTs stuck", func() bool {
+	testenv.WaitFor(t, "32 POSTs stuck", func() bool {
 		_, open := r.snapshot()
 		if open > 32 {
 			t.Fatalf("%d POSTs in flight to one receiver, at most 32 allowed", open)
