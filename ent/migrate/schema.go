@@ -38,9 +38,9 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "delivery_status_next_attempt_at",
+				Name:    "delivery_status_url_next_attempt_at",
 				Unique:  false,
-				Columns: []*schema.Column{DeliveriesColumns[3], DeliveriesColumns[5]},
+				Columns: []*schema.Column{DeliveriesColumns[3], DeliveriesColumns[1], DeliveriesColumns[5]},
 			},
 			{
 				Name:    "delivery_file_id_url_event_id",

@@ -134,8 +134,12 @@ func (Delivery) Edges() []ent.Edge {
 // Indexes of the Delivery.
 func (Delivery) Indexes() []ent.Index {
 	return []ent.Index{
-		// What is due, oldest first.
-		index.Fields("status", "next_attempt_at"),
+		// What is due to one URL, oldest first: with url only filtered,
+		// a URL's claim read past every due row of the others (a receiver
+		// down for hours: 267 ms a claim over another URL's 200,000, 4.5-13
+		// ms with url in the index). Status first still serves the
+		// queries by status alone (metrics, failed lists).
+		index.Fields("status", "url", "next_attempt_at"),
 		// The earlier deliveries of a file to a URL.
 		index.Fields("file_id", "url", "event_id"),
 		index.Fields("done_at"),
