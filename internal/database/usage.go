@@ -45,7 +45,9 @@ type reserveStatement struct {
 }
 
 const addUsage = `INSERT INTO usages (owner, pending_count, pending_bytes, saved_count, saved_bytes)
-	VALUES ($1, $2, $3, $4, $5)
+	VALUES ($1, $2, $3, $4, $5)` + usageOnConflict
+
+const usageOnConflict = `
 	ON CONFLICT (owner) DO UPDATE SET
 		pending_count = usages.pending_count + excluded.pending_count,
 		pending_bytes = usages.pending_bytes + excluded.pending_bytes,

@@ -118,15 +118,13 @@ func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
 		case n != len(fs):
 			return ErrNotFound // a concurrent delete won; this one rolls back
 		}
-		if err := s.countFiles(ctx, tx, -1, fs); err != nil {
-			return err
-		}
 		// Their jobs are cancelled: a run under way finds its file gone and
 		// records nothing.
 		if _, err := tx.Job.Delete().Where(job.FileIDIn(ids...)).Exec(ctx); err != nil {
 			return dbError("cancelling jobs", err)
 		}
-		return s.record(ctx, tx, EventDeleted, fs...)
+		// Last, as the usage rows stay locked from here to the commit.
+		return s.countAndRecord(ctx, tx, usageDeltas(-1, fs), folderDeltas(-1, fs...), EventDeleted, fs...)
 	})
 	if err != nil {
 		return err
@@ -208,6 +206,17 @@ func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
 // countFiles adds sign times fs to their owners' usage rows and folder
 // counts, in tx.
 func (s *Service) countFiles(ctx context.Context, tx *ent.Tx, sign int64, fs []*ent.File) error {
+	for _, u := range usageDeltas(sign, fs) {
+		if err := s.addUsage(ctx, tx, u); err != nil {
+			return err
+		}
+	}
+	return s.addFolders(ctx, tx, folderDeltas(sign, fs...))
+}
+
+// usageDeltas is what sign times fs make in their owners' usage rows, one
+// delta an owner, sorted by owner: one lock order for concurrent calls.
+func usageDeltas(sign int64, fs []*ent.File) []ent.Usage {
 	owners := map[string]*ent.Usage{}
 	var order []string
 	for _, f := range fs {
@@ -220,11 +229,10 @@ func (s *Service) countFiles(ctx context.Context, tx *ent.Tx, sign int64, fs []*
 		u.SavedCount += sign
 		u.SavedBytes += sign * savedBytes(f) // an INFECTED file's were released
 	}
-	slices.Sort(order) // one lock order for concurrent calls
-	for _, o := range order {
-		if err := s.addUsage(ctx, tx, *owners[o]); err != nil {
-			return err
-		}
+	slices.Sort(order)
+	out := make([]ent.Usage, len(order))
+	for i, o := range order {
+		out[i] = *owners[o]
 	}
-	return s.addFolders(ctx, tx, folderDeltas(sign, fs...))
+	return out
 }

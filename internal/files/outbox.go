@@ -80,6 +80,43 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, typ string, fs ...*ent
 	if err := s.cfg.Outbox.Lock(ctx, tx); err != nil {
 		return dbError("ordering events", err)
 	}
+	return s.recordLocked(ctx, tx, typ, fs...)
+}
+
+// countAndRecord adds us (sorted by owner) to the usage rows and ds to
+// the folder counts, then records typ's events of fs, last in tx. A
+// Usages that can (countsThenLock) takes the outbox's lock in the same
+// statement as the counts: the usage row of a user whose calls queue for
+// it (one user's saves and deletes) is then held for two statements and
+// the commit instead of four.
+func (s *Service) countAndRecord(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []FolderDelta, typ string, fs ...*ent.File) error {
+	c, ok := s.usages.(countsThenLock)
+	if !ok || len(fs) == 0 || s.cfg.Outbox == (noOutbox{}) {
+		for _, u := range us {
+			if err := s.addUsage(ctx, tx, u); err != nil {
+				return err
+			}
+		}
+		if err := s.addFolders(ctx, tx, ds); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, typ, fs...)
+	}
+	if err := c.AddCountsThenLock(ctx, tx, us, ds); err != nil {
+		return dbError("updating usage and folder counts", err)
+	}
+	return s.recordLocked(ctx, tx, typ, fs...)
+}
+
+// countsThenLock is a Usages that also orders events: it applies usage
+// and folder deltas as Add and AddFolders do, then takes the lock
+// Outbox.Lock takes, in one round trip where the database allows.
+type countsThenLock interface {
+	AddCountsThenLock(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []FolderDelta) error
+}
+
+// recordLocked is record once the outbox's lock is held.
+func (s *Service) recordLocked(ctx context.Context, tx *ent.Tx, typ string, fs ...*ent.File) error {
 	now := s.cfg.Now()
 	builders := make([]*ent.EventCreate, len(fs))
 	for i, f := range fs {

@@ -258,13 +258,8 @@ func (s *Service) recordSaved(ctx context.Context, user auth.User, items []*savi
 			}
 		}
 		n := int64(len(created))
-		if err := s.addUsage(ctx, tx, ent.Usage{ID: user.ID, PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes}); err != nil {
-			return err
-		}
-		if err := s.addFolders(ctx, tx, folderDeltas(1, created...)); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, EventSaved, created...)
+		return s.countAndRecord(ctx, tx, []ent.Usage{{ID: user.ID, PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes}},
+			folderDeltas(1, created...), EventSaved, created...)
 	})
 	if err != nil {
 		return err
