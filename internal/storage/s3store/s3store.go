@@ -116,12 +116,25 @@ func advice(err error, cfg Config) string {
 	return "the bucket could not be used"
 }
 
+// idleConnections is how many connections to the bucket's endpoint stay
+// open between calls. Every call goes to one host, of which the SDK keeps
+// 10 idle: beyond 10 calls at once (a save makes up to 8 HEADs at once),
+// each call opened a TCP connection and closed it after. 128 is the
+// storage calls of 16 saves at once.
+const idleConnections = 128
+
+func keepConnections(t *http.Transport) {
+	t.MaxIdleConns = idleConnections
+	t.MaxIdleConnsPerHost = idleConnections
+}
+
 // newStore builds the client without looking at the bucket.
 func newStore(ctx context.Context, cfg Config, now func() time.Time) (*Store, error) {
 	opts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRegion(cfg.Region),
 		awsconfig.WithRetryMaxAttempts(3),
-		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(30 * time.Second)),
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(30 * time.Second).
+			WithTransportOptions(keepConnections)),
 	}
 	if cfg.Credentials != nil {
 		opts = append(opts, awsconfig.WithCredentialsProvider(cfg.Credentials))
