@@ -58,6 +58,9 @@ type Config struct {
 	OTLPEndpoint string
 	// DBMaxConns bounds the database pool; readiness keeps one more.
 	DBMaxConns int
+	// DBPrepare has PostgreSQL connections prepare the statements they
+	// send again (database.Prepare).
+	DBPrepare bool
 	// DrainDelay is how long after SIGTERM the server keeps serving while
 	// /readyz says it is draining; ShutdownGrace then bounds how long
 	// requests in flight may take before their connections are closed.
@@ -254,6 +257,7 @@ var Settings = []Setting{
 	{"METRICS_ADDR", "127.0.0.1:9464", "address of the Prometheus /metrics listener, apart from the API; off for none; the same as ADDR puts /metrics on the API listener", field(metricsAddr, func(c *Config) *string { return &c.MetricsAddr })},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP collector to send traces to, e.g. http://127.0.0.1:4318; empty for no tracing; the SDK's other OTEL_* variables apply", field(httpURL, func(c *Config) *string { return &c.OTLPEndpoint })},
 	{"DB_MAX_CONNS", "10", "most database connections this process opens, plus one kept for /readyz; 10 lets 8 replicas share PostgreSQL's default 100 slots", field(positive, func(c *Config) *int { return &c.DBMaxConns })},
+	{"DATABASE_PREPARE", "true", "PostgreSQL: each connection prepares a statement the second time it sends it and then runs it by name, unparsed (plans are still made per call); false behind a pooler in transaction mode (PgBouncer before 1.21, or without max_prepared_statements)", field(boolean, func(c *Config) *bool { return &c.DBPrepare })},
 	{"DRAIN_DELAY", "5s", "after SIGTERM, how long /readyz answers 503 draining while requests are still served, so load balancers stop sending first", field(duration(0, "5s"), func(c *Config) *time.Duration { return &c.DrainDelay })},
 	{"SHUTDOWN_GRACE", "30s", "then, how long requests in flight may take to finish before their connections are closed", field(duration(0, "30s"), func(c *Config) *time.Duration { return &c.ShutdownGrace })},
 	{"SCAN_CLAMD_ADDR", "", "clamd (ClamAV's daemon) to scan every saved file with, tcp://host:port or unix:/path; files are SCANNING, and served to nobody, until it finds them clean; empty for no scanning", field(clamdAddr, func(c *Config) *string { return &c.Scan.ClamdAddr })},

@@ -94,7 +94,11 @@ func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *s
 	if databaseURL != "" {
 		drv = dialect.Postgres
 		databaseURL = oneRoundTrip(databaseURL)
-		db, err = o.open("postgres", databaseURL)
+		driverName, dsn := "postgres", databaseURL
+		if o.prepare {
+			driverName, dsn = preparedDriverName, customPlans(databaseURL)
+		}
+		db, err = o.open(driverName, dsn)
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
 		}
@@ -176,7 +180,12 @@ type Option func(*options)
 type options struct {
 	open     func(driverName, dsn string) (*sql.DB, error)
 	maxConns int
+	prepare  bool
 }
+
+// Prepare has PostgreSQL's connections prepare the statements they send
+// again (DATABASE_PREPARE; prepare.go).
+func Prepare(on bool) Option { return func(o *options) { o.prepare = on } }
 
 // oneRoundTrip asks lib/pq to send a query with parameters in one round
 // trip (parse, bind and execute together) rather than two (the first only

@@ -108,7 +108,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		s.tracing = tp
 		log.Info("tracing.on", "endpoint", cfg.OTLPEndpoint)
 	}
-	dbOpts := []database.Option{database.MaxConns(cfg.DBMaxConns)}
+	dbOpts := []database.Option{database.MaxConns(cfg.DBMaxConns), database.Prepare(cfg.DBPrepare)}
 	if tp := s.tracer(); tp != nil {
 		dbOpts = append(dbOpts, database.OpenWith(telemetry.SQL(tp)))
 	}

@@ -21,7 +21,7 @@ func SQL(tp trace.TracerProvider) func(driverName, dsn string) (*sql.DB, error) 
 	return func(driverName, dsn string) (*sql.DB, error) {
 		var system attribute.KeyValue
 		switch driverName {
-		case "postgres":
+		case "postgres", "postgres+prepare": // lib/pq, or it preparing statements (DATABASE_PREPARE)
 			system = semconv.DBSystemNamePostgreSQL
 		case "sqlite", "sqlite3":
 			system = semconv.DBSystemNameSQLite
