@@ -16,6 +16,7 @@ import (
 	"github.com/filegraph/filegraph/ent/delivery"
 	"github.com/filegraph/filegraph/ent/event"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/filevariant"
 	"github.com/filegraph/filegraph/ent/foldercount"
 	"github.com/filegraph/filegraph/ent/job"
 	"github.com/filegraph/filegraph/ent/tombstone"
@@ -35,6 +36,8 @@ type Client struct {
 	Event *EventClient
 	// File is the client for interacting with the File builders.
 	File *FileClient
+	// FileVariant is the client for interacting with the FileVariant builders.
+	FileVariant *FileVariantClient
 	// FolderCount is the client for interacting with the FolderCount builders.
 	FolderCount *FolderCountClient
 	// Job is the client for interacting with the Job builders.
@@ -58,6 +61,7 @@ func (c *Client) init() {
 	c.Delivery = NewDeliveryClient(c.config)
 	c.Event = NewEventClient(c.config)
 	c.File = NewFileClient(c.config)
+	c.FileVariant = NewFileVariantClient(c.config)
 	c.FolderCount = NewFolderCountClient(c.config)
 	c.Job = NewJobClient(c.config)
 	c.Tombstone = NewTombstoneClient(c.config)
@@ -158,6 +162,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Delivery:    NewDeliveryClient(cfg),
 		Event:       NewEventClient(cfg),
 		File:        NewFileClient(cfg),
+		FileVariant: NewFileVariantClient(cfg),
 		FolderCount: NewFolderCountClient(cfg),
 		Job:         NewJobClient(cfg),
 		Tombstone:   NewTombstoneClient(cfg),
@@ -185,6 +190,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Delivery:    NewDeliveryClient(cfg),
 		Event:       NewEventClient(cfg),
 		File:        NewFileClient(cfg),
+		FileVariant: NewFileVariantClient(cfg),
 		FolderCount: NewFolderCountClient(cfg),
 		Job:         NewJobClient(cfg),
 		Tombstone:   NewTombstoneClient(cfg),
@@ -219,8 +225,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Delivery, c.Event, c.File, c.FolderCount, c.Job, c.Tombstone, c.Upload,
-		c.Usage,
+		c.Delivery, c.Event, c.File, c.FileVariant, c.FolderCount, c.Job, c.Tombstone,
+		c.Upload, c.Usage,
 	} {
 		n.Use(hooks...)
 	}
@@ -230,8 +236,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Delivery, c.Event, c.File, c.FolderCount, c.Job, c.Tombstone, c.Upload,
-		c.Usage,
+		c.Delivery, c.Event, c.File, c.FileVariant, c.FolderCount, c.Job, c.Tombstone,
+		c.Upload, c.Usage,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -246,6 +252,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Event.mutate(ctx, m)
 	case *FileMutation:
 		return c.File.mutate(ctx, m)
+	case *FileVariantMutation:
+		return c.FileVariant.mutate(ctx, m)
 	case *FolderCountMutation:
 		return c.FolderCount.mutate(ctx, m)
 	case *JobMutation:
@@ -689,6 +697,139 @@ func (c *FileClient) mutate(ctx context.Context, m *FileMutation) (Value, error)
 		return (&FileDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown File mutation op: %q", m.Op())
+	}
+}
+
+// FileVariantClient is a client for the FileVariant schema.
+type FileVariantClient struct {
+	config
+}
+
+// NewFileVariantClient returns a client for the FileVariant from the given config.
+func NewFileVariantClient(c config) *FileVariantClient {
+	return &FileVariantClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `filevariant.Hooks(f(g(h())))`.
+func (c *FileVariantClient) Use(hooks ...Hook) {
+	c.hooks.FileVariant = append(c.hooks.FileVariant, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `filevariant.Intercept(f(g(h())))`.
+func (c *FileVariantClient) Intercept(interceptors ...Interceptor) {
+	c.inters.FileVariant = append(c.inters.FileVariant, interceptors...)
+}
+
+// Create returns a builder for creating a FileVariant entity.
+func (c *FileVariantClient) Create() *FileVariantCreate {
+	mutation := newFileVariantMutation(c.config, OpCreate)
+	return &FileVariantCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of FileVariant entities.
+func (c *FileVariantClient) CreateBulk(builders ...*FileVariantCreate) *FileVariantCreateBulk {
+	return &FileVariantCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FileVariantClient) MapCreateBulk(slice any, setFunc func(*FileVariantCreate, int)) *FileVariantCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FileVariantCreateBulk{err: fmt.Errorf("calling to FileVariantClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FileVariantCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FileVariantCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for FileVariant.
+func (c *FileVariantClient) Update() *FileVariantUpdate {
+	mutation := newFileVariantMutation(c.config, OpUpdate)
+	return &FileVariantUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FileVariantClient) UpdateOne(_m *FileVariant) *FileVariantUpdateOne {
+	mutation := newFileVariantMutation(c.config, OpUpdateOne, withFileVariant(_m))
+	return &FileVariantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FileVariantClient) UpdateOneID(id int64) *FileVariantUpdateOne {
+	mutation := newFileVariantMutation(c.config, OpUpdateOne, withFileVariantID(id))
+	return &FileVariantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for FileVariant.
+func (c *FileVariantClient) Delete() *FileVariantDelete {
+	mutation := newFileVariantMutation(c.config, OpDelete)
+	return &FileVariantDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FileVariantClient) DeleteOne(_m *FileVariant) *FileVariantDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FileVariantClient) DeleteOneID(id int64) *FileVariantDeleteOne {
+	builder := c.Delete().Where(filevariant.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FileVariantDeleteOne{builder}
+}
+
+// Query returns a query builder for FileVariant.
+func (c *FileVariantClient) Query() *FileVariantQuery {
+	return &FileVariantQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFileVariant},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a FileVariant entity by its id.
+func (c *FileVariantClient) Get(ctx context.Context, id int64) (*FileVariant, error) {
+	return c.Query().Where(filevariant.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FileVariantClient) GetX(ctx context.Context, id int64) *FileVariant {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *FileVariantClient) Hooks() []Hook {
+	return c.hooks.FileVariant
+}
+
+// Interceptors returns the client interceptors.
+func (c *FileVariantClient) Interceptors() []Interceptor {
+	return c.inters.FileVariant
+}
+
+func (c *FileVariantClient) mutate(ctx context.Context, m *FileVariantMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FileVariantCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FileVariantUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FileVariantUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FileVariantDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown FileVariant mutation op: %q", m.Op())
 	}
 }
 
@@ -1360,10 +1501,11 @@ func (c *UsageClient) mutate(ctx context.Context, m *UsageMutation) (Value, erro
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Delivery, Event, File, FolderCount, Job, Tombstone, Upload, Usage []ent.Hook
+		Delivery, Event, File, FileVariant, FolderCount, Job, Tombstone, Upload,
+		Usage []ent.Hook
 	}
 	inters struct {
-		Delivery, Event, File, FolderCount, Job, Tombstone, Upload,
+		Delivery, Event, File, FileVariant, FolderCount, Job, Tombstone, Upload,
 		Usage []ent.Interceptor
 	}
 )

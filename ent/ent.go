@@ -15,6 +15,7 @@ import (
 	"github.com/filegraph/filegraph/ent/delivery"
 	"github.com/filegraph/filegraph/ent/event"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/filevariant"
 	"github.com/filegraph/filegraph/ent/foldercount"
 	"github.com/filegraph/filegraph/ent/job"
 	"github.com/filegraph/filegraph/ent/tombstone"
@@ -83,6 +84,7 @@ func checkColumn(t, c string) error {
 			delivery.Table:    delivery.ValidColumn,
 			event.Table:       event.ValidColumn,
 			file.Table:        file.ValidColumn,
+			filevariant.Table: filevariant.ValidColumn,
 			foldercount.Table: foldercount.ValidColumn,
 			job.Table:         job.ValidColumn,
 			tombstone.Table:   tombstone.ValidColumn,

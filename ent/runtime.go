@@ -8,6 +8,7 @@ import (
 	"github.com/filegraph/filegraph/ent/delivery"
 	"github.com/filegraph/filegraph/ent/event"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/filevariant"
 	"github.com/filegraph/filegraph/ent/foldercount"
 	"github.com/filegraph/filegraph/ent/job"
 	"github.com/filegraph/filegraph/ent/schema"
@@ -101,6 +102,36 @@ func init() {
 	fileDescID := fileFields[0].Descriptor()
 	// file.DefaultID holds the default value on creation for the id field.
 	file.DefaultID = fileDescID.Default.(func() uuid.UUID)
+	filevariantFields := schema.FileVariant{}.Fields()
+	_ = filevariantFields
+	// filevariantDescName is the schema descriptor for name field.
+	filevariantDescName := filevariantFields[2].Descriptor()
+	// filevariant.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	filevariant.NameValidator = filevariantDescName.Validators[0].(func(string) error)
+	// filevariantDescFileName is the schema descriptor for file_name field.
+	filevariantDescFileName := filevariantFields[3].Descriptor()
+	// filevariant.FileNameValidator is a validator for the "file_name" field. It is called by the builders before save.
+	filevariant.FileNameValidator = filevariantDescFileName.Validators[0].(func(string) error)
+	// filevariantDescWidth is the schema descriptor for width field.
+	filevariantDescWidth := filevariantFields[4].Descriptor()
+	// filevariant.WidthValidator is a validator for the "width" field. It is called by the builders before save.
+	filevariant.WidthValidator = filevariantDescWidth.Validators[0].(func(int) error)
+	// filevariantDescHeight is the schema descriptor for height field.
+	filevariantDescHeight := filevariantFields[5].Descriptor()
+	// filevariant.HeightValidator is a validator for the "height" field. It is called by the builders before save.
+	filevariant.HeightValidator = filevariantDescHeight.Validators[0].(func(int) error)
+	// filevariantDescContentType is the schema descriptor for content_type field.
+	filevariantDescContentType := filevariantFields[6].Descriptor()
+	// filevariant.ContentTypeValidator is a validator for the "content_type" field. It is called by the builders before save.
+	filevariant.ContentTypeValidator = filevariantDescContentType.Validators[0].(func(string) error)
+	// filevariantDescSize is the schema descriptor for size field.
+	filevariantDescSize := filevariantFields[7].Descriptor()
+	// filevariant.SizeValidator is a validator for the "size" field. It is called by the builders before save.
+	filevariant.SizeValidator = filevariantDescSize.Validators[0].(func(int64) error)
+	// filevariantDescCreatedAt is the schema descriptor for created_at field.
+	filevariantDescCreatedAt := filevariantFields[8].Descriptor()
+	// filevariant.DefaultCreatedAt holds the default value on creation for the created_at field.
+	filevariant.DefaultCreatedAt = filevariantDescCreatedAt.Default.(func() time.Time)
 	foldercountFields := schema.FolderCount{}.Fields()
 	_ = foldercountFields
 	// foldercountDescOwner is the schema descriptor for owner field.

@@ -20,6 +20,8 @@ type Tx struct {
 	Event *EventClient
 	// File is the client for interacting with the File builders.
 	File *FileClient
+	// FileVariant is the client for interacting with the FileVariant builders.
+	FileVariant *FileVariantClient
 	// FolderCount is the client for interacting with the FolderCount builders.
 	FolderCount *FolderCountClient
 	// Job is the client for interacting with the Job builders.
@@ -164,6 +166,7 @@ func (tx *Tx) init() {
 	tx.Delivery = NewDeliveryClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.File = NewFileClient(tx.config)
+	tx.FileVariant = NewFileVariantClient(tx.config)
 	tx.FolderCount = NewFolderCountClient(tx.config)
 	tx.Job = NewJobClient(tx.config)
 	tx.Tombstone = NewTombstoneClient(tx.config)

@@ -45,6 +45,18 @@ func (f FileFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.FileMutation", m)
 }
 
+// The FileVariantFunc type is an adapter to allow the use of ordinary
+// function as FileVariant mutator.
+type FileVariantFunc func(context.Context, *ent.FileVariantMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f FileVariantFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.FileVariantMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.FileVariantMutation", m)
+}
+
 // The FolderCountFunc type is an adapter to allow the use of ordinary
 // function as FolderCount mutator.
 type FolderCountFunc func(context.Context, *ent.FolderCountMutation) (ent.Value, error)

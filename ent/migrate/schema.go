@@ -140,6 +140,31 @@ var (
 			},
 		},
 	}
+	// FileVariantsColumns holds the columns for the "file_variants" table.
+	FileVariantsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt64, Increment: true},
+		{Name: "file_id", Type: field.TypeUUID},
+		{Name: "name", Type: field.TypeString},
+		{Name: "file_name", Type: field.TypeString, Unique: true},
+		{Name: "width", Type: field.TypeInt},
+		{Name: "height", Type: field.TypeInt},
+		{Name: "content_type", Type: field.TypeString},
+		{Name: "size", Type: field.TypeInt64},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// FileVariantsTable holds the schema information for the "file_variants" table.
+	FileVariantsTable = &schema.Table{
+		Name:       "file_variants",
+		Columns:    FileVariantsColumns,
+		PrimaryKey: []*schema.Column{FileVariantsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "filevariant_file_id_name",
+				Unique:  true,
+				Columns: []*schema.Column{FileVariantsColumns[1], FileVariantsColumns[2]},
+			},
+		},
+	}
 	// FolderCountsColumns holds the columns for the "folder_counts" table.
 	FolderCountsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -260,6 +285,7 @@ var (
 		DeliveriesTable,
 		EventsTable,
 		FilesTable,
+		FileVariantsTable,
 		FolderCountsTable,
 		JobsTable,
 		TombstonesTable,
@@ -272,6 +298,9 @@ func init() {
 	DeliveriesTable.ForeignKeys[0].RefTable = EventsTable
 	DeliveriesTable.Annotation = &entsql.Annotation{
 		Table: "deliveries",
+	}
+	FileVariantsTable.Annotation = &entsql.Annotation{
+		Table: "file_variants",
 	}
 	FolderCountsTable.Annotation = &entsql.Annotation{
 		Table: "folder_counts",

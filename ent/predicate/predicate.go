@@ -15,6 +15,9 @@ type Event func(*sql.Selector)
 // File is the predicate function for file builders.
 type File func(*sql.Selector)
 
+// FileVariant is the predicate function for filevariant builders.
+type FileVariant func(*sql.Selector)
+
 // FolderCount is the predicate function for foldercount builders.
 type FolderCount func(*sql.Selector)
 

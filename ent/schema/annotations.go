@@ -83,6 +83,15 @@ func (Delivery) Annotations() []schema.Annotation {
 	}
 }
 
+// Annotations of the FileVariant: File.variants is resolved by hand (its
+// url is signed or public, like a download), not generated.
+func (FileVariant) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entsql.Table("file_variants"),
+		entgql.Skip(entgql.SkipAll),
+	}
+}
+
 // Annotations of the Job: internal bookkeeping, not part of the API.
 func (Job) Annotations() []schema.Annotation {
 	return notInAPI()
