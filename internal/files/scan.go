@@ -18,6 +18,11 @@ import (
 // the row stays (with the signature's name) so the app can tell the user.
 // A file larger than ScanMaxSize is UNSCANNED, served only where
 // ServeUnscanned says so.
+//
+// A public file held for the scan (heldPrefix) gets its public key as it
+// goes READY: f.FileName is always where its object is, and work that runs
+// once a file is READY (image variants) reads it there. What such work
+// makes of a public file may go under the public prefix only from then on.
 
 // EventScanned is written when a file's scan ends (READY or INFECTED).
 const EventScanned = "file.scanned"
