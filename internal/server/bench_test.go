@@ -120,6 +120,34 @@ func BenchmarkSaveFiles(b *testing.B) {
 	}
 }
 
+// BenchmarkDeleteFile is deleteFile of a saved file: its row marked with
+// the usage, folder and event rows in one transaction, the object deleted,
+// then the row. Each file is uploaded and saved through the API outside
+// the timer.
+func BenchmarkDeleteFile(b *testing.B) {
+	for _, backend := range backends {
+		e := newEnv(b, backend)
+		body := randomBytes(1024)
+		b.Run(backend, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				urls := e.createUploads(map[string]any{"originalName": "f.bin", "size": len(body)})
+				e.put(urls[0], body)
+				var saved struct {
+					SaveFiles []struct{ ID string }
+				}
+				e.do(saveQ, map[string]any{"files": []map[string]any{{"fileName": urls[0].FileName, "originalName": urls[0].OriginalName}}}, &saved)
+				if len(saved.SaveFiles) != 1 {
+					b.Fatalf("saved %d files", len(saved.SaveFiles))
+				}
+				b.StartTimer()
+				benchRequest(b, e.srv.Handler, deleteQ, map[string]any{"id": saved.SaveFiles[0].ID})
+			}
+		})
+	}
+}
+
 // seed inserts n files straight into the database, and sets their owner's
 // usage row to match, as the transactions of the API would have.
 func seed(b *testing.B, e *env, n int) []*ent.File {
