@@ -18,10 +18,8 @@ func tryLock(f *os.File) (bool, error) {
 	return err == nil, err
 }
 
-// lockOwn takes the lock of a folder just made. Only another process's
-// cleaner can hold it, for the moment it takes the folder for a leftover
-// and removes it: wait for that (the caller then sees the folder gone and
-// makes another) rather than fail to start.
+// lockOwn takes the lock of a folder just made under its staging name,
+// which no other process locks.
 func lockOwn(f *os.File) error {
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
 }

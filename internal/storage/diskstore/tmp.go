@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,39 +23,46 @@ import (
 // and every SWEEP_INTERVAL, and never touches a live process's files.
 const procPrefix = "proc-"
 
+// stagingPrefix names a temporary folder between its making and its
+// locking; cleaners treat it as a loose entry (removed after staleLoose).
+const stagingPrefix = "new-"
+
 // staleLoose is how old an entry directly in tmp/ (as versions before
 // these folders left them) must be before it is taken for a leftover.
 const staleLoose = time.Hour
 
-// openTmp makes and locks this store's temporary folder.
+// openTmp makes and locks this store's temporary folder. It is made under
+// a name no cleaner takes for a leftover (stagingPrefix), locked, and only
+// then renamed to its proc- name: a folder the cleaners look at is never
+// unlocked while its process lives, so a store opening beside another's
+// cleaner cannot lose its folder between making and locking it. A process
+// killed before the rename leaves a staging folder, removed once it is as
+// old as any loose leftover.
 func (s *Store) openTmp() error {
+	root := filepath.Join(s.root, "tmp")
 	for range 10 {
-		dir, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), procPrefix+"*")
+		staging, err := os.MkdirTemp(root, stagingPrefix+"*")
 		if err != nil {
 			return err
 		}
-		f, err := os.Open(dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // another process's cleaner took it already: make another
-		}
+		f, err := os.Open(staging)
 		if err != nil {
 			return err
 		}
 		if err := lockOwn(f); err != nil {
 			f.Close()
-			return fmt.Errorf("locking %s: %w", filepath.Base(dir), err)
+			return fmt.Errorf("locking %s: %w", filepath.Base(staging), err)
 		}
-		// Another process's cleaner may have taken the folder for a
-		// leftover between its making and its locking: then start again.
-		if fi, err := os.Stat(dir); err == nil {
-			if own, err := f.Stat(); err == nil && os.SameFile(fi, own) {
-				s.tmp, s.tmpLock = dir, f
-				return nil
-			}
+		dir := filepath.Join(root, procPrefix+strings.TrimPrefix(filepath.Base(staging), stagingPrefix))
+		if err := os.Rename(staging, dir); err != nil {
+			f.Close()
+			os.Remove(staging)
+			continue // the name is another's (a leftover not yet cleaned): make another
 		}
-		f.Close()
+		s.tmp, s.tmpLock = dir, f
+		return nil
 	}
-	return errors.New("could not keep a temporary folder")
+	return errors.New("diskstore: could not make a temporary folder")
 }
 
 // tmpDir is where this store writes files before renaming them into place.

@@ -54,11 +54,12 @@ func TestCleanStale(t *testing.T) {
 	}
 }
 
-// A store opening while another's cleaner runs: the cleaner may hold the
-// new folder's lock for a moment (taking it for a leftover) between its
-// making and its locking. The opening store waits for it and starts again
-// instead of failing to start ("locking proc-...: resource temporarily
-// unavailable", seen when a process started beside a sweeping one).
+// A store opening while another's cleaner runs keeps its folder: the
+// cleaner once took a folder between its making and its locking, and a
+// store opening beside a cleaner in a loop failed to start (first
+// "locking proc-...: resource temporarily unavailable", then, retrying,
+// ten folders in a row taken). Staging the folder under a name cleaners
+// leave alone until it is locked takes the race away.
 func TestOpenBesideACleaner(t *testing.T) {
 	root := t.TempDir()
 	key := []byte(strings.Repeat("k", 32))
