@@ -12,7 +12,8 @@
 //     extensions.problems, *files.LimitError is FORBIDDEN with
 //     extensions.limit, *files.NotServableError (the virus scan holds the
 //     file, or found it infected) is FILE_NOT_READY or FILE_INFECTED with
-//     extensions.status, files.ErrNotFound is NOT_FOUND, files.ErrUnavailable
+//     extensions.status, *files.VariantNotReadyError is VARIANT_NOT_READY
+//     with extensions.variant and extensions.pending, files.ErrNotFound is NOT_FOUND, files.ErrUnavailable
 //     (storage or database unreachable; the service marks it) is
 //     UNAVAILABLE, auth.ErrUnauthenticated is UNAUTHENTICATED, and gqlgen's
 //     parse and validation failures keep gqlgen's codes

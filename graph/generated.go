@@ -87,6 +87,7 @@ type ComplexityRoot struct {
 		Size         func(childComplexity int) int
 		Status       func(childComplexity int) int
 		URL          func(childComplexity int) int
+		Variants     func(childComplexity int) int
 	}
 
 	FileConnection struct {
@@ -106,6 +107,15 @@ type ComplexityRoot struct {
 		FileID func(childComplexity int) int
 		ID     func(childComplexity int) int
 		Type   func(childComplexity int) int
+	}
+
+	FileVariant struct {
+		ContentType func(childComplexity int) int
+		Height      func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Size        func(childComplexity int) int
+		URL         func(childComplexity int) int
+		Width       func(childComplexity int) int
 	}
 
 	Folder struct {
@@ -172,7 +182,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		Collections        func(childComplexity int) int
-		FileDownloadURL    func(childComplexity int, id uuid.UUID) int
+		FileDownloadURL    func(childComplexity int, id uuid.UUID, variant *string) int
 		Files              func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.FileOrder, where *ent.FileWhereInput) int
 		Folders            func(childComplexity int, parent *string, collection *string) int
 		Node               func(childComplexity int, id uuid.UUID) int
@@ -225,6 +235,7 @@ type EntityResolver interface {
 type FileResolver interface {
 	DownloadURL(ctx context.Context, obj *ent.File) (*DownloadURL, error)
 	URL(ctx context.Context, obj *ent.File) (*string, error)
+	Variants(ctx context.Context, obj *ent.File) ([]*files.Variant, error)
 }
 type FileEventResolver interface {
 	Type(ctx context.Context, obj *events.Event) (FileEventType, error)
@@ -251,7 +262,7 @@ type QueryResolver interface {
 	Upload(ctx context.Context, fileName string) (*files.PendingUpload, error)
 	Uploads(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*files.PendingUploadConnection, error)
 	Folders(ctx context.Context, parent *string, collection *string) ([]*files.Folder, error)
-	FileDownloadURL(ctx context.Context, id uuid.UUID) (*DownloadURL, error)
+	FileDownloadURL(ctx context.Context, id uuid.UUID, variant *string) (*DownloadURL, error)
 	Collections(ctx context.Context) ([]*files.Collection, error)
 }
 type SubscriptionResolver interface {
@@ -434,6 +445,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.File.URL(childComplexity), true
+	case "File.variants":
+		if e.ComplexityRoot.File.Variants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.File.Variants(childComplexity), true
 
 	case "FileConnection.edges":
 		if e.ComplexityRoot.FileConnection.Edges == nil {
@@ -497,6 +514,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FileEvent.Type(childComplexity), true
+
+	case "FileVariant.contentType":
+		if e.ComplexityRoot.FileVariant.ContentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FileVariant.ContentType(childComplexity), true
+	case "FileVariant.height":
+		if e.ComplexityRoot.FileVariant.Height == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FileVariant.Height(childComplexity), true
+	case "FileVariant.name":
+		if e.ComplexityRoot.FileVariant.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FileVariant.Name(childComplexity), true
+	case "FileVariant.size":
+		if e.ComplexityRoot.FileVariant.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FileVariant.Size(childComplexity), true
+	case "FileVariant.url":
+		if e.ComplexityRoot.FileVariant.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FileVariant.URL(childComplexity), true
+	case "FileVariant.width":
+		if e.ComplexityRoot.FileVariant.Width == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FileVariant.Width(childComplexity), true
 
 	case "Folder.fileCount":
 		if e.ComplexityRoot.Folder.FileCount == nil {
@@ -790,7 +844,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.FileDownloadURL(childComplexity, args["id"].(uuid.UUID)), true
+		return e.ComplexityRoot.Query.FileDownloadURL(childComplexity, args["id"].(uuid.UUID), args["variant"].(*string)), true
 	case "Query.files":
 		if e.ComplexityRoot.Query.Files == nil {
 			break
@@ -1248,6 +1302,8 @@ func (ec *executionContext) childFields_File(ctx context.Context, field graphql.
 		return ec.fieldContext_File_downloadUrl(ctx, field)
 	case "url":
 		return ec.fieldContext_File_url(ctx, field)
+	case "variants":
+		return ec.fieldContext_File_variants(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type File", field.Name)
 }
@@ -1288,6 +1344,24 @@ func (ec *executionContext) childFields_FileEvent(ctx context.Context, field gra
 		return ec.fieldContext_FileEvent_at(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FileEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_FileVariant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_FileVariant_name(ctx, field)
+	case "width":
+		return ec.fieldContext_FileVariant_width(ctx, field)
+	case "height":
+		return ec.fieldContext_FileVariant_height(ctx, field)
+	case "contentType":
+		return ec.fieldContext_FileVariant_contentType(ctx, field)
+	case "size":
+		return ec.fieldContext_FileVariant_size(ctx, field)
+	case "url":
+		return ec.fieldContext_FileVariant_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FileVariant", field.Name)
 }
 
 func (ec *executionContext) childFields_Folder(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1743,6 +1817,14 @@ func (ec *executionContext) field_Query_fileDownloadUrl_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "variant",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["variant"] = arg1
 	return args, nil
 }
 
@@ -2549,6 +2631,38 @@ func (ec *executionContext) fieldContext_File_url(_ context.Context, field graph
 	return graphql.NewScalarFieldContext("File", field, true, true, "String")
 }
 
+func (ec *executionContext) _File_variants(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_File_variants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.File().Variants(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*files.Variant) graphql.Marshaler {
+			return ec.marshalNFileVariant2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐVariantᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_File_variants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "File",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FileVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _FileConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.FileConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2813,6 +2927,144 @@ func (ec *executionContext) _FileEvent_at(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_FileEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("FileEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _FileVariant_name(ctx context.Context, field graphql.CollectedField, obj *files.Variant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FileVariant_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FileVariant_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FileVariant", field, false, false, "String")
+}
+
+func (ec *executionContext) _FileVariant_width(ctx context.Context, field graphql.CollectedField, obj *files.Variant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FileVariant_width(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Width, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FileVariant_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FileVariant", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FileVariant_height(ctx context.Context, field graphql.CollectedField, obj *files.Variant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FileVariant_height(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Height, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FileVariant_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FileVariant", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FileVariant_contentType(ctx context.Context, field graphql.CollectedField, obj *files.Variant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FileVariant_contentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FileVariant_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FileVariant", field, false, false, "String")
+}
+
+func (ec *executionContext) _FileVariant_size(ctx context.Context, field graphql.CollectedField, obj *files.Variant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FileVariant_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FileVariant_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FileVariant", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _FileVariant_url(ctx context.Context, field graphql.CollectedField, obj *files.Variant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FileVariant_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FileVariant_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FileVariant", field, false, false, "String")
 }
 
 func (ec *executionContext) _Folder_path(ctx context.Context, field graphql.CollectedField, obj *files.Folder) (ret graphql.Marshaler) {
@@ -4167,7 +4419,7 @@ func (ec *executionContext) _Query_fileDownloadUrl(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().FileDownloadURL(ctx, fc.Args["id"].(uuid.UUID))
+			return ec.Resolvers.Query().FileDownloadURL(ctx, fc.Args["id"].(uuid.UUID), fc.Args["variant"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *DownloadURL) graphql.Marshaler {
@@ -7418,6 +7670,11 @@ func (ec *executionContext) _File(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "variants":
+			out.Values[i] = ec._File_variants(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7553,6 +7810,64 @@ func (ec *executionContext) _FileEvent(ctx context.Context, sel ast.SelectionSet
 			out.Values[i] = ec._FileEvent_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var fileVariantImplementors = []string{"FileVariant"}
+
+func (ec *executionContext) _FileVariant(ctx context.Context, sel ast.SelectionSet, obj *files.Variant) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fileVariantImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FileVariant")
+		case "name":
+			out.Values[i] = ec._FileVariant_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "width":
+			out.Values[i] = ec._FileVariant_width(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "height":
+			out.Values[i] = ec._FileVariant_height(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contentType":
+			out.Values[i] = ec._FileVariant_contentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "size":
+			out.Values[i] = ec._FileVariant_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._FileVariant_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -8851,6 +9166,30 @@ func (ec *executionContext) unmarshalNFileStatus2githubᚗcomᚋfilegraphᚋfile
 
 func (ec *executionContext) marshalNFileStatus2githubᚗcomᚋfilegraphᚋfilegraphᚋentᚋfileᚐStatus(ctx context.Context, sel ast.SelectionSet, v file.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNFileVariant2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐVariantᚄ(ctx context.Context, sel ast.SelectionSet, v []*files.Variant) graphql.Marshaler {
+	ret := marshalInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFileVariant2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐVariant(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFileVariant2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐVariant(ctx context.Context, sel ast.SelectionSet, v *files.Variant) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FileVariant!")
+		return graphql.Null
+	}
+	return ec._FileVariant(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNFileWhereInput2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋentᚐFileWhereInput(ctx context.Context, v any) (*ent.FileWhereInput, error) {

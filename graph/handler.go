@@ -30,7 +30,10 @@ const (
 	// or found it infected.
 	CodeFileNotReady = "FILE_NOT_READY"
 	CodeFileInfected = "FILE_INFECTED"
-	CodeInternal     = "INTERNAL_SERVER_ERROR"
+	// A variant the file's collection configures that the file does not
+	// have: extensions.pending says whether its job is still due.
+	CodeVariantNotReady = "VARIANT_NOT_READY"
+	CodeInternal        = "INTERNAL_SERVER_ERROR"
 	// CodeClientGone answers a request whose client disconnected; nobody
 	// reads it, but metrics count it apart from failures.
 	CodeClientGone = "CLIENT_CLOSED_REQUEST"
@@ -88,6 +91,15 @@ func NewHandler(svc *files.Service, limits Limits, subs *Subscriptions, exts ...
 	for _, ext := range exts {
 		srv.Use(ext)
 	}
+	// Each query and mutation loads the variants of the files it lists in
+	// one query; a subscription's events each read their own (a request's
+	// loads would keep them stale for the subscription's life).
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation != ast.Subscription {
+			ctx = files.WithVariantLoads(ctx)
+		}
+		return next(ctx)
+	})
 	srv.SetErrorPresenter(presentError)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		httplog.FromContext(ctx).ErrorContext(ctx, "graphql.panic", "panic", fmt.Sprint(v))
@@ -112,6 +124,7 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 		limit    *files.LimitError
 		notFound *files.NotFoundError
 		held     *files.NotServableError
+		variant  *files.VariantNotReadyError
 	)
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
@@ -145,6 +158,10 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 		}
 		e := withCode(gqlErr, code, held.Error())
 		e.Extensions["status"] = held.Status
+		return e
+	case errors.As(err, &variant):
+		e := withCode(gqlErr, CodeVariantNotReady, variant.Error())
+		e.Extensions["variant"], e.Extensions["pending"] = variant.Variant, variant.Pending
 		return e
 	case errors.As(err, &badInput):
 		return withCode(gqlErr, CodeBadUserInput, badInput.Error())

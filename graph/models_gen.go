@@ -44,6 +44,8 @@ const (
 	// The virus scan ended (file.scanned): file.status is READY, INFECTED
 	// (file.scanResult names the signature) or UNSCANNED.
 	FileEventTypeScanned FileEventType = "SCANNED"
+	// Its image variants are stored (file.variants_ready): file.variants lists them.
+	FileEventTypeVariantsReady FileEventType = "VARIANTS_READY"
 )
 
 var AllFileEventType = []FileEventType{
@@ -51,11 +53,12 @@ var AllFileEventType = []FileEventType{
 	FileEventTypeUpdated,
 	FileEventTypeDeleted,
 	FileEventTypeScanned,
+	FileEventTypeVariantsReady,
 }
 
 func (e FileEventType) IsValid() bool {
 	switch e {
-	case FileEventTypeSaved, FileEventTypeUpdated, FileEventTypeDeleted, FileEventTypeScanned:
+	case FileEventTypeSaved, FileEventTypeUpdated, FileEventTypeDeleted, FileEventTypeScanned, FileEventTypeVariantsReady:
 		return true
 	}
 	return false

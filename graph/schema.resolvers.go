@@ -18,6 +18,11 @@ func (r *fileResolver) URL(ctx context.Context, obj *ent.File) (*string, error) 
 	return r.FileService.PublicURL(obj), nil
 }
 
+// Variants is the resolver for the variants field.
+func (r *fileResolver) Variants(ctx context.Context, obj *ent.File) ([]*files.Variant, error) {
+	return r.FileService.Variants(ctx, obj)
+}
+
 // CreateUploadUrls is the resolver for the createUploadUrls field.
 func (r *mutationResolver) CreateUploadUrls(ctx context.Context, files []*files.UploadRequest) ([]*files.UploadURL, error) {
 	return r.FileService.CreateUploadURLs(ctx, files)
@@ -49,8 +54,8 @@ func (r *queryResolver) Folders(ctx context.Context, parent *string, collection 
 }
 
 // FileDownloadURL is the resolver for the fileDownloadUrl field.
-func (r *queryResolver) FileDownloadURL(ctx context.Context, id uuid.UUID) (*DownloadURL, error) {
-	req, err := r.FileService.DownloadURL(ctx, id)
+func (r *queryResolver) FileDownloadURL(ctx context.Context, id uuid.UUID, variant *string) (*DownloadURL, error) {
+	req, err := r.FileService.DownloadURL(ctx, id, variant)
 	if err != nil {
 		return nil, err
 	}

@@ -339,8 +339,9 @@ func (s *Subscriptions) subscribe(ctx context.Context, svc *files.Service, colle
 
 // eventTypes maps the outbox's types onto the API's.
 var eventTypes = map[string]FileEventType{
-	files.EventSaved:   FileEventTypeSaved,
-	files.EventUpdated: FileEventTypeUpdated,
-	files.EventDeleted: FileEventTypeDeleted,
-	files.EventScanned: FileEventTypeScanned,
+	files.EventSaved:         FileEventTypeSaved,
+	files.EventUpdated:       FileEventTypeUpdated,
+	files.EventDeleted:       FileEventTypeDeleted,
+	files.EventScanned:       FileEventTypeScanned,
+	files.EventVariantsReady: FileEventTypeVariantsReady,
 }

@@ -105,7 +105,7 @@ type Webhooks struct {
 }
 
 // EventTypes are the event types a webhook can be sent.
-var EventTypes = []string{"file.saved", "file.updated", "file.deleted", "file.scanned"}
+var EventTypes = []string{"file.saved", "file.updated", "file.deleted", "file.scanned", "file.variants_ready"}
 
 // DiskPuts bounds the PUTs (whole objects and parts) disk storage streams
 // at once, each holding a connection, a file and up to 4 MiB of buffers.
@@ -274,7 +274,7 @@ var Settings = []Setting{
 	{"DISK_MIN_FREE", "256MiB", "disk storage: with less free space than this in DATA_DIR, /readyz says storage is unavailable and no upload URLs are issued", field(ParseSize, func(c *Config) *int64 { return &c.DiskMinFree })},
 	{"WEBHOOK_URL", "", "http(s) URL, or comma-separated URLs, that every event is POSTed to (Standard Webhooks); empty for none", list(webhookURL, func(c *Config) *[]string { return &c.Webhooks.URLs })},
 	{"WEBHOOK_SECRET", "", "whsec_ followed by a base64 key of 24 to 64 bytes, signing each webhook (webhook-signature); needed with WEBHOOK_URL", field(webhookSecret, func(c *Config) *[]byte { return &c.Webhooks.Secret })},
-	{"WEBHOOK_EVENTS", "", "comma-separated event types to send: file.saved, file.updated, file.deleted, file.scanned; empty for all", list(oneOf(EventTypes...), func(c *Config) *[]string { return &c.Webhooks.Events })},
+	{"WEBHOOK_EVENTS", "", "comma-separated event types to send: file.saved, file.updated, file.deleted, file.scanned, file.variants_ready; empty for all", list(oneOf(EventTypes...), func(c *Config) *[]string { return &c.Webhooks.Events })},
 	{"WEBHOOK_TIMEOUT", "10s", "how long a receiver has to answer 2xx before the try counts as failed", field(duration(time.Second, "10s"), func(c *Config) *time.Duration { return &c.Webhooks.Timeout })},
 	{"WEBHOOK_RETRY_FOR", "24h", "how long a delivery is retried (exponential backoff with jitter) before it is marked failed", field(duration(time.Second, "24h"), func(c *Config) *time.Duration { return &c.Webhooks.RetryFor })},
 	{"WEBHOOK_KEEP", "168h", "how long delivered webhooks (and the events they carried) are kept before they are pruned", field(duration(time.Minute, "168h"), func(c *Config) *time.Duration { return &c.Webhooks.Keep })},

@@ -201,7 +201,7 @@ func TestWebhooks(t *testing.T) {
 		{map[string]string{"WEBHOOK_SECRET": "whsec_notbase64!"}, "WEBHOOK_SECRET: must be whsec_ followed by the base64"},
 		{map[string]string{"WEBHOOK_SECRET": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}, "WEBHOOK_SECRET: must be whsec_"},
 		{map[string]string{"WEBHOOK_SECRET": "whsec_c2hvcnQ="}, "a 24 to 64 byte key"},
-		{map[string]string{"WEBHOOK_EVENTS": "file.saved,file.moved"}, `WEBHOOK_EVENTS: "file.moved" is not file.saved, file.updated, file.deleted or file.scanned`},
+		{map[string]string{"WEBHOOK_EVENTS": "file.saved,file.moved"}, `WEBHOOK_EVENTS: "file.moved" is not file.saved, file.updated, file.deleted, file.scanned or file.variants_ready`},
 		{map[string]string{"WEBHOOK_TIMEOUT": "0s"}, "WEBHOOK_TIMEOUT:"},
 		{map[string]string{"WEBHOOK_RETRY_FOR": "forever"}, "WEBHOOK_RETRY_FOR:"},
 		{map[string]string{"WEBHOOK_URL": "https://a.example/", "WEBHOOK_SECRET": key, "WEBHOOK_TIMEOUT": "30s", "WEBHOOK_RETRY_FOR": "20s"}, "WEBHOOK_RETRY_FOR: 20s leaves no time"},

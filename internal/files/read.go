@@ -74,6 +74,9 @@ func (s *Service) List(ctx context.Context, a ListArgs) (*ent.FileConnection, er
 		}
 		return nil, dbError("listing files", err)
 	}
+	for _, e := range conn.Edges {
+		s.noteFiles(ctx, e.Node)
+	}
 	return conn, nil
 }
 
@@ -130,6 +133,7 @@ func (s *Service) Files(ctx context.Context, ids []uuid.UUID) ([]*ent.File, erro
 	if err != nil {
 		return nil, dbError("reading files", err)
 	}
+	s.noteFiles(ctx, found...)
 	byID := make(map[uuid.UUID]*ent.File, len(found))
 	for _, f := range found {
 		byID[f.ID] = f
@@ -142,11 +146,14 @@ func (s *Service) Files(ctx context.Context, ids []uuid.UUID) ([]*ent.File, erro
 }
 
 // DownloadURL returns a presigned GET that downloads the file under its
-// original name and saved type.
-func (s *Service) DownloadURL(ctx context.Context, id uuid.UUID) (*storage.Request, error) {
+// original name and saved type, or, given a variant's name, that variant.
+func (s *Service) DownloadURL(ctx context.Context, id uuid.UUID, variant *string) (*storage.Request, error) {
 	f, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if variant != nil {
+		return s.variantDownloadURL(ctx, f, *variant)
 	}
 	return s.FileDownloadURL(ctx, f)
 }

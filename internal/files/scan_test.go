@@ -38,7 +38,7 @@ func TestScanTurnedOff(t *testing.T) {
 	if err != nil || saved[0].Status != file.StatusSCANNING {
 		t.Fatalf("saved %+v, %v; want SCANNING", saved, err)
 	}
-	if _, err := scanning.DownloadURL(as("ann"), saved[0].ID); err == nil {
+	if _, err := scanning.DownloadURL(as("ann"), saved[0].ID, nil); err == nil {
 		t.Fatal("a SCANNING file was served")
 	}
 

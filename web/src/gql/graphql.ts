@@ -16,7 +16,9 @@ export type FileEventType =
    */
   | 'SCANNED'
   /** It was renamed, moved or its metadata changed. */
-  | 'UPDATED';
+  | 'UPDATED'
+  /** Its image variants are stored (file.variants_ready): file.variants lists them. */
+  | 'VARIANTS_READY';
 
 /** Ordering options for File connections */
 export type FileOrder = {
