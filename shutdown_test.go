@@ -4,10 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,31 +82,6 @@ func (p *process) startSlowPut(t *testing.T, size int) *slowPut {
 	return s
 }
 
-// tmpFiles lists the files under DATA_DIR's storage/tmp, folders and the
-// fleeting files of storage pings aside. What is not there (removed while
-// listed, or no folder at all) is nothing; any other error fails the test
-// instead of reading as an empty folder.
-func tmpFiles(t *testing.T, dataDir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(filepath.Join(dataDir, "storage", "tmp"), func(path string, d os.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && !strings.HasPrefix(d.Name(), "ping-") {
-			out = append(out, path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("listing the temporary folder: %v", err)
-	}
-	return out
-}
-
 // waitExit waits for the process to end and returns its exit code.
 func (p *process) waitExit(t *testing.T, within time.Duration) int {
 	t.Helper()
@@ -131,7 +103,7 @@ func TestSIGTERMDuringLargePut(t *testing.T) {
 	d, dir := diskDeployment(t)
 	p := d.start("DRAIN_DELAY=200ms", "SHUTDOWN_GRACE=1s")
 	p.startSlowPut(t, 500<<20)
-	testenv.WaitFor(t, "the partial upload on disk", func() bool { return len(tmpFiles(t, dir)) > 0 })
+	testenv.WaitFor(t, "the partial upload on disk", func() bool { return len(testenv.TmpFiles(t, dir)) > 0 })
 
 	start := time.Now()
 	p.cmd.Process.Signal(syscall.SIGTERM)
@@ -147,7 +119,7 @@ func TestSIGTERMDuringLargePut(t *testing.T) {
 	if !strings.Contains(p.out.String(), "server.shutdown_grace_exceeded") {
 		t.Errorf("the cut request was not logged:\n%s", p.out)
 	}
-	if left := tmpFiles(t, dir); len(left) > 0 {
+	if left := testenv.TmpFiles(t, dir); len(left) > 0 {
 		t.Errorf("partial files left after SIGTERM: %v", left)
 	}
 }
@@ -160,29 +132,29 @@ func TestKilledDuringLargePutLeavesNothing(t *testing.T) {
 	d, dir := diskDeployment(t)
 	p := d.start("SWEEP_INTERVAL=0")
 	p.startSlowPut(t, 300<<20)
-	testenv.WaitFor(t, "the partial upload on disk", func() bool { return len(tmpFiles(t, dir)) > 0 })
+	testenv.WaitFor(t, "the partial upload on disk", func() bool { return len(testenv.TmpFiles(t, dir)) > 0 })
 	p.cmd.Process.Kill()
 	p.waitExit(t, 10*time.Second)
-	if len(tmpFiles(t, dir)) == 0 {
+	if len(testenv.TmpFiles(t, dir)) == 0 {
 		t.Fatal("the killed upload left nothing: this test shows nothing")
 	}
 
 	q := d.start("SWEEP_INTERVAL=200ms")
-	if left := tmpFiles(t, dir); len(left) > 0 {
+	if left := testenv.TmpFiles(t, dir); len(left) > 0 {
 		t.Errorf("after a restart, partial files are still there: %v", left)
 	}
 
 	// A live upload in q, and one in a second process that is killed.
 	live := q.startSlowPut(t, 2<<20)
-	testenv.WaitFor(t, "q's partial upload", func() bool { return len(tmpFiles(t, dir)) == 1 })
-	mine := tmpFiles(t, dir)[0]
+	testenv.WaitFor(t, "q's partial upload", func() bool { return len(testenv.TmpFiles(t, dir)) == 1 })
+	mine := testenv.TmpFiles(t, dir)[0]
 	r := d.start("SWEEP_INTERVAL=0")
 	r.startSlowPut(t, 300<<20)
-	testenv.WaitFor(t, "r's partial upload", func() bool { return len(tmpFiles(t, dir)) == 2 })
+	testenv.WaitFor(t, "r's partial upload", func() bool { return len(testenv.TmpFiles(t, dir)) == 2 })
 	r.cmd.Process.Kill()
 	r.waitExit(t, 10*time.Second)
 	testenv.WaitFor(t, "q's sweeper to remove what r left", func() bool {
-		left := tmpFiles(t, dir)
+		left := testenv.TmpFiles(t, dir)
 		return len(left) == 1 && left[0] == mine
 	})
 	// Several sweeps later q's own upload is still whole and completes.
@@ -191,7 +163,7 @@ func TestKilledDuringLargePutLeavesNothing(t *testing.T) {
 	if err := <-live.done; err != nil {
 		t.Errorf("q's upload after the sweeps: %v", err)
 	}
-	if left := tmpFiles(t, dir); len(left) > 0 {
+	if left := testenv.TmpFiles(t, dir); len(left) > 0 {
 		t.Errorf("left after q's upload: %v", left)
 	}
 	q.cmd.Process.Kill()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/filegraph/filegraph/internal/auth"
 	"github.com/filegraph/filegraph/internal/storage/storagetest"
+	"github.com/filegraph/filegraph/internal/testenv"
 )
 
 // mountTmpfs mounts a tmpfs of size on a fresh folder for the test and
@@ -102,7 +103,7 @@ func TestDiskFull(t *testing.T) {
 	if res.StatusCode != http.StatusInsufficientStorage || strings.Contains(string(msg), dir) || strings.Contains(string(msg), "/") {
 		t.Errorf("PUT on a full disk: %d %q, want 507 without a server path", res.StatusCode, msg)
 	}
-	if left := tmpFiles(t, dir); len(left) > 0 {
+	if left := testenv.TmpFiles(t, dir); len(left) > 0 {
 		t.Errorf("the refused PUT left %v", left)
 	}
 

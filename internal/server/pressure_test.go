@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"net"
 	"net/http"
@@ -607,7 +606,7 @@ func TestDiskTransfersBoundedUnderLoad(t *testing.T) {
 		if ended["200"] > 0 {
 			t.Errorf("%d trickling PUTs were accepted", ended["200"])
 		}
-		if left := tmpFiles(t, dir); len(left) > 0 {
+		if left := testenv.TmpFiles(t, dir); len(left) > 0 {
 			t.Errorf("left in the temporary folder: %v", left)
 		}
 	})
@@ -626,7 +625,7 @@ func TestDiskTransfersBoundedUnderLoad(t *testing.T) {
 				close(stop)
 			}
 		}()
-		testenv.WaitFor(t, "the first PUT's temporary file", func() bool { return len(tmpFiles(t, dir)) > 0 })
+		testenv.WaitFor(t, "the first PUT's temporary file", func() bool { return len(testenv.TmpFiles(t, dir)) > 0 })
 		var (
 			mu      sync.Mutex
 			dup     = map[string]int{}
@@ -653,31 +652,6 @@ func TestDiskTransfersBoundedUnderLoad(t *testing.T) {
 		if how == "200" {
 			t.Error("the first PUT, cut short, was accepted")
 		}
-		testenv.WaitFor(t, "the temporary folder to empty", func() bool { return len(tmpFiles(t, dir)) == 0 })
+		testenv.WaitFor(t, "the temporary folder to empty", func() bool { return len(testenv.TmpFiles(t, dir)) == 0 })
 	})
-}
-
-// tmpFiles lists the files under DATA_DIR's storage/tmp, folders aside.
-// What is not there (removed while listed, or no folder at all) is
-// nothing; any other error fails the test instead of reading as an empty
-// folder.
-func tmpFiles(t *testing.T, dataDir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(filepath.Join(dataDir, "storage", "tmp"), func(path string, d os.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			out = append(out, path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("listing the temporary folder: %v", err)
-	}
-	return out
 }
