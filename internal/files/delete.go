@@ -12,6 +12,7 @@ import (
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/job"
+	"github.com/filegraph/filegraph/ent/tombstone"
 )
 
 // MaxDeletesPerCall bounds deleteFiles.
@@ -95,7 +96,8 @@ func (s *Service) DeleteFiles(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID
 
 // deleteAll removes files in three steps, so that a crash at any point
 // converges: it marks their rows in one transaction (from then on the
-// files are gone for everyone), deletes their objects, then the rows. A
+// files are gone for everyone; their tombstones are written with it),
+// deletes their objects, then the rows. A
 // process that dies in between leaves marked rows, and the sweeper
 // finishes the job once DeleteGrace has passed. If the storage refuses an
 // object, that file's mark is lifted and it is back as it was; the
@@ -123,6 +125,15 @@ func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
 		if _, err := tx.Job.Delete().Where(job.FileIDIn(ids...)).Exec(ctx); err != nil {
 			return dbError("cancelling jobs", err)
 		}
+		// An upload URL for a key may still write (S3 cannot revoke it): the
+		// sweeper deletes such keys once more when none can. Written with the
+		// mark, not after the objects' deletes, it needs no commit of its own
+		// and covers a late PUT from the mark on; the unmark takes it back.
+		if ts := s.tombstonesFor(tx, fs); len(ts) > 0 {
+			if err := tx.Tombstone.CreateBulk(ts...).Exec(ctx); err != nil {
+				return dbError("recording tombstones", err)
+			}
+		}
 		// Last, as the usage rows stay locked from here to the commit.
 		return s.countAndRecord(ctx, tx, usageDeltas(-1, fs), folderDeltas(-1, fs...), EventDeleted, fs...)
 	})
@@ -143,11 +154,7 @@ func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
 					return nil
 				}
 			}
-			// An upload URL for the key may still write: S3 cannot revoke it.
-			deleteRow := s.withTombstones(objectKeys(f.FileName), s.keyWritableUntil(f), func(ctx context.Context) (bool, error) {
-				return true, s.db.File.DeleteOneID(f.ID).Exec(ctx)
-			})
-			if _, err := deleteRow(context.WithoutCancel(ctx)); err != nil && !ent.IsNotFound(err) {
+			if err := s.db.File.DeleteOneID(f.ID).Exec(context.WithoutCancel(ctx)); err != nil && !ent.IsNotFound(err) {
 				// The object is gone and the row is marked: the sweeper finishes.
 				s.log.WarnContext(ctx, "files.delete_row_failed", "id", f.ID, "err", err)
 			}
@@ -177,6 +184,14 @@ func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
 	}
 	uerr := s.inTx(uctx, "delete unmark", func(tx *ent.Tx) error {
 		if err := tx.File.Update().Where(file.IDIn(backIDs...)).ClearDeletedAt().Exec(uctx); err != nil {
+			return err
+		}
+		// Their keys are live again: no tombstone may delete them later.
+		var keys []string
+		for _, f := range back {
+			keys = append(keys, objectKeys(f.FileName)...)
+		}
+		if _, err := tx.Tombstone.Delete().Where(tombstone.FileNameIn(keys...)).Exec(uctx); err != nil {
 			return err
 		}
 		if err := s.countFiles(uctx, tx, 1, back); err != nil {
@@ -233,6 +248,27 @@ func usageDeltas(sign int64, fs []*ent.File) []ent.Usage {
 	out := make([]ent.Usage, len(order))
 	for i, o := range order {
 		out[i] = *owners[o]
+	}
+	return out
+}
+
+// tombstonesFor makes, for each key of fs an upload URL could still write
+// to, a tombstone that has the sweeper delete it once more when none can
+// (as withTombstone does for the sweeper's deletes).
+func (s *Service) tombstonesFor(tx *ent.Tx, fs []*ent.File) []*ent.TombstoneCreate {
+	if s.cfg.RevocableURLs {
+		return nil
+	}
+	now := s.cfg.Now()
+	var out []*ent.TombstoneCreate
+	for _, f := range fs {
+		until := s.keyWritableUntil(f)
+		if !now.Before(until) {
+			continue
+		}
+		for _, key := range objectKeys(f.FileName) {
+			out = append(out, tx.Tombstone.Create().SetFileName(key).SetDeleteAfter(until))
+		}
 	}
 	return out
 }

@@ -44,6 +44,11 @@ func TestStorageDown(t *testing.T) {
 		t.Errorf("UNAVAILABLE message leaks details or is empty: %q", err.Message)
 	}
 	e.fail("UNAVAILABLE", deleteQ, map[string]any{"id": kept.ID})
+	// The mark wrote the key's tombstone (its upload URL may still write);
+	// the unmark took it back with the mark: the file is live again.
+	if n := e.srv.db.Ent.Tombstone.Query().CountX(context.Background()); n != 0 {
+		t.Errorf("%d tombstones left by a delete the storage refused", n)
+	}
 	e.clock.advance(time.Minute) // past the last answer from storage vouching for it
 	before := e.srv.db.Ent.Upload.Query().CountX(context.Background())
 	e.fail("UNAVAILABLE", createQ, map[string]any{"files": []map[string]any{{"originalName": "new.txt", "size": 1}}})
@@ -65,6 +70,9 @@ func TestStorageDown(t *testing.T) {
 	}
 	e.do(deleteQ, map[string]any{"id": kept.ID}, nil)
 	checkUsage(t, e)
+	if ts := e.srv.db.Ent.Tombstone.Query().AllX(context.Background()); len(ts) != 1 || ts[0].FileName != kept.FileName {
+		t.Errorf("tombstones after the delete: %+v, want one for %s", ts, kept.FileName)
+	}
 }
 
 // TestStorageRefusesServer: a store that answers and refuses (here the
