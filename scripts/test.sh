@@ -19,10 +19,12 @@ trap 'kill $gw 2>/dev/null; wait $gw 2>/dev/null; rm -rf "$dir" "$dir.log"' EXIT
 hexport=
 for _ in $(seq 150); do
   kill -0 $gw 2>/dev/null || { cat "$dir.log"; echo "versitygw exited" >&2; exit 1; }
-  inodes=$(for fd in /proc/$gw/fd/*; do readlink "$fd"; done 2>/dev/null | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ')
+  # A descriptor can close between the glob and readlink: that is no
+  # failure (under set -e and pipefail it ended the script silently).
+  inodes=$(for fd in /proc/$gw/fd/*; do readlink "$fd" || true; done 2>/dev/null | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ')
   if [ -n "$inodes" ]; then
     hexport=$(awk -v ids="$inodes" 'BEGIN { n = split(ids, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
-      NR > 1 && $4 == "0A" && ($10 in want) { split($2, p, ":"); print p[2]; exit }' "/proc/$gw/net/tcp")
+      NR > 1 && $4 == "0A" && ($10 in want) { split($2, p, ":"); print p[2]; exit }' "/proc/$gw/net/tcp" || true)
   fi
   [ -n "$hexport" ] && break
   sleep 0.1
