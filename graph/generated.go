@@ -2073,6 +2073,11 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Collection_name(ctx context.Context, field graphql.CollectedField, obj *files.Collection) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Name); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2119,6 +2124,11 @@ func (ec *executionContext) fieldContext_Collection_allowedContentTypes(_ contex
 }
 
 func (ec *executionContext) _Collection_maxFileSize(ctx context.Context, field graphql.CollectedField, obj *files.Collection) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt64(obj.MaxFileSize); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2165,6 +2175,11 @@ func (ec *executionContext) fieldContext_Collection_maxFilesPerRequest(_ context
 }
 
 func (ec *executionContext) _Collection_public(ctx context.Context, field graphql.CollectedField, obj *files.Collection) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalBoolean(obj.Public); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2188,6 +2203,11 @@ func (ec *executionContext) fieldContext_Collection_public(_ context.Context, fi
 }
 
 func (ec *executionContext) _DownloadURL_url(ctx context.Context, field graphql.CollectedField, obj *DownloadURL) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.URL); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2211,6 +2231,11 @@ func (ec *executionContext) fieldContext_DownloadURL_url(_ context.Context, fiel
 }
 
 func (ec *executionContext) _DownloadURL_expiresAt(ctx context.Context, field graphql.CollectedField, obj *DownloadURL) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalTime(obj.ExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2278,6 +2303,11 @@ func (ec *executionContext) fieldContext_Entity_findManyFileByIDs(ctx context.Co
 }
 
 func (ec *executionContext) _File_id(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalUUID(obj.ID); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2301,6 +2331,11 @@ func (ec *executionContext) fieldContext_File_id(_ context.Context, field graphq
 }
 
 func (ec *executionContext) _File_bucket(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Bucket); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2324,6 +2359,11 @@ func (ec *executionContext) fieldContext_File_bucket(_ context.Context, field gr
 }
 
 func (ec *executionContext) _File_fileName(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.FileName); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2347,6 +2387,11 @@ func (ec *executionContext) fieldContext_File_fileName(_ context.Context, field 
 }
 
 func (ec *executionContext) _File_originalName(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.OriginalName); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2370,6 +2415,11 @@ func (ec *executionContext) fieldContext_File_originalName(_ context.Context, fi
 }
 
 func (ec *executionContext) _File_size(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt64(obj.Size); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2393,6 +2443,11 @@ func (ec *executionContext) fieldContext_File_size(_ context.Context, field grap
 }
 
 func (ec *executionContext) _File_contentType(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.ContentType); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2416,6 +2471,11 @@ func (ec *executionContext) fieldContext_File_contentType(_ context.Context, fie
 }
 
 func (ec *executionContext) _File_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalTime(obj.CreatedAt); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2439,6 +2499,11 @@ func (ec *executionContext) fieldContext_File_createdAt(_ context.Context, field
 }
 
 func (ec *executionContext) _File_owner(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Owner); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2462,6 +2527,11 @@ func (ec *executionContext) fieldContext_File_owner(_ context.Context, field gra
 }
 
 func (ec *executionContext) _File_collection(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Collection); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2485,6 +2555,11 @@ func (ec *executionContext) fieldContext_File_collection(_ context.Context, fiel
 }
 
 func (ec *executionContext) _File_folder(ctx context.Context, field graphql.CollectedField, obj *ent.File) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Folder); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2728,6 +2803,11 @@ func (ec *executionContext) fieldContext_FileConnection_pageInfo(_ context.Conte
 }
 
 func (ec *executionContext) _FileConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.FileConnection) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt(obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2806,6 +2886,11 @@ func (ec *executionContext) fieldContext_FileEdge_cursor(_ context.Context, fiel
 }
 
 func (ec *executionContext) _FileEvent_id(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalUUID(obj.ID); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2852,6 +2937,11 @@ func (ec *executionContext) fieldContext_FileEvent_type(_ context.Context, field
 }
 
 func (ec *executionContext) _FileEvent_fileId(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalUUID(obj.FileID); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2907,6 +2997,11 @@ func (ec *executionContext) fieldContext_FileEvent_file(_ context.Context, field
 }
 
 func (ec *executionContext) _FileEvent_at(ctx context.Context, field graphql.CollectedField, obj *events.Event) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalTime(obj.At); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2930,6 +3025,11 @@ func (ec *executionContext) fieldContext_FileEvent_at(_ context.Context, field g
 }
 
 func (ec *executionContext) _FileVariant_name(ctx context.Context, field graphql.CollectedField, obj *files.Variant) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Name); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2953,6 +3053,11 @@ func (ec *executionContext) fieldContext_FileVariant_name(_ context.Context, fie
 }
 
 func (ec *executionContext) _FileVariant_width(ctx context.Context, field graphql.CollectedField, obj *files.Variant) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt(obj.Width); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2976,6 +3081,11 @@ func (ec *executionContext) fieldContext_FileVariant_width(_ context.Context, fi
 }
 
 func (ec *executionContext) _FileVariant_height(ctx context.Context, field graphql.CollectedField, obj *files.Variant) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt(obj.Height); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2999,6 +3109,11 @@ func (ec *executionContext) fieldContext_FileVariant_height(_ context.Context, f
 }
 
 func (ec *executionContext) _FileVariant_contentType(ctx context.Context, field graphql.CollectedField, obj *files.Variant) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.ContentType); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3022,6 +3137,11 @@ func (ec *executionContext) fieldContext_FileVariant_contentType(_ context.Conte
 }
 
 func (ec *executionContext) _FileVariant_size(ctx context.Context, field graphql.CollectedField, obj *files.Variant) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt64(obj.Size); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3045,6 +3165,11 @@ func (ec *executionContext) fieldContext_FileVariant_size(_ context.Context, fie
 }
 
 func (ec *executionContext) _FileVariant_url(ctx context.Context, field graphql.CollectedField, obj *files.Variant) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.URL); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3068,6 +3193,11 @@ func (ec *executionContext) fieldContext_FileVariant_url(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Folder_path(ctx context.Context, field graphql.CollectedField, obj *files.Folder) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Path); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3091,6 +3221,11 @@ func (ec *executionContext) fieldContext_Folder_path(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Folder_name(ctx context.Context, field graphql.CollectedField, obj *files.Folder) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Name); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3114,6 +3249,11 @@ func (ec *executionContext) fieldContext_Folder_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Folder_fileCount(ctx context.Context, field graphql.CollectedField, obj *files.Folder) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt(obj.FileCount); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3137,6 +3277,11 @@ func (ec *executionContext) fieldContext_Folder_fileCount(_ context.Context, fie
 }
 
 func (ec *executionContext) _HTTPHeader_name(ctx context.Context, field graphql.CollectedField, obj *HTTPHeader) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Name); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3160,6 +3305,11 @@ func (ec *executionContext) fieldContext_HTTPHeader_name(_ context.Context, fiel
 }
 
 func (ec *executionContext) _HTTPHeader_value(ctx context.Context, field graphql.CollectedField, obj *HTTPHeader) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Value); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3183,6 +3333,11 @@ func (ec *executionContext) fieldContext_HTTPHeader_value(_ context.Context, fie
 }
 
 func (ec *executionContext) _MultipartUpload_fileName(ctx context.Context, field graphql.CollectedField, obj *files.MultipartUpload) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.FileName); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3206,6 +3361,11 @@ func (ec *executionContext) fieldContext_MultipartUpload_fileName(_ context.Cont
 }
 
 func (ec *executionContext) _MultipartUpload_originalName(ctx context.Context, field graphql.CollectedField, obj *files.MultipartUpload) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.OriginalName); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3229,6 +3389,11 @@ func (ec *executionContext) fieldContext_MultipartUpload_originalName(_ context.
 }
 
 func (ec *executionContext) _MultipartUpload_size(ctx context.Context, field graphql.CollectedField, obj *files.MultipartUpload) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt64(obj.Size); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3252,6 +3417,11 @@ func (ec *executionContext) fieldContext_MultipartUpload_size(_ context.Context,
 }
 
 func (ec *executionContext) _MultipartUpload_partSize(ctx context.Context, field graphql.CollectedField, obj *files.MultipartUpload) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt64(obj.PartSize); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3275,6 +3445,11 @@ func (ec *executionContext) fieldContext_MultipartUpload_partSize(_ context.Cont
 }
 
 func (ec *executionContext) _MultipartUpload_partCount(ctx context.Context, field graphql.CollectedField, obj *files.MultipartUpload) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt(obj.PartCount); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3298,6 +3473,11 @@ func (ec *executionContext) fieldContext_MultipartUpload_partCount(_ context.Con
 }
 
 func (ec *executionContext) _MultipartUpload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *files.MultipartUpload) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalTime(obj.ExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3673,6 +3853,11 @@ func (ec *executionContext) fieldContext_Mutation_abortUpload(ctx context.Contex
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[uuid.UUID]) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalBoolean(obj.HasNextPage); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3696,6 +3881,11 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 }
 
 func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[uuid.UUID]) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalBoolean(obj.HasPreviousPage); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3765,6 +3955,11 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 }
 
 func (ec *executionContext) _PendingUpload_fileName(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.FileName); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3788,6 +3983,11 @@ func (ec *executionContext) fieldContext_PendingUpload_fileName(_ context.Contex
 }
 
 func (ec *executionContext) _PendingUpload_originalName(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.OriginalName); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3811,6 +4011,11 @@ func (ec *executionContext) fieldContext_PendingUpload_originalName(_ context.Co
 }
 
 func (ec *executionContext) _PendingUpload_size(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt64(obj.Size); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3834,6 +4039,11 @@ func (ec *executionContext) fieldContext_PendingUpload_size(_ context.Context, f
 }
 
 func (ec *executionContext) _PendingUpload_contentType(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.ContentType); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3857,6 +4067,11 @@ func (ec *executionContext) fieldContext_PendingUpload_contentType(_ context.Con
 }
 
 func (ec *executionContext) _PendingUpload_collection(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Collection); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3880,6 +4095,11 @@ func (ec *executionContext) fieldContext_PendingUpload_collection(_ context.Cont
 }
 
 func (ec *executionContext) _PendingUpload_createdAt(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalTime(obj.CreatedAt); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3903,6 +4123,11 @@ func (ec *executionContext) fieldContext_PendingUpload_createdAt(_ context.Conte
 }
 
 func (ec *executionContext) _PendingUpload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *files.PendingUpload) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalTime(obj.ExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4068,6 +4293,11 @@ func (ec *executionContext) fieldContext_PendingUploadConnection_pageInfo(_ cont
 }
 
 func (ec *executionContext) _PendingUploadConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *files.PendingUploadConnection) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt(obj.TotalCount); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4682,6 +4912,11 @@ func (ec *executionContext) fieldContext_Subscription_fileEvents(ctx context.Con
 }
 
 func (ec *executionContext) _UploadPart_partNumber(ctx context.Context, field graphql.CollectedField, obj *files.UploadPart) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt(obj.PartNumber); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4705,6 +4940,11 @@ func (ec *executionContext) fieldContext_UploadPart_partNumber(_ context.Context
 }
 
 func (ec *executionContext) _UploadPart_size(ctx context.Context, field graphql.CollectedField, obj *files.UploadPart) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt64(obj.Size); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4728,6 +4968,11 @@ func (ec *executionContext) fieldContext_UploadPart_size(_ context.Context, fiel
 }
 
 func (ec *executionContext) _UploadPart_url(ctx context.Context, field graphql.CollectedField, obj *files.UploadPart) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.URL); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4751,6 +4996,11 @@ func (ec *executionContext) fieldContext_UploadPart_url(_ context.Context, field
 }
 
 func (ec *executionContext) _UploadPart_method(ctx context.Context, field graphql.CollectedField, obj *files.UploadPart) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Method); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4806,6 +5056,11 @@ func (ec *executionContext) fieldContext_UploadPart_headers(_ context.Context, f
 }
 
 func (ec *executionContext) _UploadPart_expiresAt(ctx context.Context, field graphql.CollectedField, obj *files.UploadPart) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalTime(obj.ExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4829,6 +5084,11 @@ func (ec *executionContext) fieldContext_UploadPart_expiresAt(_ context.Context,
 }
 
 func (ec *executionContext) _UploadURL_fileName(ctx context.Context, field graphql.CollectedField, obj *files.UploadURL) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.FileName); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4852,6 +5112,11 @@ func (ec *executionContext) fieldContext_UploadURL_fileName(_ context.Context, f
 }
 
 func (ec *executionContext) _UploadURL_originalName(ctx context.Context, field graphql.CollectedField, obj *files.UploadURL) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.OriginalName); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4875,6 +5140,11 @@ func (ec *executionContext) fieldContext_UploadURL_originalName(_ context.Contex
 }
 
 func (ec *executionContext) _UploadURL_url(ctx context.Context, field graphql.CollectedField, obj *files.UploadURL) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.URL); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4898,6 +5168,11 @@ func (ec *executionContext) fieldContext_UploadURL_url(_ context.Context, field 
 }
 
 func (ec *executionContext) _UploadURL_method(ctx context.Context, field graphql.CollectedField, obj *files.UploadURL) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Method); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4953,6 +5228,11 @@ func (ec *executionContext) fieldContext_UploadURL_headers(_ context.Context, fi
 }
 
 func (ec *executionContext) _UploadURL_expiresAt(ctx context.Context, field graphql.CollectedField, obj *files.UploadURL) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalTime(obj.ExpiresAt); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4976,6 +5256,11 @@ func (ec *executionContext) fieldContext_UploadURL_expiresAt(_ context.Context, 
 }
 
 func (ec *executionContext) _UploadedPart_partNumber(ctx context.Context, field graphql.CollectedField, obj *files.UploadedPart) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt(obj.PartNumber); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4999,6 +5284,11 @@ func (ec *executionContext) fieldContext_UploadedPart_partNumber(_ context.Conte
 }
 
 func (ec *executionContext) _UploadedPart_size(ctx context.Context, field graphql.CollectedField, obj *files.UploadedPart) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := scalar.MarshalInt64(obj.Size); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5045,6 +5335,11 @@ func (ec *executionContext) fieldContext__Service_sdl(_ context.Context, field g
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Name); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5091,6 +5386,11 @@ func (ec *executionContext) fieldContext___Directive_description(_ context.Conte
 }
 
 func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalBoolean(obj.IsRepeatable); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5181,6 +5481,11 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 }
 
 func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Name); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5273,6 +5578,11 @@ func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context
 }
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Name); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5440,6 +5750,11 @@ func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
+	if ec.plainFields() {
+		if res := graphql.MarshalString(obj.Name); res != graphql.Null {
+			return res
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,

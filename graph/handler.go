@@ -61,7 +61,16 @@ const docBytesPerByte = 40
 // tracing) after its own; subs, when not nil, serves subscriptions over
 // WebSocket and Server-Sent Events. The limits apply to every transport.
 func NewHandler(svc *files.Service, limits Limits, subs *Subscriptions, exts ...graphql.HandlerExtension) http.Handler {
-	srv := handler.New(NewSchema(svc, subs))
+	r := &Resolver{FileService: svc, Subscriptions: subs}
+	srv := handler.New(newSchema(r))
+	// Every extension goes through use, so that r knows whether any
+	// intercepts fields (srv.AroundFields would add one unseen: use
+	// graphql.FieldFunc through use instead).
+	var used []graphql.HandlerExtension
+	use := func(e graphql.HandlerExtension) {
+		srv.Use(e)
+		used = append(used, e)
+	}
 	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST"}})
 	if subs != nil {
 		// Before the HTTP transport, which would take an event stream's POST.
@@ -75,21 +84,21 @@ func NewHandler(svc *files.Service, limits Limits, subs *Subscriptions, exts ...
 	srv.SetQueryCache(docs)
 	// First, so that it cuts every answer, refusals included, and the
 	// extensions after it (metrics) still see every error.
-	srv.Use(errorCap{})
+	use(errorCap{})
 	if limits.Trusted != nil {
 		// Before the APQ cache, which would answer a manifest hash with
 		// PersistedQueryNotFound.
-		srv.Use(limits.Trusted)
+		use(limits.Trusted)
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: newCache(1000, QueryCacheBytes, func(h, q string) int { return len(h) + len(q) })})
+	use(extension.AutomaticPersistedQuery{Cache: newCache(1000, QueryCacheBytes, func(h, q string) int { return len(h) + len(q) })})
 	// The judge comes next (once the query is known): no other extension
 	// sees an operation before it is judged.
-	srv.Use(&judge{docs: docs, maxDepth: limits.MaxDepth, maxComplexity: limits.MaxComplexity, introspection: limits.Introspection})
+	use(&judge{docs: docs, maxDepth: limits.MaxDepth, maxComplexity: limits.MaxComplexity, introspection: limits.Introspection})
 	if limits.Introspection {
-		srv.Use(extension.Introspection{})
+		use(extension.Introspection{})
 	}
 	for _, ext := range exts {
-		srv.Use(ext)
+		use(ext)
 	}
 	// Each query and mutation loads the variants of the files it lists in
 	// one query; a subscription's events each read their own (a request's
@@ -100,6 +109,7 @@ func NewHandler(svc *files.Service, limits Limits, subs *Subscriptions, exts ...
 		}
 		return next(ctx)
 	})
+	r.plainFields = !interceptsFields(used)
 	srv.SetErrorPresenter(presentError)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		httplog.FromContext(ctx).ErrorContext(ctx, "graphql.panic", "panic", fmt.Sprint(v))

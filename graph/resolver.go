@@ -13,12 +13,18 @@ import (
 type Resolver struct {
 	FileService   *files.Service
 	Subscriptions *Subscriptions // nil: subscriptions are refused
+	// plainFields: no field interceptor is installed (see plainFields).
+	plainFields bool
 }
 
 // NewSchema returns the executable schema over svc; subs serves its
 // subscriptions (nil: none).
 func NewSchema(svc *files.Service, subs *Subscriptions) graphql.ExecutableSchema {
-	c := Config{Resolvers: &Resolver{FileService: svc, Subscriptions: subs}}
+	return newSchema(&Resolver{FileService: svc, Subscriptions: subs})
+}
+
+func newSchema(r *Resolver) graphql.ExecutableSchema {
+	c := Config{Resolvers: r}
 	complexity(&c.Complexity)
 	return NewExecutableSchema(c)
 }
