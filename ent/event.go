@@ -32,6 +32,8 @@ type Event struct {
 	Data string `json:"data,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
+	// Xid holds the value of the "xid" field.
+	Xid int64 `json:"xid,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the EventQuery when eager-loading is set.
 	Edges        EventEdges `json:"edges"`
@@ -63,7 +65,7 @@ func (*Event) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case event.FieldID:
+		case event.FieldID, event.FieldXid:
 			values[i] = new(sql.NullInt64)
 		case event.FieldType, event.FieldOwner, event.FieldCollection, event.FieldData:
 			values[i] = new(sql.NullString)
@@ -134,6 +136,12 @@ func (_m *Event) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
 			}
+		case event.FieldXid:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field xid", values[i])
+			} else if value.Valid {
+				_m.Xid = value.Int64
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -195,6 +203,9 @@ func (_m *Event) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("xid=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Xid))
 	builder.WriteByte(')')
 	return builder.String()
 }

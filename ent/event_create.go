@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/filegraph/filegraph/ent/delivery"
@@ -85,6 +86,12 @@ func (_c *EventCreate) SetNillableCreatedAt(v *time.Time) *EventCreate {
 	if v != nil {
 		_c.SetCreatedAt(*v)
 	}
+	return _c
+}
+
+// SetXid sets the "xid" field.
+func (_c *EventCreate) SetXid(v int64) *EventCreate {
+	_c.mutation.SetXid(v)
 	return _c
 }
 
@@ -184,6 +191,12 @@ func (_c *EventCreate) check() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Event.created_at"`)}
 	}
+	switch _c.driver.Dialect() {
+	case dialect.MySQL, dialect.SQLite:
+		if _, ok := _c.mutation.Xid(); !ok {
+			return &ValidationError{Name: "xid", err: errors.New(`ent: missing required field "Event.xid"`)}
+		}
+	}
 	return nil
 }
 
@@ -243,6 +256,10 @@ func (_c *EventCreate) createSpec() (*Event, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(event.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
+	}
+	if value, ok := _c.mutation.Xid(); ok {
+		_spec.SetField(event.FieldXid, field.TypeInt64, value)
+		_node.Xid = value
 	}
 	if nodes := _c.mutation.DeliveriesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{

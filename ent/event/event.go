@@ -29,6 +29,8 @@ const (
 	FieldData = "data"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
+	// FieldXid holds the string denoting the xid field in the database.
+	FieldXid = "xid"
 	// EdgeDeliveries holds the string denoting the deliveries edge name in mutations.
 	EdgeDeliveries = "deliveries"
 	// Table holds the table name of the event in the database.
@@ -52,6 +54,7 @@ var Columns = []string{
 	FieldCollection,
 	FieldData,
 	FieldCreatedAt,
+	FieldXid,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -116,6 +119,11 @@ func ByData(opts ...sql.OrderTermOption) OrderOption {
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
+}
+
+// ByXid orders the results by the xid field.
+func ByXid(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldXid, opts...).ToFunc()
 }
 
 // ByDeliveriesCount orders the results by deliveries count.

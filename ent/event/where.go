@@ -91,6 +91,11 @@ func CreatedAt(v time.Time) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldCreatedAt, v))
 }
 
+// Xid applies equality check predicate on the "xid" field. It's identical to XidEQ.
+func Xid(v int64) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldXid, v))
+}
+
 // PublicIDEQ applies the EQ predicate on the "public_id" field.
 func PublicIDEQ(v uuid.UUID) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldPublicID, v))
@@ -479,6 +484,46 @@ func CreatedAtLT(v time.Time) predicate.Event {
 // CreatedAtLTE applies the LTE predicate on the "created_at" field.
 func CreatedAtLTE(v time.Time) predicate.Event {
 	return predicate.Event(sql.FieldLTE(FieldCreatedAt, v))
+}
+
+// XidEQ applies the EQ predicate on the "xid" field.
+func XidEQ(v int64) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldXid, v))
+}
+
+// XidNEQ applies the NEQ predicate on the "xid" field.
+func XidNEQ(v int64) predicate.Event {
+	return predicate.Event(sql.FieldNEQ(FieldXid, v))
+}
+
+// XidIn applies the In predicate on the "xid" field.
+func XidIn(vs ...int64) predicate.Event {
+	return predicate.Event(sql.FieldIn(FieldXid, vs...))
+}
+
+// XidNotIn applies the NotIn predicate on the "xid" field.
+func XidNotIn(vs ...int64) predicate.Event {
+	return predicate.Event(sql.FieldNotIn(FieldXid, vs...))
+}
+
+// XidGT applies the GT predicate on the "xid" field.
+func XidGT(v int64) predicate.Event {
+	return predicate.Event(sql.FieldGT(FieldXid, v))
+}
+
+// XidGTE applies the GTE predicate on the "xid" field.
+func XidGTE(v int64) predicate.Event {
+	return predicate.Event(sql.FieldGTE(FieldXid, v))
+}
+
+// XidLT applies the LT predicate on the "xid" field.
+func XidLT(v int64) predicate.Event {
+	return predicate.Event(sql.FieldLT(FieldXid, v))
+}
+
+// XidLTE applies the LTE predicate on the "xid" field.
+func XidLTE(v int64) predicate.Event {
+	return predicate.Event(sql.FieldLTE(FieldXid, v))
 }
 
 // HasDeliveries applies the HasEdge predicate on the "deliveries" edge.

@@ -64,6 +64,7 @@ var (
 		{Name: "collection", Type: field.TypeString, Nullable: true},
 		{Name: "data", Type: field.TypeString, Size: 2147483647},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "xid", Type: field.TypeInt64, Default: map[string]schema.Expr{"postgres": "(pg_current_xact_id())::text::bigint", "sqlite3": "0"}},
 	}
 	// EventsTable holds the schema information for the "events" table.
 	EventsTable = &schema.Table{
@@ -75,6 +76,11 @@ var (
 				Name:    "event_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{EventsColumns[7]},
+			},
+			{
+				Name:    "event_xid",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[8]},
 			},
 		},
 	}

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
@@ -21,10 +23,11 @@ type Event struct {
 // Fields of the Event.
 func (Event) Fields() []ent.Field {
 	return []ent.Field{
-		// The sequence: readers go on from the last one they saw. Writers
-		// take it in commit order (internal/database), so a reader never
-		// passes one that commits later, and the events of one file come
-		// in the order of its changes.
+		// The sequence. The events of one file are numbered in the order
+		// of its changes: each transaction that writes one has written the
+		// file's row first, so the next waits for its commit. Across
+		// files, numbers are not in commit order (internal/database's
+		// EventReader reads by transaction, then by number).
 		field.Int64("id").
 			Immutable(),
 		field.UUID("public_id", uuid.UUID{}).
@@ -54,6 +57,19 @@ func (Event) Fields() []ent.Field {
 		field.Time("created_at").
 			Default(time.Now).
 			Immutable(),
+		// The writing transaction's id on PostgreSQL (pg_current_xact_id,
+		// as a number; 0 on SQLite, and on rows older than the column):
+		// readers take the events whose transactions committed between two
+		// snapshots of theirs (internal/database's EventReader). Set by the
+		// writer (Outbox.Stamp); the column's default is the same, for a
+		// replica of before the column that writes events while others have
+		// migrated (a rolling upgrade).
+		field.Int64("xid").
+			Annotations(entsql.DefaultExprs(map[string]string{
+				dialect.Postgres: "(pg_current_xact_id())::text::bigint",
+				dialect.SQLite:   "0",
+			})).
+			Immutable(),
 	}
 }
 
@@ -69,6 +85,8 @@ func (Event) Indexes() []ent.Index {
 	return []ent.Index{
 		// Pruning goes by age.
 		index.Fields("created_at"),
+		// Readers look up the transactions a snapshot did not see.
+		index.Fields("xid"),
 	}
 }
 

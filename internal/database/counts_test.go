@@ -8,9 +8,10 @@ import (
 	"github.com/filegraph/filegraph/internal/files"
 )
 
-// AddCountsThenLock adds to usage rows and folder counts as Add and
-// AddFolders do and, on PostgreSQL, holds the outbox's lock to the commit.
-func TestAddCountsThenLock(t *testing.T) {
+// AddCountsThenStamp adds to usage rows and folder counts as Add and
+// AddFolders do and, on PostgreSQL, returns the transaction's id (0 on
+// SQLite), taking no lock beyond the rows'.
+func TestAddCountsThenStamp(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -20,24 +21,45 @@ func TestAddCountsThenLock(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			for round := 1; round <= 3; round++ {
+			for round := 1; round <= 4; round++ {
 				tx, err := db.Ent.Tx(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
 				us := []ent.Usage{{ID: "ada", SavedCount: 1, SavedBytes: 10, PendingCount: -1, PendingBytes: -10}, {ID: "bob", SavedCount: 2, SavedBytes: 20}}
 				ds := []files.FolderDelta{{Owner: "ada", Path: "a", Files: 1}, {Owner: "ada", Path: "a/b", Files: 1}, {Owner: "bob", Path: "x", Files: 2}}
-				if round == 3 {
+				switch round {
+				case 3:
 					us, ds = us[:1], nil // either part alone
+				case 4:
+					us, ds = nil, nil // the stamp alone
 				}
-				if err := db.Usages.AddCountsThenLock(ctx, tx, us, ds); err != nil {
+				xid, err := db.Usages.AddCountsThenStamp(ctx, tx, us, ds)
+				if err != nil {
 					t.Fatal(err)
 				}
 				if b.name == "postgres" {
+					rows, err := tx.QueryContext(ctx, "SELECT pg_current_xact_id()::text::bigint")
+					if err != nil {
+						t.Fatal(err)
+					}
+					var want int64
+					if !rows.Next() {
+						t.Fatal("no transaction id")
+					}
+					if err := rows.Scan(&want); err != nil {
+						t.Fatal(err)
+					}
+					rows.Close()
+					if xid != want || xid <= 0 {
+						t.Fatalf("round %d: stamp %d, the transaction's id %d", round, xid, want)
+					}
 					var held int
-					if err := db.health.QueryRowContext(ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted").Scan(&held); err != nil || held != 1 {
+					if err := db.health.QueryRowContext(ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").Scan(&held); err != nil || held != 0 {
 						t.Fatalf("round %d: %d advisory locks held in the transaction, %v", round, held, err)
 					}
+				} else if xid != 0 {
+					t.Fatalf("round %d: stamp %d on SQLite", round, xid)
 				}
 				if err := tx.Commit(); err != nil {
 					t.Fatal(err)

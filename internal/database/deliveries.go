@@ -25,9 +25,9 @@ type Deliveries struct {
 
 // claimDeliveries takes the oldest due deliveries to one URL whose file has
 // no earlier delivery to that URL still pending: a receiver gets each
-// file's events in order. Events are numbered in commit order
-// (Outbox), so a snapshot that sees a delivery sees every earlier one of
-// its file.
+// file's events in order. A file's events are numbered in the order of
+// its commits (Outbox: each writer has its file's row locked first), so a
+// snapshot that sees a delivery sees every earlier one of its file.
 const claimDeliveries = `UPDATE deliveries SET next_attempt_at = $1, attempts = attempts + 1
 	WHERE id IN (
 		SELECT d.id FROM deliveries d

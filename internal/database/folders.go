@@ -46,23 +46,22 @@ func foldersUpsert(b *strings.Builder, ds []files.FolderDelta, args []any) []any
 	return args
 }
 
-// AddCountsThenLock adds us (sorted by owner, one each) to the usage rows
-// and ds to the folder counts as Add and AddFolders do, then takes the
-// outbox's lock (Outbox.Lock): the last step of a transaction that writes
+// AddCountsThenStamp adds us (sorted by owner, one each) to the usage rows
+// and ds to the folder counts as Add and AddFolders do, then returns the
+// outbox's stamp (Outbox.Stamp): the last step of a transaction that writes
 // events. On PostgreSQL it is one statement, so that a user's usage row,
 // locked from here to the commit, waits on two round trips (this and the
-// events' insert) rather than four; the rows are locked in the same order
-// as before (usage, folders, then the outbox), so no deadlock is new.
-func (u *Usages) AddCountsThenLock(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []files.FolderDelta) error {
+// events' insert) rather than four.
+func (u *Usages) AddCountsThenStamp(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []files.FolderDelta) (int64, error) {
 	if !u.postgres {
-		// SQLite's writers take turns: there is no lock to take, and no
+		// SQLite's writers take turns: there is no stamp to take, and no
 		// round trip to save.
 		for _, d := range us {
 			if err := u.Add(ctx, tx, d); err != nil {
-				return err
+				return 0, err
 			}
 		}
-		return u.AddFolders(ctx, tx, ds)
+		return 0, u.AddFolders(ctx, tx, ds)
 	}
 	var b strings.Builder
 	var args []any
@@ -91,13 +90,12 @@ func (u *Usages) AddCountsThenLock(ctx context.Context, tx *ent.Tx, us []ent.Usa
 		from = append(from, "(SELECT count(*) FROM f) f")
 	}
 	if len(from) == 0 {
-		return (&Outbox{postgres: true}).Lock(ctx, tx)
+		return (&Outbox{postgres: true}).Stamp(ctx, tx)
 	}
-	// The lock is taken in the select list, which is computed only once
-	// the counts in its FROM have run their upserts to the end.
+	// The counts in FROM run their upserts to the end, so the
+	// transaction has its id in the select list either way.
 	n := len(args)
-	fmt.Fprintf(&b, "\nSELECT pg_advisory_xact_lock($%d), pg_notify($%d, '') FROM %s", n+1, n+2, strings.Join(from, ", "))
-	args = append(args, eventsLock, eventsChannel)
-	_, err := tx.ExecContext(ctx, b.String(), args...)
-	return mark(err)
+	fmt.Fprintf(&b, "\nSELECT pg_current_xact_id()::text::bigint, pg_notify($%d, '') FROM %s", n+1, strings.Join(from, ", "))
+	args = append(args, eventsChannel)
+	return queryXid(ctx, tx, b.String(), args...)
 }

@@ -6,9 +6,10 @@
 // transaction that wrote events commits (in this process: the outbox's
 // Committed; in another: PostgreSQL's NOTIFY, through database.Listen) and
 // also reads on a timer, since a NOTIFY can be lost. Whatever woke it, it
-// reads everything after the last event it saw, so a lost wake only delays
-// an event. The writers take event numbers in commit order
-// (database.Outbox), so "after the last seen" never skips one.
+// reads everything committed since its previous read (Source), so a lost
+// wake only delays an event, and none is read twice or skipped
+// (database.Outbox says how, on PostgreSQL where numbers are not taken in
+// commit order).
 //
 // A subscriber gets its events through a bounded buffer. One that does not
 // keep up is dropped, never buffered without bound: it reconnects and
@@ -25,7 +26,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/filegraph/filegraph/ent"
-	"github.com/filegraph/filegraph/ent/event"
 )
 
 // Event is one event as subscribers get it.
@@ -83,9 +83,18 @@ type Observer interface {
 	Delivered(commitToRead time.Duration)
 }
 
+// Source reads the outbox (internal/database's EventReader): each call of
+// Next returns, by number, at most n of the events committed since the
+// previous read, each once, fewer than n when that read is complete; the
+// first call returns none and marks where reading starts. After an error
+// the next call reads the same again.
+type Source interface {
+	Next(ctx context.Context, n int) ([]*ent.Event, error)
+}
+
 // Hub reads new events and hands each to the subscribers it concerns.
 type Hub struct {
-	db     *ent.Client
+	src    Source
 	limits Limits
 	log    *slog.Logger
 	obs    Observer
@@ -97,8 +106,8 @@ type Hub struct {
 	closed  bool
 }
 
-// NewHub returns a hub over db's events; Run starts it.
-func NewHub(db *ent.Client, limits Limits, obs Observer, log *slog.Logger) *Hub {
+// NewHub returns a hub over src's events; Run starts it.
+func NewHub(src Source, limits Limits, obs Observer, log *slog.Logger) *Hub {
 	if limits.Buffer <= 0 {
 		// More than one read of the outbox (readBatch) and far more than
 		// one saveFiles writes: a burst alone never drops a subscriber
@@ -106,7 +115,7 @@ func NewHub(db *ent.Client, limits Limits, obs Observer, log *slog.Logger) *Hub 
 		// share: 8 KB a subscriber.
 		limits.Buffer = 1024
 	}
-	return &Hub{db: db, limits: limits, log: log, obs: obs, wake: make(chan struct{}, 1),
+	return &Hub{src: src, limits: limits, log: log, obs: obs, wake: make(chan struct{}, 1),
 		subs: map[*Subscription]struct{}{}, perUser: map[string]int{}}
 }
 
@@ -125,14 +134,10 @@ const readBatch = 500
 // poll, until ctx ends; then it closes every subscription.
 func (h *Hub) Run(ctx context.Context, poll time.Duration) {
 	defer h.close()
-	var last int64
 	for {
 		// Start from the end: a subscription sees what commits after it.
-		ev, err := h.db.Event.Query().Order(ent.Desc(event.FieldID)).First(ctx)
-		if err == nil || ent.IsNotFound(err) {
-			if ev != nil {
-				last = ev.ID
-			}
+		_, err := h.src.Next(ctx, readBatch)
+		if err == nil {
 			break
 		}
 		h.log.WarnContext(ctx, "events.read_failed", "err", err)
@@ -152,12 +157,7 @@ func (h *Hub) Run(ctx context.Context, poll time.Duration) {
 		case <-t.C:
 		}
 		for {
-			evs, err := h.db.Event.Query().
-				Where(event.IDGT(last)).
-				Order(ent.Asc(event.FieldID)).
-				Limit(readBatch).
-				Select(event.FieldID, event.FieldPublicID, event.FieldType, event.FieldFileID, event.FieldOwner, event.FieldCollection, event.FieldCreatedAt).
-				All(ctx)
+			evs, err := h.src.Next(ctx, readBatch)
 			if err != nil {
 				if ctx.Err() == nil {
 					h.log.WarnContext(ctx, "events.read_failed", "err", err)
@@ -166,7 +166,6 @@ func (h *Hub) Run(ctx context.Context, poll time.Duration) {
 			}
 			now := time.Now()
 			for _, e := range evs {
-				last = e.ID
 				h.publish(&Event{Seq: e.ID, ID: e.PublicID, Type: e.Type, FileID: e.FileID, Owner: e.Owner,
 					Collection: e.Collection, At: e.CreatedAt, Read: now})
 			}

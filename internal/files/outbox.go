@@ -23,12 +23,11 @@ const (
 // Outbox is what the transactions that write events need from the
 // database; internal/database implements it for each dialect.
 type Outbox interface {
-	// Lock is called in tx right before it writes events. It makes
-	// transactions take event sequence numbers in the order they commit
-	// (a reader going on from the last number it saw never passes one that
-	// commits later), and has readers in other processes woken when tx
-	// commits.
-	Lock(ctx context.Context, tx *ent.Tx) error
+	// Stamp is called in tx right before it writes events, and returns
+	// what each event's xid holds: how readers tell the events committed
+	// since they last read (internal/database's EventReader). It also has
+	// readers in other processes woken when tx commits.
+	Stamp(ctx context.Context, tx *ent.Tx) (int64, error)
 	// Committed is told after a transaction that wrote events committed,
 	// to wake this process's readers at once.
 	Committed()
@@ -62,35 +61,39 @@ type EventData struct {
 	ScanResult *string `json:"scanResult,omitempty"`
 }
 
-// noOutbox orders nothing and wakes nobody: for a service whose events
+// noOutbox stamps nothing and wakes nobody: for a service whose events
 // nobody reads (tests of the rules alone).
 type noOutbox struct{}
 
-func (noOutbox) Lock(context.Context, *ent.Tx) error { return nil }
-func (noOutbox) Committed()                          {}
+func (noOutbox) Stamp(context.Context, *ent.Tx) (int64, error) { return 0, nil }
+func (noOutbox) Committed()                                    {}
 
 // record writes in tx an event of typ for each file, in order, and its
 // deliveries to the webhooks that take typ. It is the last thing a
-// transaction does before committing: the outbox's lock is held from here
-// to the commit.
+// transaction does before committing. Each of fs's rows must have been
+// written in tx before (inserted, updated or deleted): that makes a later
+// transaction on the same file wait for this one's commit before it
+// numbers its event, which keeps each file's events in order (Outbox in
+// internal/database).
 func (s *Service) record(ctx context.Context, tx *ent.Tx, typ string, fs ...*ent.File) error {
 	if len(fs) == 0 {
 		return nil
 	}
-	if err := s.cfg.Outbox.Lock(ctx, tx); err != nil {
-		return dbError("ordering events", err)
+	xid, err := s.cfg.Outbox.Stamp(ctx, tx)
+	if err != nil {
+		return dbError("stamping events", err)
 	}
-	return s.recordLocked(ctx, tx, typ, fs...)
+	return s.recordStamped(ctx, tx, xid, typ, fs...)
 }
 
 // countAndRecord adds us (sorted by owner) to the usage rows and ds to
 // the folder counts, then records typ's events of fs, last in tx. A
-// Usages that can (countsThenLock) takes the outbox's lock in the same
+// Usages that can (countsThenStamp) takes the outbox's stamp in the same
 // statement as the counts: the usage row of a user whose calls queue for
 // it (one user's saves and deletes) is then held for two statements and
 // the commit instead of four.
 func (s *Service) countAndRecord(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []FolderDelta, typ string, fs ...*ent.File) error {
-	c, ok := s.usages.(countsThenLock)
+	c, ok := s.usages.(countsThenStamp)
 	if !ok || len(fs) == 0 || s.cfg.Outbox == (noOutbox{}) {
 		for _, u := range us {
 			if err := s.addUsage(ctx, tx, u); err != nil {
@@ -102,21 +105,22 @@ func (s *Service) countAndRecord(ctx context.Context, tx *ent.Tx, us []ent.Usage
 		}
 		return s.record(ctx, tx, typ, fs...)
 	}
-	if err := c.AddCountsThenLock(ctx, tx, us, ds); err != nil {
+	xid, err := c.AddCountsThenStamp(ctx, tx, us, ds)
+	if err != nil {
 		return dbError("updating usage and folder counts", err)
 	}
-	return s.recordLocked(ctx, tx, typ, fs...)
+	return s.recordStamped(ctx, tx, xid, typ, fs...)
 }
 
-// countsThenLock is a Usages that also orders events: it applies usage
-// and folder deltas as Add and AddFolders do, then takes the lock
-// Outbox.Lock takes, in one round trip where the database allows.
-type countsThenLock interface {
-	AddCountsThenLock(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []FolderDelta) error
+// countsThenStamp is a Usages that also stamps events: it applies usage
+// and folder deltas as Add and AddFolders do, then returns the stamp
+// Outbox.Stamp returns, in one round trip where the database allows.
+type countsThenStamp interface {
+	AddCountsThenStamp(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []FolderDelta) (int64, error)
 }
 
-// recordLocked is record once the outbox's lock is held.
-func (s *Service) recordLocked(ctx context.Context, tx *ent.Tx, typ string, fs ...*ent.File) error {
+// recordStamped is record once the outbox's stamp is taken.
+func (s *Service) recordStamped(ctx context.Context, tx *ent.Tx, xid int64, typ string, fs ...*ent.File) error {
 	now := s.cfg.Now()
 	builders := make([]*ent.EventCreate, len(fs))
 	for i, f := range fs {
@@ -134,6 +138,7 @@ func (s *Service) recordLocked(ctx context.Context, tx *ent.Tx, typ string, fs .
 			SetOwner(f.Owner).
 			SetCollection(f.Collection).
 			SetData(string(data)).
+			SetXid(xid).
 			SetCreatedAt(now)
 	}
 	evs, err := tx.Event.CreateBulk(builders...).Save(ctx)

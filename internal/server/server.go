@@ -230,7 +230,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		}
 		exts = append(exts, s.Metrics.GraphQL(s.tracer(), named))
 	}
-	hub := events.NewHub(s.db.Ent, events.Limits{
+	hub := events.NewHub(s.db.EventReader(), events.Limits{
 		Max:        cfg.Events.MaxSubscriptions,
 		MaxPerUser: cfg.Events.MaxSubscriptionsPerUser,
 	}, s.Metrics.Events(), log)

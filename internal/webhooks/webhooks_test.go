@@ -65,7 +65,7 @@ func eachBackend(t *testing.T, f func(t *testing.T, db *database.DB)) {
 }
 
 // emit writes events as the files service does: in one transaction, under
-// the outbox's lock, each with a delivery to every URL.
+// the outbox's stamp, each with a delivery to every URL.
 func emit(t *testing.T, db *database.DB, urls []string, typ string, files ...uuid.UUID) []*ent.Event {
 	t.Helper()
 	ctx := context.Background()
@@ -74,14 +74,15 @@ func emit(t *testing.T, db *database.DB, urls []string, typ string, files ...uui
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	if err := db.Outbox.Lock(ctx, tx); err != nil {
+	xid, err := db.Outbox.Stamp(ctx, tx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
 	var evs []*ent.Event
 	for _, f := range files {
 		ev, err := tx.Event.Create().SetType(typ).SetFileID(f).SetOwner("alice").
-			SetData(fmt.Sprintf(`{"id":%q,"fileName":"files/%s.txt"}`, f, f)).SetCreatedAt(now).Save(ctx)
+			SetData(fmt.Sprintf(`{"id":%q,"fileName":"files/%s.txt"}`, f, f)).SetCreatedAt(now).SetXid(xid).Save(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
