@@ -10,7 +10,10 @@
 // store saw: the client is judged by the requests that actually arrived.
 // Saved files are listed (files) with their download links (downloadUrl,
 // fileDownloadUrl), signed for linkTTL and refused (403) by GET after it;
-// a test sets a saved file's status to have the scan hold it.
+// a test sets a saved file's status to have the scan hold it, and gives it
+// variants (addVariant: an object stored beside it, as the variants job
+// does), listed in File.variants once READY and served by
+// fileDownloadUrl(id, variant).
 // The real server and stores are driven by the browser tests
 // (internal/server, `make test-browser`).
 import { createHash } from 'node:crypto';
@@ -67,6 +70,10 @@ export interface SavedFile {
   url: null;
   status: 'READY' | 'SCANNING' | 'UNSCANNED' | 'INFECTED';
   scanResult: string | null;
+  /** Its variants, as the job stores them (the object's key in fileName). */
+  variants: { name: string; width: number; height: number; contentType: string; size: number; fileName: string }[];
+  /** VARIANT_NOT_READY's extensions.pending for a variant it lacks: false once it is known not to be an image. */
+  variantsPending: boolean;
 }
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('base64');
@@ -89,6 +96,8 @@ export class Filegraph extends EventEmitter {
   linkTTL = 15 * 60_000;
   /** Resolves File.scanResult: a test may have it throw, as a field the server nulls with an error. */
   scanResultOf = (f: SavedFile): string | null => f.scanResult;
+  /** The variants the files' collection configures (fileDownloadUrl refuses other names). */
+  variantNames = ['thumb', 'preview'];
   private seq = 0;
   private tries = new Map<string, number>();
 
@@ -191,10 +200,34 @@ export class Filegraph extends EventEmitter {
 
   /** A file's download link, or why it has none (the server's codes). */
   private link(f: SavedFile) {
+    return this.signed(f, f.fileName);
+  }
+
+  /** Stores a variant of a saved file as the variants job would: its object beside the file's. */
+  addVariant(f: SavedFile, name: string, width: number, height: number, bytes: Buffer) {
+    const fileName = `variants/${f.fileName}/${name}.jpg`;
+    this.objects.set(fileName, bytes);
+    f.variants.push({ name, width, height, contentType: 'image/jpeg', size: bytes.length, fileName });
+  }
+
+  /** A signed link to an object of f (its own or a variant's), or why it has none (the server's codes). */
+  private signed(f: SavedFile, key: string) {
     if (f.status === 'INFECTED') throw new GraphQLError(`file ${f.id} is infected`, { extensions: { code: 'FILE_INFECTED', status: f.status } });
     if (f.status !== 'READY') throw new GraphQLError(`file ${f.id} is not ready: ${f.status}`, { extensions: { code: 'FILE_NOT_READY', status: f.status } });
     const expires = Date.now() + this.linkTTL;
-    return { url: `${this.url}/objects/${encodeURIComponent(f.fileName)}?expires=${expires}`, expiresAt: new Date(expires).toISOString() };
+    return { url: `${this.url}/objects/${encodeURIComponent(key)}?expires=${expires}`, expiresAt: new Date(expires).toISOString() };
+  }
+
+  /** fileDownloadUrl(id, variant): as the server answers. */
+  private variantLink(f: SavedFile, name: string) {
+    if (!this.variantNames.includes(name)) {
+      const message = `variant "${name}" is not one of collection "${f.collection}"'s: ${this.variantNames.join(', ')}`;
+      throw new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', problems: [{ field: 'variant', message }] } });
+    }
+    this.signed(f, f.fileName); // the file's status first, as the server checks it
+    const v = f.variants.find((x) => x.name === name);
+    if (!v) throw new GraphQLError(`file ${f.id} has no variant ${name} yet`, { extensions: { code: 'VARIANT_NOT_READY', variant: name, pending: f.variantsPending } });
+    return this.signed(f, v.fileName);
   }
 
   /** The store's rules for one PUT; the status it answers. */
@@ -296,22 +329,28 @@ export class Filegraph extends EventEmitter {
           const object = this.objects.get(fileName);
           if (!object || object.length !== p.size || (p.checksum && sha256(object) !== p.checksum)) throw userError(`${fileName}: not the file that was announced`);
           this.pending.delete(fileName);
-          const saved: SavedFile = { id: `id-${fileName}`, fileName, originalName, size: object.length, contentType: p.contentType, createdAt: p.createdAt, collection: 'default', folder: '', metadata: {}, url: null, status: 'READY', scanResult: null };
+          const saved: SavedFile = { id: `id-${fileName}`, fileName, originalName, size: object.length, contentType: p.contentType, createdAt: p.createdAt, collection: 'default', folder: '', metadata: {}, url: null, status: 'READY', scanResult: null, variants: [], variantsPending: true };
           this.saved.push(saved);
           return saved;
         }),
       files: ({ first }: { first?: number | null }) => {
-        const nodes = [...this.saved].reverse().slice(0, first ?? 100).map((f) => ({ ...f, downloadUrl: () => this.link(f), scanResult: () => this.scanResultOf(f) }));
+        const nodes = [...this.saved].reverse().slice(0, first ?? 100).map((f) => ({
+          ...f,
+          downloadUrl: () => this.link(f),
+          scanResult: () => this.scanResultOf(f),
+          // Listed only while the file is servable, each signed like its link.
+          variants: () => (f.status === 'READY' ? f.variants.map((v) => ({ ...v, url: this.signed(f, v.fileName).url })) : []),
+        }));
         return {
           totalCount: this.saved.length,
           pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
           edges: nodes.map((node) => ({ node, cursor: node.id })),
         };
       },
-      fileDownloadUrl: ({ id }: { id: string }) => {
+      fileDownloadUrl: ({ id, variant }: { id: string; variant?: string | null }) => {
         const f = this.saved.find((x) => x.id === id);
         if (!f) throw new GraphQLError('file not found', { extensions: { code: 'NOT_FOUND' } });
-        return this.link(f);
+        return variant == null ? this.link(f) : this.variantLink(f, variant);
       },
       abortUpload: ({ fileName }: { fileName: string }) => {
         this.emit('aborted', fileName);

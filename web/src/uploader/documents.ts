@@ -74,6 +74,14 @@ export const Files = graphql(`
             url
             expiresAt
           }
+          # Its images (thumb, preview) once made: VARIANTS_READY says when.
+          # Each url is signed like downloadUrl, with the same lifetime.
+          variants {
+            name
+            width
+            height
+            url
+          }
         }
       }
     }
@@ -93,8 +101,8 @@ export const Collections = graphql(`
 `);
 
 export const FileDownloadUrl = graphql(`
-  query FileDownloadUrl($id: ID!) {
-    fileDownloadUrl(id: $id) {
+  query FileDownloadUrl($id: ID!, $variant: String) {
+    fileDownloadUrl(id: $id, variant: $variant) {
       url
       expiresAt
     }

@@ -46,14 +46,56 @@ export async function listFiles(api: Api, variables: FilesQueryVariables): Promi
  */
 export const LINK_MARGIN_MS = 30_000;
 
+/** One of a listed file's variants (an image made of it: thumb, preview). */
+export type ListedVariant = ListedFile['variants'][number];
+
 /**
- * The URL that downloads a listed file: the link the list brought while it
- * has time left, else a fresh one from fileDownloadUrl (one round trip; a
- * file still held by the scan throws FILE_NOT_READY then).
+ * The variant to show in a box: by name (`"thumb"`), or the smallest that
+ * covers width x height (both sides at least the box's; the largest there is
+ * when none covers it). undefined while the file has none: not an image, its
+ * variants not made yet (VARIANTS_READY says when), or not READY.
  */
-export async function downloadLink(api: Api, file: Pick<ListedFile, 'id' | 'downloadUrl'>, now: number = Date.now()): Promise<string> {
+export function thumbnailFor(
+  file: Pick<ListedFile, 'variants'>,
+  want: string | { width: number; height: number },
+): ListedVariant | undefined {
+  const vs = file.variants;
+  if (typeof want === 'string') return vs.find((v) => v.name === want);
+  const area = (v: ListedVariant) => v.width * v.height;
+  const covering = vs.filter((v) => v.width >= want.width && v.height >= want.height).sort((a, b) => area(a) - area(b));
+  return covering[0] ?? [...vs].sort((a, b) => area(b) - area(a))[0];
+}
+
+export interface DownloadLinkOptions {
+  /** A variant's name (thumb, preview): its link instead of the original's. */
+  variant?: string;
+  /** The clock to judge the listed link's expiry by (tests). */
+  now?: number;
+}
+
+/**
+ * The URL that downloads a listed file, or with `variant` that variant of
+ * it: the link the list brought while it has time left, else a fresh one
+ * from fileDownloadUrl (one round trip). A file still held by the scan
+ * throws FILE_NOT_READY then; a variant the file does not have yet
+ * VARIANT_NOT_READY (details.pending: its job is still due), one its
+ * collection does not configure BAD_USER_INPUT. A private file's variant
+ * URLs are signed in the same request as its downloadUrl, for the same
+ * time, so downloadUrl.expiresAt dates them; a public file's are stable.
+ */
+export async function downloadLink(
+  api: Api,
+  file: Pick<ListedFile, 'id' | 'downloadUrl'> & Partial<Pick<ListedFile, 'url' | 'variants'>>,
+  { variant, now = Date.now() }: DownloadLinkOptions = {},
+): Promise<string> {
   const link = file.downloadUrl;
-  if (link && Date.parse(link.expiresAt) - now > LINK_MARGIN_MS) return link.url;
-  const { fileDownloadUrl } = await api.query(FileDownloadUrl, { id: file.id });
+  const fresh = !!link && Date.parse(link.expiresAt) - now > LINK_MARGIN_MS;
+  if (variant === undefined) {
+    if (fresh) return link!.url;
+  } else {
+    const listed = file.variants?.find((v) => v.name === variant);
+    if (listed && (fresh || file.url)) return listed.url;
+  }
+  const { fileDownloadUrl } = await api.query(FileDownloadUrl, { id: file.id, variant: variant ?? null });
   return fileDownloadUrl.url;
 }

@@ -14,6 +14,10 @@ export type ErrorCode =
   // or found it infected.
   | 'FILE_NOT_READY'
   | 'FILE_INFECTED'
+  // fileDownloadUrl(id, variant): the file has no such variant yet
+  // (details.pending: its job is still due; false: not an image that could
+  // be decoded, none will come).
+  | 'VARIANT_NOT_READY'
   | 'UNAVAILABLE'
   | 'INTERNAL_SERVER_ERROR'
   | 'UNTRUSTED_OPERATION'
@@ -49,6 +53,10 @@ export class FilegraphError extends Error {
       ids?: string[];
       /** FILE_NOT_READY, FILE_INFECTED: the file's status. */
       fileStatus?: string;
+      /** VARIANT_NOT_READY: the variant asked. */
+      variant?: string;
+      /** VARIANT_NOT_READY: true while the job that makes it is due. */
+      pending?: boolean;
     } = {},
   ) {
     super(message);
@@ -83,6 +91,8 @@ export function fromGraphQLError(gql: GraphQLError): FilegraphError {
     requestId: ext.requestId as string | undefined,
     ids: ext.ids as string[] | undefined,
     fileStatus: ext.status as string | undefined,
+    variant: ext.variant as string | undefined,
+    pending: ext.pending as boolean | undefined,
   });
 }
 
@@ -108,6 +118,10 @@ export function describe(e: unknown): string {
         : 'This file is still being scanned for viruses; try again in a moment.';
     case 'FILE_INFECTED':
       return 'The virus scan found this file infected: it was deleted.';
+    case 'VARIANT_NOT_READY':
+      return e.details.pending === false
+        ? `This file has no ${e.details.variant ?? 'variant'}: it is not an image that could be read.`
+        : `The ${e.details.variant ?? 'variant'} of this file is still being made; try again in a moment.`;
     case 'STORAGE_REJECTED':
       return `The storage refused the upload (HTTP ${e.details.status ?? '?'}).`;
     case 'ABORTED':

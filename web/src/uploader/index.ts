@@ -8,7 +8,7 @@
 export { createApi, persistedDocumentsExchange, type Api, type ApiOptions, type FieldError } from './api';
 export { Uploader, type Upload, type UploadAttributes, type UploadStatus, type UploaderOptions, type SavedFile, type PendingMultipart } from './uploader';
 export { loadCollections, checkFile, allowsType, refusal, type Collection, type FileFacts } from './collections';
-export { listFiles, downloadLink, LINK_MARGIN_MS, type FileList, type ListedFile } from './downloads';
+export { listFiles, downloadLink, thumbnailFor, LINK_MARGIN_MS, type DownloadLinkOptions, type FileList, type ListedFile, type ListedVariant } from './downloads';
 export { FilegraphError, describe, type ErrorCode, type Problem } from './errors';
 export { XHRHttpStack, FetchHttpStack, defaultHttpStack, type HttpStack, type PutRequest, type PutOptions } from './http';
 export { retrying, backoff, type RetryPolicy } from './retry';
