@@ -19,6 +19,7 @@ import (
 	"github.com/filegraph/filegraph/ent/filevariant"
 	"github.com/filegraph/filegraph/ent/foldercount"
 	"github.com/filegraph/filegraph/ent/job"
+	"github.com/filegraph/filegraph/ent/metadatapair"
 	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/ent/usage"
@@ -42,6 +43,8 @@ type Client struct {
 	FolderCount *FolderCountClient
 	// Job is the client for interacting with the Job builders.
 	Job *JobClient
+	// MetadataPair is the client for interacting with the MetadataPair builders.
+	MetadataPair *MetadataPairClient
 	// Tombstone is the client for interacting with the Tombstone builders.
 	Tombstone *TombstoneClient
 	// Upload is the client for interacting with the Upload builders.
@@ -64,6 +67,7 @@ func (c *Client) init() {
 	c.FileVariant = NewFileVariantClient(c.config)
 	c.FolderCount = NewFolderCountClient(c.config)
 	c.Job = NewJobClient(c.config)
+	c.MetadataPair = NewMetadataPairClient(c.config)
 	c.Tombstone = NewTombstoneClient(c.config)
 	c.Upload = NewUploadClient(c.config)
 	c.Usage = NewUsageClient(c.config)
@@ -157,17 +161,18 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:         ctx,
-		config:      cfg,
-		Delivery:    NewDeliveryClient(cfg),
-		Event:       NewEventClient(cfg),
-		File:        NewFileClient(cfg),
-		FileVariant: NewFileVariantClient(cfg),
-		FolderCount: NewFolderCountClient(cfg),
-		Job:         NewJobClient(cfg),
-		Tombstone:   NewTombstoneClient(cfg),
-		Upload:      NewUploadClient(cfg),
-		Usage:       NewUsageClient(cfg),
+		ctx:          ctx,
+		config:       cfg,
+		Delivery:     NewDeliveryClient(cfg),
+		Event:        NewEventClient(cfg),
+		File:         NewFileClient(cfg),
+		FileVariant:  NewFileVariantClient(cfg),
+		FolderCount:  NewFolderCountClient(cfg),
+		Job:          NewJobClient(cfg),
+		MetadataPair: NewMetadataPairClient(cfg),
+		Tombstone:    NewTombstoneClient(cfg),
+		Upload:       NewUploadClient(cfg),
+		Usage:        NewUsageClient(cfg),
 	}, nil
 }
 
@@ -185,17 +190,18 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:         ctx,
-		config:      cfg,
-		Delivery:    NewDeliveryClient(cfg),
-		Event:       NewEventClient(cfg),
-		File:        NewFileClient(cfg),
-		FileVariant: NewFileVariantClient(cfg),
-		FolderCount: NewFolderCountClient(cfg),
-		Job:         NewJobClient(cfg),
-		Tombstone:   NewTombstoneClient(cfg),
-		Upload:      NewUploadClient(cfg),
-		Usage:       NewUsageClient(cfg),
+		ctx:          ctx,
+		config:       cfg,
+		Delivery:     NewDeliveryClient(cfg),
+		Event:        NewEventClient(cfg),
+		File:         NewFileClient(cfg),
+		FileVariant:  NewFileVariantClient(cfg),
+		FolderCount:  NewFolderCountClient(cfg),
+		Job:          NewJobClient(cfg),
+		MetadataPair: NewMetadataPairClient(cfg),
+		Tombstone:    NewTombstoneClient(cfg),
+		Upload:       NewUploadClient(cfg),
+		Usage:        NewUsageClient(cfg),
 	}, nil
 }
 
@@ -225,8 +231,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Delivery, c.Event, c.File, c.FileVariant, c.FolderCount, c.Job, c.Tombstone,
-		c.Upload, c.Usage,
+		c.Delivery, c.Event, c.File, c.FileVariant, c.FolderCount, c.Job,
+		c.MetadataPair, c.Tombstone, c.Upload, c.Usage,
 	} {
 		n.Use(hooks...)
 	}
@@ -236,8 +242,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Delivery, c.Event, c.File, c.FileVariant, c.FolderCount, c.Job, c.Tombstone,
-		c.Upload, c.Usage,
+		c.Delivery, c.Event, c.File, c.FileVariant, c.FolderCount, c.Job,
+		c.MetadataPair, c.Tombstone, c.Upload, c.Usage,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -258,6 +264,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.FolderCount.mutate(ctx, m)
 	case *JobMutation:
 		return c.Job.mutate(ctx, m)
+	case *MetadataPairMutation:
+		return c.MetadataPair.mutate(ctx, m)
 	case *TombstoneMutation:
 		return c.Tombstone.mutate(ctx, m)
 	case *UploadMutation:
@@ -673,6 +681,22 @@ func (c *FileClient) GetX(ctx context.Context, id uuid.UUID) *File {
 		panic(err)
 	}
 	return obj
+}
+
+// QueryMetadataPairs queries the metadata_pairs edge of a File.
+func (c *FileClient) QueryMetadataPairs(_m *File) *MetadataPairQuery {
+	query := (&MetadataPairClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(file.Table, file.FieldID, id),
+			sqlgraph.To(metadatapair.Table, metadatapair.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, file.MetadataPairsTable, file.MetadataPairsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
 }
 
 // Hooks returns the client hooks.
@@ -1099,6 +1123,155 @@ func (c *JobClient) mutate(ctx context.Context, m *JobMutation) (Value, error) {
 	}
 }
 
+// MetadataPairClient is a client for the MetadataPair schema.
+type MetadataPairClient struct {
+	config
+}
+
+// NewMetadataPairClient returns a client for the MetadataPair from the given config.
+func NewMetadataPairClient(c config) *MetadataPairClient {
+	return &MetadataPairClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `metadatapair.Hooks(f(g(h())))`.
+func (c *MetadataPairClient) Use(hooks ...Hook) {
+	c.hooks.MetadataPair = append(c.hooks.MetadataPair, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `metadatapair.Intercept(f(g(h())))`.
+func (c *MetadataPairClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MetadataPair = append(c.inters.MetadataPair, interceptors...)
+}
+
+// Create returns a builder for creating a MetadataPair entity.
+func (c *MetadataPairClient) Create() *MetadataPairCreate {
+	mutation := newMetadataPairMutation(c.config, OpCreate)
+	return &MetadataPairCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MetadataPair entities.
+func (c *MetadataPairClient) CreateBulk(builders ...*MetadataPairCreate) *MetadataPairCreateBulk {
+	return &MetadataPairCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MetadataPairClient) MapCreateBulk(slice any, setFunc func(*MetadataPairCreate, int)) *MetadataPairCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MetadataPairCreateBulk{err: fmt.Errorf("calling to MetadataPairClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MetadataPairCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MetadataPairCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MetadataPair.
+func (c *MetadataPairClient) Update() *MetadataPairUpdate {
+	mutation := newMetadataPairMutation(c.config, OpUpdate)
+	return &MetadataPairUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MetadataPairClient) UpdateOne(_m *MetadataPair) *MetadataPairUpdateOne {
+	mutation := newMetadataPairMutation(c.config, OpUpdateOne, withMetadataPair(_m))
+	return &MetadataPairUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MetadataPairClient) UpdateOneID(id int64) *MetadataPairUpdateOne {
+	mutation := newMetadataPairMutation(c.config, OpUpdateOne, withMetadataPairID(id))
+	return &MetadataPairUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MetadataPair.
+func (c *MetadataPairClient) Delete() *MetadataPairDelete {
+	mutation := newMetadataPairMutation(c.config, OpDelete)
+	return &MetadataPairDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MetadataPairClient) DeleteOne(_m *MetadataPair) *MetadataPairDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MetadataPairClient) DeleteOneID(id int64) *MetadataPairDeleteOne {
+	builder := c.Delete().Where(metadatapair.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MetadataPairDeleteOne{builder}
+}
+
+// Query returns a query builder for MetadataPair.
+func (c *MetadataPairClient) Query() *MetadataPairQuery {
+	return &MetadataPairQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMetadataPair},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MetadataPair entity by its id.
+func (c *MetadataPairClient) Get(ctx context.Context, id int64) (*MetadataPair, error) {
+	return c.Query().Where(metadatapair.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MetadataPairClient) GetX(ctx context.Context, id int64) *MetadataPair {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryFile queries the file edge of a MetadataPair.
+func (c *MetadataPairClient) QueryFile(_m *MetadataPair) *FileQuery {
+	query := (&FileClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(metadatapair.Table, metadatapair.FieldID, id),
+			sqlgraph.To(file.Table, file.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, metadatapair.FileTable, metadatapair.FileColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *MetadataPairClient) Hooks() []Hook {
+	return c.hooks.MetadataPair
+}
+
+// Interceptors returns the client interceptors.
+func (c *MetadataPairClient) Interceptors() []Interceptor {
+	return c.inters.MetadataPair
+}
+
+func (c *MetadataPairClient) mutate(ctx context.Context, m *MetadataPairMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MetadataPairCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MetadataPairUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MetadataPairUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MetadataPairDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MetadataPair mutation op: %q", m.Op())
+	}
+}
+
 // TombstoneClient is a client for the Tombstone schema.
 type TombstoneClient struct {
 	config
@@ -1501,12 +1674,12 @@ func (c *UsageClient) mutate(ctx context.Context, m *UsageMutation) (Value, erro
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Delivery, Event, File, FileVariant, FolderCount, Job, Tombstone, Upload,
-		Usage []ent.Hook
+		Delivery, Event, File, FileVariant, FolderCount, Job, MetadataPair, Tombstone,
+		Upload, Usage []ent.Hook
 	}
 	inters struct {
-		Delivery, Event, File, FileVariant, FolderCount, Job, Tombstone, Upload,
-		Usage []ent.Interceptor
+		Delivery, Event, File, FileVariant, FolderCount, Job, MetadataPair, Tombstone,
+		Upload, Usage []ent.Interceptor
 	}
 )
 

@@ -18,6 +18,7 @@ import (
 	"github.com/filegraph/filegraph/ent/filevariant"
 	"github.com/filegraph/filegraph/ent/foldercount"
 	"github.com/filegraph/filegraph/ent/job"
+	"github.com/filegraph/filegraph/ent/metadatapair"
 	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/ent/usage"
@@ -81,15 +82,16 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			delivery.Table:    delivery.ValidColumn,
-			event.Table:       event.ValidColumn,
-			file.Table:        file.ValidColumn,
-			filevariant.Table: filevariant.ValidColumn,
-			foldercount.Table: foldercount.ValidColumn,
-			job.Table:         job.ValidColumn,
-			tombstone.Table:   tombstone.ValidColumn,
-			upload.Table:      upload.ValidColumn,
-			usage.Table:       usage.ValidColumn,
+			delivery.Table:     delivery.ValidColumn,
+			event.Table:        event.ValidColumn,
+			file.Table:         file.ValidColumn,
+			filevariant.Table:  filevariant.ValidColumn,
+			foldercount.Table:  foldercount.ValidColumn,
+			job.Table:          job.ValidColumn,
+			metadatapair.Table: metadatapair.ValidColumn,
+			tombstone.Table:    tombstone.ValidColumn,
+			upload.Table:       upload.ValidColumn,
+			usage.Table:        usage.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

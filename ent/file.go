@@ -44,8 +44,31 @@ type File struct {
 	// The signature the scanner found in an INFECTED file.
 	ScanResult *string `json:"scan_result,omitempty"`
 	// DeletedAt holds the value of the "deleted_at" field.
-	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
+	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	// Edges holds the relations/edges for other nodes in the graph.
+	// The values are being populated by the FileQuery when eager-loading is set.
+	Edges        FileEdges `json:"edges"`
 	selectValues sql.SelectValues
+}
+
+// FileEdges holds the relations/edges for other nodes in the graph.
+type FileEdges struct {
+	// MetadataPairs holds the value of the metadata_pairs edge.
+	MetadataPairs []*MetadataPair `json:"metadata_pairs,omitempty"`
+	// loadedTypes holds the information for reporting if a
+	// type was loaded (or requested) in eager-loading or not.
+	loadedTypes [1]bool
+
+	namedMetadataPairs map[string][]*MetadataPair
+}
+
+// MetadataPairsOrErr returns the MetadataPairs value or an error if the edge
+// was not loaded in eager-loading.
+func (e FileEdges) MetadataPairsOrErr() ([]*MetadataPair, error) {
+	if e.loadedTypes[0] {
+		return e.MetadataPairs, nil
+	}
+	return nil, &NotLoadedError{edge: "metadata_pairs"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -177,6 +200,11 @@ func (_m *File) Value(name string) (ent.Value, error) {
 	return _m.selectValues.Get(name)
 }
 
+// QueryMetadataPairs queries the "metadata_pairs" edge of the File entity.
+func (_m *File) QueryMetadataPairs() *MetadataPairQuery {
+	return NewFileClient(_m.config).QueryMetadataPairs(_m)
+}
+
 // Update returns a builder for updating this File.
 // Note that you need to call File.Unwrap() before calling this method if this File
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -244,6 +272,30 @@ func (_m *File) String() string {
 	}
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedMetadataPairs returns the MetadataPairs named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *File) NamedMetadataPairs(name string) ([]*MetadataPair, error) {
+	if _m.Edges.namedMetadataPairs == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedMetadataPairs[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *File) appendNamedMetadataPairs(name string, edges ...*MetadataPair) {
+	if _m.Edges.namedMetadataPairs == nil {
+		_m.Edges.namedMetadataPairs = make(map[string][]*MetadataPair)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedMetadataPairs[name] = []*MetadataPair{}
+	} else {
+		_m.Edges.namedMetadataPairs[name] = append(_m.Edges.namedMetadataPairs[name], edges...)
+	}
 }
 
 // Files is a parsable slice of File.

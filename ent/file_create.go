@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/metadatapair"
 	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/google/uuid"
 )
@@ -160,6 +161,21 @@ func (_c *FileCreate) SetNillableID(v *uuid.UUID) *FileCreate {
 		_c.SetID(*v)
 	}
 	return _c
+}
+
+// AddMetadataPairIDs adds the "metadata_pairs" edge to the MetadataPair entity by IDs.
+func (_c *FileCreate) AddMetadataPairIDs(ids ...int64) *FileCreate {
+	_c.mutation.AddMetadataPairIDs(ids...)
+	return _c
+}
+
+// AddMetadataPairs adds the "metadata_pairs" edges to the MetadataPair entity.
+func (_c *FileCreate) AddMetadataPairs(v ...*MetadataPair) *FileCreate {
+	ids := make([]int64, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddMetadataPairIDs(ids...)
 }
 
 // Mutation returns the FileMutation object of the builder.
@@ -384,6 +400,22 @@ func (_c *FileCreate) createSpec() (*File, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.DeletedAt(); ok {
 		_spec.SetField(file.FieldDeletedAt, field.TypeTime, value)
 		_node.DeletedAt = &value
+	}
+	if nodes := _c.mutation.MetadataPairsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   file.MetadataPairsTable,
+			Columns: []string{file.MetadataPairsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(metadatapair.FieldID, field.TypeInt64),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
 }

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"math"
 
@@ -12,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/metadatapair"
 	"github.com/filegraph/filegraph/ent/predicate"
 	"github.com/google/uuid"
 )
@@ -19,12 +21,14 @@ import (
 // FileQuery is the builder for querying File entities.
 type FileQuery struct {
 	config
-	ctx        *QueryContext
-	order      []file.OrderOption
-	inters     []Interceptor
-	predicates []predicate.File
-	modifiers  []func(*sql.Selector)
-	loadTotal  []func(context.Context, []*File) error
+	ctx                    *QueryContext
+	order                  []file.OrderOption
+	inters                 []Interceptor
+	predicates             []predicate.File
+	withMetadataPairs      *MetadataPairQuery
+	modifiers              []func(*sql.Selector)
+	loadTotal              []func(context.Context, []*File) error
+	withNamedMetadataPairs map[string]*MetadataPairQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -59,6 +63,28 @@ func (_q *FileQuery) Unique(unique bool) *FileQuery {
 func (_q *FileQuery) Order(o ...file.OrderOption) *FileQuery {
 	_q.order = append(_q.order, o...)
 	return _q
+}
+
+// QueryMetadataPairs chains the current query on the "metadata_pairs" edge.
+func (_q *FileQuery) QueryMetadataPairs() *MetadataPairQuery {
+	query := (&MetadataPairClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(file.Table, file.FieldID, selector),
+			sqlgraph.To(metadatapair.Table, metadatapair.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, file.MetadataPairsTable, file.MetadataPairsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
 }
 
 // First returns the first File entity from the query.
@@ -248,15 +274,27 @@ func (_q *FileQuery) Clone() *FileQuery {
 		return nil
 	}
 	return &FileQuery{
-		config:     _q.config,
-		ctx:        _q.ctx.Clone(),
-		order:      append([]file.OrderOption{}, _q.order...),
-		inters:     append([]Interceptor{}, _q.inters...),
-		predicates: append([]predicate.File{}, _q.predicates...),
+		config:            _q.config,
+		ctx:               _q.ctx.Clone(),
+		order:             append([]file.OrderOption{}, _q.order...),
+		inters:            append([]Interceptor{}, _q.inters...),
+		predicates:        append([]predicate.File{}, _q.predicates...),
+		withMetadataPairs: _q.withMetadataPairs.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
 	}
+}
+
+// WithMetadataPairs tells the query-builder to eager-load the nodes that are connected to
+// the "metadata_pairs" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *FileQuery) WithMetadataPairs(opts ...func(*MetadataPairQuery)) *FileQuery {
+	query := (&MetadataPairClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withMetadataPairs = query
+	return _q
 }
 
 // GroupBy is used to group vertices by one or more fields/columns.
@@ -335,8 +373,11 @@ func (_q *FileQuery) prepareQuery(ctx context.Context) error {
 
 func (_q *FileQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*File, error) {
 	var (
-		nodes = []*File{}
-		_spec = _q.querySpec()
+		nodes       = []*File{}
+		_spec       = _q.querySpec()
+		loadedTypes = [1]bool{
+			_q.withMetadataPairs != nil,
+		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
 		return (*File).scanValues(nil, columns)
@@ -344,6 +385,7 @@ func (_q *FileQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*File, e
 	_spec.Assign = func(columns []string, values []any) error {
 		node := &File{config: _q.config}
 		nodes = append(nodes, node)
+		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
 	if len(_q.modifiers) > 0 {
@@ -358,12 +400,57 @@ func (_q *FileQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*File, e
 	if len(nodes) == 0 {
 		return nodes, nil
 	}
+	if query := _q.withMetadataPairs; query != nil {
+		if err := _q.loadMetadataPairs(ctx, query, nodes,
+			func(n *File) { n.Edges.MetadataPairs = []*MetadataPair{} },
+			func(n *File, e *MetadataPair) { n.Edges.MetadataPairs = append(n.Edges.MetadataPairs, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedMetadataPairs {
+		if err := _q.loadMetadataPairs(ctx, query, nodes,
+			func(n *File) { n.appendNamedMetadataPairs(name) },
+			func(n *File, e *MetadataPair) { n.appendNamedMetadataPairs(name, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for i := range _q.loadTotal {
 		if err := _q.loadTotal[i](ctx, nodes); err != nil {
 			return nil, err
 		}
 	}
 	return nodes, nil
+}
+
+func (_q *FileQuery) loadMetadataPairs(ctx context.Context, query *MetadataPairQuery, nodes []*File, init func(*File), assign func(*File, *MetadataPair)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[uuid.UUID]*File)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(metadatapair.FieldFileID)
+	}
+	query.Where(predicate.MetadataPair(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(file.MetadataPairsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.FileID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "file_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
 }
 
 func (_q *FileQuery) sqlCount(ctx context.Context) (int, error) {
@@ -448,6 +535,20 @@ func (_q *FileQuery) sqlQuery(ctx context.Context) *sql.Selector {
 		selector.Limit(*limit)
 	}
 	return selector
+}
+
+// WithNamedMetadataPairs tells the query-builder to eager-load the nodes that are connected to the "metadata_pairs"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *FileQuery) WithNamedMetadataPairs(name string, opts ...func(*MetadataPairQuery)) *FileQuery {
+	query := (&MetadataPairClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedMetadataPairs == nil {
+		_q.withNamedMetadataPairs = make(map[string]*MetadataPairQuery)
+	}
+	_q.withNamedMetadataPairs[name] = query
+	return _q
 }
 
 // FileGroupBy is the group-by builder for File entities.

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/metadatapair"
 	"github.com/filegraph/filegraph/ent/predicate"
 	"github.com/filegraph/filegraph/ent/schema"
 )
@@ -131,9 +132,45 @@ func (_u *FileUpdate) ClearDeletedAt() *FileUpdate {
 	return _u
 }
 
+// AddMetadataPairIDs adds the "metadata_pairs" edge to the MetadataPair entity by IDs.
+func (_u *FileUpdate) AddMetadataPairIDs(ids ...int64) *FileUpdate {
+	_u.mutation.AddMetadataPairIDs(ids...)
+	return _u
+}
+
+// AddMetadataPairs adds the "metadata_pairs" edges to the MetadataPair entity.
+func (_u *FileUpdate) AddMetadataPairs(v ...*MetadataPair) *FileUpdate {
+	ids := make([]int64, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddMetadataPairIDs(ids...)
+}
+
 // Mutation returns the FileMutation object of the builder.
 func (_u *FileUpdate) Mutation() *FileMutation {
 	return _u.mutation
+}
+
+// ClearMetadataPairs clears all "metadata_pairs" edges to the MetadataPair entity.
+func (_u *FileUpdate) ClearMetadataPairs() *FileUpdate {
+	_u.mutation.ClearMetadataPairs()
+	return _u
+}
+
+// RemoveMetadataPairIDs removes the "metadata_pairs" edge to MetadataPair entities by IDs.
+func (_u *FileUpdate) RemoveMetadataPairIDs(ids ...int64) *FileUpdate {
+	_u.mutation.RemoveMetadataPairIDs(ids...)
+	return _u
+}
+
+// RemoveMetadataPairs removes "metadata_pairs" edges to MetadataPair entities.
+func (_u *FileUpdate) RemoveMetadataPairs(v ...*MetadataPair) *FileUpdate {
+	ids := make([]int64, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveMetadataPairIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -221,6 +258,51 @@ func (_u *FileUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.DeletedAtCleared() {
 		_spec.ClearField(file.FieldDeletedAt, field.TypeTime)
+	}
+	if _u.mutation.MetadataPairsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   file.MetadataPairsTable,
+			Columns: []string{file.MetadataPairsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(metadatapair.FieldID, field.TypeInt64),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedMetadataPairsIDs(); len(nodes) > 0 && !_u.mutation.MetadataPairsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   file.MetadataPairsTable,
+			Columns: []string{file.MetadataPairsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(metadatapair.FieldID, field.TypeInt64),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MetadataPairsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   file.MetadataPairsTable,
+			Columns: []string{file.MetadataPairsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(metadatapair.FieldID, field.TypeInt64),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -344,9 +426,45 @@ func (_u *FileUpdateOne) ClearDeletedAt() *FileUpdateOne {
 	return _u
 }
 
+// AddMetadataPairIDs adds the "metadata_pairs" edge to the MetadataPair entity by IDs.
+func (_u *FileUpdateOne) AddMetadataPairIDs(ids ...int64) *FileUpdateOne {
+	_u.mutation.AddMetadataPairIDs(ids...)
+	return _u
+}
+
+// AddMetadataPairs adds the "metadata_pairs" edges to the MetadataPair entity.
+func (_u *FileUpdateOne) AddMetadataPairs(v ...*MetadataPair) *FileUpdateOne {
+	ids := make([]int64, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddMetadataPairIDs(ids...)
+}
+
 // Mutation returns the FileMutation object of the builder.
 func (_u *FileUpdateOne) Mutation() *FileMutation {
 	return _u.mutation
+}
+
+// ClearMetadataPairs clears all "metadata_pairs" edges to the MetadataPair entity.
+func (_u *FileUpdateOne) ClearMetadataPairs() *FileUpdateOne {
+	_u.mutation.ClearMetadataPairs()
+	return _u
+}
+
+// RemoveMetadataPairIDs removes the "metadata_pairs" edge to MetadataPair entities by IDs.
+func (_u *FileUpdateOne) RemoveMetadataPairIDs(ids ...int64) *FileUpdateOne {
+	_u.mutation.RemoveMetadataPairIDs(ids...)
+	return _u
+}
+
+// RemoveMetadataPairs removes "metadata_pairs" edges to MetadataPair entities.
+func (_u *FileUpdateOne) RemoveMetadataPairs(v ...*MetadataPair) *FileUpdateOne {
+	ids := make([]int64, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveMetadataPairIDs(ids...)
 }
 
 // Where appends a list predicates to the FileUpdate builder.
@@ -464,6 +582,51 @@ func (_u *FileUpdateOne) sqlSave(ctx context.Context) (_node *File, err error) {
 	}
 	if _u.mutation.DeletedAtCleared() {
 		_spec.ClearField(file.FieldDeletedAt, field.TypeTime)
+	}
+	if _u.mutation.MetadataPairsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   file.MetadataPairsTable,
+			Columns: []string{file.MetadataPairsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(metadatapair.FieldID, field.TypeInt64),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedMetadataPairsIDs(); len(nodes) > 0 && !_u.mutation.MetadataPairsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   file.MetadataPairsTable,
+			Columns: []string{file.MetadataPairsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(metadatapair.FieldID, field.TypeInt64),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MetadataPairsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   file.MetadataPairsTable,
+			Columns: []string{file.MetadataPairsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(metadatapair.FieldID, field.TypeInt64),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_node = &File{config: _u.config}
 	_spec.Assign = _node.assignValues

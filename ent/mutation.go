@@ -17,6 +17,7 @@ import (
 	"github.com/filegraph/filegraph/ent/filevariant"
 	"github.com/filegraph/filegraph/ent/foldercount"
 	"github.com/filegraph/filegraph/ent/job"
+	"github.com/filegraph/filegraph/ent/metadatapair"
 	"github.com/filegraph/filegraph/ent/predicate"
 	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/ent/tombstone"
@@ -34,15 +35,16 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeDelivery    = "Delivery"
-	TypeEvent       = "Event"
-	TypeFile        = "File"
-	TypeFileVariant = "FileVariant"
-	TypeFolderCount = "FolderCount"
-	TypeJob         = "Job"
-	TypeTombstone   = "Tombstone"
-	TypeUpload      = "Upload"
-	TypeUsage       = "Usage"
+	TypeDelivery     = "Delivery"
+	TypeEvent        = "Event"
+	TypeFile         = "File"
+	TypeFileVariant  = "FileVariant"
+	TypeFolderCount  = "FolderCount"
+	TypeJob          = "Job"
+	TypeMetadataPair = "MetadataPair"
+	TypeTombstone    = "Tombstone"
+	TypeUpload       = "Upload"
+	TypeUsage        = "Usage"
 )
 
 // DeliveryMutation represents an operation that mutates the Delivery nodes in the graph.
@@ -1871,27 +1873,30 @@ func (m *EventMutation) ResetEdge(name string) error {
 // FileMutation represents an operation that mutates the File nodes in the graph.
 type FileMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *uuid.UUID
-	bucket        *string
-	file_name     *string
-	original_name *string
-	size          *int64
-	addsize       *int64
-	content_type  *string
-	created_at    *time.Time
-	owner         *string
-	collection    *string
-	folder        *string
-	metadata      *schema.Metadata
-	status        *file.Status
-	scan_result   *string
-	deleted_at    *time.Time
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*File, error)
-	predicates    []predicate.File
+	op                    Op
+	typ                   string
+	id                    *uuid.UUID
+	bucket                *string
+	file_name             *string
+	original_name         *string
+	size                  *int64
+	addsize               *int64
+	content_type          *string
+	created_at            *time.Time
+	owner                 *string
+	collection            *string
+	folder                *string
+	metadata              *schema.Metadata
+	status                *file.Status
+	scan_result           *string
+	deleted_at            *time.Time
+	clearedFields         map[string]struct{}
+	metadata_pairs        map[int64]struct{}
+	removedmetadata_pairs map[int64]struct{}
+	clearedmetadata_pairs bool
+	done                  bool
+	oldValue              func(context.Context) (*File, error)
+	predicates            []predicate.File
 }
 
 var _ ent.Mutation = (*FileMutation)(nil)
@@ -2512,6 +2517,60 @@ func (m *FileMutation) ResetDeletedAt() {
 	delete(m.clearedFields, file.FieldDeletedAt)
 }
 
+// AddMetadataPairIDs adds the "metadata_pairs" edge to the MetadataPair entity by ids.
+func (m *FileMutation) AddMetadataPairIDs(ids ...int64) {
+	if m.metadata_pairs == nil {
+		m.metadata_pairs = make(map[int64]struct{})
+	}
+	for i := range ids {
+		m.metadata_pairs[ids[i]] = struct{}{}
+	}
+}
+
+// ClearMetadataPairs clears the "metadata_pairs" edge to the MetadataPair entity.
+func (m *FileMutation) ClearMetadataPairs() {
+	m.clearedmetadata_pairs = true
+}
+
+// MetadataPairsCleared reports if the "metadata_pairs" edge to the MetadataPair entity was cleared.
+func (m *FileMutation) MetadataPairsCleared() bool {
+	return m.clearedmetadata_pairs
+}
+
+// RemoveMetadataPairIDs removes the "metadata_pairs" edge to the MetadataPair entity by IDs.
+func (m *FileMutation) RemoveMetadataPairIDs(ids ...int64) {
+	if m.removedmetadata_pairs == nil {
+		m.removedmetadata_pairs = make(map[int64]struct{})
+	}
+	for i := range ids {
+		delete(m.metadata_pairs, ids[i])
+		m.removedmetadata_pairs[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedMetadataPairs returns the removed IDs of the "metadata_pairs" edge to the MetadataPair entity.
+func (m *FileMutation) RemovedMetadataPairsIDs() (ids []int64) {
+	for id := range m.removedmetadata_pairs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// MetadataPairsIDs returns the "metadata_pairs" edge IDs in the mutation.
+func (m *FileMutation) MetadataPairsIDs() (ids []int64) {
+	for id := range m.metadata_pairs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetMetadataPairs resets all changes to the "metadata_pairs" edge.
+func (m *FileMutation) ResetMetadataPairs() {
+	m.metadata_pairs = nil
+	m.clearedmetadata_pairs = false
+	m.removedmetadata_pairs = nil
+}
+
 // Where appends a list predicates to the FileMutation builder.
 func (m *FileMutation) Where(ps ...predicate.File) {
 	m.predicates = append(m.predicates, ps...)
@@ -2879,49 +2938,85 @@ func (m *FileMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *FileMutation) AddedEdges() []string {
-	edges := make([]string, 0, 0)
+	edges := make([]string, 0, 1)
+	if m.metadata_pairs != nil {
+		edges = append(edges, file.EdgeMetadataPairs)
+	}
 	return edges
 }
 
 // AddedIDs returns all IDs (to other nodes) that were added for the given edge
 // name in this mutation.
 func (m *FileMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case file.EdgeMetadataPairs:
+		ids := make([]ent.Value, 0, len(m.metadata_pairs))
+		for id := range m.metadata_pairs {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *FileMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 0)
+	edges := make([]string, 0, 1)
+	if m.removedmetadata_pairs != nil {
+		edges = append(edges, file.EdgeMetadataPairs)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *FileMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case file.EdgeMetadataPairs:
+		ids := make([]ent.Value, 0, len(m.removedmetadata_pairs))
+		for id := range m.removedmetadata_pairs {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *FileMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 0)
+	edges := make([]string, 0, 1)
+	if m.clearedmetadata_pairs {
+		edges = append(edges, file.EdgeMetadataPairs)
+	}
 	return edges
 }
 
 // EdgeCleared returns a boolean which indicates if the edge with the given name
 // was cleared in this mutation.
 func (m *FileMutation) EdgeCleared(name string) bool {
+	switch name {
+	case file.EdgeMetadataPairs:
+		return m.clearedmetadata_pairs
+	}
 	return false
 }
 
 // ClearEdge clears the value of the edge with the given name. It returns an error
 // if that edge is not defined in the schema.
 func (m *FileMutation) ClearEdge(name string) error {
+	switch name {
+	}
 	return fmt.Errorf("unknown File unique edge %s", name)
 }
 
 // ResetEdge resets all changes to the edge with the given name in this mutation.
 // It returns an error if the edge is not defined in the schema.
 func (m *FileMutation) ResetEdge(name string) error {
+	switch name {
+	case file.EdgeMetadataPairs:
+		m.ResetMetadataPairs()
+		return nil
+	}
 	return fmt.Errorf("unknown File edge %s", name)
 }
 
@@ -4979,6 +5074,608 @@ func (m *JobMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *JobMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Job edge %s", name)
+}
+
+// MetadataPairMutation represents an operation that mutates the MetadataPair nodes in the graph.
+type MetadataPairMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int64
+	owner         *string
+	key           *string
+	value         *string
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	file          *uuid.UUID
+	clearedfile   bool
+	done          bool
+	oldValue      func(context.Context) (*MetadataPair, error)
+	predicates    []predicate.MetadataPair
+}
+
+var _ ent.Mutation = (*MetadataPairMutation)(nil)
+
+// metadatapairOption allows management of the mutation configuration using functional options.
+type metadatapairOption func(*MetadataPairMutation)
+
+// newMetadataPairMutation creates new mutation for the MetadataPair entity.
+func newMetadataPairMutation(c config, op Op, opts ...metadatapairOption) *MetadataPairMutation {
+	m := &MetadataPairMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeMetadataPair,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withMetadataPairID sets the ID field of the mutation.
+func withMetadataPairID(id int64) metadatapairOption {
+	return func(m *MetadataPairMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *MetadataPair
+		)
+		m.oldValue = func(ctx context.Context) (*MetadataPair, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().MetadataPair.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withMetadataPair sets the old MetadataPair of the mutation.
+func withMetadataPair(node *MetadataPair) metadatapairOption {
+	return func(m *MetadataPairMutation) {
+		m.oldValue = func(context.Context) (*MetadataPair, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m MetadataPairMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m MetadataPairMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of MetadataPair entities.
+func (m *MetadataPairMutation) SetID(id int64) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *MetadataPairMutation) ID() (id int64, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *MetadataPairMutation) IDs(ctx context.Context) ([]int64, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int64{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().MetadataPair.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetFileID sets the "file_id" field.
+func (m *MetadataPairMutation) SetFileID(u uuid.UUID) {
+	m.file = &u
+}
+
+// FileID returns the value of the "file_id" field in the mutation.
+func (m *MetadataPairMutation) FileID() (r uuid.UUID, exists bool) {
+	v := m.file
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFileID returns the old "file_id" field's value of the MetadataPair entity.
+// If the MetadataPair object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MetadataPairMutation) OldFileID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFileID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFileID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFileID: %w", err)
+	}
+	return oldValue.FileID, nil
+}
+
+// ResetFileID resets all changes to the "file_id" field.
+func (m *MetadataPairMutation) ResetFileID() {
+	m.file = nil
+}
+
+// SetOwner sets the "owner" field.
+func (m *MetadataPairMutation) SetOwner(s string) {
+	m.owner = &s
+}
+
+// Owner returns the value of the "owner" field in the mutation.
+func (m *MetadataPairMutation) Owner() (r string, exists bool) {
+	v := m.owner
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOwner returns the old "owner" field's value of the MetadataPair entity.
+// If the MetadataPair object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MetadataPairMutation) OldOwner(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOwner is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOwner requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOwner: %w", err)
+	}
+	return oldValue.Owner, nil
+}
+
+// ResetOwner resets all changes to the "owner" field.
+func (m *MetadataPairMutation) ResetOwner() {
+	m.owner = nil
+}
+
+// SetKey sets the "key" field.
+func (m *MetadataPairMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *MetadataPairMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the MetadataPair entity.
+// If the MetadataPair object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MetadataPairMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *MetadataPairMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetValue sets the "value" field.
+func (m *MetadataPairMutation) SetValue(s string) {
+	m.value = &s
+}
+
+// Value returns the value of the "value" field in the mutation.
+func (m *MetadataPairMutation) Value() (r string, exists bool) {
+	v := m.value
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValue returns the old "value" field's value of the MetadataPair entity.
+// If the MetadataPair object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MetadataPairMutation) OldValue(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValue: %w", err)
+	}
+	return oldValue.Value, nil
+}
+
+// ResetValue resets all changes to the "value" field.
+func (m *MetadataPairMutation) ResetValue() {
+	m.value = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *MetadataPairMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *MetadataPairMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the MetadataPair entity.
+// If the MetadataPair object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MetadataPairMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *MetadataPairMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearFile clears the "file" edge to the File entity.
+func (m *MetadataPairMutation) ClearFile() {
+	m.clearedfile = true
+	m.clearedFields[metadatapair.FieldFileID] = struct{}{}
+}
+
+// FileCleared reports if the "file" edge to the File entity was cleared.
+func (m *MetadataPairMutation) FileCleared() bool {
+	return m.clearedfile
+}
+
+// FileIDs returns the "file" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// FileID instead. It exists only for internal usage by the builders.
+func (m *MetadataPairMutation) FileIDs() (ids []uuid.UUID) {
+	if id := m.file; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetFile resets all changes to the "file" edge.
+func (m *MetadataPairMutation) ResetFile() {
+	m.file = nil
+	m.clearedfile = false
+}
+
+// Where appends a list predicates to the MetadataPairMutation builder.
+func (m *MetadataPairMutation) Where(ps ...predicate.MetadataPair) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the MetadataPairMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *MetadataPairMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.MetadataPair, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *MetadataPairMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *MetadataPairMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (MetadataPair).
+func (m *MetadataPairMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *MetadataPairMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.file != nil {
+		fields = append(fields, metadatapair.FieldFileID)
+	}
+	if m.owner != nil {
+		fields = append(fields, metadatapair.FieldOwner)
+	}
+	if m.key != nil {
+		fields = append(fields, metadatapair.FieldKey)
+	}
+	if m.value != nil {
+		fields = append(fields, metadatapair.FieldValue)
+	}
+	if m.created_at != nil {
+		fields = append(fields, metadatapair.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *MetadataPairMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case metadatapair.FieldFileID:
+		return m.FileID()
+	case metadatapair.FieldOwner:
+		return m.Owner()
+	case metadatapair.FieldKey:
+		return m.Key()
+	case metadatapair.FieldValue:
+		return m.Value()
+	case metadatapair.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *MetadataPairMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case metadatapair.FieldFileID:
+		return m.OldFileID(ctx)
+	case metadatapair.FieldOwner:
+		return m.OldOwner(ctx)
+	case metadatapair.FieldKey:
+		return m.OldKey(ctx)
+	case metadatapair.FieldValue:
+		return m.OldValue(ctx)
+	case metadatapair.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown MetadataPair field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MetadataPairMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case metadatapair.FieldFileID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFileID(v)
+		return nil
+	case metadatapair.FieldOwner:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOwner(v)
+		return nil
+	case metadatapair.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case metadatapair.FieldValue:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValue(v)
+		return nil
+	case metadatapair.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MetadataPair field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *MetadataPairMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *MetadataPairMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MetadataPairMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown MetadataPair numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *MetadataPairMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *MetadataPairMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *MetadataPairMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown MetadataPair nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *MetadataPairMutation) ResetField(name string) error {
+	switch name {
+	case metadatapair.FieldFileID:
+		m.ResetFileID()
+		return nil
+	case metadatapair.FieldOwner:
+		m.ResetOwner()
+		return nil
+	case metadatapair.FieldKey:
+		m.ResetKey()
+		return nil
+	case metadatapair.FieldValue:
+		m.ResetValue()
+		return nil
+	case metadatapair.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown MetadataPair field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *MetadataPairMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.file != nil {
+		edges = append(edges, metadatapair.EdgeFile)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *MetadataPairMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case metadatapair.EdgeFile:
+		if id := m.file; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *MetadataPairMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *MetadataPairMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *MetadataPairMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedfile {
+		edges = append(edges, metadatapair.EdgeFile)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *MetadataPairMutation) EdgeCleared(name string) bool {
+	switch name {
+	case metadatapair.EdgeFile:
+		return m.clearedfile
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *MetadataPairMutation) ClearEdge(name string) error {
+	switch name {
+	case metadatapair.EdgeFile:
+		m.ClearFile()
+		return nil
+	}
+	return fmt.Errorf("unknown MetadataPair unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *MetadataPairMutation) ResetEdge(name string) error {
+	switch name {
+	case metadatapair.EdgeFile:
+		m.ResetFile()
+		return nil
+	}
+	return fmt.Errorf("unknown MetadataPair edge %s", name)
 }
 
 // TombstoneMutation represents an operation that mutates the Tombstone nodes in the graph.

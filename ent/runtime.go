@@ -11,6 +11,7 @@ import (
 	"github.com/filegraph/filegraph/ent/filevariant"
 	"github.com/filegraph/filegraph/ent/foldercount"
 	"github.com/filegraph/filegraph/ent/job"
+	"github.com/filegraph/filegraph/ent/metadatapair"
 	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/ent/upload"
@@ -164,6 +165,16 @@ func init() {
 	jobDescCreatedAt := jobFields[6].Descriptor()
 	// job.DefaultCreatedAt holds the default value on creation for the created_at field.
 	job.DefaultCreatedAt = jobDescCreatedAt.Default.(func() time.Time)
+	metadatapairFields := schema.MetadataPair{}.Fields()
+	_ = metadatapairFields
+	// metadatapairDescOwner is the schema descriptor for owner field.
+	metadatapairDescOwner := metadatapairFields[2].Descriptor()
+	// metadatapair.OwnerValidator is a validator for the "owner" field. It is called by the builders before save.
+	metadatapair.OwnerValidator = metadatapairDescOwner.Validators[0].(func(string) error)
+	// metadatapairDescKey is the schema descriptor for key field.
+	metadatapairDescKey := metadatapairFields[3].Descriptor()
+	// metadatapair.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	metadatapair.KeyValidator = metadatapairDescKey.Validators[0].(func(string) error)
 	tombstoneFields := schema.Tombstone{}.Fields()
 	_ = tombstoneFields
 	// tombstoneDescFileName is the schema descriptor for file_name field.

@@ -26,6 +26,8 @@ type Tx struct {
 	FolderCount *FolderCountClient
 	// Job is the client for interacting with the Job builders.
 	Job *JobClient
+	// MetadataPair is the client for interacting with the MetadataPair builders.
+	MetadataPair *MetadataPairClient
 	// Tombstone is the client for interacting with the Tombstone builders.
 	Tombstone *TombstoneClient
 	// Upload is the client for interacting with the Upload builders.
@@ -169,6 +171,7 @@ func (tx *Tx) init() {
 	tx.FileVariant = NewFileVariantClient(tx.config)
 	tx.FolderCount = NewFolderCountClient(tx.config)
 	tx.Job = NewJobClient(tx.config)
+	tx.MetadataPair = NewMetadataPairClient(tx.config)
 	tx.Tombstone = NewTombstoneClient(tx.config)
 	tx.Upload = NewUploadClient(tx.config)
 	tx.Usage = NewUsageClient(tx.config)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"unicode/utf8"
 
+	"entgo.io/ent"
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 
@@ -51,21 +52,41 @@ func FolderWithin(p string) predicate.File {
 }
 
 // MetadataHas matches files whose metadata holds key with exactly value.
-// On PostgreSQL it is containment (metadata @> '{"key":"value"}'), which
-// the GIN index on metadata answers; elsewhere JSON_EXTRACT. The key must
-// be a valid metadata key ([A-Za-z0-9_.-]), which the rules check first.
+//
+// A page of files reads their rows in metadata_pairs (MetadataPair): the
+// subquery is tied to the file by owner and created_at as well as id, which
+// makes it one probe of the pairs' unique (owner, key, value, created_at,
+// file_id) index and lets PostgreSQL turn it into a join read in that
+// index's order, so a listing newest first walks the pair's files instead
+// of every file of the user testing each (page 2 of 1,000 matches in
+// 100,000: 10,055 rows filtered -> 101 pairs read).
+//
+// A count on PostgreSQL is containment instead (metadata @> '{"k":"v"}'),
+// which the GIN index on metadata answers as one bitmap of the matching
+// rows visited in table order: a count must visit every match's row
+// (deleted_at), which the pairs' join does by one index descent each, 3-4
+// times the pages. The key must be a valid metadata key ([A-Za-z0-9_.-]),
+// which the rules check first. Under NOT either form is true for a file
+// without the key.
 func MetadataHas(key, value string) predicate.File {
 	return predicate.File(func(s *sql.Selector) {
-		c := s.C(FieldMetadata)
+		counting := false
+		if qc := ent.QueryFromContext(s.Context()); qc != nil && qc.Op == ent.OpQueryCount {
+			counting = true
+		}
 		s.Where(sql.P(func(b *sql.Builder) {
-			switch b.Dialect() {
-			case dialect.Postgres:
+			if counting && b.Dialect() == dialect.Postgres {
 				pair, _ := json.Marshal(map[string]string{key: value}) // strings always marshal
-				b.Ident(c).WriteString(" @> ").Arg(string(pair)).WriteString("::jsonb")
-			default:
-				// A quoted label: keys may hold dots.
-				b.WriteString("JSON_EXTRACT(").Ident(c).Comma().Arg(`$."` + key + `"`).WriteString(") IS ").Arg(value) // IS: false, not NULL, for a file without the key (under NOT)
+				b.Ident(s.C(FieldMetadata)).WriteString(" @> ").Arg(string(pair)).WriteString("::jsonb")
+				return
 			}
+			mp := func(c string) *sql.Builder { return b.Ident("mp").WriteByte('.').Ident(c) }
+			b.WriteString("EXISTS (SELECT 1 FROM ").Ident(MetadataPairsTable).WriteString(" AS ").Ident("mp").WriteString(" WHERE ")
+			mp("owner").WriteString(" = ").Ident(s.C(FieldOwner)).WriteString(" AND ")
+			mp("key").WriteString(" = ").Arg(key).WriteString(" AND ")
+			mp("value").WriteString(" = ").Arg(value).WriteString(" AND ")
+			mp("created_at").WriteString(" = ").Ident(s.C(FieldCreatedAt)).WriteString(" AND ")
+			mp(MetadataPairsColumn).WriteString(" = ").Ident(s.C(FieldID)).WriteString(")")
 		}))
 	})
 }

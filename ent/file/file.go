@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/google/uuid"
 )
@@ -44,8 +45,17 @@ const (
 	FieldScanResult = "scan_result"
 	// FieldDeletedAt holds the string denoting the deleted_at field in the database.
 	FieldDeletedAt = "deleted_at"
+	// EdgeMetadataPairs holds the string denoting the metadata_pairs edge name in mutations.
+	EdgeMetadataPairs = "metadata_pairs"
 	// Table holds the table name of the file in the database.
 	Table = "files"
+	// MetadataPairsTable is the table that holds the metadata_pairs relation/edge.
+	MetadataPairsTable = "metadata_pairs"
+	// MetadataPairsInverseTable is the table name for the MetadataPair entity.
+	// It exists in this package in order to avoid circular dependency with the "metadatapair" package.
+	MetadataPairsInverseTable = "metadata_pairs"
+	// MetadataPairsColumn is the table column denoting the metadata_pairs relation/edge.
+	MetadataPairsColumn = "file_id"
 )
 
 // Columns holds all SQL columns for file fields.
@@ -202,6 +212,27 @@ func ByScanResult(opts ...sql.OrderTermOption) OrderOption {
 // ByDeletedAt orders the results by the deleted_at field.
 func ByDeletedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDeletedAt, opts...).ToFunc()
+}
+
+// ByMetadataPairsCount orders the results by metadata_pairs count.
+func ByMetadataPairsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newMetadataPairsStep(), opts...)
+	}
+}
+
+// ByMetadataPairs orders the results by metadata_pairs terms.
+func ByMetadataPairs(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newMetadataPairsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+func newMetadataPairsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(MetadataPairsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, MetadataPairsTable, MetadataPairsColumn),
+	)
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

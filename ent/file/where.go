@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/filegraph/filegraph/ent/predicate"
 	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/google/uuid"
@@ -834,6 +835,29 @@ func DeletedAtIsNil() predicate.File {
 // DeletedAtNotNil applies the NotNil predicate on the "deleted_at" field.
 func DeletedAtNotNil() predicate.File {
 	return predicate.File(sql.FieldNotNull(FieldDeletedAt))
+}
+
+// HasMetadataPairs applies the HasEdge predicate on the "metadata_pairs" edge.
+func HasMetadataPairs() predicate.File {
+	return predicate.File(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, MetadataPairsTable, MetadataPairsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasMetadataPairsWith applies the HasEdge predicate on the "metadata_pairs" edge with a given conditions (other predicates).
+func HasMetadataPairsWith(preds ...predicate.MetadataPair) predicate.File {
+	return predicate.File(func(s *sql.Selector) {
+		step := newMetadataPairsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
 }
 
 // And groups predicates with the AND operator between them.

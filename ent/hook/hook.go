@@ -81,6 +81,18 @@ func (f JobFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) 
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.JobMutation", m)
 }
 
+// The MetadataPairFunc type is an adapter to allow the use of ordinary
+// function as MetadataPair mutator.
+type MetadataPairFunc func(context.Context, *ent.MetadataPairMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MetadataPairFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MetadataPairMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MetadataPairMutation", m)
+}
+
 // The TombstoneFunc type is an adapter to allow the use of ordinary
 // function as Tombstone mutator.
 type TombstoneFunc func(context.Context, *ent.TombstoneMutation) (ent.Value, error)

@@ -221,6 +221,41 @@ var (
 			},
 		},
 	}
+	// MetadataPairsColumns holds the columns for the "metadata_pairs" table.
+	MetadataPairsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt64, Increment: true},
+		{Name: "owner", Type: field.TypeString},
+		{Name: "key", Type: field.TypeString},
+		{Name: "value", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "file_id", Type: field.TypeUUID},
+	}
+	// MetadataPairsTable holds the schema information for the "metadata_pairs" table.
+	MetadataPairsTable = &schema.Table{
+		Name:       "metadata_pairs",
+		Columns:    MetadataPairsColumns,
+		PrimaryKey: []*schema.Column{MetadataPairsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "metadata_pairs_files_metadata_pairs",
+				Columns:    []*schema.Column{MetadataPairsColumns[5]},
+				RefColumns: []*schema.Column{FilesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "metadatapair_file_id_key",
+				Unique:  true,
+				Columns: []*schema.Column{MetadataPairsColumns[5], MetadataPairsColumns[2]},
+			},
+			{
+				Name:    "metadatapair_owner_key_value_created_at_file_id",
+				Unique:  true,
+				Columns: []*schema.Column{MetadataPairsColumns[1], MetadataPairsColumns[2], MetadataPairsColumns[3], MetadataPairsColumns[4], MetadataPairsColumns[5]},
+			},
+		},
+	}
 	// TombstonesColumns holds the columns for the "tombstones" table.
 	TombstonesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -294,6 +329,7 @@ var (
 		FileVariantsTable,
 		FolderCountsTable,
 		JobsTable,
+		MetadataPairsTable,
 		TombstonesTable,
 		UploadsTable,
 		UsagesTable,
@@ -310,6 +346,10 @@ func init() {
 	}
 	FolderCountsTable.Annotation = &entsql.Annotation{
 		Table: "folder_counts",
+	}
+	MetadataPairsTable.ForeignKeys[0].RefTable = FilesTable
+	MetadataPairsTable.Annotation = &entsql.Annotation{
+		Table: "metadata_pairs",
 	}
 	UsagesTable.Annotation = &entsql.Annotation{
 		Table: "usages",

@@ -24,6 +24,9 @@ type FolderCount func(*sql.Selector)
 // Job is the predicate function for job builders.
 type Job func(*sql.Selector)
 
+// MetadataPair is the predicate function for metadatapair builders.
+type MetadataPair func(*sql.Selector)
+
 // Tombstone is the predicate function for tombstone builders.
 type Tombstone func(*sql.Selector)
 

@@ -41,6 +41,15 @@ func (Upload) Annotations() []schema.Annotation {
 	return notInAPI()
 }
 
+// Annotations of the MetadataPair: the listing's index of metadata, not
+// part of the API.
+func (MetadataPair) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entsql.Table("metadata_pairs"),
+		entgql.Skip(entgql.SkipAll),
+	}
+}
+
 // Annotations of the Usage: internal bookkeeping, not part of the API.
 func (Usage) Annotations() []schema.Annotation {
 	return []schema.Annotation{
@@ -62,6 +71,12 @@ func graphQLType(name string) []schema.Annotation {
 // notInWhere leaves the field's generated predicates out of FileWhereInput.
 func notInWhere() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput)}
+}
+
+// ownedRows marks an edge to rows that are part of their owner's (deleted
+// with it by the database) and not part of the API.
+func ownedRows() []schema.Annotation {
+	return []schema.Annotation{entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)}
 }
 
 // notInAPI leaves a type or field out of the GraphQL schema.

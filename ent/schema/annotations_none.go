@@ -11,3 +11,4 @@ func orderField(string) []schema.Annotation  { return nil }
 func graphQLType(string) []schema.Annotation { return nil }
 func notInAPI() []schema.Annotation          { return nil }
 func notInWhere() []schema.Annotation        { return nil }
+func ownedRows() []schema.Annotation         { return nil }

@@ -6,6 +6,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
@@ -101,6 +102,16 @@ func (File) Fields() []ent.Field {
 	}
 }
 
+// Edges of the File.
+func (File) Edges() []ent.Edge {
+	return []ent.Edge{
+		// Its metadata as rows the listing's filter reads (MetadataPair),
+		// deleted with the file by the database wherever the row goes.
+		edge.To("metadata_pairs", MetadataPair.Type).
+			Annotations(ownedRows()...),
+	}
+}
+
 // Indexes of the File.
 func (File) Indexes() []ent.Index {
 	return []ent.Index{
@@ -118,8 +129,10 @@ func (File) Indexes() []ent.Index {
 		// from the index alone, with no visit to each matching row.
 		index.Fields("owner", "folder", "created_at", "id").
 			Annotations(entsql.OpClassColumn("folder", "varchar_pattern_ops"), entsql.IndexWhere("deleted_at IS NULL")),
-		// Metadata filters are containment (@>) on PostgreSQL, which a GIN
-		// index of jsonb_path_ops answers; SQLite scans the user's rows.
+		// A metadata filter's count is containment (@>) on PostgreSQL,
+		// which a GIN index of jsonb_path_ops answers in one bitmap of the
+		// matching rows; its pages read metadata_pairs (MetadataPair) in
+		// list order. SQLite reads metadata_pairs for both.
 		index.Fields("metadata").
 			Annotations(entsql.IndexTypes(map[string]string{dialect.Postgres: "GIN"}), entsql.OpClass("jsonb_path_ops")),
 	}

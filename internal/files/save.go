@@ -11,6 +11,7 @@ import (
 
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/metadatapair"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/internal/auth"
 	"github.com/filegraph/filegraph/internal/storage"
@@ -241,6 +242,9 @@ func (s *Service) recordSaved(ctx context.Context, user auth.User, items []*savi
 			}
 			return dbError("saving files", err)
 		}
+		if err := writePairs(ctx, tx, created...); err != nil {
+			return err
+		}
 		retired, err := tx.Upload.Delete().Where(
 			upload.FileNameIn(keys...),
 			upload.Owner(user.ID),
@@ -309,4 +313,36 @@ func mismatch(u *ent.Upload, obj storage.Object) string {
 		return "does not match the announced checksum"
 	}
 	return ""
+}
+
+// pairsPerInsert bounds one insert of metadata pairs (5 parameters each)
+// well below the databases' parameter limits.
+const pairsPerInsert = 1000
+
+// writePairs records each file's metadata as the rows the listing's
+// metadata filter reads (metadata_pairs), in the transaction that saves
+// the files or replaces their metadata; a file's rows go with it (ON DELETE
+// CASCADE).
+func writePairs(ctx context.Context, tx *ent.Tx, files ...*ent.File) error {
+	var pairs []*ent.MetadataPairCreate
+	for _, f := range files {
+		for k, v := range f.Metadata {
+			pairs = append(pairs, tx.MetadataPair.Create().
+				SetFileID(f.ID).SetOwner(f.Owner).SetKey(k).SetValue(v).SetCreatedAt(f.CreatedAt))
+		}
+	}
+	for chunk := range slices.Chunk(pairs, pairsPerInsert) {
+		if err := tx.MetadataPair.CreateBulk(chunk...).Exec(ctx); err != nil {
+			return dbError("writing metadata pairs", err)
+		}
+	}
+	return nil
+}
+
+// replacePairs replaces a file's metadata pairs with its metadata's now.
+func replacePairs(ctx context.Context, tx *ent.Tx, f *ent.File) error {
+	if _, err := tx.MetadataPair.Delete().Where(metadatapair.FileID(f.ID)).Exec(ctx); err != nil {
+		return dbError("deleting metadata pairs", err)
+	}
+	return writePairs(ctx, tx, f)
 }

@@ -3,6 +3,7 @@ package files
 import (
 	"context"
 	"errors"
+	"maps"
 
 	"github.com/google/uuid"
 
@@ -78,6 +79,11 @@ func (s *Service) UpdateFile(ctx context.Context, id uuid.UUID, in UpdateFileInp
 			}
 			if err != nil {
 				return dbError("updating file", err)
+			}
+			if in.Metadata != nil && !maps.Equal(in.Metadata, f.Metadata) {
+				if err := replacePairs(ctx, tx, updated); err != nil {
+					return err
+				}
 			}
 			if in.Folder != nil && folder != f.Folder {
 				if err := s.moveInFolders(ctx, tx, f, folder); err != nil {

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -227,7 +229,90 @@ func TestMetadataAndFolderFilters(t *testing.T) {
 					t.Errorf("%s: listed %v, want %v", tt.name, got, tt.want)
 				}
 			}
+			checkPairs(t, e, 10)
+			// The filter follows updateFile's metadata (and only it) and
+			// deleteFiles: the pairs are replaced with the metadata and go
+			// with the file.
+			var up struct{ UpdateFile attrNode }
+			e.do(updateQ, map[string]any{"id": files["a.txt"].ID, "in": map[string]any{"metadata": map[string]any{"ticket": "T-9", "kind": "invoice"}}}, &up)
+			e.do(updateQ, map[string]any{"id": files["nfd.txt"].ID, "in": map[string]any{"originalName": "nfd-renamed.txt", "folder": "b"}}, &up)
+			e.do(updateQ, map[string]any{"id": files["deep.txt"].ID, "in": map[string]any{"metadata": map[string]any{}}}, &up)
+			e.do(updateQ, map[string]any{"id": files["root.txt"].ID, "in": map[string]any{"metadata": map[string]any{"ticket": "T-1"}}}, &up)
+			checkPairs(t, e, 8)
+			var deleted struct{ DeleteFiles []string }
+			e.do(deleteManyQ, map[string]any{"ids": []string{files["ab.txt"].ID}}, &deleted)
+			checkPairs(t, e, 6)
+			for _, tt := range []struct {
+				name  string
+				where map[string]any
+				want  []string
+			}{
+				{"one pair after updates", map[string]any{"metadata": []any{pair("ticket", "T-1")}}, []string{"nfd-renamed.txt", "root.txt"}},
+				{"new value", map[string]any{"metadata": []any{pair("ticket", "T-9"), pair("kind", "invoice")}}, []string{"a.txt"}},
+				{"emptied metadata", map[string]any{"metadata": []any{pair("ticket", "T-2")}}, []string{}},
+				{"deleted file", map[string]any{"metadata": []any{pair("kind", "receipt")}}, []string{}},
+				{"in not after updates", map[string]any{"not": map[string]any{"metadata": []any{pair("kind", "invoice")}}}, []string{"A-upper.txt", "deep.txt", "root.txt", "zdash.txt", "zdot.txt", "zzero.txt"}},
+			} {
+				if got := e.listAttrs(tt.where); !slices.Equal(got, tt.want) {
+					t.Errorf("%s: listed %v, want %v", tt.name, got, tt.want)
+				}
+			}
 		})
+	}
+}
+
+// checkPairs compares the metadata_pairs rows, which the listing's
+// metadata filter reads, with the files' metadata: one row per pair of
+// each file, with the file's owner and created_at; want rows in all.
+func checkPairs(t testing.TB, e *env, want int) {
+	t.Helper()
+	ctx := t.Context()
+	fromFiles := map[string]bool{}
+	rows, err := e.srv.db.SQL.QueryContext(ctx, `SELECT id, metadata FROM files`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, meta string
+		if err := rows.Scan(&id, &meta); err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]string
+		if err := json.Unmarshal([]byte(meta), &m); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range m {
+			fromFiles[id+"|"+k+"|"+v] = true
+		}
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pairs := map[string]bool{}
+	rows, err = e.srv.db.SQL.QueryContext(ctx, `SELECT file_id, key, value FROM metadata_pairs`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, k, v string
+		if err := rows.Scan(&id, &k, &v); err != nil {
+			t.Fatal(err)
+		}
+		pairs[id+"|"+k+"|"+v] = true
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(pairs, fromFiles) || len(pairs) != want {
+		t.Errorf("metadata pairs %v, the files say %v (want %d)", slices.Sorted(maps.Keys(pairs)), slices.Sorted(maps.Keys(fromFiles)), want)
+	}
+	var matching int
+	if err := e.srv.db.SQL.QueryRowContext(ctx, `SELECT COUNT(*) FROM metadata_pairs p JOIN files f
+		ON f.id = p.file_id AND f.owner = p.owner AND f.created_at = p.created_at`).Scan(&matching); err != nil {
+		t.Fatal(err)
+	}
+	if matching != len(pairs) {
+		t.Errorf("%d of %d metadata pairs carry their file's owner and created_at", matching, len(pairs))
 	}
 }
 

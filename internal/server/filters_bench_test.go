@@ -16,7 +16,7 @@ import (
 // metadata: one user's 100,000 files (FILEGRAPH_BENCH_FILTER_ROWS says
 // otherwise) in 1,000 folders (t0/f000 .. t9/f999, 100 files each) with
 // metadata {project: p0..p99, kind: k0|k1}, bulk-inserted with their folder
-// counts and VACUUM ANALYZEd on PostgreSQL. Each case lists the second page of 50
+// counts and metadata pairs and VACUUM ANALYZEd on PostgreSQL. Each case lists the second page of 50
 // with totalCount, as the growth benchmark does, and reports its p99; the
 // aim is that the folder and metadata filters stay within 1.5x of the
 // unfiltered list. The folders query is measured beside them.
@@ -80,7 +80,7 @@ func BenchmarkListFilters(b *testing.B) {
 }
 
 // seedFolders inserts rows files of development mode's user spread over
-// 1,000 folders with metadata, their folder counts and usage, and
+// 1,000 folders with metadata, their folder counts, metadata pairs and usage, and
 // VACUUM ANALYZEs.
 func seedFolders(b *testing.B, e *env, rows int) {
 	b.Helper()
@@ -100,6 +100,10 @@ func seedFolders(b *testing.B, e *env, rows int) {
 		FROM (SELECT owner, collection, string_to_array(folder, '/') AS s FROM files WHERE owner = $1 AND folder <> '' AND $2::bigint > 0) AS f,
 			generate_series(1, cardinality(s)) AS n
 		GROUP BY owner, collection, array_to_string(s[1:n-1], '/'), s[n]`,
+		// Each pair of each file's metadata, as saveFiles writes them.
+		`INSERT INTO metadata_pairs (owner, key, value, created_at, file_id)
+		SELECT f.owner, m.key, m.value, f.created_at, f.id FROM files AS f, jsonb_each_text(f.metadata) AS m
+		WHERE f.owner = $1 AND $2::bigint > 0`,
 	} {
 		if _, err := e.srv.db.SQL.ExecContext(ctx, q, auth.LocalUser.ID, rows); err != nil {
 			b.Fatal(err)
@@ -108,7 +112,7 @@ func seedFolders(b *testing.B, e *env, rows int) {
 	setUsage(b, e, auth.LocalUser.ID)
 	// VACUUM too: a bulk insert leaves the GIN index's entries in its
 	// pending list, which autovacuum merges on a table in steady state.
-	for _, t := range []string{"files", "folder_counts"} {
+	for _, t := range []string{"files", "folder_counts", "metadata_pairs"} {
 		if _, err := e.srv.db.SQL.ExecContext(ctx, "VACUUM ANALYZE "+t); err != nil {
 			b.Fatal(err)
 		}
