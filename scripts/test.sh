@@ -39,4 +39,7 @@ for _ in $(seq 100); do
 done
 
 # -count=1: results depend on services outside the build, so never reuse them.
-go test -count=1 "$@" ${PKGS:-./...}
+# -timeout 25m: internal/server's tests take ~2.5 min alone and over 10 (go
+# test's default) on a machine busy with other work; a hang still fails
+# well inside CI's bound. A later -timeout in "$@" wins.
+go test -count=1 -timeout 25m "$@" ${PKGS:-./...}

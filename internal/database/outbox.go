@@ -2,8 +2,10 @@ package database
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -146,10 +148,16 @@ func (db *DB) Listen(ctx context.Context, wake func(), log *slog.Logger) {
 		}
 	})
 	defer l.Close()
-	if err := l.Listen(eventsChannel); err != nil {
-		// The listener keeps trying and listens once it connects.
-		log.Warn("events.listen_failed", "err", err)
-	}
+	// lib/pq's Listen waits until the listener has a connection, which it
+	// may never get (the database down at start): waiting here would keep
+	// this goroutine past ctx's end. Closing the listener (deferred above)
+	// ends that wait.
+	go func() {
+		if err := l.Listen(eventsChannel); err != nil && !errors.Is(err, net.ErrClosed) {
+			// The listener keeps trying and listens once it connects.
+			log.Warn("events.listen_failed", "err", err)
+		}
+	}()
 	ping := time.NewTicker(time.Minute)
 	defer ping.Stop()
 	for {

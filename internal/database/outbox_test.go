@@ -2,7 +2,10 @@ package database
 
 import (
 	"context"
+	"log/slog"
 	"slices"
+
+	"entgo.io/ent/dialect"
 	"testing"
 	"time"
 
@@ -314,5 +317,25 @@ func waitFor(t *testing.T, ctx context.Context, db *DB, what, query string, want
 			t.Fatalf("never: %s", what)
 		case <-time.After(10 * time.Millisecond):
 		}
+	}
+}
+
+// Listen ends with its context even when the database was never reached:
+// lib/pq's Listen waits for a connection, which kept a server's listener
+// (and its 30 s reconnect loop) alive after the server was gone.
+func TestListenEndsWithoutADatabase(t *testing.T) {
+	db := &DB{Dialect: dialect.Postgres, url: "postgres://postgres@127.0.0.1:1/none?sslmode=disable"}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		db.Listen(ctx, func() {}, slog.New(slog.DiscardHandler))
+	}()
+	time.Sleep(200 * time.Millisecond) // a connection attempt or two
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Listen still running 10 s after its context ended")
 	}
 }
