@@ -12,6 +12,7 @@ import {
   Folders,
   downloadLink,
   listFiles,
+  thumbnailFor,
   UpdateFile,
   type Collection,
   type FilegraphError,
@@ -293,14 +294,9 @@ async function loadFiles() {
         else selected.delete(f.id);
         showBulk();
       });
-      // A public file's URL never changes and needs no signature: link it,
-      // and show images from it.
-      if (f.url) {
-        nameCell.append(Object.assign(document.createElement('a'), { className: 'public', href: f.url, textContent: f.url, target: '_blank', rel: 'noopener' }));
-        if (f.contentType.startsWith('image/')) {
-          tr.querySelector('.thumb')!.append(Object.assign(document.createElement('img'), { src: f.url, alt: f.originalName, loading: 'lazy' }));
-        }
-      }
+      // A public file's URL never changes and needs no signature: link it.
+      if (f.url) nameCell.append(Object.assign(document.createElement('a'), { className: 'public', href: f.url, textContent: f.url, target: '_blank', rel: 'noopener' }));
+      tr.querySelector('.thumb')!.append(...thumbCell(f));
       if (f.status !== 'READY') {
         // The virus scan holds it, or found it infected.
         const badge = document.createElement('span');
@@ -334,11 +330,42 @@ async function loadFiles() {
   const shown = new Set((current.edges ?? []).map((e) => e?.node?.id));
   for (const id of selected) if (!shown.has(id)) selected.delete(id);
   showBulk();
-  // Files being scanned change status soon: look again until none is.
+  // Files being scanned change status soon, and saved images get their
+  // thumbnails soon (VARIANTS_READY reloads the list too; this covers a
+  // page that is not live): look again until none is, a thumbnail awaited
+  // at most THUMB_LOOKS times (an image that cannot be decoded, or a
+  // collection without variants, never gets one).
   clearTimeout(rescan);
-  if (current.edges?.some((e) => e?.node?.status === 'SCANNING')) rescan = setTimeout(() => void loadFiles(), 2000);
+  const nodes = (current.edges ?? []).flatMap((e) => (e?.node ? [e.node] : []));
+  const awaited = nodes.filter((f) => awaitsThumb(f) && (thumbLooks.get(f.id) ?? 0) < THUMB_LOOKS);
+  for (const f of awaited) thumbLooks.set(f.id, (thumbLooks.get(f.id) ?? 0) + 1);
+  if (awaited.length || nodes.some((f) => f.status === 'SCANNING')) rescan = setTimeout(() => void loadFiles(), 2000);
   prev.disabled = !current.pageInfo.hasPreviousPage && !page.after;
   next.disabled = !current.pageInfo.hasNextPage && !page.before;
+}
+
+// The list's thumbnails: the file's thumb variant (made after the save by
+// the server's variants job), its width and height given so the row does
+// not move when it loads; a public image without one yet shows from its
+// URL; a private one a placeholder until its thumb is made.
+const THUMB_LOOKS = 15;
+const thumbLooks = new Map<string, number>();
+const isImage = (f: ListedFile) => f.contentType.startsWith('image/');
+const awaitsThumb = (f: ListedFile) => isImage(f) && f.status === 'READY' && !f.url && f.variants.length === 0;
+function thumbCell(f: ListedFile): HTMLElement[] {
+  const v = thumbnailFor(f, 'thumb') ?? thumbnailFor(f, { width: 80, height: 80 });
+  if (v) {
+    const img = Object.assign(document.createElement('img'), { src: v.url, alt: f.originalName, width: v.width, height: v.height, loading: 'lazy', className: 'variant' });
+    img.dataset.variant = v.name;
+    return [img];
+  }
+  if (!isImage(f)) return [];
+  if (f.url) return [Object.assign(document.createElement('img'), { src: f.url, alt: f.originalName, loading: 'lazy' })];
+  if (f.status !== 'READY') return [];
+  const ph = Object.assign(document.createElement('span'), { className: 'placeholder', title: 'Thumbnail on its way' });
+  ph.setAttribute('role', 'img');
+  ph.setAttribute('aria-label', `${f.originalName}: thumbnail on its way`);
+  return [ph];
 }
 
 async function download(f: ListedFile) {
