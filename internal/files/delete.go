@@ -109,6 +109,7 @@ func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
 	}
 	// The mark takes the files out of their owners' usage and folders, the
 	// unmark puts them back; the rows' final removal leaves both alone.
+	var variants map[uuid.UUID][]*ent.FileVariant
 	err := s.inTx(ctx, "delete mark", func(tx *ent.Tx) error {
 		n, err := tx.File.Update().
 			Where(file.IDIn(ids...), file.DeletedAtIsNil()).
@@ -134,8 +135,15 @@ func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
 				return dbError("recording tombstones", err)
 			}
 		}
+		// After the jobs: a variants run that ended its job first has
+		// committed its rows by now, and one that did not discards.
+		if variants, err = variantsByFile(ctx, tx.FileVariant, ids); err != nil {
+			return err
+		}
+		us := usageDeltas(-1, fs)
+		addVariantBytes(us, -1, fs, variants)
 		// Last, as the usage rows stay locked from here to the commit.
-		return s.countAndRecord(ctx, tx, usageDeltas(-1, fs), folderDeltas(-1, fs...), EventDeleted, fs...)
+		return s.countAndRecord(ctx, tx, us, folderDeltas(-1, fs...), EventDeleted, fs...)
 	})
 	if err != nil {
 		return err
@@ -147,14 +155,16 @@ func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
 	g.SetLimit(storageConcurrency)
 	for i, f := range fs {
 		g.Go(func() error {
-			// Its public copy too, for a file the scan held (objectKeys).
-			for _, key := range objectKeys(f.FileName) {
+			// Its variants first: one left behind while the file is back
+			// is made again. Its public copy too, for a file the scan held
+			// (objectKeys).
+			for _, key := range append(variantKeys(variants[f.ID]), objectKeys(f.FileName)...) {
 				if err := s.store.Delete(ctx, key); err != nil {
 					failed[i] = err
 					return nil
 				}
 			}
-			if err := s.db.File.DeleteOneID(f.ID).Exec(context.WithoutCancel(ctx)); err != nil && !ent.IsNotFound(err) {
+			if _, err := s.deleteFileRow(context.WithoutCancel(ctx), f.ID, variants[f.ID]); err != nil {
 				// The object is gone and the row is marked: the sweeper finishes.
 				s.log.WarnContext(ctx, "files.delete_row_failed", "id", f.ID, "err", err)
 			}
@@ -197,7 +207,18 @@ func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
 		if err := s.countFiles(uctx, tx, 1, back); err != nil {
 			return err
 		}
-		// Their cancelled scans are needed again.
+		us := usageDeltas(0, back)
+		addVariantBytes(us, 1, back, variants)
+		for _, u := range us {
+			if u.SavedBytes == 0 {
+				continue
+			}
+			if err := s.addUsage(uctx, tx, u); err != nil {
+				return err
+			}
+		}
+		// Their cancelled scans and variants are needed again (variants stored
+		// at fixed keys: made anew, their rows replaced).
 		if jobs := s.jobsFor(tx, back); len(jobs) > 0 {
 			if err := tx.Job.CreateBulk(jobs...).Exec(uctx); err != nil {
 				return err

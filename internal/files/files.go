@@ -96,6 +96,9 @@ type Options struct {
 	// JobTimeout bounds one run.
 	Jobs       JobQueue
 	JobTimeout time.Duration
+	// ImageMaxPixels bounds the images variants are made of (0: none),
+	// read from their header before they are decoded.
+	ImageMaxPixels int64
 }
 
 // Limits bound what each user may upload.

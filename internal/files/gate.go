@@ -6,6 +6,7 @@ import (
 
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/filevariant"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/internal/storage"
 )
@@ -35,10 +36,31 @@ func (s *Service) PutGate(ctx context.Context, key string) (storage.Pending, err
 }
 
 // PublicGate says whether the public object at key may be served: its file
-// is saved, not being deleted, and the scan gate lets it out (servable).
+// is saved, not being deleted, and the scan gate lets it out (servable);
+// or it is such a file's variant.
 // A store that serves public keys itself asks it (storage.PublicGate).
 func (s *Service) PublicGate(ctx context.Context, key string) (bool, error) {
 	f, err := s.db.File.Query().Where(file.FileName(key), file.DeletedAtIsNil()).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return s.publicVariant(ctx, key)
+	case err != nil:
+		return false, dbError("looking up file", err)
+	}
+	return s.servable(f) == nil, nil
+}
+
+// publicVariant says whether key is a public file's variant, served as its
+// file is.
+func (s *Service) publicVariant(ctx context.Context, key string) (bool, error) {
+	v, err := s.db.FileVariant.Query().Where(filevariant.FileName(key)).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, dbError("looking up variant", err)
+	}
+	f, err := s.db.File.Query().Where(file.ID(v.FileID), file.DeletedAtIsNil()).Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
 		return false, nil

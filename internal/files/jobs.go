@@ -12,7 +12,7 @@ import (
 	"github.com/filegraph/filegraph/ent/job"
 )
 
-// Work after a save (the virus scan) is a job written by the save's
+// Work after a save (the virus scan, image variants) is a job written by the save's
 // transaction, so that it exists exactly when the file does and no crash
 // loses it. Any replica may claim a due job (JobQueue); claiming moves its
 // next attempt past the run's deadline, so a replica killed mid-run leaves
@@ -62,7 +62,7 @@ func (s *Service) wakeJobs() {
 // then it waits for the runs under way, which ctx's end cuts short (their
 // jobs are claimed again after their lease).
 func (s *Service) RunJobs(ctx context.Context, concurrency int) {
-	if s.cfg.Jobs == nil || s.cfg.Scanner == nil {
+	if !s.runsJobs() {
 		return // no save writes jobs; the sweeper ends those left (orphanedScans)
 	}
 	var wg sync.WaitGroup
@@ -108,6 +108,8 @@ func (s *Service) runJob(ctx context.Context, j *ent.Job) {
 	switch j.Kind {
 	case job.KindScan:
 		err = s.scan(ctx, j)
+	case job.KindVariants:
+		err = s.makeVariants(ctx, j)
 	default:
 		err = fmt.Errorf("no runner for jobs of kind %q", j.Kind)
 	}
@@ -138,18 +140,39 @@ func (s *Service) jobsFor(tx *ent.Tx, fs []*ent.File) []*ent.JobCreate {
 	var out []*ent.JobCreate
 	now := s.cfg.Now()
 	for _, f := range fs {
-		if f.Status == file.StatusSCANNING {
+		switch {
+		case f.Status == file.StatusSCANNING:
 			out = append(out, tx.Job.Create().SetFileID(f.ID).SetKind(job.KindScan).SetNextAttemptAt(now).SetCreatedAt(now))
+		case s.wantsVariants(f):
+			out = append(out, s.variantsJob(tx, f))
 		}
 	}
 	return out
 }
 
-// orphanedScans ends, for a sweep, the scans that no process will run:
-// scanning was turned off since their files were saved. Their files become
-// UNSCANNED (served only with ServeUnscanned), not SCANNING for ever.
+// runsJobs says whether saves write jobs this process must run: scans, or
+// variants of some collection's images.
+func (s *Service) runsJobs() bool {
+	if s.cfg.Jobs == nil {
+		return false
+	}
+	if s.cfg.Scanner != nil {
+		return true
+	}
+	for _, c := range s.collections {
+		if len(c.Variants) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// orphanedScans ends, for a sweep, the jobs that no process will run:
+// scanning was turned off since their files were saved, and no collection
+// has variants (any more). Their files become UNSCANNED (served only with
+// ServeUnscanned), not SCANNING for ever; variants jobs end making none.
 func (s *Service) orphanedScans(ctx context.Context) error {
-	if s.cfg.Jobs == nil || s.cfg.Scanner != nil {
+	if s.cfg.Jobs == nil || s.runsJobs() {
 		return nil
 	}
 	jobs, err := s.cfg.Jobs.Claim(ctx, s.cfg.Now(), s.jobLease(), sweepBatch)

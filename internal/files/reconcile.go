@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/filevariant"
 	"github.com/filegraph/filegraph/ent/job"
 	"github.com/filegraph/filegraph/internal/storage"
 )
@@ -104,6 +107,17 @@ func (s *Service) Reconcile(ctx context.Context, fix bool) (r *Reconciliation, e
 			r.StrayUploads = append(r.StrayUploads, u)
 		}
 	}
+	// Variants' objects are their rows' (a file's delete removes both);
+	// one a variants run put and has not recorded yet is its file's while
+	// the file has a job.
+	variants, err := s.db.FileVariant.Query().Select(filevariant.FieldFileName).Strings(ctx)
+	if err != nil {
+		return nil, dbError("reading variants", err)
+	}
+	for _, key := range variants {
+		known[key] = true
+	}
+	var making []string
 	var missing []MissingFile
 	for _, f := range files {
 		if f.Bucket != s.store.Bucket() {
@@ -118,12 +132,15 @@ func (s *Service) Reconcile(ctx context.Context, fix bool) (r *Reconciliation, e
 		if t := twinKey(f.FileName); t != "" && (withJob[f.ID.String()] || f.DeletedAt != nil) {
 			known[t] = true // a marked file's delete removes both
 		}
+		if withJob[f.ID.String()] && f.DeletedAt == nil {
+			making = append(making, variantPrefix(f))
+		}
 		if !objects[f.FileName] && f.DeletedAt == nil {
 			missing = append(missing, MissingFile{ID: f.ID.String(), FileName: f.FileName, Owner: f.Owner})
 		}
 	}
 	for key := range objects {
-		if !known[key] {
+		if !known[key] && !slices.ContainsFunc(making, func(p string) bool { return strings.HasPrefix(key, p) }) {
 			r.Orphans = append(r.Orphans, key)
 		}
 	}
@@ -157,11 +174,23 @@ func (s *Service) Reconcile(ctx context.Context, fix bool) (r *Reconciliation, e
 			if err != nil {
 				return err
 			}
+			vs, err := tx.FileVariant.Query().Where(filevariant.FileID(f.ID)).All(ctx)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.FileVariant.Delete().Where(filevariant.FileID(f.ID)).Exec(ctx); err != nil {
+				return err
+			}
 			n, err := tx.File.Delete().Where(file.ID(f.ID), file.DeletedAtIsNil()).Exec(ctx)
 			if err != nil || n == 0 {
 				return err
 			}
-			if err := s.addUsage(ctx, tx, ent.Usage{ID: f.Owner, SavedCount: -1, SavedBytes: -f.Size}); err != nil {
+			// Its variants' objects are orphans from now: the next run's.
+			bytes := f.Size
+			for _, v := range vs {
+				bytes += v.Size
+			}
+			if err := s.addUsage(ctx, tx, ent.Usage{ID: f.Owner, SavedCount: -1, SavedBytes: -bytes}); err != nil {
 				return err
 			}
 			if err := s.addFolders(ctx, tx, folderDeltas(-1, f)); err != nil {

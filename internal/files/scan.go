@@ -187,6 +187,13 @@ func (s *Service) recordScan(ctx context.Context, j *ent.Job, f *ent.File, statu
 		if found != "" {
 			changed.ScanResult = &found
 		}
+		// Its variants are made once it is clean, from its public key
+		// for a held file: they may be public from the start.
+		if s.wantsVariants(changed) {
+			if err := s.variantsJob(tx, changed).Exec(ctx); err != nil {
+				return dbError("writing variants job", err)
+			}
+		}
 		return s.record(ctx, tx, EventScanned, changed)
 	})
 	if err != nil {
@@ -203,6 +210,7 @@ func (s *Service) recordScan(ctx context.Context, j *ent.Job, f *ent.File, statu
 		return nil
 	}
 	s.cfg.Outbox.Committed()
+	s.wakeJobs()
 	s.log.InfoContext(ctx, "scan.done", "file", f.ID, "status", status, "found", found, "key", changed.FileName)
 	s.cfg.Events.FileScanned(string(status))
 	if err := s.settle(ctx, changed); err != nil {

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/filegraph/filegraph/ent"
@@ -64,11 +65,22 @@ func (s *Service) Sweep(ctx context.Context) (r SweepReport, err error) {
 		if err != nil {
 			return nil, dbError("finding interrupted deletes", err)
 		}
+		ids := make([]uuid.UUID, len(stale))
+		for i, f := range stale {
+			ids[i] = f.ID
+		}
+		variants, err := variantsByFile(ctx, s.db.FileVariant, ids)
+		if err != nil {
+			return nil, err
+		}
 		out := make([]toRemove, len(stale))
 		for i, f := range stale {
-			out[i] = toRemove{key: f.FileName, twin: twinKey(f.FileName), deleteRow: s.withTombstones(objectKeys(f.FileName), s.keyWritableUntil(f), func(ctx context.Context) (bool, error) {
-				n, err := s.db.File.Delete().Where(file.ID(f.ID)).Exec(ctx)
-				return n > 0, err
+			also := variantKeys(variants[f.ID])
+			if t := twinKey(f.FileName); t != "" {
+				also = append(also, t)
+			}
+			out[i] = toRemove{key: f.FileName, also: also, deleteRow: s.withTombstones(objectKeys(f.FileName), s.keyWritableUntil(f), func(ctx context.Context) (bool, error) {
+				return s.deleteFileRow(ctx, f.ID, variants[f.ID])
 			})}
 		}
 		return out, nil
@@ -139,12 +151,13 @@ func (s *Service) retireUpload(u *ent.Upload) func(context.Context) (bool, error
 }
 
 // toRemove is an object and the row that names it, both to go; for an
-// upload in parts, its parts too; for a file, its twin object too. deleteRow reports whether it removed the
+// upload in parts, its parts too; for a file, its twin and its variants'
+// objects too. deleteRow reports whether it removed the
 // row, rather than found it gone, so that replicas sweeping together count
 // each row once.
 type toRemove struct {
 	key         string
-	twin        string // a file's other object (twinKey), or ""
+	also        []string // a file's other objects: its twin (twinKey), its variants
 	multipartID string
 	deleteRow   func(context.Context) (bool, error)
 }
@@ -177,8 +190,8 @@ func (s *Service) removeBatch(ctx context.Context, batch []toRemove) (int, error
 			if err := s.removeUploadFromStore(ctx, d.key, d.multipartID); err != nil {
 				return storageError("sweeping object", err)
 			}
-			if d.twin != "" {
-				if err := s.store.Delete(ctx, d.twin); err != nil {
+			for _, key := range d.also {
+				if err := s.store.Delete(ctx, key); err != nil {
 					return storageError("sweeping object", err)
 				}
 			}

@@ -2,15 +2,18 @@ package files
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/filevariant"
 	"github.com/filegraph/filegraph/ent/job"
 	"github.com/filegraph/filegraph/internal/images"
@@ -219,4 +222,226 @@ func unknownVariant(name, collection string, names []string) string {
 		return fmt.Sprintf("no variant %q: collection %s has no variants", name, collection)
 	}
 	return fmt.Sprintf("no variant %q in collection %s (it has %s)", name, collection, strings.Join(names, ", "))
+}
+
+// variantSources are the content types variants are made of.
+var variantSources = []string{"image/jpeg", "image/png", "image/gif", "image/webp"}
+
+// wantsVariants says whether f, saved or released as it is, needs a
+// variants job: a READY image of a collection with variants.
+func (s *Service) wantsVariants(f *ent.File) bool {
+	c := s.byName[f.Collection]
+	if f.Status != file.StatusREADY || c == nil || len(c.Variants) == 0 {
+		return false
+	}
+	ct, _, _ := strings.Cut(strings.ToLower(f.ContentType), ";")
+	return slices.Contains(variantSources, strings.TrimSpace(ct))
+}
+
+// variantsJob is f's variants job, due now, in tx.
+func (s *Service) variantsJob(tx *ent.Tx, f *ent.File) *ent.JobCreate {
+	now := s.cfg.Now()
+	return tx.Job.Create().SetFileID(f.ID).SetKind(job.KindVariants).SetNextAttemptAt(now).SetCreatedAt(now)
+}
+
+// variantKey is where f's variant name of type contentType is stored: a
+// fixed key, so that a run after a crash replaces what an earlier one put.
+// A public file's go under its collection's public prefix, so that their
+// public URL works; they are made only once the file is READY, when
+// anything under it may be read.
+func variantKey(f *ent.File, name, contentType string) string {
+	ext := ".jpg"
+	if contentType == "image/png" {
+		ext = ".png"
+	}
+	return variantPrefix(f) + name + ext
+}
+
+// variantPrefix is the folder of f's variants' objects.
+func variantPrefix(f *ent.File) string {
+	if strings.HasPrefix(f.FileName, storage.PublicPrefix) || isHeld(f.FileName) {
+		return storage.PublicPrefix + f.Collection + "/variants/" + f.ID.String() + "/"
+	}
+	return privatePrefix + "variants/" + f.ID.String() + "/"
+}
+
+// makeVariants runs a variants job: it streams the file's object into the
+// decoder (an image over ImageMaxPixels is refused from its header), puts
+// each variant at its fixed key, then in one transaction ends the job,
+// replaces the file's variants' rows, counts their bytes in the owner's
+// usage and writes file.variants_ready. An image that cannot be decoded
+// gets none: a log event, the job ends, the file is as it was. A file
+// deleted meanwhile (its delete cancels the job) has what this run put
+// deleted again.
+func (s *Service) makeVariants(ctx context.Context, j *ent.Job) error {
+	f, err := s.db.File.Query().Where(file.ID(j.FileID), file.DeletedAtIsNil()).Only(ctx)
+	if ent.IsNotFound(err) {
+		return s.finishJob(ctx, j)
+	}
+	if err != nil {
+		return dbError("reading file", err)
+	}
+	c := s.byName[f.Collection]
+	if c == nil || len(c.Variants) == 0 || f.Status != file.StatusREADY {
+		return s.finishJob(ctx, j) // configured away since
+	}
+	start := time.Now()
+	r, err := s.store.Open(ctx, f.FileName)
+	if err != nil {
+		return storageError("opening object", err)
+	}
+	src, err := images.Decode(r, s.cfg.ImageMaxPixels)
+	r.Close()
+	if errors.Is(err, images.ErrTooLarge) || errors.Is(err, images.ErrUndecodable) {
+		if ctx.Err() != nil {
+			return ctx.Err() // cut short, not undecodable
+		}
+		s.log.WarnContext(ctx, "variants.not_made", "file", f.ID, "content_type", f.ContentType, "err", err)
+		return s.finishJob(ctx, j)
+	}
+	if err != nil {
+		return fmt.Errorf("decoding image: %w", err)
+	}
+	made := make([]*ent.FileVariant, 0, len(c.Variants))
+	for _, spec := range c.Variants {
+		v, err := src.Make(spec)
+		if err != nil {
+			return fmt.Errorf("making variant %s: %w", spec.Name, err)
+		}
+		key := variantKey(f, spec.Name, v.ContentType)
+		if err := s.store.Put(ctx, key, v.Data, v.ContentType); err != nil {
+			return storageError("storing variant", err)
+		}
+		made = append(made, &ent.FileVariant{FileID: f.ID, Name: spec.Name, FileName: key, Width: v.Width, Height: v.Height, ContentType: v.ContentType, Size: int64(len(v.Data))})
+	}
+	src = nil
+	var old []*ent.FileVariant
+	cancelled := false
+	err = s.inTx(ctx, "variants", func(tx *ent.Tx) error {
+		// First: a delete that cancels the job waits for this, or this
+		// finds the job gone (the lock order: job, then usage, outbox).
+		n, err := tx.Job.Delete().Where(job.ID(j.ID)).Exec(ctx)
+		if err != nil {
+			return dbError("ending job", err)
+		}
+		if n == 0 {
+			cancelled = true
+			return nil
+		}
+		old, err = tx.FileVariant.Query().Where(filevariant.FileID(f.ID)).All(ctx)
+		if err != nil {
+			return dbError("reading variants", err)
+		}
+		if _, err := tx.FileVariant.Delete().Where(filevariant.FileID(f.ID)).Exec(ctx); err != nil {
+			return dbError("replacing variants", err)
+		}
+		builders := make([]*ent.FileVariantCreate, len(made))
+		var bytes int64
+		for i, v := range made {
+			builders[i] = tx.FileVariant.Create().SetFileID(f.ID).SetName(v.Name).SetFileName(v.FileName).
+				SetWidth(v.Width).SetHeight(v.Height).SetContentType(v.ContentType).SetSize(v.Size).SetCreatedAt(s.cfg.Now())
+			bytes += v.Size
+		}
+		for _, v := range old {
+			bytes -= v.Size
+		}
+		if err := tx.FileVariant.CreateBulk(builders...).Exec(ctx); err != nil {
+			return dbError("recording variants", err)
+		}
+		return s.countAndRecord(ctx, tx, []ent.Usage{{ID: f.Owner, SavedBytes: bytes}}, nil, EventVariantsReady, f)
+	})
+	if err != nil {
+		return err
+	}
+	if cancelled {
+		return s.discardVariants(ctx, f, made)
+	}
+	s.cfg.Outbox.Committed()
+	// A variant whose type changed since an earlier run left its old key.
+	for _, o := range old {
+		if !slices.ContainsFunc(made, func(v *ent.FileVariant) bool { return v.FileName == o.FileName }) {
+			if err := s.store.Delete(ctx, o.FileName); err != nil {
+				s.log.WarnContext(ctx, "variants.old_delete_failed", "file", f.ID, "key", o.FileName, "err", err)
+			}
+		}
+	}
+	s.log.InfoContext(ctx, "variants.done", "file", f.ID, "count", len(made), "took", time.Since(start))
+	return nil
+}
+
+// discardVariants deletes what a variants run put for a file whose job
+// was cancelled: deleted since, unless another run of the same job (after
+// its lease) recorded them, in which case they are the file's.
+func (s *Service) discardVariants(ctx context.Context, f *ent.File, made []*ent.FileVariant) error {
+	live, err := s.db.File.Query().Where(file.ID(f.ID), file.DeletedAtIsNil()).Exist(ctx)
+	if err != nil {
+		return dbError("reading file", err)
+	}
+	if live {
+		return nil
+	}
+	for _, v := range made {
+		if err := s.store.Delete(ctx, v.FileName); err != nil {
+			s.log.ErrorContext(ctx, "variants.discard_failed", "file", f.ID, "key", v.FileName, "err", err)
+			return storageError("deleting variant", err)
+		}
+	}
+	s.log.InfoContext(ctx, "variants.discarded", "file", f.ID, "why", "deleted while made")
+	return nil
+}
+
+// variantsByFile reads the variants' rows of the files ids (through tx's
+// client or the service's), by file.
+func variantsByFile(ctx context.Context, c *ent.FileVariantClient, ids []uuid.UUID) (map[uuid.UUID][]*ent.FileVariant, error) {
+	rows, err := c.Query().Where(filevariant.FileIDIn(ids...)).All(ctx)
+	if err != nil {
+		return nil, dbError("reading variants", err)
+	}
+	out := make(map[uuid.UUID][]*ent.FileVariant, len(rows))
+	for _, r := range rows {
+		out[r.FileID] = append(out[r.FileID], r)
+	}
+	return out, nil
+}
+
+// addVariantBytes adds sign times the bytes of fs's variants to us (whose
+// owners are fs's, as usageDeltas made them).
+func addVariantBytes(us []ent.Usage, sign int64, fs []*ent.File, vs map[uuid.UUID][]*ent.FileVariant) {
+	for _, f := range fs {
+		for _, v := range vs[f.ID] {
+			for i := range us {
+				if us[i].ID == f.Owner {
+					us[i].SavedBytes += sign * v.Size
+				}
+			}
+		}
+	}
+}
+
+// variantKeys are the keys of vs' objects.
+func variantKeys(vs []*ent.FileVariant) []string {
+	keys := make([]string, len(vs))
+	for i, v := range vs {
+		keys[i] = v.FileName
+	}
+	return keys
+}
+
+// deleteFileRow deletes a marked file's row with its variants' rows (vs,
+// read after its mark: none are added since), reporting whether it was
+// there. Without variants it is one statement, as before they were.
+func (s *Service) deleteFileRow(ctx context.Context, id uuid.UUID, vs []*ent.FileVariant) (removed bool, err error) {
+	if len(vs) == 0 {
+		n, err := s.db.File.Delete().Where(file.ID(id)).Exec(ctx)
+		return n > 0, err
+	}
+	err = s.inTx(ctx, "delete row", func(tx *ent.Tx) error {
+		if _, err := tx.FileVariant.Delete().Where(filevariant.FileID(id)).Exec(ctx); err != nil {
+			return err
+		}
+		n, err := tx.File.Delete().Where(file.ID(id)).Exec(ctx)
+		removed = n > 0
+		return err
+	})
+	return removed, err
 }

@@ -409,6 +409,7 @@ func FilesOptions(cfg config.Config) files.Options {
 		ScanMaxSize:     cfg.Scan.MaxSize,
 		ServeUnscanned:  cfg.Scan.AllowUnscanned,
 		JobTimeout:      cfg.Processing.JobTimeout,
+		ImageMaxPixels:  int64(cfg.Processing.ImageMaxPixels),
 	}
 }
 

@@ -23,7 +23,8 @@ func checkUsage(t testing.TB, e *env) {
 		COALESCE(u.pending_count, -1), COALESCE(u.pending_bytes, -1), COALESCE(u.saved_count, -1), COALESCE(u.saved_bytes, -1),
 		(SELECT COUNT(*) FROM uploads WHERE owner = o.owner), (SELECT COALESCE(SUM(size), 0) FROM uploads WHERE owner = o.owner),
 		(SELECT COUNT(*) FROM files WHERE owner = o.owner AND deleted_at IS NULL),
-		(SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = o.owner AND deleted_at IS NULL AND status <> 'INFECTED')
+		(SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = o.owner AND deleted_at IS NULL AND status <> 'INFECTED') +
+		(SELECT COALESCE(SUM(v.size), 0) FROM file_variants v JOIN files f ON f.id = v.file_id WHERE f.owner = o.owner AND f.deleted_at IS NULL)
 		FROM (SELECT owner FROM usages UNION SELECT owner FROM uploads UNION SELECT owner FROM files) AS o
 		LEFT JOIN usages u ON u.owner = o.owner`)
 	if err != nil {
