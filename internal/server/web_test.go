@@ -204,6 +204,53 @@ func TestWebAppDownload(t *testing.T) {
 	}
 }
 
+// TestWebAppThumbnails: in the demo app on both backends, a real JPEG and
+// PNG dropped into a collection with a thumb variant show their thumbnails
+// once the variants job has made them: each <img> is the listed variant's
+// url, 64x64 as attributes and decoded, fetched as an image, the original
+// never fetched (thumbs.mjs). On postgres+s3 the server runs only its
+// trusted documents.
+func TestWebAppThumbnails(t *testing.T) {
+	if webapp.Handler() == nil {
+		t.Fatal("the demo app is not embedded: run `make web-app` (make test-browser does)")
+	}
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			collections := filepath.Join(t.TempDir(), "collections.yaml")
+			if err := os.WriteFile(collections, []byte(thumbCollections), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			settings := []string{"ALLOWED_CONTENT_TYPES", "image/jpeg,image/png", "COLLECTIONS_FILE", collections}
+			if backend == "postgres+s3" {
+				settings = append(settings, "GRAPHQL_TRUSTED_DOCUMENTS", manifestPath)
+			}
+			e := newAuthEnv(t, backend, settings...)
+			allow := ""
+			if s3, ok := e.store.(interface {
+				SetCORS(context.Context, []string) error
+			}); ok {
+				if err := s3.SetCORS(context.Background(), []string{e.URL}); err != nil {
+					t.Fatal(err)
+				}
+				allow = s3srv.Endpoint
+			}
+			runE2E(t, "thumbs.mjs", 3*time.Minute, "APP_URL="+e.URL+"/app/", "TOKEN="+token(t, "thumbs-user"), "ALLOW="+allow,
+				"ARTIFACTS="+artifacts(t), "NAME="+strings.ReplaceAll(backend, "+", "-"))
+		})
+	}
+}
+
+// thumbCollections has the collection thumbs.mjs drops its images into (a
+// collection of their own, so that collections.mjs's list of webAppCollections
+// stays as it is).
+const thumbCollections = `
+collections:
+  images:
+    allowedContentTypes: [image/jpeg, image/png]
+    variants:
+      thumb: { width: 64, height: 64, fit: cover }
+`
+
 // TestPlaygroundWithAuth: with auth on and introspection allowed, the
 // playground opens with the header editor holding an Authorization header;
 // with a token there the example query runs as that user.
