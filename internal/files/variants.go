@@ -328,6 +328,19 @@ func (s *Service) makeVariants(ctx context.Context, j *ent.Job) error {
 			cancelled = true
 			return nil
 		}
+		// Then the file's row, as every writer of a file's events takes it
+		// before its event (the order events are read in per file): a
+		// rename committing beside this one is then ordered with it, and
+		// the event carries the name and folder the file has now. Setting
+		// the status to what it is writes nothing but takes the row.
+		// (A delete ends the job first, found gone above; a status changed
+		// since the read takes no row and the run goes on as before.)
+		if _, err = tx.File.Update().Where(file.ID(f.ID), file.StatusEQ(f.Status)).SetStatus(f.Status).Save(ctx); err != nil {
+			return dbError("locking file", err)
+		}
+		if f, err = tx.File.Get(ctx, f.ID); err != nil {
+			return dbError("reading file", err)
+		}
 		old, err = tx.FileVariant.Query().Where(filevariant.FileID(f.ID)).All(ctx)
 		if err != nil {
 			return dbError("reading variants", err)
