@@ -98,11 +98,8 @@ func (s *Service) noteFiles(ctx context.Context, fs ...*ent.File) {
 func (s *Service) variantRows(ctx context.Context, f *ent.File) ([]*ent.FileVariant, error) {
 	l, _ := ctx.Value(variantLoadsKey{}).(*variantLoads)
 	if l == nil {
-		rows, err := s.db.FileVariant.Query().Where(filevariant.FileID(f.ID)).Order(ent.Asc(filevariant.FieldID)).All(ctx)
-		if err != nil {
-			return nil, dbError("reading variants", err)
-		}
-		return rows, nil
+		byFile, err := variantsByFile(ctx, s.db.FileVariant, []uuid.UUID{f.ID})
+		return byFile[f.ID], err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -114,16 +111,13 @@ func (s *Service) variantRows(ctx context.Context, f *ent.File) ([]*ent.FileVari
 	for id := range l.pending {
 		ids = append(ids, id)
 	}
-	rows, err := s.db.FileVariant.Query().Where(filevariant.FileIDIn(ids...)).Order(ent.Asc(filevariant.FieldID)).All(ctx)
+	byFile, err := variantsByFile(ctx, s.db.FileVariant, ids)
 	if err != nil {
-		return nil, dbError("reading variants", err)
+		return nil, err
 	}
 	for _, id := range ids {
-		l.loaded[id] = nil
+		l.loaded[id] = byFile[id]
 		delete(l.pending, id)
-	}
-	for _, r := range rows {
-		l.loaded[r.FileID] = append(l.loaded[r.FileID], r)
 	}
 	return l.loaded[f.ID], nil
 }
@@ -404,9 +398,10 @@ func (s *Service) discardVariants(ctx context.Context, f *ent.File, made []*ent.
 }
 
 // variantsByFile reads the variants' rows of the files ids (through tx's
-// client or the service's), by file.
+// client or the service's), by file, each file's in the order they were
+// recorded (the configuration's).
 func variantsByFile(ctx context.Context, c *ent.FileVariantClient, ids []uuid.UUID) (map[uuid.UUID][]*ent.FileVariant, error) {
-	rows, err := c.Query().Where(filevariant.FileIDIn(ids...)).All(ctx)
+	rows, err := c.Query().Where(filevariant.FileIDIn(ids...)).Order(ent.Asc(filevariant.FieldID)).All(ctx)
 	if err != nil {
 		return nil, dbError("reading variants", err)
 	}
