@@ -2,16 +2,21 @@ package database
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/internal/files"
 )
 
-// AddCountsThenStamp adds to usage rows and folder counts as Add and
-// AddFolders do and, on PostgreSQL, returns the transaction's id (0 on
-// SQLite), taking no lock beyond the rows'.
-func TestAddCountsThenStamp(t *testing.T) {
+// AddCountsAndEvents adds to usage rows and folder counts as Add and
+// AddFolders do and writes the events, stamped on PostgreSQL with the
+// transaction's id (0 on SQLite), taking no lock beyond the rows', and
+// returns their ids in the order given.
+func TestAddCountsAndEvents(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -32,11 +37,35 @@ func TestAddCountsThenStamp(t *testing.T) {
 				case 3:
 					us, ds = us[:1], nil // either part alone
 				case 4:
-					us, ds = nil, nil // the stamp alone
+					us, ds = nil, nil // the events alone
 				}
-				xid, err := db.Usages.AddCountsThenStamp(ctx, tx, us, ds)
+				now := time.Now().UTC().Truncate(time.Millisecond)
+				var evs []files.NewEvent
+				for i := range round {
+					evs = append(evs, files.NewEvent{PublicID: uuid.New(), Type: "file.saved", FileID: uuid.New(),
+						Owner: "ada", Collection: "default", Data: fmt.Sprintf(`{"n":%d}`, i), CreatedAt: now})
+				}
+				ids, err := db.Usages.AddCountsAndEvents(ctx, tx, us, ds, evs)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if len(ids) != len(evs) {
+					t.Fatalf("round %d: %d ids for %d events", round, len(ids), len(evs))
+				}
+				var xid int64
+				for i, e := range evs {
+					got, err := tx.Event.Get(ctx, ids[i])
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got.PublicID != e.PublicID || got.FileID != e.FileID || got.Data != e.Data || got.Type != e.Type ||
+						got.Owner != e.Owner || got.Collection != e.Collection || !got.CreatedAt.Equal(now) {
+						t.Fatalf("round %d: event %d is %+v, written %+v", round, i, got, e)
+					}
+					if i > 0 && got.Xid != xid {
+						t.Fatalf("round %d: events stamped %d and %d", round, xid, got.Xid)
+					}
+					xid = got.Xid
 				}
 				if b.name == "postgres" {
 					rows, err := tx.QueryContext(ctx, "SELECT pg_current_xact_id()::text::bigint")

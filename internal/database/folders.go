@@ -2,6 +2,7 @@ package database
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -46,26 +47,45 @@ func foldersUpsert(b *strings.Builder, ds []files.FolderDelta, args []any) []any
 	return args
 }
 
-// AddCountsThenStamp adds us (sorted by owner, one each) to the usage rows
-// and ds to the folder counts as Add and AddFolders do, then returns the
-// outbox's stamp (Outbox.Stamp): the last step of a transaction that writes
-// events. On PostgreSQL it is one statement, so that a user's usage row,
-// locked from here to the commit, waits on two round trips (this and the
-// events' insert) rather than four.
-func (u *Usages) AddCountsThenStamp(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []files.FolderDelta) (int64, error) {
+// AddCountsAndEvents adds us (sorted by owner, one each) to the usage rows
+// and ds to the folder counts as Add and AddFolders do, then writes evs,
+// each stamped with the transaction's id as Outbox.Stamp stamps, and has
+// readers woken at the commit: the last step of a transaction that writes
+// events. It returns the events' ids in evs' order. On PostgreSQL it is
+// one statement, so that a user's usage row, locked from here to the
+// commit, waits on this one round trip and the commit.
+func (u *Usages) AddCountsAndEvents(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []files.FolderDelta, evs []files.NewEvent) ([]int64, error) {
 	if !u.postgres {
 		// SQLite's writers take turns: there is no stamp to take, and no
 		// round trip to save.
 		for _, d := range us {
 			if err := u.Add(ctx, tx, d); err != nil {
-				return 0, err
+				return nil, err
 			}
 		}
-		return 0, u.AddFolders(ctx, tx, ds)
+		if err := u.AddFolders(ctx, tx, ds); err != nil {
+			return nil, err
+		}
+		builders := make([]*ent.EventCreate, len(evs))
+		for i, e := range evs {
+			builders[i] = tx.Event.Create().SetPublicID(e.PublicID).SetType(e.Type).SetFileID(e.FileID).SetOwner(e.Owner).
+				SetCollection(e.Collection).SetData(e.Data).SetXid(0).SetCreatedAt(e.CreatedAt)
+		}
+		saved, err := tx.Event.CreateBulk(builders...).Save(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]int64, len(saved))
+		for i, ev := range saved {
+			ids[i] = ev.ID
+		}
+		return ids, nil
+	}
+	if len(evs) == 0 {
+		return nil, errors.New("database: AddCountsAndEvents without events")
 	}
 	var b strings.Builder
 	var args []any
-	var from []string
 	b.WriteString("WITH ")
 	if len(us) > 0 {
 		b.WriteString("u AS (INSERT INTO usages (owner, pending_count, pending_bytes, saved_count, saved_bytes) VALUES ")
@@ -77,25 +97,52 @@ func (u *Usages) AddCountsThenStamp(ctx context.Context, tx *ent.Tx, us []ent.Us
 			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
 			args = append(args, d.ID, d.PendingCount, d.PendingBytes, d.SavedCount, d.SavedBytes)
 		}
-		b.WriteString(usageOnConflict + " RETURNING 1)")
-		from = append(from, "(SELECT count(*) FROM u) u")
+		b.WriteString(usageOnConflict + "),\n")
 	}
 	if len(ds) > 0 {
-		if len(us) > 0 {
-			b.WriteString(",\n")
-		}
 		b.WriteString("f AS (")
 		args = foldersUpsert(&b, ds, args)
-		b.WriteString(" RETURNING 1)")
-		from = append(from, "(SELECT count(*) FROM f) f")
+		b.WriteString("),\n")
 	}
-	if len(from) == 0 {
-		return (&Outbox{postgres: true}).Stamp(ctx, tx)
+	// A data-modifying WITH runs to its end whether or not the query
+	// reads it; all of them see the same snapshot and none sees another's
+	// rows, which none needs.
+	b.WriteString("e AS (INSERT INTO events (public_id, type, file_id, owner, collection, data, created_at, xid) VALUES ")
+	for i, e := range evs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, pg_current_xact_id()::text::bigint)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
+		args = append(args, e.PublicID, e.Type, e.FileID, e.Owner, e.Collection, e.Data, e.CreatedAt)
 	}
-	// The counts in FROM run their upserts to the end, so the
-	// transaction has its id in the select list either way.
-	n := len(args)
-	fmt.Fprintf(&b, "\nSELECT pg_current_xact_id()::text::bigint, pg_notify($%d, '') FROM %s", n+1, strings.Join(from, ", "))
+	fmt.Fprintf(&b, " RETURNING id, public_id)\nSELECT e.id, e.public_id FROM e, (SELECT pg_notify($%d, '')) n", len(args)+1)
 	args = append(args, eventsChannel)
-	return queryXid(ctx, tx, b.String(), args...)
+	rows, err := tx.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, mark(err)
+	}
+	defer rows.Close()
+	byPublic := make(map[uuid.UUID]int64, len(evs))
+	for rows.Next() {
+		var id int64
+		var public uuid.UUID
+		if err := rows.Scan(&id, &public); err != nil {
+			return nil, mark(err)
+		}
+		byPublic[public] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mark(err)
+	}
+	// RETURNING's order is not promised to be the VALUES'.
+	ids := make([]int64, len(evs))
+	for i, e := range evs {
+		id, ok := byPublic[e.PublicID]
+		if !ok {
+			return nil, fmt.Errorf("database: event %s was not returned", e.PublicID)
+		}
+		ids[i] = id
+	}
+	return ids, nil
 }

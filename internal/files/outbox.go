@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/event"
 	"github.com/filegraph/filegraph/internal/auth"
 )
 
@@ -88,12 +89,13 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, typ string, fs ...*ent
 
 // countAndRecord adds us (sorted by owner) to the usage rows and ds to
 // the folder counts, then records typ's events of fs, last in tx. A
-// Usages that can (countsThenStamp) takes the outbox's stamp in the same
-// statement as the counts: the usage row of a user whose calls queue for
-// it (one user's saves and deletes) is then held for two statements and
-// the commit instead of four.
+// Usages that can (countsAndEvents) writes the counts and the events in
+// one statement: the usage row of a user whose calls queue for it (one
+// user's saves and deletes) is then held for that statement and the
+// commit, as a plain Go save that updates the row in its one statement
+// holds it, instead of for two statements and the commit.
 func (s *Service) countAndRecord(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []FolderDelta, typ string, fs ...*ent.File) error {
-	c, ok := s.usages.(countsThenStamp)
+	c, ok := s.usages.(countsAndEvents)
 	if !ok || len(fs) == 0 || s.cfg.Outbox == (noOutbox{}) {
 		for _, u := range us {
 			if err := s.addUsage(ctx, tx, u); err != nil {
@@ -105,24 +107,42 @@ func (s *Service) countAndRecord(ctx context.Context, tx *ent.Tx, us []ent.Usage
 		}
 		return s.record(ctx, tx, typ, fs...)
 	}
-	xid, err := c.AddCountsThenStamp(ctx, tx, us, ds)
+	evs, err := s.newEvents(typ, fs)
 	if err != nil {
-		return dbError("updating usage and folder counts", err)
+		return err
 	}
-	return s.recordStamped(ctx, tx, xid, typ, fs...)
+	ids, err := c.AddCountsAndEvents(ctx, tx, us, ds, evs)
+	if err != nil {
+		return dbError("updating usage and folder counts and writing events", err)
+	}
+	return s.writeDeliveries(ctx, tx, typ, evs, ids)
 }
 
-// countsThenStamp is a Usages that also stamps events: it applies usage
-// and folder deltas as Add and AddFolders do, then returns the stamp
-// Outbox.Stamp returns, in one round trip where the database allows.
-type countsThenStamp interface {
-	AddCountsThenStamp(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []FolderDelta) (int64, error)
+// countsAndEvents is a Usages that also writes events: it applies usage
+// and folder deltas as Add and AddFolders do, then writes evs as
+// recordStamped does, stamped as Outbox.Stamp stamps (and has readers
+// woken at the commit), in one round trip where the database allows. It
+// returns the events' ids in evs' order.
+type countsAndEvents interface {
+	AddCountsAndEvents(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []FolderDelta, evs []NewEvent) ([]int64, error)
 }
 
-// recordStamped is record once the outbox's stamp is taken.
-func (s *Service) recordStamped(ctx context.Context, tx *ent.Tx, xid int64, typ string, fs ...*ent.File) error {
+// NewEvent is an event row to write (ent/schema/event.go), but for its
+// id and xid, which the database gives.
+type NewEvent struct {
+	PublicID   uuid.UUID
+	Type       string
+	FileID     uuid.UUID
+	Owner      string
+	Collection string
+	Data       string
+	CreatedAt  time.Time
+}
+
+// newEvents makes typ's event of each of fs, in order.
+func (s *Service) newEvents(typ string, fs []*ent.File) ([]NewEvent, error) {
 	now := s.cfg.Now()
-	builders := make([]*ent.EventCreate, len(fs))
+	evs := make([]NewEvent, len(fs))
 	for i, f := range fs {
 		data, err := json.Marshal(EventData{
 			ID: f.ID, FileName: f.FileName, OriginalName: f.OriginalName, Size: f.Size,
@@ -130,33 +150,58 @@ func (s *Service) recordStamped(ctx context.Context, tx *ent.Tx, xid int64, typ 
 			Status: string(f.Status), ScanResult: f.ScanResult,
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		builders[i] = tx.Event.Create().
-			SetType(typ).
-			SetFileID(f.ID).
-			SetOwner(f.Owner).
-			SetCollection(f.Collection).
-			SetData(string(data)).
-			SetXid(xid).
-			SetCreatedAt(now)
+		evs[i] = NewEvent{PublicID: event.DefaultPublicID(), Type: typ, FileID: f.ID, Owner: f.Owner,
+			Collection: f.Collection, Data: string(data), CreatedAt: now}
 	}
-	evs, err := tx.Event.CreateBulk(builders...).Save(ctx)
+	return evs, nil
+}
+
+// recordStamped is record once the outbox's stamp is taken.
+func (s *Service) recordStamped(ctx context.Context, tx *ent.Tx, xid int64, typ string, fs ...*ent.File) error {
+	evs, err := s.newEvents(typ, fs)
+	if err != nil {
+		return err
+	}
+	builders := make([]*ent.EventCreate, len(evs))
+	for i, e := range evs {
+		builders[i] = tx.Event.Create().
+			SetPublicID(e.PublicID).
+			SetType(e.Type).
+			SetFileID(e.FileID).
+			SetOwner(e.Owner).
+			SetCollection(e.Collection).
+			SetData(e.Data).
+			SetXid(xid).
+			SetCreatedAt(e.CreatedAt)
+	}
+	saved, err := tx.Event.CreateBulk(builders...).Save(ctx)
 	if err != nil {
 		return dbError("writing events", err)
 	}
+	ids := make([]int64, len(saved))
+	for i, ev := range saved {
+		ids[i] = ev.ID
+	}
+	return s.writeDeliveries(ctx, tx, typ, evs, ids)
+}
+
+// writeDeliveries writes, in tx, the deliveries of the events evs (of
+// type typ, written with the ids ids) to the webhooks that take typ.
+func (s *Service) writeDeliveries(ctx context.Context, tx *ent.Tx, typ string, evs []NewEvent, ids []int64) error {
 	var deliveries []*ent.DeliveryCreate
 	for _, w := range s.cfg.Webhooks {
 		if !w.takes(typ) {
 			continue
 		}
-		for _, ev := range evs {
+		for i, ev := range evs {
 			deliveries = append(deliveries, tx.Delivery.Create().
-				SetEventID(ev.ID).
+				SetEventID(ids[i]).
 				SetURL(w.URL).
 				SetFileID(ev.FileID).
-				SetNextAttemptAt(now).
-				SetCreatedAt(now))
+				SetNextAttemptAt(ev.CreatedAt).
+				SetCreatedAt(ev.CreatedAt))
 		}
 	}
 	if len(deliveries) > 0 {
