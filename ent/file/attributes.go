@@ -39,13 +39,18 @@ func FolderWithin(p string) predicate.File {
 					WriteString(" AND (").Ident(c).WriteString(" = ").Arg(p).
 					WriteString(" OR ").Ident(c).WriteString(" ~>=~ ").Arg(prefix).WriteString("))")
 			default:
-				b.Join(sql.Or(
-					sql.EQ(c, p),
-					sql.And(sql.HasPrefix(c, prefix), sql.P(func(b *sql.Builder) {
-						// SUBSTR counts characters on both databases.
-						b.WriteString("SUBSTR(").Ident(c).WriteString(", 1, ").Arg(utf8.RuneCountInString(prefix)).WriteString(") = ").Arg(prefix)
-					})),
-				))
+				// Wrapped: a bare OR joined to the query's other terms by
+				// AND took other users' files (owner = $1 AND folder = p OR
+				// folder LIKE 'p/%').
+				b.Wrap(func(b *sql.Builder) {
+					b.Join(sql.Or(
+						sql.EQ(c, p),
+						sql.And(sql.HasPrefix(c, prefix), sql.P(func(b *sql.Builder) {
+							// SUBSTR counts characters on both databases.
+							b.WriteString("SUBSTR(").Ident(c).WriteString(", 1, ").Arg(utf8.RuneCountInString(prefix)).WriteString(") = ").Arg(prefix)
+						})),
+					))
+				})
 			}
 		}))
 	})

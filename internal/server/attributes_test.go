@@ -567,3 +567,122 @@ func TestFoldersByCollection(t *testing.T) {
 		})
 	}
 }
+
+// TestFilteredCountsAndPages: a listing filtered only by folderHasPrefix
+// counts from the folder counts and one only by a metadata pair from the
+// pairs (files.countFiltered), and a page after or before a cursor in
+// created_at order reads the pairs from the cursor on (file.WithPageBound):
+// every page, both directions, first and last, must be the unpaged list's
+// slice with the whole count, other users' files and files being deleted
+// left out.
+func TestFilteredCountsAndPages(t *testing.T) {
+	const pageQ = `query($where: FileWhereInput, $first: Int, $after: Cursor, $last: Int, $before: Cursor, $dir: OrderDirection!) {
+		files(first: $first, after: $after, last: $last, before: $before, where: $where, orderBy: {field: CREATED_AT, direction: $dir}) {
+		totalCount edges { cursor node { originalName } } } }`
+	type page struct {
+		Files struct {
+			TotalCount int
+			Edges      []struct {
+				Cursor string
+				Node   struct{ OriginalName string }
+			}
+		}
+	}
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newAuthEnv(t, backend)
+			alice, bob := e.as(token(t, "alice")), e.as(token(t, "bob"))
+			ids := map[string]string{}
+			for i := range 9 {
+				extra := map[string]any{"folder": []string{"w/x", "w", "wx"}[i%3], "metadata": map[string]any{"kind": []string{"a", "b"}[i%2]}}
+				name := fmt.Sprintf("f%d.txt", i)
+				ids[name] = alice.uploadAttrs(name, extra).ID
+				bob.uploadAttrs("bob-"+name, extra)
+			}
+			pair := func(k, v string) []any { return []any{map[string]any{"key": k, "value": v}} }
+			// all lists where's files in dir order in pages of 2 going
+			// forwards (first/after) and backwards (last/before), checking
+			// each page's count, and returns the forward list.
+			all := func(where map[string]any, dir string, want int) []string {
+				t.Helper()
+				var fwd []string
+				var after any
+				for range 20 {
+					var p page
+					alice.do(pageQ, map[string]any{"where": where, "first": 2, "after": after, "dir": dir}, &p)
+					if p.Files.TotalCount != want {
+						t.Errorf("where %v %s after %v: totalCount %d, want %d", where, dir, after, p.Files.TotalCount, want)
+					}
+					for _, ed := range p.Files.Edges {
+						fwd = append(fwd, ed.Node.OriginalName)
+					}
+					if len(p.Files.Edges) < 2 {
+						break
+					}
+					after = p.Files.Edges[len(p.Files.Edges)-1].Cursor
+				}
+				var back []string
+				var before any
+				for range 20 {
+					var p page
+					alice.do(pageQ, map[string]any{"where": where, "last": 2, "before": before, "dir": dir}, &p)
+					if p.Files.TotalCount != want {
+						t.Errorf("where %v %s before %v: totalCount %d, want %d", where, dir, before, p.Files.TotalCount, want)
+					}
+					var names []string
+					for _, ed := range p.Files.Edges {
+						names = append(names, ed.Node.OriginalName)
+					}
+					back = append(names, back...)
+					if len(p.Files.Edges) < 2 {
+						break
+					}
+					before = p.Files.Edges[0].Cursor
+				}
+				if !slices.Equal(fwd, back) || len(fwd) != want {
+					t.Errorf("where %v %s: forwards %v, backwards %v, want %d files", where, dir, fwd, back, want)
+				}
+				return fwd
+			}
+			names := func(is ...int) []string {
+				var out []string
+				for _, i := range is {
+					out = append(out, fmt.Sprintf("f%d.txt", i))
+				}
+				return out
+			}
+			for _, tt := range []struct {
+				where map[string]any
+				want  []string // oldest first
+			}{
+				{map[string]any{"metadata": pair("kind", "a")}, names(0, 2, 4, 6, 8)},
+				{map[string]any{"metadata": pair("kind", "b")}, names(1, 3, 5, 7)},
+				{map[string]any{"metadata": pair("kind", "c")}, nil},
+				{map[string]any{"folderHasPrefix": "w"}, names(0, 1, 3, 4, 6, 7)},
+				{map[string]any{"folderHasPrefix": "w/x"}, names(0, 3, 6)},
+				{map[string]any{"folderHasPrefix": "wx"}, names(2, 5, 8)},
+				{map[string]any{"folderHasPrefix": "none"}, nil},
+				{map[string]any{"folderHasPrefix": ""}, names(0, 1, 2, 3, 4, 5, 6, 7, 8)},
+				{map[string]any{"not": map[string]any{"metadata": pair("kind", "a")}}, names(1, 3, 5, 7)},
+				{map[string]any{"or": []any{map[string]any{"metadata": pair("kind", "b")}, map[string]any{"folder": "wx"}}}, names(1, 2, 3, 5, 7, 8)},
+			} {
+				if got := all(tt.where, "ASC", len(tt.want)); !slices.Equal(got, tt.want) {
+					t.Errorf("where %v ASC: %v, want %v", tt.where, got, tt.want)
+				}
+				desc := slices.Clone(tt.want)
+				slices.Reverse(desc)
+				if got := all(tt.where, "DESC", len(tt.want)); !slices.Equal(got, desc) {
+					t.Errorf("where %v DESC: %v, want %v", tt.where, got, desc)
+				}
+			}
+			// A file being deleted (marked, as a crash between the mark and
+			// the rows' removal leaves it) is neither listed nor counted.
+			if _, err := e.srv.db.SQL.Exec(`UPDATE files SET deleted_at = CURRENT_TIMESTAMP WHERE id = $1`, ids["f4.txt"]); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := all(map[string]any{"metadata": pair("kind", "a")}, "DESC", 4), names(8, 6, 2, 0); !slices.Equal(got, want) {
+				t.Errorf("with f4 marked: %v, want %v", got, want)
+			}
+		})
+	}
+}
