@@ -9,7 +9,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/event"
+	"github.com/filegraph/filegraph/ent/foldercount"
 	"github.com/filegraph/filegraph/internal/files"
+	"github.com/filegraph/filegraph/internal/testenv"
 )
 
 // AddCountsAndEvents adds to usage rows and folder counts as Add and
@@ -123,5 +126,92 @@ func TestAddCountsAndEvents(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// CommitCountsAndEvents writes what AddCountsAndEvents writes, values
+// that need quoting as given, and on PostgreSQL commits them in the same
+// round trip: another connection sees them before the caller commits the
+// empty transaction left. A statement that fails commits nothing, and
+// the transaction rolls back.
+func TestCommitCountsAndEvents(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pg, err := testenv.NewPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	db, err := Open(ctx, pg.URL, "", true, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	odd := `{"note":"it's a \\ and $1 and 'quotes' and ünï"}`
+	evs := []files.NewEvent{
+		{PublicID: uuid.New(), Type: "file.saved", FileID: uuid.New(), Owner: "o'brien", Collection: "default", Data: odd, CreatedAt: now},
+		{PublicID: uuid.New(), Type: "file.saved", FileID: uuid.New(), Owner: "o'brien", Collection: "", Data: "{}", CreatedAt: now},
+	}
+	us := []ent.Usage{{ID: "o'brien", SavedCount: 2, SavedBytes: 20, PendingCount: -2, PendingBytes: -20}}
+	ds := []files.FolderDelta{{Owner: "o'brien", Collection: "default", Path: "a$2/b", Files: 2}}
+	tx, err := db.Ent.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Usages.CommitCountsAndEvents(ctx, tx, us, ds, evs); err != nil {
+		t.Fatal(err)
+	}
+	// Seen from another connection before tx's own commit.
+	var n int
+	var xid int64
+	if err := db.health.QueryRowContext(ctx, "SELECT count(*), min(xid) FROM events").Scan(&n, &xid); err != nil || n != 2 || xid <= 0 {
+		t.Fatalf("%d events (xid %d) committed, %v", n, xid, err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("committing the empty transaction left: %v", err)
+	}
+	for _, e := range evs {
+		got, err := db.Ent.Event.Query().Where(event.PublicID(e.PublicID)).Only(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Data != e.Data || got.Owner != e.Owner || got.Collection != e.Collection || got.FileID != e.FileID || !got.CreatedAt.Equal(now) || got.Xid != xid {
+			t.Errorf("event %+v, written %+v (xid %d)", got, e, xid)
+		}
+	}
+	u, err := db.Ent.Usage.Get(ctx, "o'brien")
+	if err != nil || u.SavedCount != 2 || u.SavedBytes != 20 || u.PendingCount != -2 {
+		t.Fatalf("usage %+v, %v", u, err)
+	}
+	fc, err := db.Ent.FolderCount.Query().Where(foldercount.Owner("o'brien"), foldercount.Name("b")).Only(ctx)
+	if err != nil || fc.Parent != "a$2" || fc.FileCount != 2 {
+		t.Fatalf("folder count %+v, %v", fc, err)
+	}
+
+	// A failing statement (a repeated public_id) commits nothing.
+	tx, err = db.Ent.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := []files.NewEvent{evs[1], evs[1]}
+	again[0].PublicID = uuid.New()
+	if err := db.Usages.CommitCountsAndEvents(ctx, tx, us, nil, again); err == nil {
+		t.Fatal("a repeated public_id was written")
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatalf("rolling back: %v", err)
+	}
+	if err := db.health.QueryRowContext(ctx, "SELECT count(*) FROM events").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d events after the failed statement, %v", n, err)
+	}
+	if u, err := db.Ent.Usage.Get(ctx, "o'brien"); err != nil || u.SavedCount != 2 {
+		t.Fatalf("usage %+v after the failed statement, %v", u, err)
+	}
+	// The pool's connections still work.
+	for range 3 {
+		if _, err := db.Ent.Usage.Get(ctx, "o'brien"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/internal/files"
@@ -84,6 +88,41 @@ func (u *Usages) AddCountsAndEvents(ctx context.Context, tx *ent.Tx, us []ent.Us
 	if len(evs) == 0 {
 		return nil, errors.New("database: AddCountsAndEvents without events")
 	}
+	query, args := countsAndEvents(us, ds, evs, "SELECT e.id, e.public_id FROM e, (SELECT pg_notify(%s, '')) n")
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, mark(err)
+	}
+	defer rows.Close()
+	byPublic := make(map[uuid.UUID]int64, len(evs))
+	for rows.Next() {
+		var id int64
+		var public uuid.UUID
+		if err := rows.Scan(&id, &public); err != nil {
+			return nil, mark(err)
+		}
+		byPublic[public] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mark(err)
+	}
+	// RETURNING's order is not promised to be the VALUES'.
+	ids := make([]int64, len(evs))
+	for i, e := range evs {
+		id, ok := byPublic[e.PublicID]
+		if !ok {
+			return nil, fmt.Errorf("database: event %s was not returned", e.PublicID)
+		}
+		ids[i] = id
+	}
+	return ids, nil
+}
+
+// countsAndEvents writes AddCountsAndEvents' statement for PostgreSQL:
+// the upserts of us and ds and the insert of evs (RETURNING id,
+// public_id) as e, then the query final, whose %s is the parameter of
+// the events' channel.
+func countsAndEvents(us []ent.Usage, ds []files.FolderDelta, evs []files.NewEvent, final string) (string, []any) {
 	var b strings.Builder
 	var args []any
 	b.WriteString("WITH ")
@@ -116,33 +155,66 @@ func (u *Usages) AddCountsAndEvents(ctx context.Context, tx *ent.Tx, us []ent.Us
 		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, pg_current_xact_id()::text::bigint)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
 		args = append(args, e.PublicID, e.Type, e.FileID, e.Owner, e.Collection, e.Data, e.CreatedAt)
 	}
-	fmt.Fprintf(&b, " RETURNING id, public_id)\nSELECT e.id, e.public_id FROM e, (SELECT pg_notify($%d, '')) n", len(args)+1)
+	b.WriteString(" RETURNING id, public_id)\n")
+	fmt.Fprintf(&b, final, fmt.Sprintf("$%d", len(args)+1))
 	args = append(args, eventsChannel)
-	rows, err := tx.QueryContext(ctx, b.String(), args...)
-	if err != nil {
-		return nil, mark(err)
+	return b.String(), args
+}
+
+// CommitCountsAndEvents writes what AddCountsAndEvents writes and commits
+// tx in the same round trip; tx then holds a new, empty transaction, which
+// the caller commits or rolls back to no effect. On PostgreSQL the
+// statement, COMMIT and BEGIN go as one simple query (lib/pq sends a query
+// without parameters so, and PostgreSQL runs its statements in turn,
+// skipping the rest after an error), so the values are written into the
+// statement as literals. The usage rows it locks are then released by the
+// commit that ends the same query: no round trip to the client and back
+// while they are held, as a plain Go save's single autocommitted statement
+// holds them. A failed statement leaves tx in its failed transaction for
+// the caller's rollback; a failed COMMIT ends it (lib/pq then drops the
+// connection at the rollback). On SQLite it is AddCountsAndEvents: the
+// caller's commit follows.
+func (u *Usages) CommitCountsAndEvents(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []files.FolderDelta, evs []files.NewEvent) error {
+	if !u.postgres {
+		_, err := u.AddCountsAndEvents(ctx, tx, us, ds, evs)
+		return err
 	}
-	defer rows.Close()
-	byPublic := make(map[uuid.UUID]int64, len(evs))
-	for rows.Next() {
-		var id int64
-		var public uuid.UUID
-		if err := rows.Scan(&id, &public); err != nil {
-			return nil, mark(err)
+	if len(evs) == 0 {
+		return errors.New("database: CommitCountsAndEvents without events")
+	}
+	query, args := countsAndEvents(us, ds, evs, "SELECT pg_notify(%s, '')")
+	var failed error
+	query = placeholder.ReplaceAllStringFunc(query, func(p string) string {
+		n, _ := strconv.Atoi(p[1:])
+		lit, err := literal(args[n-1])
+		if err != nil && failed == nil {
+			failed = err
 		}
-		byPublic[public] = id
+		return lit
+	})
+	if failed != nil {
+		return failed
 	}
-	if err := rows.Err(); err != nil {
-		return nil, mark(err)
+	_, err := tx.ExecContext(ctx, query+";\nCOMMIT;\nBEGIN")
+	return mark(err)
+}
+
+// placeholder is a parameter of countsAndEvents' statement, whose text has
+// no other $.
+var placeholder = regexp.MustCompile(`\$[0-9]+`)
+
+// literal writes v, a parameter of countsAndEvents' statement, as an SQL
+// literal of the type its column has.
+func literal(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return pq.QuoteLiteral(v), nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	case uuid.UUID:
+		return "'" + v.String() + "'::uuid", nil
+	case time.Time:
+		return "'" + v.Format(time.RFC3339Nano) + "'::timestamptz", nil
 	}
-	// RETURNING's order is not promised to be the VALUES'.
-	ids := make([]int64, len(evs))
-	for i, e := range evs {
-		id, ok := byPublic[e.PublicID]
-		if !ok {
-			return nil, fmt.Errorf("database: event %s was not returned", e.PublicID)
-		}
-		ids[i] = id
-	}
-	return ids, nil
+	return "", fmt.Errorf("database: no literal for a %T", v)
 }

@@ -93,7 +93,10 @@ func (s *Service) record(ctx context.Context, tx *ent.Tx, typ string, fs ...*ent
 // one statement: the usage row of a user whose calls queue for it (one
 // user's saves and deletes) is then held for that statement and the
 // commit, as a plain Go save that updates the row in its one statement
-// holds it, instead of for two statements and the commit.
+// holds it, instead of for two statements and the commit; and one that
+// can also commit (countsEventsCommit) does so in the same round trip
+// when no webhook takes typ, so countAndRecord must be the last write of
+// tx.
 func (s *Service) countAndRecord(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []FolderDelta, typ string, fs ...*ent.File) error {
 	c, ok := s.usages.(countsAndEvents)
 	if !ok || len(fs) == 0 || s.cfg.Outbox == (noOutbox{}) {
@@ -111,6 +114,13 @@ func (s *Service) countAndRecord(ctx context.Context, tx *ent.Tx, us []ent.Usage
 	if err != nil {
 		return err
 	}
+	if cc, ok := c.(countsEventsCommit); ok && !slices.ContainsFunc(s.cfg.Webhooks, func(w Webhook) bool { return w.takes(typ) }) {
+		// Nothing to write after the events: the commit goes with them.
+		if err := cc.CommitCountsAndEvents(ctx, tx, us, ds, evs); err != nil {
+			return dbError("updating usage and folder counts, writing events and committing", err)
+		}
+		return nil
+	}
 	ids, err := c.AddCountsAndEvents(ctx, tx, us, ds, evs)
 	if err != nil {
 		return dbError("updating usage and folder counts and writing events", err)
@@ -125,6 +135,18 @@ func (s *Service) countAndRecord(ctx context.Context, tx *ent.Tx, us []ent.Usage
 // returns the events' ids in evs' order.
 type countsAndEvents interface {
 	AddCountsAndEvents(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []FolderDelta, evs []NewEvent) ([]int64, error)
+}
+
+// countsEventsCommit is a countsAndEvents that can also commit tx in the
+// same round trip, so that the usage rows it locks are held for no round
+// trip at all (a plain Go save that updates the row in its one
+// autocommitted statement holds it as long). tx then holds a new, empty
+// transaction, which the caller commits as it would have committed tx (no
+// write, no WAL flush): CommitCountsAndEvents must be the last write of
+// its transaction. Its events have no ids to give: no webhook may take
+// them.
+type countsEventsCommit interface {
+	CommitCountsAndEvents(ctx context.Context, tx *ent.Tx, us []ent.Usage, ds []FolderDelta, evs []NewEvent) error
 }
 
 // NewEvent is an event row to write (ent/schema/event.go), but for its
