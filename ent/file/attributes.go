@@ -7,7 +7,10 @@ package file
 // (internal/files) build filters from predicates and know no dialect.
 
 import (
+	"context"
 	"encoding/json"
+	"slices"
+	"time"
 	"unicode/utf8"
 
 	"entgo.io/ent"
@@ -66,7 +69,9 @@ func FolderWithin(p string) predicate.File {
 // of every file of the user testing each (page 2 of 1,000 matches in
 // 100,000: 10,055 rows filtered -> 101 pairs read).
 //
-// A count on PostgreSQL is containment instead (metadata @> '{"k":"v"}'),
+// A listing of one user's files filtered by one pair and nothing else
+// counts its pairs instead (files.Service.countFiltered). Any other count
+// on PostgreSQL is containment (metadata @> '{"k":"v"}'),
 // which the GIN index on metadata answers as one bitmap of the matching
 // rows visited in table order: a count must visit every match's row
 // (deleted_at), which the pairs' join does by one index descent each, 3-4
@@ -91,7 +96,46 @@ func MetadataHas(key, value string) predicate.File {
 			mp("key").WriteString(" = ").Arg(key).WriteString(" AND ")
 			mp("value").WriteString(" = ").Arg(value).WriteString(" AND ")
 			mp("created_at").WriteString(" = ").Ident(s.C(FieldCreatedAt)).WriteString(" AND ")
-			mp(MetadataPairsColumn).WriteString(" = ").Ident(s.C(FieldID)).WriteString(")")
+			mp(MetadataPairsColumn).WriteString(" = ")
+			b.Ident(s.C(FieldID))
+			if !counting {
+				for _, bd := range pageBounds(s.Context()) {
+					b.WriteString(" AND ")
+					mp("created_at").WriteString(" " + bd.op + " ").Arg(bd.at)
+				}
+			}
+			b.WriteString(")")
 		}))
 	})
+}
+
+// pageBoundsKey carries, into a page's query, the bounds its cursors put
+// on created_at.
+type pageBoundsKey struct{}
+
+type pageBound struct {
+	op string // "<=" or ">="
+	at time.Time
+}
+
+// WithPageBound returns ctx for a page of files whose every row has
+// created_at at or before t (or at or after t, !atOrBefore), which the
+// page's cursor says in its own terms (created_at < t OR (= t AND id < ...)).
+// MetadataHas repeats it on the pairs it reads: PostgreSQL does not carry an
+// inequality across mp.created_at = files.created_at, so without it page 2
+// walked page 1's pairs too (101 pairs and files read for 51; page n,
+// 50n). The bound holds for every row the cursor lets through, so under
+// NOT or OR it changes no answer. Counts (which take no cursor) ignore it.
+func WithPageBound(ctx context.Context, t time.Time, atOrBefore bool) context.Context {
+	op := ">="
+	if atOrBefore {
+		op = "<="
+	}
+	bs := append(slices.Clone(pageBounds(ctx)), pageBound{op: op, at: t})
+	return context.WithValue(ctx, pageBoundsKey{}, bs)
+}
+
+func pageBounds(ctx context.Context) []pageBound {
+	bs, _ := ctx.Value(pageBoundsKey{}).([]pageBound)
+	return bs
 }

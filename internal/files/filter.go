@@ -1,8 +1,14 @@
 package files
 
 import (
+	"context"
+	"reflect"
+
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/ent/predicate"
 )
 
 // The listing's filters on a file's folder and metadata are written by
@@ -35,10 +41,11 @@ func FilterFolderHasPrefix(w *ent.FileWhereInput, p *string) error {
 		return &InvalidError{Problems: []Problem{{Field: "where.folderHasPrefix", Message: msg}}}
 	}
 	if folder == "" {
-		w.AddPredicates(file.FolderGTE("")) // every file, but still a term
+		// Every file, but still a term.
+		w.AddPredicates(described(file.FolderGTE(""), filterTerm{folderWithin: &folder}))
 		return nil
 	}
-	w.AddPredicates(file.FolderWithin(folder))
+	w.AddPredicates(described(file.FolderWithin(folder), filterTerm{folderWithin: &folder}))
 	return nil
 }
 
@@ -54,7 +61,53 @@ func FilterMetadata(w *ent.FileWhereInput, ms []*MetadataMatch) error {
 		return err
 	}
 	for _, m := range ms {
-		w.AddPredicates(file.MetadataHas(m.Key, m.Value))
+		w.AddPredicates(described(file.MetadataHas(m.Key, m.Value), filterTerm{metadata: m}))
 	}
 	return nil
+}
+
+// filterTerm is what one hand-written predicate filters on, so that a
+// listing filtered by nothing else can count its files from the folder
+// counts or the metadata pairs (countFiltered) instead of the files' rows.
+type filterTerm struct {
+	folderWithin *string
+	metadata     *MetadataMatch
+}
+
+// termsKey carries, into the context of a selector that describeFilter
+// builds, where the predicates put their terms.
+type termsKey struct{}
+
+// described is p, which also tells describeFilter that it is t.
+func described(p predicate.File, t filterTerm) predicate.File {
+	return func(s *sql.Selector) {
+		if ts, ok := s.Context().Value(termsKey{}).(*[]filterTerm); ok {
+			*ts = append(*ts, t)
+		}
+		p(s)
+	}
+}
+
+// describeFilter returns the terms of w when w is only hand-written
+// predicates that each said what they are (no generated field, no
+// and/or/not), else false.
+func describeFilter(w *ent.FileWhereInput) ([]filterTerm, bool) {
+	if w == nil || len(w.Predicates) == 0 {
+		return nil, false
+	}
+	rest := *w
+	rest.Predicates = nil
+	if !reflect.ValueOf(rest).IsZero() {
+		return nil, false
+	}
+	var terms []filterTerm
+	for _, p := range w.Predicates {
+		n := len(terms)
+		// Built on a selector no query runs: only the terms are kept.
+		p(sql.Select().From(sql.Table(file.Table)).WithContext(context.WithValue(context.Background(), termsKey{}, &terms)))
+		if len(terms) != n+1 {
+			return nil, false
+		}
+	}
+	return terms, true
 }
