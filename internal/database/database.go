@@ -43,8 +43,10 @@ type DB struct {
 	Outbox *Outbox
 	// Deliveries claims webhook deliveries.
 	Deliveries *Deliveries
-	health     *sql.DB
-	url        string // PostgreSQL's, for Listen
+	// Lookups reads files by id for the hot paths.
+	Lookups *Lookups
+	health  *sql.DB
+	url     string // PostgreSQL's, for Listen
 }
 
 // Ping reports whether the database answers. It runs on a connection kept
@@ -171,7 +173,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *s
 	}
 	client := ent.NewClient(ent.Driver(edrv))
 	return &DB{Ent: client, SQL: db, Dialect: drv, Usages: newUsages(client, edrv, drv),
-		Outbox: &Outbox{postgres: drv == dialect.Postgres}, Deliveries: &Deliveries{postgres: drv == dialect.Postgres}, health: health, url: databaseURL}, nil
+		Outbox: &Outbox{postgres: drv == dialect.Postgres}, Deliveries: &Deliveries{postgres: drv == dialect.Postgres}, Lookups: &Lookups{client}, health: health, url: databaseURL}, nil
 }
 
 // Option changes how Open connects.

@@ -80,6 +80,8 @@ type Options struct {
 	// service whose events nobody reads), and Webhooks are sent them.
 	Outbox   Outbox
 	Webhooks []Webhook
+	// Lookups reads files on the hot paths (nil: through ent).
+	Lookups Lookups
 
 	// Scanner, when set, holds every saved file up to ScanMaxSize bytes
 	// (0: any size) until it is found clean; larger ones are UNSCANNED,
@@ -135,6 +137,9 @@ func New(db *ent.Client, usages Usages, store storage.Store, cfg Options, log *s
 	if cfg.Outbox == nil {
 		cfg.Outbox = noOutbox{}
 	}
+	if cfg.Lookups == nil {
+		cfg.Lookups = entLookups{db}
+	}
 	db.File.Intercept(ent.InterceptFunc(countFromUsage))
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = 2 * time.Minute
@@ -156,4 +161,14 @@ func (s *Service) visibleToCaller(ctx context.Context) (auth.User, predicate.Fil
 		return u, file.DeletedAtIsNil(), nil
 	}
 	return u, file.And(file.Owner(u.ID), file.DeletedAtIsNil()), nil
+}
+
+// ownerInScope is visibleToCaller's scope as Lookups takes it: the
+// caller's id, or "" for an admin, who sees every owner's files.
+func ownerInScope(ctx context.Context) (string, error) {
+	u, err := auth.FromContext(ctx)
+	if err != nil || u.Admin {
+		return "", err
+	}
+	return u.ID, nil
 }

@@ -135,6 +135,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	fopts.RevocableURLs = revocable
 	fopts.Outbox = db.Outbox
 	fopts.Jobs = db.Jobs()
+	fopts.Lookups = db.Lookups
 	if cfg.Scan.ClamdAddr != "" {
 		c, err := clamd.New(cfg.Scan.ClamdAddr)
 		if err != nil { // config.Load checked it
