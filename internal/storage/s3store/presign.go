@@ -36,6 +36,7 @@ type presigner struct {
 	path    string // the bucket's path prefix: "/bucket" (path style) or ""
 	rawPath string // the same, escaped
 	now     func() time.Time
+	gets    *getSigner // GETs, signed without the SDK's signer
 }
 
 // probeKey is the object key whose presigned URL shows the bucket's base.
@@ -57,13 +58,15 @@ func newPresigner(ctx context.Context, sdk *s3.PresignClient, bucket string, cre
 	if !ok || !rawOK || len(scope) != 5 {
 		return nil, fmt.Errorf("s3store: unexpected presigned URL %s", u.Redacted())
 	}
-	return &presigner{
+	p := &presigner{
 		// As the SDK's presigner: S3 paths are escaped once.
 		signer: v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }),
 		creds:  creds, region: scope[2], service: scope[3],
 		scheme: u.Scheme, host: u.Host, path: path, rawPath: rawPath,
 		now: now,
-	}, nil
+	}
+	p.gets = newGetSigner(p)
+	return p, nil
 }
 
 // sign presigns method on key for ttl. query holds the request's own
@@ -137,11 +140,10 @@ func plainPath(key string) bool {
 // it touches them.
 var ifNoneMatchAny = []string{"*"}
 
-// putQuery, getQuery and partQuery name the operation as the SDK's
-// presigner does.
+// putQuery and partQuery name the operation as the SDK's presigner does
+// (getSigner writes GetObject's).
 const (
 	putQuery  = "x-id=PutObject"
-	getQuery  = "x-id=GetObject"
 	partQuery = "x-id=UploadPart"
 )
 
@@ -163,9 +165,7 @@ func (p *presigner) presignPut(ctx context.Context, key string, opts storage.Put
 // presignGet signs a GetObject whose response downloads as opts.FileName
 // with opts.ContentType.
 func (p *presigner) presignGet(ctx context.Context, key string, opts storage.GetOptions) (storage.Request, error) {
-	q := "response-content-disposition=" + url.QueryEscape(storage.ContentDisposition(opts.FileName)) +
-		"&response-content-type=" + url.QueryEscape(opts.ContentType) + "&" + getQuery
-	return p.sign(ctx, http.MethodGet, key, q, http.Header{}, 0, opts.TTL)
+	return p.gets.presignGet(ctx, key, opts)
 }
 
 // presignPart signs an UploadPart of exactly opts.Size bytes (and

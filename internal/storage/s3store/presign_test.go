@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/filegraph/filegraph/internal/storage"
@@ -26,15 +27,31 @@ func TestPresignMatchesSDK(t *testing.T) {
 	ctx := context.Background()
 	at := time.Date(2026, 11, 26, 12, 34, 56, 789, time.UTC)
 	const sum = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
-	for _, pathStyle := range []bool{true, false} {
-		cfg := Config{Bucket: "fg-bucket", Region: "eu-west-3", Endpoint: s3srv.Endpoint, ForcePathStyle: pathStyle, Credentials: s3srv.Credentials()}
-		if !pathStyle {
-			cfg.Endpoint = "" // AWS itself: virtual-hosted URLs
-		}
-		s, err := newStore(ctx, cfg, func() time.Time { return at })
+	// A session's credentials (their token goes in the query) and a port
+	// the scheme implies (signed without it) too.
+	session := credentials.NewStaticCredentialsProvider("ASIAEXAMPLE", "secret/with+signs", "token/with+signs=")
+	for _, cfg := range []Config{
+		{Bucket: "fg-bucket", Region: "eu-west-3", Endpoint: s3srv.Endpoint, ForcePathStyle: true, Credentials: s3srv.Credentials()},
+		{Bucket: "fg-bucket", Region: "eu-west-3", Credentials: s3srv.Credentials()}, // AWS itself: virtual-hosted URLs
+		{Bucket: "fg.bucket", Region: "us-east-1", Endpoint: "https://s3.example.com:443", ForcePathStyle: true, Credentials: session},
+	} {
+		clock := at
+		s, err := newStore(ctx, cfg, func() time.Time { return clock })
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The signing key is the day's: the next day's URLs are signed
+		// with the next day's.
+		defer func() {
+			clock = at.Add(24 * time.Hour)
+			opts := storage.GetOptions{FileName: "a.txt", ContentType: "text/plain", TTL: time.Hour}
+			got, err := s.PresignGet(ctx, "files/a.txt", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sdk := sdkPresignGet(t, s, "files/a.txt", opts, storage.ContentDisposition("a.txt"))
+			checkPresigned(t, "GET the next day", got, sdk, clock.Truncate(time.Second).Add(opts.TTL), []storage.Header{})
+		}()
 		for _, key := range []string{"files/0123456789abcdef.txt", "files/a b+c%d?e#f~g!h*i'j(k)l.txt", "a//b/é/ü", "x"} {
 			for _, c := range []struct {
 				opts storage.PutOptions
