@@ -6,7 +6,9 @@
 // builds and starts Filegraph and the floors as their own processes, seeds
 // each through its API (upload URL, PUT, save), then runs each operation on
 // each server in turn for a few rounds with a fixed number of concurrent
-// callers and prints rps, p50, p99 and Filegraph's fraction of each floor.
+// callers and prints rps, p50, p99 and Filegraph's fraction of each floor,
+// and each server's CPU time per request (read from /proc), which the
+// load of a shared machine moves far less than the rate.
 // As production runs it: auth on (HS256 tokens); download and list as the
 // user who owns the files, create as one of -users users (and as one user,
 // beside). saveFiles (10 files) and deleteFile each run through a pool of
@@ -161,7 +163,7 @@ func run(ctx context.Context) (err error) {
 		if err := start(fg, addr, logFile.Name(), &cleanups); err != nil {
 			return err
 		}
-		targets = append(targets, &target{name: b.name, addr: addr, api: &graphQL{base: "http://" + addr}, pprof: pprofAddr})
+		targets = append(targets, &target{name: b.name, addr: addr, api: &graphQL{base: "http://" + addr}, pprof: pprofAddr, pid: fg.Process.Pid})
 		time.Sleep(time.Second) // let start-up garbage go
 		fmt.Printf("%s: idle RSS %s\n", b.name, rss(fg.Process.Pid))
 	}
@@ -190,7 +192,7 @@ func run(ctx context.Context) (err error) {
 		if name == "gqlgen" {
 			a = &graphQL{base: "http://" + floorAddr}
 		}
-		targets = append(targets, &target{name: name, addr: floorAddr, api: a})
+		targets = append(targets, &target{name: name, addr: floorAddr, api: a, pid: floor.Process.Pid})
 	}
 	floors := targets[len(targets)-2:]
 
@@ -267,7 +269,11 @@ func run(ctx context.Context) (err error) {
 					profiled = make(chan error, 1)
 					go func() { profiled <- cpuProfile(t, op) }()
 				}
+				cpu0 := cpuTime(t.pid)
 				r := drive(ctx, t, op, items)
+				if r.sent > 0 {
+					r.cpu = (cpuTime(t.pid) - cpu0) / time.Duration(r.sent)
+				}
 				if profiled != nil {
 					if err := <-profiled; err != nil {
 						return err
@@ -277,7 +283,7 @@ func run(ctx context.Context) (err error) {
 					results[op.name] = map[string][]result{}
 				}
 				results[op.name][t.name] = append(results[op.name][t.name], r)
-				fmt.Printf("  round %d %-28s %-12s %7.0f rps  p50 %-8v p99 %-8v errors %d\n", round+1, op.name, t.name, r.rps, r.p50, r.p99, r.errors)
+				fmt.Printf("  round %d %-28s %-12s %7.0f rps  p50 %-8v p99 %-8v cpu/req %-8v errors %d\n", round+1, op.name, t.name, r.rps, r.p50, r.p99, r.cpu.Round(time.Microsecond), r.errors)
 				if r.firstErr != "" {
 					fmt.Printf("    first error: %.300s\n", r.firstErr)
 				}
@@ -312,6 +318,32 @@ func run(ctx context.Context) (err error) {
 			}
 		}
 		fmt.Printf(" %d |\n", errs)
+	}
+	// CPU time per request, which a shared machine's load moves far less
+	// than the rate: the server's own work, whoever else runs.
+	fmt.Printf("\nCPU time of each server's process per request (user+system over all of a round's requests, warm-up included), median of %d rounds; ratios are a floor's / the subject's (above 1: the subject spends less)\n\n| operation |", *rounds)
+	for _, t := range targets {
+		fmt.Printf(" %s |", t.name)
+	}
+	for _, t := range subjects {
+		for _, fl := range floors {
+			fmt.Printf(" %s / %s |", fl.name, t.name)
+		}
+	}
+	fmt.Printf("\n|---|%s\n", strings.Repeat("---|", len(targets)+len(subjects)*len(floors)))
+	for _, op := range ops {
+		fmt.Printf("| %s |", op.name)
+		cpu := map[string]time.Duration{}
+		for _, t := range targets {
+			cpu[t.name] = medianCPU(results[op.name][t.name])
+			fmt.Printf(" %v |", cpu[t.name].Round(time.Microsecond))
+		}
+		for _, t := range subjects {
+			for _, fl := range floors {
+				fmt.Printf(" %.2f |", float64(cpu[fl.name])/float64(cpu[t.name]))
+			}
+		}
+		fmt.Println()
 	}
 	if *keep {
 		fmt.Println()
@@ -399,6 +431,35 @@ func start(cmd *exec.Cmd, addr string, logPath string, cleanups *[]func()) error
 	return fmt.Errorf("%s did not start listening on %s: %s", filepath.Base(cmd.Path), addr, tail)
 }
 
+// cpuTime is the user and system CPU time the process has used, as Linux
+// reports it (/proc/PID/stat, in clock ticks of 10 ms).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// After the command's name in parentheses: state is field 3, utime 14, stime 15.
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	var user, sys int64
+	fmt.Sscan(f[11], &user)
+	fmt.Sscan(f[12], &sys)
+	return time.Duration(user+sys) * 10 * time.Millisecond
+}
+
+// medianCPU is the median of the rounds' CPU per request.
+func medianCPU(rs []result) time.Duration {
+	cpu := make([]time.Duration, len(rs))
+	for i, r := range rs {
+		cpu[i] = r.cpu
+	}
+	slices.Sort(cpu)
+	return cpu[len(cpu)/2]
+}
+
 // rss is the process's resident set size, as Linux reports it.
 func rss(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -474,6 +535,7 @@ type target struct {
 	name  string
 	addr  string
 	pprof string // where its profiles are served (-profile)
+	pid   int
 	api   api
 	ids   []string
 }
@@ -612,6 +674,8 @@ type result struct {
 	p50, p99 time.Duration
 	errors   int
 	firstErr string
+	sent     int           // requests answered, warm-up included
+	cpu      time.Duration // the server's CPU time per request sent
 }
 
 // drive runs op against t with *callers concurrent callers, each sending
@@ -634,6 +698,7 @@ func drive(ctx context.Context, t *target, op operation, items []any) result {
 	var (
 		mu       sync.Mutex
 		lat      []time.Duration
+		sent     int
 		errs     int
 		firstErr string
 		wg       sync.WaitGroup
@@ -644,6 +709,7 @@ func drive(ctx context.Context, t *target, op operation, items []any) result {
 			var mine []time.Duration
 			var myErrs int
 			var myFirst string
+			var mySent int
 			for i := 0; ctx.Err() == nil; i++ {
 				user := seedUser
 				if op.users > 1 {
@@ -664,6 +730,7 @@ func drive(ctx context.Context, t *target, op operation, items []any) result {
 					break
 				}
 				_, err := do(t.api, req)
+				mySent++
 				if s.Before(measureFrom) {
 					continue
 				}
@@ -680,6 +747,7 @@ func drive(ctx context.Context, t *target, op operation, items []any) result {
 				lastDone = now
 			}
 			lat = append(lat, mine...)
+			sent += mySent
 			errs += myErrs
 			if firstErr == "" {
 				firstErr = myFirst
@@ -689,7 +757,7 @@ func drive(ctx context.Context, t *target, op operation, items []any) result {
 	}
 	wg.Wait()
 	slices.Sort(lat)
-	res := result{errors: errs, firstErr: firstErr}
+	res := result{errors: errs, firstErr: firstErr, sent: sent}
 	if n := len(lat); n > 0 {
 		res.rps = float64(n) / duration.Seconds()
 		if next != nil {
