@@ -71,7 +71,15 @@ type variantLoadsKey struct{}
 // API gives each query and mutation one, so that a page's variants are one
 // query. Not for a subscription's whole life, which would keep stale rows.
 func WithVariantLoads(ctx context.Context) context.Context {
-	return context.WithValue(ctx, variantLoadsKey{}, &variantLoads{pending: map[uuid.UUID]struct{}{}, loaded: map[uuid.UUID][]*ent.FileVariant{}})
+	return context.WithValue(ctx, variantLoadsKey{}, &variantLoads{})
+}
+
+// init makes l's maps on their first use (l.mu held): most operations
+// (a download, a save) list no variants, and paid two maps each.
+func (l *variantLoads) init() {
+	if l.pending == nil {
+		l.pending, l.loaded = map[uuid.UUID]struct{}{}, map[uuid.UUID][]*ent.FileVariant{}
+	}
 }
 
 // noteFiles tells the request's loads of variants of files it was given.
@@ -83,6 +91,7 @@ func (s *Service) noteFiles(ctx context.Context, fs ...*ent.File) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.init()
 	for _, f := range fs {
 		if f == nil || s.servable(f) != nil {
 			continue
@@ -103,6 +112,7 @@ func (s *Service) variantRows(ctx context.Context, f *ent.File) ([]*ent.FileVari
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.init()
 	if rows, ok := l.loaded[f.ID]; ok {
 		return rows, nil
 	}
