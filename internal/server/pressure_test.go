@@ -220,6 +220,14 @@ func (p *pressure) check(t *testing.T, e *env) {
 	}
 	if len(p.other) > 0 {
 		t.Errorf("answers that are neither a success nor UNAVAILABLE, e.g.:\n  %s", strings.Join(p.other, "\n  "))
+		// The client sees only "internal server error": the cause is in the log.
+		var errs []string
+		for line := range strings.Lines(e.logs.String()) {
+			if strings.Contains(line, "level=ERROR") && len(errs) < 10 {
+				errs = append(errs, strings.TrimSpace(line))
+			}
+		}
+		t.Logf("the server's errors (first %d):\n  %s", len(errs), strings.Join(errs, "\n  "))
 	}
 	if len(p.flows) < p.min {
 		t.Errorf("%d flows completed, want at least %d", len(p.flows), p.min)
