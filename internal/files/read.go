@@ -66,11 +66,16 @@ func (s *Service) List(ctx context.Context, a ListArgs) (*ent.FileConnection, er
 	}
 	if order.Field.String() == "CREATED_AT" { // checkCursor made their values times
 		desc := order.Direction == entgql.OrderDirectionDesc
+		// The bound only narrows the metadata lookup: without a time, none.
 		if a.After != nil {
-			ctx = file.WithPageBound(ctx, a.After.Value.(time.Time), desc)
+			if at, ok := a.After.Value.(time.Time); ok {
+				ctx = file.WithPageBound(ctx, at, desc)
+			}
 		}
 		if a.Before != nil {
-			ctx = file.WithPageBound(ctx, a.Before.Value.(time.Time), !desc)
+			if at, ok := a.Before.Value.(time.Time); ok {
+				ctx = file.WithPageBound(ctx, at, !desc)
+			}
 		}
 	}
 	conn, err := s.db.File.Query().Where(scope).Paginate(ctx, a.After, first, a.Before, a.Last,
