@@ -45,6 +45,9 @@ type DB struct {
 	Deliveries *Deliveries
 	// Lookups reads files by id for the hot paths.
 	Lookups *Lookups
+	// Deletes marks and removes deleteFile's file (PostgreSQL; nil on
+	// SQLite).
+	Deletes *Deletes
 	health  *sql.DB
 	url     string // PostgreSQL's, for Listen
 }
@@ -172,7 +175,11 @@ func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *s
 		edrv = newWriteQueue(marked{entsql.OpenDB(drv, db)})
 	}
 	client := ent.NewClient(ent.Driver(edrv))
-	return &DB{Ent: client, SQL: db, Dialect: drv, Usages: newUsages(client, edrv, drv),
+	var deletes *Deletes
+	if drv == dialect.Postgres {
+		deletes = &Deletes{db}
+	}
+	return &DB{Deletes: deletes, Ent: client, SQL: db, Dialect: drv, Usages: newUsages(client, edrv, drv),
 		Outbox: &Outbox{postgres: drv == dialect.Postgres}, Deliveries: &Deliveries{postgres: drv == dialect.Postgres}, Lookups: &Lookups{client}, health: health, url: databaseURL}, nil
 }
 

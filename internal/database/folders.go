@@ -13,6 +13,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/internal/files"
 )
 
@@ -88,7 +89,7 @@ func (u *Usages) AddCountsAndEvents(ctx context.Context, tx *ent.Tx, us []ent.Us
 	if len(evs) == 0 {
 		return nil, errors.New("database: AddCountsAndEvents without events")
 	}
-	query, args := countsAndEvents(us, ds, evs, "SELECT e.id, e.public_id FROM e, (SELECT pg_notify(%s, '')) n")
+	query, args := countsAndEvents(nil, us, ds, evs, "SELECT e.id, e.public_id FROM e, (SELECT pg_notify(%s, '')) n")
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, mark(err)
@@ -119,13 +120,25 @@ func (u *Usages) AddCountsAndEvents(ctx context.Context, tx *ent.Tx, us []ent.Us
 }
 
 // countsAndEvents writes AddCountsAndEvents' statement for PostgreSQL:
-// the upserts of us and ds and the insert of evs (RETURNING id,
-// public_id) as e, then the query final, whose %s is the parameter of
-// the events' channel.
-func countsAndEvents(us []ent.Usage, ds []files.FolderDelta, evs []files.NewEvent, final string) (string, []any) {
+// the insert of the tombstones ts (a delete's mark), the upserts of us and
+// ds and the insert of evs (RETURNING id, public_id) as e, then the query
+// final, whose %s is the parameter of the events' channel.
+func countsAndEvents(ts []files.Tombstone, us []ent.Usage, ds []files.FolderDelta, evs []files.NewEvent, final string) (string, []any) {
 	var b strings.Builder
 	var args []any
 	b.WriteString("WITH ")
+	if len(ts) > 0 {
+		b.WriteString("t AS (INSERT INTO tombstones (id, file_name, delete_after) VALUES ")
+		for i, t := range ts {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&b, "($%d, $%d, $%d)", n+1, n+2, n+3)
+			args = append(args, tombstone.DefaultID(), t.Key, t.Until)
+		}
+		b.WriteString("),\n")
+	}
 	if len(us) > 0 {
 		b.WriteString("u AS (INSERT INTO usages (owner, pending_count, pending_bytes, saved_count, saved_bytes) VALUES ")
 		for i, d := range us {
@@ -182,7 +195,17 @@ func (u *Usages) CommitCountsAndEvents(ctx context.Context, tx *ent.Tx, us []ent
 	if len(evs) == 0 {
 		return errors.New("database: CommitCountsAndEvents without events")
 	}
-	query, args := countsAndEvents(us, ds, evs, "SELECT pg_notify(%s, '')")
+	query, err := withLiterals(countsAndEvents(nil, us, ds, evs, "SELECT pg_notify(%s, '')"))
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, query+";\nCOMMIT;\nBEGIN")
+	return mark(err)
+}
+
+// withLiterals is countsAndEvents' statement with its parameters written
+// into it as literals, for a simple query.
+func withLiterals(query string, args []any) (string, error) {
 	var failed error
 	query = placeholder.ReplaceAllStringFunc(query, func(p string) string {
 		n, _ := strconv.Atoi(p[1:])
@@ -192,11 +215,7 @@ func (u *Usages) CommitCountsAndEvents(ctx context.Context, tx *ent.Tx, us []ent
 		}
 		return lit
 	})
-	if failed != nil {
-		return failed
-	}
-	_, err := tx.ExecContext(ctx, query+";\nCOMMIT;\nBEGIN")
-	return mark(err)
+	return query, failed
 }
 
 // placeholder is a parameter of countsAndEvents' statement, whose text has

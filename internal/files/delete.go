@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
@@ -34,13 +35,104 @@ func (e *NotFoundError) Error() string {
 
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
-// Delete removes one file; see deleteAll.
+// Delete removes one file; see deleteAll. With Deletes (PostgreSQL) and
+// no webhook taking file.deleted, the lookup and the mark are one
+// transaction of two round trips (markOne); otherwise the file is read,
+// then marked as a batch's are.
 func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
+	if s.cfg.Deletes != nil && !s.webhooksTake(EventDeleted) {
+		owner, err := ownerInScope(ctx)
+		if err != nil {
+			return err
+		}
+		f, variants, err := s.markOne(ctx, id, owner)
+		if err != nil {
+			return err
+		}
+		return s.finishDeletes(ctx, []*ent.File{f}, variants)
+	}
 	f, err := s.Get(ctx, id)
 	if err != nil {
 		return err
 	}
 	return s.deleteAll(ctx, []*ent.File{f})
+}
+
+// Deletes marks one file deleted, and removes a marked file's row, in
+// fewer round trips than ent's statements take: internal/database
+// implements it for PostgreSQL. nil: through ent (SQLite, whose writers
+// take turns, and a service built by tests).
+type Deletes interface {
+	// MarkOne begins a transaction and, in one round trip, marks the file
+	// id deleted at `at` if it is there, not being deleted and in scope
+	// (owner's, any owner's for ""), deletes its jobs, then reads its
+	// variants' rows by a statement of their own, after the jobs' delete
+	// (a variants run that ended its job first has committed its rows by
+	// then; one that did not finds its job gone and discards). It returns
+	// the row as marked, its variants in the order they were recorded,
+	// and the open transaction; a nil file, with nothing written and no
+	// transaction, when no file is there to mark.
+	MarkOne(ctx context.Context, id uuid.UUID, owner string, at time.Time) (*ent.File, []*ent.FileVariant, MarkTx, error)
+	// RemoveRow deletes a marked file's row, with its variants' rows when
+	// it has some, in one round trip, and reports whether it was there.
+	// Its commit need not be durable before it returns: a row whose removal
+	// a crash lost stays marked, and the sweeper removes it.
+	RemoveRow(ctx context.Context, id uuid.UUID, variants bool) (bool, error)
+}
+
+// MarkTx is MarkOne's transaction.
+type MarkTx interface {
+	// Commit writes the tombstones ts, then us and ds and the events evs
+	// as countsEventsCommit does, and commits, in one round trip. The
+	// transaction ends either way: rolled back on an error.
+	Commit(ctx context.Context, ts []Tombstone, us []ent.Usage, ds []FolderDelta, evs []NewEvent) error
+	// Rollback ends it, writing nothing.
+	Rollback()
+}
+
+// Tombstone is a key an upload URL may still write to until Until, which
+// the sweeper deletes once more after that (ent/schema/tombstone.go).
+type Tombstone struct {
+	Key   string
+	Until time.Time
+}
+
+// webhooksTake reports whether some webhook takes events of typ: their
+// deliveries then need the events' ids, written after them.
+func (s *Service) webhooksTake(typ string) bool {
+	return slices.ContainsFunc(s.cfg.Webhooks, func(w Webhook) bool { return w.takes(typ) })
+}
+
+// markOne is deleteAll's mark for one file, through Deletes: the mark in
+// scope, the jobs' cancel and the variants' read in one round trip, the
+// tombstones, usage, folder counts, events and the commit in a second.
+// A file another user owns, one being deleted and a missing one are all
+// ErrNotFound, as Get has them.
+func (s *Service) markOne(ctx context.Context, id uuid.UUID, owner string) (*ent.File, map[uuid.UUID][]*ent.FileVariant, error) {
+	f, vs, tx, err := s.cfg.Deletes.MarkOne(ctx, id, owner, s.cfg.Now())
+	if err != nil {
+		return nil, nil, dbError("marking file deleted", err)
+	}
+	if f == nil {
+		return nil, nil, ErrNotFound
+	}
+	fs := []*ent.File{f}
+	variants := map[uuid.UUID][]*ent.FileVariant{}
+	if len(vs) > 0 {
+		variants[f.ID] = vs
+	}
+	us := usageDeltas(-1, fs)
+	addVariantBytes(us, -1, fs, variants)
+	evs, err := s.newEvents(EventDeleted, fs)
+	if err != nil {
+		tx.Rollback()
+		return nil, nil, err
+	}
+	if err := tx.Commit(ctx, s.tombstones(fs), us, folderDeltas(-1, fs...), evs); err != nil {
+		return nil, nil, dbError("updating usage and folder counts, writing tombstones and events and committing the mark", err)
+	}
+	s.cfg.Outbox.Committed()
+	return f, variants, nil
 }
 
 // DeleteFiles removes up to MaxDeletesPerCall files, all of them, as
@@ -149,7 +241,13 @@ func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
 		return err
 	}
 	s.cfg.Outbox.Committed()
+	return s.finishDeletes(ctx, fs, variants)
+}
 
+// finishDeletes is deleteAll after the mark's commit: the objects, then
+// the rows; the marks of files whose objects the storage refused are
+// lifted.
+func (s *Service) finishDeletes(ctx context.Context, fs []*ent.File, variants map[uuid.UUID][]*ent.FileVariant) error {
 	failed := make([]error, len(fs))
 	var g errgroup.Group
 	g.SetLimit(storageConcurrency)
@@ -164,7 +262,7 @@ func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
 					return nil
 				}
 			}
-			if _, err := s.deleteFileRow(context.WithoutCancel(ctx), f.ID, variants[f.ID]); err != nil {
+			if _, err := s.removeRow(context.WithoutCancel(ctx), f.ID, variants[f.ID]); err != nil {
 				// The object is gone and the row is marked: the sweeper finishes.
 				s.log.WarnContext(ctx, "files.delete_row_failed", "id", f.ID, "err", err)
 			}
@@ -232,7 +330,7 @@ func (s *Service) deleteAll(ctx context.Context, fs []*ent.File) error {
 	} else {
 		s.cfg.Outbox.Committed()
 	}
-	err = storageError("deleting object", first)
+	err := storageError("deleting object", first)
 	if len(fs) > 1 {
 		err = fmt.Errorf("%d of %d files were deleted, these are unchanged: %v: %w", len(fs)-len(back), len(fs), backIDs, err)
 	}
@@ -277,18 +375,29 @@ func usageDeltas(sign int64, fs []*ent.File) []ent.Usage {
 // to, a tombstone that has the sweeper delete it once more when none can
 // (as withTombstone does for the sweeper's deletes).
 func (s *Service) tombstonesFor(tx *ent.Tx, fs []*ent.File) []*ent.TombstoneCreate {
+	ts := s.tombstones(fs)
+	out := make([]*ent.TombstoneCreate, len(ts))
+	for i, t := range ts {
+		out[i] = tx.Tombstone.Create().SetFileName(t.Key).SetDeleteAfter(t.Until)
+	}
+	return out
+}
+
+// tombstones are the keys of fs an upload URL could still write to, each
+// with until when it could.
+func (s *Service) tombstones(fs []*ent.File) []Tombstone {
 	if s.cfg.RevocableURLs {
 		return nil
 	}
 	now := s.cfg.Now()
-	var out []*ent.TombstoneCreate
+	var out []Tombstone
 	for _, f := range fs {
 		until := s.keyWritableUntil(f)
 		if !now.Before(until) {
 			continue
 		}
 		for _, key := range objectKeys(f.FileName) {
-			out = append(out, tx.Tombstone.Create().SetFileName(key).SetDeleteAfter(until))
+			out = append(out, Tombstone{Key: key, Until: until})
 		}
 	}
 	return out

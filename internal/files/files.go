@@ -82,6 +82,9 @@ type Options struct {
 	Webhooks []Webhook
 	// Lookups reads files on the hot paths (nil: through ent).
 	Lookups Lookups
+	// Deletes marks and removes deleteFile's file in fewer round trips
+	// (nil: through ent).
+	Deletes Deletes
 
 	// Scanner, when set, holds every saved file up to ScanMaxSize bytes
 	// (0: any size) until it is found clean; larger ones are UNSCANNED,

@@ -114,7 +114,7 @@ func (s *Service) countAndRecord(ctx context.Context, tx *ent.Tx, us []ent.Usage
 	if err != nil {
 		return err
 	}
-	if cc, ok := c.(countsEventsCommit); ok && !slices.ContainsFunc(s.cfg.Webhooks, func(w Webhook) bool { return w.takes(typ) }) {
+	if cc, ok := c.(countsEventsCommit); ok && !s.webhooksTake(typ) {
 		// Nothing to write after the events: the commit goes with them.
 		if err := cc.CommitCountsAndEvents(ctx, tx, us, ds, evs); err != nil {
 			return dbError("updating usage and folder counts, writing events and committing", err)

@@ -445,6 +445,18 @@ func variantKeys(vs []*ent.FileVariant) []string {
 	return keys
 }
 
+// removeRow is deleteFileRow through Deletes when the service has it.
+func (s *Service) removeRow(ctx context.Context, id uuid.UUID, vs []*ent.FileVariant) (bool, error) {
+	if s.cfg.Deletes != nil {
+		removed, err := s.cfg.Deletes.RemoveRow(ctx, id, len(vs) > 0)
+		if err != nil {
+			return false, dbError("deleting file row", err)
+		}
+		return removed, nil
+	}
+	return s.deleteFileRow(ctx, id, vs)
+}
+
 // deleteFileRow deletes a marked file's row with its variants' rows (vs,
 // read after its mark: none are added since), reporting whether it was
 // there. Without variants it is one statement, as before they were.

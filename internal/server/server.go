@@ -136,6 +136,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	fopts.Outbox = db.Outbox
 	fopts.Jobs = db.Jobs()
 	fopts.Lookups = db.Lookups
+	if db.Deletes != nil { // a nil *Deletes is not a nil files.Deletes
+		fopts.Deletes = db.Deletes
+	}
 	if cfg.Scan.ClamdAddr != "" {
 		c, err := clamd.New(cfg.Scan.ClamdAddr)
 		if err != nil { // config.Load checked it

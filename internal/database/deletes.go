@@ -1,0 +1,177 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lib/pq"
+
+	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/file"
+	"github.com/filegraph/filegraph/internal/files"
+)
+
+// Deletes is files.Deletes on PostgreSQL: deleteFile's mark in two round
+// trips, its row's removal in one. Through ent the mark took eight (the
+// lookup, BEGIN, the mark, the jobs' delete, the tombstones, the
+// variants' read, the counts and events with the commit, and the empty
+// transaction's COMMIT). Both are simple queries on a connection of
+// their own holding the transaction itself: lib/pq sends a query without
+// parameters as one message however many statements it holds, so BEGIN
+// goes with the mark and COMMIT with the last write, and PostgreSQL gives
+// each statement of it a snapshot of its own in READ COMMITTED. The
+// values are written in as literals (pq.QuoteLiteral, uuid and
+// timestamptz casts), as CommitCountsAndEvents writes them. nil on
+// SQLite.
+type Deletes struct{ db *sql.DB }
+
+// fileColumns are the columns of ent.File, in scanFile's order.
+const fileColumns = "id, bucket, file_name, original_name, size, content_type, created_at, owner, collection, folder, metadata, status, scan_result, deleted_at"
+
+// variantColumns are the columns of ent.FileVariant, in MarkOne's order.
+const variantColumns = "id, file_id, name, file_name, width, height, content_type, size, created_at"
+
+// MarkOne implements files.Deletes. The file's row is marked and its jobs
+// deleted by one statement (the jobs' delete reads the marked row from
+// the update, so a file out of scope has none deleted); its variants are
+// read by the next statement, under a snapshot taken after the jobs'
+// delete, as the mark through ent read them.
+func (d *Deletes) MarkOne(ctx context.Context, id uuid.UUID, owner string, at time.Time) (*ent.File, []*ent.FileVariant, files.MarkTx, error) {
+	idLit, _ := literal(id)
+	atLit, _ := literal(at)
+	var b strings.Builder
+	b.Grow(512)
+	b.WriteString("BEGIN;\nWITH m AS (UPDATE files SET deleted_at = ")
+	b.WriteString(atLit)
+	b.WriteString(" WHERE id = ")
+	b.WriteString(idLit)
+	b.WriteString(" AND deleted_at IS NULL")
+	if owner != "" {
+		b.WriteString(" AND owner = ")
+		b.WriteString(pq.QuoteLiteral(owner))
+	}
+	b.WriteString(" RETURNING " + fileColumns + "),\nj AS (DELETE FROM jobs WHERE file_id IN (SELECT id FROM m))\nSELECT " + fileColumns + " FROM m;\nSELECT " + variantColumns + " FROM file_variants WHERE file_id = ")
+	b.WriteString(idLit)
+	b.WriteString(" AND EXISTS (SELECT FROM files WHERE id = ")
+	b.WriteString(idLit)
+	b.WriteString(" AND deleted_at = ")
+	b.WriteString(atLit)
+	b.WriteString(") ORDER BY id")
+
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, nil, mark(err)
+	}
+	f, vs, err := markOne(ctx, conn, b.String())
+	if err != nil || f == nil {
+		endTx(ctx, conn)
+		return nil, nil, nil, err
+	}
+	return f, vs, &markTx{conn: conn}, nil
+}
+
+// markOne sends MarkOne's query on conn and reads its two results.
+func markOne(ctx context.Context, conn *sql.Conn, query string) (*ent.File, []*ent.FileVariant, error) {
+	rows, err := conn.QueryContext(ctx, query)
+	if err != nil {
+		return nil, nil, mark(err)
+	}
+	defer rows.Close()
+	var f *ent.File
+	for rows.Next() {
+		f = &ent.File{}
+		var scanResult sql.NullString
+		var status string
+		if err := rows.Scan(&f.ID, &f.Bucket, &f.FileName, &f.OriginalName, &f.Size, &f.ContentType, &f.CreatedAt,
+			&f.Owner, &f.Collection, &f.Folder, &f.Metadata, &status, &scanResult, &f.DeletedAt); err != nil {
+			return nil, nil, mark(err)
+		}
+		f.Status = file.Status(status)
+		if scanResult.Valid {
+			f.ScanResult = &scanResult.String
+		}
+	}
+	var vs []*ent.FileVariant
+	if rows.NextResultSet() {
+		for rows.Next() {
+			v := &ent.FileVariant{}
+			if err := rows.Scan(&v.ID, &v.FileID, &v.Name, &v.FileName, &v.Width, &v.Height, &v.ContentType, &v.Size, &v.CreatedAt); err != nil {
+				return nil, nil, mark(err)
+			}
+			vs = append(vs, v)
+		}
+	} else if err := rows.Err(); err == nil {
+		return nil, nil, errors.New("database: the variants' read of a delete's mark returned no result")
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, mark(err)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, nil, mark(err)
+	}
+	return f, vs, nil
+}
+
+// markTx is MarkOne's transaction, open on conn.
+type markTx struct{ conn *sql.Conn }
+
+// Commit implements files.MarkTx: the statement CommitCountsAndEvents
+// sends, with the tombstones' insert in it, and COMMIT, in one query.
+func (t *markTx) Commit(ctx context.Context, ts []files.Tombstone, us []ent.Usage, ds []files.FolderDelta, evs []files.NewEvent) error {
+	if len(evs) == 0 {
+		t.Rollback()
+		return errors.New("database: a delete's mark without events")
+	}
+	query, err := withLiterals(countsAndEvents(ts, us, ds, evs, "SELECT pg_notify(%s, '')"))
+	if err != nil {
+		t.Rollback()
+		return err
+	}
+	if _, err := t.conn.ExecContext(ctx, query+";\nCOMMIT"); err != nil {
+		// A failed statement leaves the transaction failed, a failed
+		// COMMIT has ended it: the rollback ends the one, warns of the other.
+		endTx(ctx, t.conn)
+		return mark(err)
+	}
+	return mark(t.conn.Close())
+}
+
+// Rollback implements files.MarkTx.
+func (t *markTx) Rollback() { endTx(context.Background(), t.conn) }
+
+// endTx rolls back conn's transaction, if any, and returns conn to the
+// pool; a connection the rollback fails on may still hold the transaction
+// and is closed instead. The rollback runs after ctx's end, within 5 s.
+func endTx(ctx context.Context, conn *sql.Conn) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		conn.Raw(func(any) error { return driver.ErrBadConn }) // dropped from the pool
+	}
+	conn.Close()
+}
+
+// RemoveRow implements files.Deletes: the deletes and the commit in one
+// implicit transaction, committed without waiting for its WAL to reach the
+// disk (synchronous_commit off for it alone). Its loss in a crash leaves
+// the row marked, as a crash before it would, and the sweeper removes it;
+// others see the row gone as soon as it commits, as for any commit.
+func (d *Deletes) RemoveRow(ctx context.Context, id uuid.UUID, variants bool) (bool, error) {
+	idLit, _ := literal(id)
+	query := "SET LOCAL synchronous_commit = off;\n"
+	if variants {
+		query += "DELETE FROM file_variants WHERE file_id = " + idLit + ";\n"
+	}
+	query += "DELETE FROM files WHERE id = " + idLit
+	res, err := d.db.ExecContext(ctx, query)
+	if err != nil {
+		return false, mark(err)
+	}
+	n, err := res.RowsAffected() // the last statement's
+	return n > 0, mark(err)
+}
