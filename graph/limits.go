@@ -179,7 +179,7 @@ func (v *verdict) add(o verdict) {
 // assess judges op and returns how many selections it visited, which is
 // at most the number of selections written in the document.
 func assess(ctx context.Context, es graphql.ExecutableSchema, op *ast.OperationDefinition, vars map[string]any) (verdict, int) {
-	w := walker{ctx: ctx, es: es, schema: es.Schema(), vars: vars, fragments: map[string]*verdict{}}
+	w := walker{ctx: ctx, es: es, schema: es.Schema(), vars: vars}
 	v := w.set(op.SelectionSet)
 	return v, w.steps
 }
@@ -221,6 +221,9 @@ func (w *walker) spread(s *ast.FragmentSpread) verdict {
 		}
 		return *v
 	}
+	if w.fragments == nil { // made at the first spread: most operations have none
+		w.fragments = map[string]*verdict{}
+	}
 	w.fragments[s.Name] = nil
 	v := w.set(s.Definition.SelectionSet)
 	w.fragments[s.Name] = &v
@@ -248,7 +251,12 @@ func (w *walker) field(f *ast.Field) verdict {
 	case ast.Object, ast.Interface, ast.Union:
 		childComplexity = child.complexity
 	}
-	args := f.ArgumentMap(w.vars)
+	// A field that takes no arguments has none to price by: no map (it
+	// was an empty one per field of every operation).
+	var args map[string]any
+	if len(f.Definition.Arguments) > 0 {
+		args = f.ArgumentMap(w.vars)
+	}
 	if f.ObjectDefinition.Kind == ast.Interface {
 		// Price the field as its costliest implementation.
 		for _, t := range w.schema.GetPossibleTypes(f.ObjectDefinition) {

@@ -149,6 +149,8 @@ func TestJudgeAgreesWithGqlgen(t *testing.T) {
 		{query: `{ __type(name: "File") { fields { type { ofType { name } } } } files { totalCount } }`, depth: 2, introspects: true},
 		{query: `mutation { createUploadUrls(files: [{originalName: "a", size: 1}, {originalName: "b", size: 2}]) { url headers { name value } } }`, depth: 3},
 		{query: chain(12)},
+		// A field without arguments priced by a function of its own.
+		{query: `{ uploads(first: 4) { edges { node { fileName uploadedParts { partNumber size } } } } }`, depth: 5},
 	} {
 		doc, err := parser.ParseQuery(&ast.Source{Input: tc.query})
 		if err != nil {

@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -59,6 +60,10 @@ type Authenticator struct {
 	cfg     config.Auth
 	parser  *jwt.Parser
 	keyfunc jwt.Keyfunc
+	now     func() time.Time // the parser's clock too; tests move it
+	// verified holds tokens the shared secret verified, until they
+	// expire; nil with a JWKS, whose keys can leave the set.
+	verified *tokenCache
 }
 
 // New returns an Authenticator for cfg. With a JWKS URL it starts fetching
@@ -66,13 +71,14 @@ type Authenticator struct {
 // stop the server; tokens fail until the keys arrive) and keeps them fresh
 // until ctx ends.
 func New(ctx context.Context, cfg config.Auth, log *slog.Logger) (*Authenticator, error) {
-	a := &Authenticator{cfg: cfg}
+	a := &Authenticator{cfg: cfg, now: time.Now}
 	if cfg.Development() {
 		return a, nil
 	}
 	opts := []jwt.ParserOption{
 		jwt.WithLeeway(cfg.Leeway),
 		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(func() time.Time { return a.now() }),
 	}
 	if cfg.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
@@ -107,6 +113,7 @@ func New(ctx context.Context, cfg config.Auth, log *slog.Logger) (*Authenticator
 		secret := cfg.JWTSecret
 		a.keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
 		opts = append(opts, jwt.WithValidMethods([]string{"HS256"}))
+		a.verified = newTokenCache(maxCachedTokens)
 	}
 	a.parser = jwt.NewParser(opts...)
 	// golang-jwt ignores crit. RFC 7515 says a token whose crit names an
@@ -125,35 +132,143 @@ func New(ctx context.Context, cfg config.Auth, log *slog.Logger) (*Authenticator
 var errCritical = errors.New("crit header")
 
 // Verify checks a token and returns its user.
+//
+// With the shared secret, a token that passed every check is remembered,
+// by its whole text (header, claims and signature), until its exp plus
+// the leeway, the instant the parser would start refusing it: a client
+// sends the same token with each request, and parsing and checking it
+// again was a fifth of a download's CPU. Nothing a remembered token
+// passed can change before then: its signature and alg are part of the
+// text, the secret is fixed for the process's life, nbf and iat were
+// already past and stay so, and its lifetime from now (AUTH_MAX_TOKEN_AGE)
+// only shrinks. A token that fails is never remembered, so it fails the
+// whole way each time with its reason.
 func (a *Authenticator) Verify(token string) (User, error) {
+	now := a.now()
+	if u, ok := a.verified.get(token, now); ok {
+		return u, nil
+	}
+	u, exp, err := a.verify(token)
+	if err == nil {
+		a.verified.put(token, u, exp.Add(a.cfg.Leeway), now)
+	}
+	return u, err
+}
+
+// verify checks a token from scratch, and returns its user and exp.
+func (a *Authenticator) verify(token string) (User, time.Time, error) {
 	claims := jwt.MapClaims{}
 	if _, err := a.parser.ParseWithClaims(token, claims, a.keyfunc); err != nil {
-		return User{}, fmt.Errorf("%w: %s", ErrUnauthenticated, a.reason(err, claims))
+		return User{}, time.Time{}, fmt.Errorf("%w: %s", ErrUnauthenticated, a.reason(err, claims))
 	}
-	if !a.lifetimeOK(claims) {
-		return User{}, fmt.Errorf("%w: the token lives longer than the %v this server accepts (AUTH_MAX_TOKEN_AGE)", ErrUnauthenticated, a.cfg.MaxTokenAge)
+	exp, err := claims.GetExpirationTime() // required and checked already
+	if err != nil || exp == nil {
+		return User{}, time.Time{}, fmt.Errorf("%w: the token has no expiry", ErrUnauthenticated)
+	}
+	if !a.lifetimeOK(claims, exp.Time) {
+		return User{}, time.Time{}, fmt.Errorf("%w: the token lives longer than the %v this server accepts (AUTH_MAX_TOKEN_AGE)", ErrUnauthenticated, a.cfg.MaxTokenAge)
 	}
 	id, _ := claims[a.cfg.UserClaim].(string)
 	// A NUL or invalid UTF-8 cannot be stored as an owner (PostgreSQL).
 	if id == "" || len(id) > maxUserID || !utf8.ValidString(id) || strings.IndexByte(id, 0) >= 0 {
-		return User{}, fmt.Errorf("%w: the token's %q claim is not a user id", ErrUnauthenticated, a.cfg.UserClaim)
+		return User{}, time.Time{}, fmt.Errorf("%w: the token's %q claim is not a user id", ErrUnauthenticated, a.cfg.UserClaim)
 	}
-	return User{ID: id, Admin: hasRole(claims, a.cfg.RolesClaim, a.cfg.RolesSeparator, a.cfg.AdminRole)}, nil
+	return User{ID: id, Admin: hasRole(claims, a.cfg.RolesClaim, a.cfg.RolesSeparator, a.cfg.AdminRole)}, exp.Time, nil
+}
+
+// Bounds of the verified tokens kept: at most this many, each at most
+// maxCachedToken bytes long (about 16 MiB in all at worst; a typical
+// HS256 token is 200-400 bytes). A longer token is verified each time.
+const (
+	maxCachedTokens = 4096
+	maxCachedToken  = 4096
+)
+
+// tokenCache maps a verified token's text to its user until its deadline.
+// A nil *tokenCache holds nothing.
+type tokenCache struct {
+	mu      sync.RWMutex
+	max     int
+	entries map[string]cachedToken
+}
+
+type cachedToken struct {
+	user  User
+	until time.Time // exp + leeway: from then on the parser refuses it
+}
+
+func newTokenCache(max int) *tokenCache {
+	return &tokenCache{max: max, entries: make(map[string]cachedToken)}
+}
+
+// get returns the user of token if it was verified and is still before
+// its deadline at now. An entry past it is dropped.
+func (c *tokenCache) get(token string, now time.Time) (User, bool) {
+	if c == nil {
+		return User{}, false
+	}
+	c.mu.RLock()
+	e, ok := c.entries[token]
+	c.mu.RUnlock()
+	if !ok {
+		return User{}, false
+	}
+	if !now.Before(e.until) {
+		c.mu.Lock()
+		if cur, ok := c.entries[token]; ok && !now.Before(cur.until) {
+			delete(c.entries, token)
+		}
+		c.mu.Unlock()
+		return User{}, false
+	}
+	return e.user, true
+}
+
+// put remembers a verified token until until. When the cache is full it
+// first drops what has expired, then, if it is still more than three
+// quarters full, arbitrary entries down to that: a sweep at most once
+// every max/4 puts.
+func (c *tokenCache) put(token string, u User, until, now time.Time) {
+	if c == nil || len(token) > maxCachedToken || !now.Before(until) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[token]; !ok && len(c.entries) >= c.max {
+		for k, e := range c.entries {
+			if !now.Before(e.until) {
+				delete(c.entries, k)
+			}
+		}
+		for k := range c.entries {
+			if len(c.entries) <= c.max*3/4 {
+				break
+			}
+			delete(c.entries, k)
+		}
+	}
+	c.entries[token] = cachedToken{user: u, until: until}
+}
+
+// len is how many tokens the cache holds.
+func (c *tokenCache) len() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
 }
 
 // lifetimeOK bounds how long a token lives, so that a leaked one (or one a
 // misconfigured provider issued for years) does not work for ever. The
 // lifetime runs from iat to exp; from now when the token has no iat, or an
 // iat in the future (which would otherwise shorten it at will).
-func (a *Authenticator) lifetimeOK(claims jwt.MapClaims) bool {
+func (a *Authenticator) lifetimeOK(claims jwt.MapClaims, exp time.Time) bool {
 	if a.cfg.MaxTokenAge <= 0 {
 		return true
 	}
-	exp, err := claims.GetExpirationTime() // required and checked already
-	if err != nil || exp == nil {
-		return false
-	}
-	from := time.Now()
+	from := a.now()
 	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil && iat.Before(from) {
 		from = iat.Time
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -405,4 +406,155 @@ func TestMiddleware(t *testing.T) {
 	if _, err := FromContext(context.Background()); !errors.Is(err, ErrUnauthenticated) {
 		t.Errorf("no middleware: %v", err)
 	}
+}
+
+// TestVerifiedTokens: a token the secret verified is remembered until its
+// exp plus the leeway, and no check is skipped for any other token: one
+// with a bad signature, another alg or other claims is parsed and refused
+// whatever is remembered, an expired one is refused on the clock's second,
+// and a refused token is never remembered.
+func TestVerifiedTokens(t *testing.T) {
+	a := newAuth(t, config.Auth{JWTSecret: []byte(secret), Leeway: 30 * time.Second, MaxTokenAge: 24 * time.Hour, RolesClaim: "roles", AdminRole: "admin"})
+	now := time.Now().Truncate(time.Second)
+	a.now = func() time.Time { return now }
+	exp := now.Add(time.Hour)
+	c := jwt.MapClaims{"sub": "alice", "exp": exp.Unix(), "iat": now.Unix(), "roles": []string{"admin"}}
+	good := hs256(t, secret, c)
+	for i := range 3 {
+		if u, err := a.Verify(good); err != nil || u != (User{ID: "alice", Admin: true}) {
+			t.Fatalf("Verify #%d = %+v, %v", i, u, err)
+		}
+	}
+	if n := a.verified.len(); n != 1 {
+		t.Fatalf("%d tokens remembered, want 1", n)
+	}
+
+	head, rest, _ := strings.Cut(good, ".")
+	payload, sig, _ := strings.Cut(rest, ".")
+	flipped := []byte(sig)
+	flipped[0] ^= 1 // still base64url, another signature
+	other := hs256(t, secret, jwt.MapClaims{"sub": "mallory", "exp": exp.Unix(), "iat": now.Unix(), "roles": []string{"admin"}})
+	_, otherRest, _ := strings.Cut(other, ".")
+	otherPayload, _, _ := strings.Cut(otherRest, ".")
+	hs384, err := jwt.NewWithClaims(jwt.SigningMethodHS384, c).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	none, err := jwt.NewWithClaims(jwt.SigningMethodNone, c).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, token, want string }{
+		{"another key", hs256(t, strings.Repeat("x", 32), c), "signature"},
+		{"a flipped signature", head + "." + payload + "." + string(flipped), "signature"},
+		{"no signature", head + "." + payload + ".", "signature"},
+		{"another payload under the signature", head + "." + otherPayload + "." + sig, "signature"},
+		{"HS384", hs384, "signature"},
+		{"alg none", none, "signature"},
+		{"expired", hs256(t, secret, jwt.MapClaims{"sub": "alice", "exp": now.Add(-time.Minute).Unix()}), "expired"},
+		{"not valid yet", hs256(t, secret, jwt.MapClaims{"sub": "alice", "exp": exp.Unix(), "nbf": now.Add(time.Minute).Unix()}), "not valid yet"},
+		{"too long a life", hs256(t, secret, jwt.MapClaims{"sub": "alice", "exp": now.Add(48 * time.Hour).Unix(), "iat": now.Unix()}), "lives longer"},
+	} {
+		for range 2 { // refused again: a refusal is not remembered
+			_, err := a.Verify(tt.token)
+			if !errors.Is(err, ErrUnauthenticated) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%s: Verify = %v, want UNAUTHENTICATED saying %q", tt.name, err, tt.want)
+			}
+		}
+	}
+	if n := a.verified.len(); n != 1 {
+		t.Errorf("%d tokens remembered after the refusals, want 1", n)
+	}
+
+	// Within the leeway past exp it still passes, as the parser lets it;
+	// from exp + leeway on it is refused as the parser refuses it.
+	now = exp.Add(29 * time.Second)
+	if _, err := a.Verify(good); err != nil {
+		t.Errorf("inside the leeway: %v", err)
+	}
+	now = exp.Add(30 * time.Second)
+	mustRefuse(t, a, good, "expired")
+	if n := a.verified.len(); n != 0 {
+		t.Errorf("%d tokens remembered after the only one expired, want 0", n)
+	}
+	mustRefuse(t, a, good, "expired")
+
+	// A JWKS's keys can leave the set: its tokens are verified each time.
+	set := &jwks{}
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	set.set(t, map[string]crypto.Signer{"ec1": ecKey})
+	srv := httptest.NewServer(set)
+	defer srv.Close()
+	if j := newAuth(t, config.Auth{JWKSURL: srv.URL}); j.verified != nil {
+		t.Error("a JWKS authenticator remembers tokens")
+	}
+}
+
+// TestTokenCacheBounds: the cache never holds more than its bound, a full
+// cache drops expired entries before live ones, and keeps the newest.
+func TestTokenCacheBounds(t *testing.T) {
+	now := time.Now()
+	c := newTokenCache(8)
+	for i := range 4 {
+		c.put(fmt.Sprint("old", i), User{ID: "o"}, now.Add(time.Second), now)
+	}
+	later := now.Add(time.Minute)
+	for i := range 4 {
+		c.put(fmt.Sprint("live", i), User{ID: "l"}, later.Add(time.Hour), now)
+	}
+	// Full: the next put drops the four expired entries, no live one.
+	c.put("new", User{ID: "n"}, later.Add(time.Hour), later)
+	if n := c.len(); n != 5 {
+		t.Errorf("%d entries after the sweep, want 5", n)
+	}
+	for i := range 4 {
+		if _, ok := c.get(fmt.Sprint("live", i), later); !ok {
+			t.Errorf("live%d dropped while expired entries were there", i)
+		}
+	}
+	for i := range 100 {
+		tok := fmt.Sprint("t", i)
+		c.put(tok, User{ID: tok}, later.Add(time.Hour), later)
+		if n := c.len(); n > 8 {
+			t.Fatalf("%d entries, bound 8", n)
+		}
+		if u, ok := c.get(tok, later); !ok || u.ID != tok {
+			t.Fatalf("the token just put: %+v, %v", u, ok)
+		}
+	}
+	c.put("expired", User{}, later, later)
+	c.put(strings.Repeat("x", maxCachedToken+1), User{}, later.Add(time.Hour), later)
+	if _, ok := c.get("expired", later); ok {
+		t.Error("a token put at its deadline is remembered")
+	}
+	if _, ok := c.get(strings.Repeat("x", maxCachedToken+1), later); ok {
+		t.Error("a token over maxCachedToken is remembered")
+	}
+	var nilCache *tokenCache
+	nilCache.put("a", User{}, later.Add(time.Hour), later)
+	if _, ok := nilCache.get("a", later); ok || nilCache.len() != 0 {
+		t.Error("a nil cache holds something")
+	}
+}
+
+// TestVerifyConcurrent: requests verify side by side (go test -race).
+func TestVerifyConcurrent(t *testing.T) {
+	a := newAuth(t, config.Auth{JWTSecret: []byte(secret)})
+	toks := make([]string, 16)
+	for i := range toks {
+		toks[i] = hs256(t, secret, claims(fmt.Sprint("u", i), nil))
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				k := (g + i) % len(toks)
+				if u, err := a.Verify(toks[k]); err != nil || u.ID != fmt.Sprint("u", k) {
+					t.Errorf("Verify = %+v, %v", u, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
