@@ -13,6 +13,9 @@
 // its original name. Both are signed by the SDK's v4 signer on requests the
 // store builds (presign.go), not through the SDK's presign client, which
 // costs several times as much per URL; a test holds both to the same URLs.
+// Stat and Delete, the HEAD of every saved file and the DELETE of every
+// deleted one, are signed the same way and sent without the SDK's
+// operation stack, through its HTTP client and retryer (calls.go).
 //
 // Errors are classified at this boundary (see classify): a 404 is
 // storage.ErrNotExist; no answer (network failure, timeout), a 5xx or
@@ -30,6 +33,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -65,6 +70,7 @@ type Store struct {
 	client  *s3.Client
 	presign *s3.PresignClient // the SDK's, for what fast does not sign
 	fast    *presigner
+	calls   *objectCalls // HeadObject and DeleteObject, without the SDK's stack
 	// pageSize, when set, bounds the items of one list page, so tests see
 	// listings that take several pages.
 	pageSize int32
@@ -160,6 +166,8 @@ func newStore(ctx context.Context, cfg Config, now func() time.Time) (*Store, er
 	if s.fast, err = newPresigner(ctx, s.presign, cfg.Bucket, awsCfg.Credentials, now); err != nil {
 		return nil, err
 	}
+	o := client.Options()
+	s.calls = newObjectCalls(s.fast.gets, o.HTTPClient, o.Retryer)
 	return s, nil
 }
 
@@ -199,19 +207,26 @@ func (s *Store) PresignGet(ctx context.Context, key string, opts storage.GetOpti
 
 // Stat implements storage.Store.
 func (s *Store) Stat(ctx context.Context, key string) (storage.Object, error) {
-	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
-		Bucket:       aws.String(s.bucket),
-		Key:          aws.String(key),
-		ChecksumMode: types.ChecksumModeEnabled,
-	})
+	res, err := s.calls.do(ctx, http.MethodHead, key, true)
 	if err != nil {
 		return storage.Object{}, classify("stat "+key, err)
 	}
-	return storage.Object{
-		Size:           aws.ToInt64(out.ContentLength),
-		ContentType:    aws.ToString(out.ContentType),
-		ChecksumSHA256: aws.ToString(out.ChecksumSHA256),
-	}, nil
+	defer drain(res)
+	// As the SDK reads HeadObject's answer: the first value of each,
+	// trimmed; no Content-Length is 0.
+	var obj storage.Object
+	if v := res.Header.Values("Content-Length"); len(v) != 0 {
+		if obj.Size, err = strconv.ParseInt(strings.TrimSpace(v[0]), 0, 64); err != nil {
+			return storage.Object{}, classify("stat "+key, &answer{status: res.StatusCode, code: "InvalidContentLength", message: err.Error(), err: err})
+		}
+	}
+	if v := res.Header.Values("Content-Type"); len(v) != 0 {
+		obj.ContentType = strings.TrimSpace(v[0])
+	}
+	if v := res.Header.Values("X-Amz-Checksum-Sha256"); len(v) != 0 {
+		obj.ChecksumSHA256 = strings.TrimSpace(v[0])
+	}
+	return obj, nil
 }
 
 // Open implements storage.Store. A failure while reading the body is the
@@ -256,7 +271,7 @@ func (s *Store) Put(ctx context.Context, key string, data []byte, contentType st
 
 // Delete implements storage.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	res, err := s.calls.do(ctx, http.MethodDelete, key, false)
 	if err != nil {
 		err = classify("delete "+key, err)
 		if errors.Is(err, storage.ErrNotExist) {
@@ -264,6 +279,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		}
 		return err
 	}
+	drain(res)
 	return nil
 }
 
@@ -340,11 +356,14 @@ func (s *Store) SetCORS(ctx context.Context, origins []string) error {
 // classify sorts a failed call into the classes of package storage. The
 // store's code and message stay in the error for the log.
 func classify(op string, err error) error {
-	if re, ok := errors.AsType[*awshttp.ResponseError](err); ok && re.HTTPStatusCode() != 0 {
-		a := &answer{status: re.HTTPStatusCode(), err: err}
+	a, own := errors.AsType[*answer](err) // objectCalls' answers
+	if re, ok := errors.AsType[*awshttp.ResponseError](err); !own && ok && re.HTTPStatusCode() != 0 {
+		a = &answer{status: re.HTTPStatusCode(), err: err}
 		if apiErr, ok := errors.AsType[smithy.APIError](err); ok {
 			a.code, a.message = apiErr.ErrorCode(), apiErr.ErrorMessage()
 		}
+	}
+	if a != nil {
 		_, throttled := retry.DefaultThrottleErrorCodes[a.code]
 		_, timedOut := retry.DefaultRetryableErrorCodes[a.code]
 		switch {
@@ -370,8 +389,14 @@ func classify(op string, err error) error {
 type answer struct {
 	status        int
 	code, message string
+	retryAfter    string // x-amz-retry-after, for objectCalls' retries
 	err           error
 }
+
+// HTTPStatusCode and ErrorCode tell the SDK's retryer what the answer was,
+// as its own errors do.
+func (a *answer) HTTPStatusCode() int { return a.status }
+func (a *answer) ErrorCode() string   { return a.code }
 
 func (a *answer) Error() string {
 	s := fmt.Sprintf("HTTP %d %s", a.status, a.code)

@@ -36,6 +36,8 @@ type getSigner struct {
 	service   string
 	prefix    string // scheme://host, as url.URL writes them
 	host      string // as signed: without the scheme's default port (the SDK's SanitizeHostForHeader)
+	scheme    string
+	urlHost   string // as in the URL, with any port
 	path      string // the bucket's path prefix: "/bucket" (path style) or ""
 	rawPath   string // the same, escaped
 	credTail  string // X-Amz-Credential after the day: /region/service/aws4_request, escaped
@@ -56,7 +58,7 @@ func newGetSigner(p *presigner) *getSigner {
 	scope := "/" + p.region + "/" + p.service + "/aws4_request"
 	return &getSigner{creds: p.creds, region: p.region, service: p.service,
 		prefix: (&url.URL{Scheme: p.scheme, Host: p.host}).String(), host: signedHost(p.scheme, p.host),
-		path: p.path, rawPath: p.rawPath, now: p.now,
+		scheme: p.scheme, urlHost: p.host, path: p.path, rawPath: p.rawPath, now: p.now,
 		credTail: string(appendQueryEscaped(nil, scope)), scopeTail: scope + "\n"}
 }
 
