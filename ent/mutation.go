@@ -7268,6 +7268,8 @@ type UsageMutation struct {
 	addsaved_count   *int64
 	saved_bytes      *int64
 	addsaved_bytes   *int64
+	file_writes      *int64
+	addfile_writes   *int64
 	clearedFields    map[string]struct{}
 	done             bool
 	oldValue         func(context.Context) (*Usage, error)
@@ -7602,6 +7604,62 @@ func (m *UsageMutation) ResetSavedBytes() {
 	m.addsaved_bytes = nil
 }
 
+// SetFileWrites sets the "file_writes" field.
+func (m *UsageMutation) SetFileWrites(i int64) {
+	m.file_writes = &i
+	m.addfile_writes = nil
+}
+
+// FileWrites returns the value of the "file_writes" field in the mutation.
+func (m *UsageMutation) FileWrites() (r int64, exists bool) {
+	v := m.file_writes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFileWrites returns the old "file_writes" field's value of the Usage entity.
+// If the Usage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UsageMutation) OldFileWrites(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFileWrites is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFileWrites requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFileWrites: %w", err)
+	}
+	return oldValue.FileWrites, nil
+}
+
+// AddFileWrites adds i to the "file_writes" field.
+func (m *UsageMutation) AddFileWrites(i int64) {
+	if m.addfile_writes != nil {
+		*m.addfile_writes += i
+	} else {
+		m.addfile_writes = &i
+	}
+}
+
+// AddedFileWrites returns the value that was added to the "file_writes" field in this mutation.
+func (m *UsageMutation) AddedFileWrites() (r int64, exists bool) {
+	v := m.addfile_writes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFileWrites resets all changes to the "file_writes" field.
+func (m *UsageMutation) ResetFileWrites() {
+	m.file_writes = nil
+	m.addfile_writes = nil
+}
+
 // Where appends a list predicates to the UsageMutation builder.
 func (m *UsageMutation) Where(ps ...predicate.Usage) {
 	m.predicates = append(m.predicates, ps...)
@@ -7636,7 +7694,7 @@ func (m *UsageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UsageMutation) Fields() []string {
-	fields := make([]string, 0, 4)
+	fields := make([]string, 0, 5)
 	if m.pending_count != nil {
 		fields = append(fields, usage.FieldPendingCount)
 	}
@@ -7648,6 +7706,9 @@ func (m *UsageMutation) Fields() []string {
 	}
 	if m.saved_bytes != nil {
 		fields = append(fields, usage.FieldSavedBytes)
+	}
+	if m.file_writes != nil {
+		fields = append(fields, usage.FieldFileWrites)
 	}
 	return fields
 }
@@ -7665,6 +7726,8 @@ func (m *UsageMutation) Field(name string) (ent.Value, bool) {
 		return m.SavedCount()
 	case usage.FieldSavedBytes:
 		return m.SavedBytes()
+	case usage.FieldFileWrites:
+		return m.FileWrites()
 	}
 	return nil, false
 }
@@ -7682,6 +7745,8 @@ func (m *UsageMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldSavedCount(ctx)
 	case usage.FieldSavedBytes:
 		return m.OldSavedBytes(ctx)
+	case usage.FieldFileWrites:
+		return m.OldFileWrites(ctx)
 	}
 	return nil, fmt.Errorf("unknown Usage field %s", name)
 }
@@ -7719,6 +7784,13 @@ func (m *UsageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSavedBytes(v)
 		return nil
+	case usage.FieldFileWrites:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFileWrites(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Usage field %s", name)
 }
@@ -7739,6 +7811,9 @@ func (m *UsageMutation) AddedFields() []string {
 	if m.addsaved_bytes != nil {
 		fields = append(fields, usage.FieldSavedBytes)
 	}
+	if m.addfile_writes != nil {
+		fields = append(fields, usage.FieldFileWrites)
+	}
 	return fields
 }
 
@@ -7755,6 +7830,8 @@ func (m *UsageMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedSavedCount()
 	case usage.FieldSavedBytes:
 		return m.AddedSavedBytes()
+	case usage.FieldFileWrites:
+		return m.AddedFileWrites()
 	}
 	return nil, false
 }
@@ -7791,6 +7868,13 @@ func (m *UsageMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddSavedBytes(v)
+		return nil
+	case usage.FieldFileWrites:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFileWrites(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Usage numeric field %s", name)
@@ -7830,6 +7914,9 @@ func (m *UsageMutation) ResetField(name string) error {
 		return nil
 	case usage.FieldSavedBytes:
 		m.ResetSavedBytes()
+		return nil
+	case usage.FieldFileWrites:
+		m.ResetFileWrites()
 		return nil
 	}
 	return fmt.Errorf("unknown Usage field %s", name)

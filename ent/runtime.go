@@ -271,6 +271,10 @@ func init() {
 	usageDescSavedBytes := usageFields[4].Descriptor()
 	// usage.DefaultSavedBytes holds the default value on creation for the saved_bytes field.
 	usage.DefaultSavedBytes = usageDescSavedBytes.Default.(int64)
+	// usageDescFileWrites is the schema descriptor for file_writes field.
+	usageDescFileWrites := usageFields[5].Descriptor()
+	// usage.DefaultFileWrites holds the default value on creation for the file_writes field.
+	usage.DefaultFileWrites = usageDescFileWrites.Default.(int64)
 	// usageDescID is the schema descriptor for id field.
 	usageDescID := usageFields[0].Descriptor()
 	// usage.IDValidator is a validator for the "id" field. It is called by the builders before save.

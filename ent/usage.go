@@ -24,7 +24,9 @@ type Usage struct {
 	// The user's files, less those being deleted.
 	SavedCount int64 `json:"saved_count,omitempty"`
 	// Their sizes.
-	SavedBytes   int64 `json:"saved_bytes,omitempty"`
+	SavedBytes int64 `json:"saved_bytes,omitempty"`
+	// Bumped by every change to the user's files a filtered listing can see (a save, an update, a delete's mark or its undoing, a reconcile's fix): a filtered totalCount kept by a replica holds while this is unchanged.
+	FileWrites   int64 `json:"file_writes,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -33,7 +35,7 @@ func (*Usage) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case usage.FieldPendingCount, usage.FieldPendingBytes, usage.FieldSavedCount, usage.FieldSavedBytes:
+		case usage.FieldPendingCount, usage.FieldPendingBytes, usage.FieldSavedCount, usage.FieldSavedBytes, usage.FieldFileWrites:
 			values[i] = new(sql.NullInt64)
 		case usage.FieldID:
 			values[i] = new(sql.NullString)
@@ -82,6 +84,12 @@ func (_m *Usage) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.SavedBytes = value.Int64
 			}
+		case usage.FieldFileWrites:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field file_writes", values[i])
+			} else if value.Valid {
+				_m.FileWrites = value.Int64
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -129,6 +137,9 @@ func (_m *Usage) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("saved_bytes=")
 	builder.WriteString(fmt.Sprintf("%v", _m.SavedBytes))
+	builder.WriteString(", ")
+	builder.WriteString("file_writes=")
+	builder.WriteString(fmt.Sprintf("%v", _m.FileWrites))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -75,6 +75,20 @@ func (_c *UsageCreate) SetNillableSavedBytes(v *int64) *UsageCreate {
 	return _c
 }
 
+// SetFileWrites sets the "file_writes" field.
+func (_c *UsageCreate) SetFileWrites(v int64) *UsageCreate {
+	_c.mutation.SetFileWrites(v)
+	return _c
+}
+
+// SetNillableFileWrites sets the "file_writes" field if the given value is not nil.
+func (_c *UsageCreate) SetNillableFileWrites(v *int64) *UsageCreate {
+	if v != nil {
+		_c.SetFileWrites(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *UsageCreate) SetID(v string) *UsageCreate {
 	_c.mutation.SetID(v)
@@ -132,6 +146,10 @@ func (_c *UsageCreate) defaults() {
 		v := usage.DefaultSavedBytes
 		_c.mutation.SetSavedBytes(v)
 	}
+	if _, ok := _c.mutation.FileWrites(); !ok {
+		v := usage.DefaultFileWrites
+		_c.mutation.SetFileWrites(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -147,6 +165,9 @@ func (_c *UsageCreate) check() error {
 	}
 	if _, ok := _c.mutation.SavedBytes(); !ok {
 		return &ValidationError{Name: "saved_bytes", err: errors.New(`ent: missing required field "Usage.saved_bytes"`)}
+	}
+	if _, ok := _c.mutation.FileWrites(); !ok {
+		return &ValidationError{Name: "file_writes", err: errors.New(`ent: missing required field "Usage.file_writes"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := usage.IDValidator(v); err != nil {
@@ -203,6 +224,10 @@ func (_c *UsageCreate) createSpec() (*Usage, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.SavedBytes(); ok {
 		_spec.SetField(usage.FieldSavedBytes, field.TypeInt64, value)
 		_node.SavedBytes = value
+	}
+	if value, ok := _c.mutation.FileWrites(); ok {
+		_spec.SetField(usage.FieldFileWrites, field.TypeInt64, value)
+		_node.FileWrites = value
 	}
 	return _node, _spec
 }

@@ -111,6 +111,27 @@ func (_u *UsageUpdate) AddSavedBytes(v int64) *UsageUpdate {
 	return _u
 }
 
+// SetFileWrites sets the "file_writes" field.
+func (_u *UsageUpdate) SetFileWrites(v int64) *UsageUpdate {
+	_u.mutation.ResetFileWrites()
+	_u.mutation.SetFileWrites(v)
+	return _u
+}
+
+// SetNillableFileWrites sets the "file_writes" field if the given value is not nil.
+func (_u *UsageUpdate) SetNillableFileWrites(v *int64) *UsageUpdate {
+	if v != nil {
+		_u.SetFileWrites(*v)
+	}
+	return _u
+}
+
+// AddFileWrites adds value to the "file_writes" field.
+func (_u *UsageUpdate) AddFileWrites(v int64) *UsageUpdate {
+	_u.mutation.AddFileWrites(v)
+	return _u
+}
+
 // Mutation returns the UsageMutation object of the builder.
 func (_u *UsageUpdate) Mutation() *UsageMutation {
 	return _u.mutation
@@ -175,6 +196,12 @@ func (_u *UsageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedSavedBytes(); ok {
 		_spec.AddField(usage.FieldSavedBytes, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.FileWrites(); ok {
+		_spec.SetField(usage.FieldFileWrites, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedFileWrites(); ok {
+		_spec.AddField(usage.FieldFileWrites, field.TypeInt64, value)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -280,6 +307,27 @@ func (_u *UsageUpdateOne) AddSavedBytes(v int64) *UsageUpdateOne {
 	return _u
 }
 
+// SetFileWrites sets the "file_writes" field.
+func (_u *UsageUpdateOne) SetFileWrites(v int64) *UsageUpdateOne {
+	_u.mutation.ResetFileWrites()
+	_u.mutation.SetFileWrites(v)
+	return _u
+}
+
+// SetNillableFileWrites sets the "file_writes" field if the given value is not nil.
+func (_u *UsageUpdateOne) SetNillableFileWrites(v *int64) *UsageUpdateOne {
+	if v != nil {
+		_u.SetFileWrites(*v)
+	}
+	return _u
+}
+
+// AddFileWrites adds value to the "file_writes" field.
+func (_u *UsageUpdateOne) AddFileWrites(v int64) *UsageUpdateOne {
+	_u.mutation.AddFileWrites(v)
+	return _u
+}
+
 // Mutation returns the UsageMutation object of the builder.
 func (_u *UsageUpdateOne) Mutation() *UsageMutation {
 	return _u.mutation
@@ -374,6 +422,12 @@ func (_u *UsageUpdateOne) sqlSave(ctx context.Context) (_node *Usage, err error)
 	}
 	if value, ok := _u.mutation.AddedSavedBytes(); ok {
 		_spec.AddField(usage.FieldSavedBytes, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.FileWrites(); ok {
+		_spec.SetField(usage.FieldFileWrites, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedFileWrites(); ok {
+		_spec.AddField(usage.FieldFileWrites, field.TypeInt64, value)
 	}
 	_node = &Usage{config: _u.config}
 	_spec.Assign = _node.assignValues

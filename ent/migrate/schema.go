@@ -314,6 +314,7 @@ var (
 		{Name: "pending_bytes", Type: field.TypeInt64, Default: 0},
 		{Name: "saved_count", Type: field.TypeInt64, Default: 0},
 		{Name: "saved_bytes", Type: field.TypeInt64, Default: 0},
+		{Name: "file_writes", Type: field.TypeInt64, Default: 0},
 	}
 	// UsagesTable holds the schema information for the "usages" table.
 	UsagesTable = &schema.Table{

@@ -33,5 +33,8 @@ func (Usage) Fields() []ent.Field {
 		field.Int64("saved_bytes").
 			Comment("Their sizes.").
 			Default(0),
+		field.Int64("file_writes").
+			Comment("Bumped by every change to the user's files a filtered listing can see (a save, an update, a delete's mark or its undoing, a reconcile's fix): a filtered totalCount kept by a replica holds while this is unchanged.").
+			Default(0),
 	}
 }

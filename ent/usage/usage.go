@@ -19,6 +19,8 @@ const (
 	FieldSavedCount = "saved_count"
 	// FieldSavedBytes holds the string denoting the saved_bytes field in the database.
 	FieldSavedBytes = "saved_bytes"
+	// FieldFileWrites holds the string denoting the file_writes field in the database.
+	FieldFileWrites = "file_writes"
 	// Table holds the table name of the usage in the database.
 	Table = "usages"
 )
@@ -30,6 +32,7 @@ var Columns = []string{
 	FieldPendingBytes,
 	FieldSavedCount,
 	FieldSavedBytes,
+	FieldFileWrites,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -51,6 +54,8 @@ var (
 	DefaultSavedCount int64
 	// DefaultSavedBytes holds the default value on creation for the "saved_bytes" field.
 	DefaultSavedBytes int64
+	// DefaultFileWrites holds the default value on creation for the "file_writes" field.
+	DefaultFileWrites int64
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
 	IDValidator func(string) error
 )
@@ -81,4 +86,9 @@ func BySavedCount(opts ...sql.OrderTermOption) OrderOption {
 // BySavedBytes orders the results by the saved_bytes field.
 func BySavedBytes(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSavedBytes, opts...).ToFunc()
+}
+
+// ByFileWrites orders the results by the file_writes field.
+func ByFileWrites(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFileWrites, opts...).ToFunc()
 }

@@ -82,6 +82,11 @@ func SavedBytes(v int64) predicate.Usage {
 	return predicate.Usage(sql.FieldEQ(FieldSavedBytes, v))
 }
 
+// FileWrites applies equality check predicate on the "file_writes" field. It's identical to FileWritesEQ.
+func FileWrites(v int64) predicate.Usage {
+	return predicate.Usage(sql.FieldEQ(FieldFileWrites, v))
+}
+
 // PendingCountEQ applies the EQ predicate on the "pending_count" field.
 func PendingCountEQ(v int64) predicate.Usage {
 	return predicate.Usage(sql.FieldEQ(FieldPendingCount, v))
@@ -240,6 +245,46 @@ func SavedBytesLT(v int64) predicate.Usage {
 // SavedBytesLTE applies the LTE predicate on the "saved_bytes" field.
 func SavedBytesLTE(v int64) predicate.Usage {
 	return predicate.Usage(sql.FieldLTE(FieldSavedBytes, v))
+}
+
+// FileWritesEQ applies the EQ predicate on the "file_writes" field.
+func FileWritesEQ(v int64) predicate.Usage {
+	return predicate.Usage(sql.FieldEQ(FieldFileWrites, v))
+}
+
+// FileWritesNEQ applies the NEQ predicate on the "file_writes" field.
+func FileWritesNEQ(v int64) predicate.Usage {
+	return predicate.Usage(sql.FieldNEQ(FieldFileWrites, v))
+}
+
+// FileWritesIn applies the In predicate on the "file_writes" field.
+func FileWritesIn(vs ...int64) predicate.Usage {
+	return predicate.Usage(sql.FieldIn(FieldFileWrites, vs...))
+}
+
+// FileWritesNotIn applies the NotIn predicate on the "file_writes" field.
+func FileWritesNotIn(vs ...int64) predicate.Usage {
+	return predicate.Usage(sql.FieldNotIn(FieldFileWrites, vs...))
+}
+
+// FileWritesGT applies the GT predicate on the "file_writes" field.
+func FileWritesGT(v int64) predicate.Usage {
+	return predicate.Usage(sql.FieldGT(FieldFileWrites, v))
+}
+
+// FileWritesGTE applies the GTE predicate on the "file_writes" field.
+func FileWritesGTE(v int64) predicate.Usage {
+	return predicate.Usage(sql.FieldGTE(FieldFileWrites, v))
+}
+
+// FileWritesLT applies the LT predicate on the "file_writes" field.
+func FileWritesLT(v int64) predicate.Usage {
+	return predicate.Usage(sql.FieldLT(FieldFileWrites, v))
+}
+
+// FileWritesLTE applies the LTE predicate on the "file_writes" field.
+func FileWritesLTE(v int64) predicate.Usage {
+	return predicate.Usage(sql.FieldLTE(FieldFileWrites, v))
 }
 
 // And groups predicates with the AND operator between them.

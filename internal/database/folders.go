@@ -140,14 +140,14 @@ func countsAndEvents(ts []files.Tombstone, us []ent.Usage, ds []files.FolderDelt
 		b.WriteString("),\n")
 	}
 	if len(us) > 0 {
-		b.WriteString("u AS (INSERT INTO usages (owner, pending_count, pending_bytes, saved_count, saved_bytes) VALUES ")
+		b.WriteString("u AS (INSERT INTO usages (owner, pending_count, pending_bytes, saved_count, saved_bytes, file_writes) VALUES ")
 		for i, d := range us {
 			if i > 0 {
 				b.WriteString(", ")
 			}
 			n := len(args)
-			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
-			args = append(args, d.ID, d.PendingCount, d.PendingBytes, d.SavedCount, d.SavedBytes)
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6)
+			args = append(args, d.ID, d.PendingCount, d.PendingBytes, d.SavedCount, d.SavedBytes, d.FileWrites)
 		}
 		b.WriteString(usageOnConflict + "),\n")
 	}

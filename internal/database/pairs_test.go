@@ -33,10 +33,16 @@ func TestMetadataPairsBackfill(t *testing.T) {
 			}
 			version := pairsMigration(t, b.dialect)
 			created := time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
-			for _, q := range []string{
-				"DROP TABLE metadata_pairs",
-				"DELETE FROM " + revisionsTable + " WHERE version = '" + version + "'",
-			} {
+			undo := []string{"DROP TABLE metadata_pairs"}
+			for _, name := range laterMigrations(t, b.dialect, version) {
+				q, ok := undoLater[name]
+				if !ok {
+					t.Fatalf("migration %s came after metadata_pairs: add how to undo it to undoLater", name)
+				}
+				undo = append(undo, q)
+			}
+			undo = append(undo, "DELETE FROM "+revisionsTable+" WHERE version >= '"+version+"'")
+			for _, q := range undo {
 				if _, err := db.SQL.ExecContext(ctx, q); err != nil {
 					t.Fatalf("%s: %v", q, err)
 				}
@@ -111,6 +117,35 @@ func pairsMigration(t *testing.T, d string) string {
 	}
 	v, _, _ := strings.Cut(path.Base(found[0]), "_")
 	return v
+}
+
+// undoLater undoes, by the name of its migration, each migration after
+// metadata_pairs, so that the database is as it was before that one
+// (atlas refuses to apply a migration older than one applied).
+var undoLater = map[string]string{
+	"usage_file_writes": "ALTER TABLE usages DROP COLUMN file_writes",
+}
+
+// laterMigrations are the names of d's migrations after version, newest first.
+func laterMigrations(t *testing.T, d, version string) []string {
+	t.Helper()
+	name := "postgres"
+	if d == dialect.SQLite {
+		name = "sqlite"
+	}
+	found, err := fs.Glob(migrations.FS, name+"/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var later []string
+	for _, f := range found {
+		v, rest, _ := strings.Cut(strings.TrimSuffix(path.Base(f), ".sql"), "_")
+		if v > version {
+			later = append(later, rest)
+		}
+	}
+	slices.Reverse(later)
+	return later
 }
 
 // rebind writes q's ? placeholders as PostgreSQL's $n.

@@ -44,21 +44,22 @@ type reserveStatement struct {
 	query             string
 }
 
-const addUsage = `INSERT INTO usages (owner, pending_count, pending_bytes, saved_count, saved_bytes)
-	VALUES ($1, $2, $3, $4, $5)` + usageOnConflict
+const addUsage = `INSERT INTO usages (owner, pending_count, pending_bytes, saved_count, saved_bytes, file_writes)
+	VALUES ($1, $2, $3, $4, $5, $6)` + usageOnConflict
 
 const usageOnConflict = `
 	ON CONFLICT (owner) DO UPDATE SET
 		pending_count = usages.pending_count + excluded.pending_count,
 		pending_bytes = usages.pending_bytes + excluded.pending_bytes,
 		saved_count = usages.saved_count + excluded.saved_count,
-		saved_bytes = usages.saved_bytes + excluded.saved_bytes`
+		saved_bytes = usages.saved_bytes + excluded.saved_bytes,
+		file_writes = usages.file_writes + excluded.file_writes`
 
 // Add adds d's counts and bytes to the row of user d.ID, creating it at
 // need, whatever the totals come to: for what leaves (saves, sweeps,
 // deletes), which no limit holds back.
 func (*Usages) Add(ctx context.Context, tx *ent.Tx, d ent.Usage) error {
-	_, err := tx.ExecContext(ctx, addUsage, d.ID, d.PendingCount, d.PendingBytes, d.SavedCount, d.SavedBytes)
+	_, err := tx.ExecContext(ctx, addUsage, d.ID, d.PendingCount, d.PendingBytes, d.SavedCount, d.SavedBytes, d.FileWrites)
 	return err
 }
 
@@ -67,7 +68,7 @@ func (*Usages) Add(ctx context.Context, tx *ent.Tx, d ent.Usage) error {
 // no bound), and reports whether it did. A row it creates is not checked:
 // the caller checks what it adds on its own.
 func (u *Usages) Reserve(ctx context.Context, tx *ent.Tx, d ent.Usage, maxPending, quota int64) (bool, error) {
-	res, err := tx.ExecContext(ctx, u.reserveQuery(maxPending, quota), d.ID, d.PendingCount, d.PendingBytes, d.SavedCount, d.SavedBytes)
+	res, err := tx.ExecContext(ctx, u.reserveQuery(maxPending, quota), d.ID, d.PendingCount, d.PendingBytes, d.SavedCount, d.SavedBytes, d.FileWrites)
 	if err != nil {
 		return false, err
 	}

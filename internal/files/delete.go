@@ -362,6 +362,7 @@ func usageDeltas(sign int64, fs []*ent.File) []ent.Usage {
 		}
 		u.SavedCount += sign
 		u.SavedBytes += sign * savedBytes(f) // an INFECTED file's were released
+		u.FileWrites = 1                     // the owner's filtered counts are stale
 	}
 	slices.Sort(order)
 	out := make([]ent.Usage, len(order))

@@ -127,6 +127,7 @@ type Service struct {
 	storageSeen atomic.Int64 // unix nanos of the last answer from storage
 	completing  keyLock      // uploads in parts being completed, by key
 	jobsDue     chan struct{}
+	counts      countCache // filtered listings' kept counts (counts.go)
 }
 
 // New returns a Service; usages keeps the usage rows of db.

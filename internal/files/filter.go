@@ -26,7 +26,7 @@ func FilterFolder(w *ent.FileWhereInput, p *string) error {
 	if msg != "" {
 		return &InvalidError{Problems: []Problem{{Field: "where.folder", Message: msg}}}
 	}
-	w.AddPredicates(file.Folder(folder))
+	w.AddPredicates(described(file.Folder(folder), filterTerm{folder: &folder}))
 	return nil
 }
 
@@ -68,8 +68,10 @@ func FilterMetadata(w *ent.FileWhereInput, ms []*MetadataMatch) error {
 
 // filterTerm is what one hand-written predicate filters on, so that a
 // listing filtered by nothing else can count its files from the folder
-// counts or the metadata pairs (countFiltered) instead of the files' rows.
+// counts, the metadata pairs or the kept counts (countFiltered) instead
+// of the files' rows.
 type filterTerm struct {
+	folder       *string
 	folderWithin *string
 	metadata     *MetadataMatch
 }

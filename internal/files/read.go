@@ -60,7 +60,7 @@ func (s *Service) List(ctx context.Context, a ListArgs) (*ent.FileConnection, er
 	}
 	if !user.Admin && a.Where == nil {
 		// All of one user's files: their usage row has the count.
-		ctx = context.WithValue(ctx, countKey{}, func(ctx context.Context) (int, error) { return s.savedCount(ctx, user.ID) })
+		ctx = context.WithValue(ctx, countKey{}, s.savedCounter(user.ID))
 	} else if count := s.countFiltered(user, a.Where); count != nil {
 		ctx = context.WithValue(ctx, countKey{}, count)
 	}
@@ -107,10 +107,12 @@ func (s *Service) List(ctx context.Context, a ListArgs) (*ent.FileConnection, er
 // filtered only by folderHasPrefix are their folder's counts (a folder's
 // row counts the files in it and below, less those being deleted), summed
 // over collections: 10,000 of 100,000 files were an index-only range of
-// 105 buffers, now one row a collection. Filtered only by one metadata
-// pair, they are its rows in the pairs' index (countPair): 1,000 files of
-// 100,000 were a bitmap visiting their rows (1,003 buffers), now 24.
-func (s *Service) countFiltered(user auth.User, w *ent.FileWhereInput) func(context.Context) (int, error) {
+// 105 buffers, now one row a collection. Filtered by folders and metadata
+// pairs otherwise, the count is kept (counts.go) and made when the user's
+// files have changed: for one pair from its rows in the pairs' index
+// (countPair: 1,000 files of 100,000 were a bitmap visiting their rows,
+// 1,003 buffers, now 24), else from the files' rows.
+func (s *Service) countFiltered(user auth.User, w *ent.FileWhereInput) counter {
 	if user.Admin {
 		return nil
 	}
@@ -121,19 +123,24 @@ func (s *Service) countFiltered(user auth.User, w *ent.FileWhereInput) func(cont
 	if len(terms) == 1 && terms[0].folderWithin != nil {
 		p := *terms[0].folderWithin
 		if p == "" {
-			return func(ctx context.Context) (int, error) { return s.savedCount(ctx, user.ID) }
+			return s.savedCounter(user.ID)
 		}
-		return func(ctx context.Context) (int, error) { return s.folderCount(ctx, user.ID, p) }
+		return func(ctx context.Context, _ func(context.Context) (int, error)) (int, error) {
+			return s.folderCount(ctx, user.ID, p)
+		}
 	}
+	count := func(ctx context.Context, rows func(context.Context) (int, error)) (int, error) { return rows(ctx) }
 	if len(terms) == 1 && terms[0].metadata != nil {
 		m := terms[0].metadata
-		return func(ctx context.Context) (int, error) { return s.countPair(ctx, user.ID, m) }
+		count = func(ctx context.Context, _ func(context.Context) (int, error)) (int, error) {
+			return s.countPair(ctx, user.ID, m)
+		}
 	}
-	// Several pairs stay on the GIN index (file.MetadataHas): driving from
+	// Several pairs count on the GIN index (file.MetadataHas): driving from
 	// the rarest pair's range probing the others was one index descent per
 	// file of that pair, 3,000 buffers for 1,000 files against the
 	// bitmap's 1,021 (BenchmarkListFilters metadata=2: 1.8x slower).
-	return nil
+	return s.keptCounter(user.ID, terms, count)
 }
 
 // folderCount is the number of owner's files in folder p or below it, in

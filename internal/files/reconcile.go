@@ -190,7 +190,7 @@ func (s *Service) Reconcile(ctx context.Context, fix bool) (r *Reconciliation, e
 			for _, v := range vs {
 				bytes += v.Size
 			}
-			if err := s.addUsage(ctx, tx, ent.Usage{ID: f.Owner, SavedCount: -1, SavedBytes: -bytes}); err != nil {
+			if err := s.addUsage(ctx, tx, ent.Usage{ID: f.Owner, SavedCount: -1, SavedBytes: -bytes, FileWrites: 1}); err != nil {
 				return err
 			}
 			if err := s.addFolders(ctx, tx, folderDeltas(-1, f)); err != nil {

@@ -262,7 +262,7 @@ func (s *Service) recordSaved(ctx context.Context, user auth.User, items []*savi
 			}
 		}
 		n := int64(len(created))
-		return s.countAndRecord(ctx, tx, []ent.Usage{{ID: user.ID, PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes}},
+		return s.countAndRecord(ctx, tx, []ent.Usage{{ID: user.ID, PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes, FileWrites: 1}},
 			folderDeltas(1, created...), EventSaved, created...)
 	})
 	if err != nil {

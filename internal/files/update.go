@@ -80,12 +80,22 @@ func (s *Service) UpdateFile(ctx context.Context, id uuid.UUID, in UpdateFileInp
 			if err != nil {
 				return dbError("updating file", err)
 			}
-			if in.Metadata != nil && !maps.Equal(in.Metadata, f.Metadata) {
+			moved := in.Folder != nil && folder != f.Folder
+			changed := in.Metadata != nil && !maps.Equal(in.Metadata, f.Metadata)
+			if moved || changed {
+				// Filtered counts kept by any replica are stale from the
+				// commit. The usage row first, as a save locks it before
+				// the folders' rows.
+				if err := s.addUsage(ctx, tx, ent.Usage{ID: f.Owner, FileWrites: 1}); err != nil {
+					return err
+				}
+			}
+			if changed {
 				if err := replacePairs(ctx, tx, updated); err != nil {
 					return err
 				}
 			}
-			if in.Folder != nil && folder != f.Folder {
+			if moved {
 				if err := s.moveInFolders(ctx, tx, f, folder); err != nil {
 					return err
 				}

@@ -1,12 +1,19 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/internal/auth"
+	"github.com/filegraph/filegraph/internal/files"
 )
 
 // A file's folder and metadata: stored with the upload and the file,
@@ -680,9 +687,108 @@ func TestFilteredCountsAndPages(t *testing.T) {
 			if _, err := e.srv.db.SQL.Exec(`UPDATE files SET deleted_at = CURRENT_TIMESTAMP WHERE id = $1`, ids["f4.txt"]); err != nil {
 				t.Fatal(err)
 			}
+			// The mark's transaction also bumps the owner's file_writes,
+			// which tells replicas their kept counts are stale.
+			if _, err := e.srv.db.SQL.Exec(`UPDATE usages SET file_writes = file_writes + 1 WHERE owner = 'alice'`); err != nil {
+				t.Fatal(err)
+			}
 			if got, want := all(map[string]any{"metadata": pair("kind", "a")}, "DESC", 4), names(8, 6, 2, 0); !slices.Equal(got, want) {
 				t.Errorf("with f4 marked: %v, want %v", got, want)
 			}
+		})
+	}
+}
+
+// A filtered totalCount is kept by each replica until the owner's files
+// change (usage.file_writes): a replica that made no write of its own
+// (replica, a second files.Service on the same database) still counts
+// every save, update, delete, batch delete and reconcile's fix another
+// made, and another user's writes leave the count as it was.
+func TestKeptCountsFollowWrites(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newAuthEnv(t, backend)
+			alice, bob := e.as(token(t, "alice")), e.as(token(t, "bob"))
+			replica := files.New(e.srv.db.Ent, e.srv.db.Usages, e.store, files.Options{Now: e.clock.now},
+				slog.New(slog.NewTextHandler(io.Discard, nil)))
+			ctx := auth.WithUser(context.Background(), auth.User{ID: "alice"})
+			pair := func(k, v string) *files.MetadataMatch { return &files.MetadataMatch{Key: k, Value: v} }
+			filters := map[string]func(w *ent.FileWhereInput) error{
+				"kind=a": func(w *ent.FileWhereInput) error {
+					return files.FilterMetadata(w, []*files.MetadataMatch{pair("kind", "a")})
+				},
+				"kind=a,team=x": func(w *ent.FileWhereInput) error {
+					return files.FilterMetadata(w, []*files.MetadataMatch{pair("kind", "a"), pair("team", "x")})
+				},
+				"folder=w": func(w *ent.FileWhereInput) error { f := "w"; return files.FilterFolder(w, &f) },
+				"folder=w,kind=a": func(w *ent.FileWhereInput) error {
+					f := "w"
+					if err := files.FilterFolder(w, &f); err != nil {
+						return err
+					}
+					return files.FilterMetadata(w, []*files.MetadataMatch{pair("kind", "a")})
+				},
+			}
+			// check lists each filter on both replicas: the count must be
+			// the rows listed, and the step's want.
+			check := func(step string, want map[string]int) {
+				t.Helper()
+				for name, filter := range filters {
+					for i, svc := range []*files.Service{e.srv.Files, replica} {
+						w := &ent.FileWhereInput{}
+						if err := filter(w); err != nil {
+							t.Fatal(err)
+						}
+						first := 100
+						conn, err := svc.List(ctx, files.ListArgs{First: &first, Where: w})
+						if err != nil {
+							t.Fatalf("%s: %s: %v", step, name, err)
+						}
+						if conn.TotalCount != len(conn.Edges) || conn.TotalCount != want[name] {
+							t.Errorf("%s: %s on replica %d: totalCount %d, %d listed, want %d", step, name, i, conn.TotalCount, len(conn.Edges), want[name])
+						}
+					}
+				}
+			}
+			meta := func(kind, team string) map[string]any { return map[string]any{"kind": kind, "team": team} }
+			a1 := alice.uploadAttrs("a1.txt", map[string]any{"folder": "w", "metadata": meta("a", "x")})
+			a2 := alice.uploadAttrs("a2.txt", map[string]any{"folder": "w", "metadata": meta("a", "y")})
+			a3 := alice.uploadAttrs("a3.txt", map[string]any{"folder": "v", "metadata": meta("a", "x")})
+			check("after three saves", map[string]int{"kind=a": 3, "kind=a,team=x": 2, "folder=w": 2, "folder=w,kind=a": 2})
+			check("listed again", map[string]int{"kind=a": 3, "kind=a,team=x": 2, "folder=w": 2, "folder=w,kind=a": 2})
+
+			a4 := alice.uploadAttrs("a4.txt", map[string]any{"folder": "w", "metadata": meta("a", "x")})
+			check("after a save", map[string]int{"kind=a": 4, "kind=a,team=x": 3, "folder=w": 3, "folder=w,kind=a": 3})
+
+			alice.do(updateQ, map[string]any{"id": a1.ID, "in": map[string]any{"metadata": meta("b", "x")}}, nil)
+			check("after a metadata change", map[string]int{"kind=a": 3, "kind=a,team=x": 2, "folder=w": 3, "folder=w,kind=a": 2})
+
+			alice.do(updateQ, map[string]any{"id": a2.ID, "in": map[string]any{"folder": "v"}}, nil)
+			check("after a move", map[string]int{"kind=a": 3, "kind=a,team=x": 2, "folder=w": 2, "folder=w,kind=a": 1})
+
+			alice.do(deleteQ, map[string]any{"id": a4.ID}, nil)
+			check("after a delete", map[string]int{"kind=a": 2, "kind=a,team=x": 1, "folder=w": 1, "folder=w,kind=a": 0})
+
+			bob.uploadAttrs("b1.txt", map[string]any{"folder": "w", "metadata": meta("a", "x")})
+			check("after bob's save", map[string]int{"kind=a": 2, "kind=a,team=x": 1, "folder=w": 1, "folder=w,kind=a": 0})
+
+			a5 := alice.uploadAttrs("a5.txt", map[string]any{"folder": "w", "metadata": meta("a", "x")})
+			check("after another save", map[string]int{"kind=a": 3, "kind=a,team=x": 2, "folder=w": 2, "folder=w,kind=a": 1})
+			alice.do(deleteManyQ, map[string]any{"ids": []string{a3.ID, a5.ID}}, nil)
+			check("after a batch delete", map[string]int{"kind=a": 1, "kind=a,team=x": 0, "folder=w": 1, "folder=w,kind=a": 0})
+
+			// a2 (kind=a, in v) loses its object: reconcile removes its row.
+			var key string
+			if err := e.srv.db.SQL.QueryRow(`SELECT file_name FROM files WHERE id = $1`, a2.ID).Scan(&key); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.store.Delete(context.Background(), key); err != nil {
+				t.Fatal(err)
+			}
+			if r, err := e.srv.Files.Reconcile(auth.WithUser(context.Background(), auth.User{ID: "admin", Admin: true}), true); err != nil || len(r.Missing) != 1 {
+				t.Fatalf("reconcile: %+v, %v", r, err)
+			}
+			check("after reconcile", map[string]int{"kind=a": 0, "kind=a,team=x": 0, "folder=w": 1, "folder=w,kind=a": 0})
 		})
 	}
 }
