@@ -103,12 +103,14 @@ func filterKey(owner string, terms []filterTerm) string {
 // keptCounter is count served from the kept counts while owner's files are
 // unchanged; count gets the listing's rows count too, for filters it has
 // no cheaper count of.
+// The key is made when the listing is counted, not for one that never
+// asks for totalCount.
 func (s *Service) keptCounter(owner string, terms []filterTerm, count counter) counter {
-	key := filterKey(owner, terms)
-	if len(key) > maxCountKey {
-		return count
-	}
 	return func(ctx context.Context, rows func(context.Context) (int, error)) (int, error) {
+		key := filterKey(owner, terms)
+		if len(key) > maxCountKey {
+			return count(ctx, rows)
+		}
 		var writes int64
 		used, err := s.db.Usage.Get(ctx, owner)
 		switch {
