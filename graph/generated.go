@@ -8776,7 +8776,7 @@ func (ec *executionContext) _UploadPart(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, uploadPartImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -8784,33 +8784,32 @@ func (ec *executionContext) _UploadPart(ctx context.Context, sel ast.SelectionSe
 		case "partNumber":
 			out.Values[i] = ec._UploadPart_partNumber(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "size":
 			out.Values[i] = ec._UploadPart_size(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "url":
 			out.Values[i] = ec._UploadPart_url(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "method":
 			out.Values[i] = ec._UploadPart_method(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "headers":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._UploadPart_headers(ctx, field, obj)
-				})
+			out.Values[i] = ec._UploadPart_headers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "expiresAt":
 			out.Values[i] = ec._UploadPart_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -8835,7 +8834,7 @@ func (ec *executionContext) _UploadURL(ctx context.Context, sel ast.SelectionSet
 	fields := graphql.CollectFields(ec.OperationContext, sel, uploadURLImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -8843,33 +8842,32 @@ func (ec *executionContext) _UploadURL(ctx context.Context, sel ast.SelectionSet
 		case "fileName":
 			out.Values[i] = ec._UploadURL_fileName(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "originalName":
 			out.Values[i] = ec._UploadURL_originalName(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "url":
 			out.Values[i] = ec._UploadURL_url(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "method":
 			out.Values[i] = ec._UploadURL_method(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "headers":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._UploadURL_headers(ctx, field, obj)
-				})
+			out.Values[i] = ec._UploadURL_headers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "expiresAt":
 			out.Values[i] = ec._UploadURL_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -9811,7 +9809,7 @@ func (ec *executionContext) unmarshalNUpdateFileInput2githubᚗcomᚋfilegraph�
 }
 
 func (ec *executionContext) marshalNUploadPart2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadPartᚄ(ctx context.Context, sel ast.SelectionSet, v []*files.UploadPart) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNUploadPart2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadPart(ctx, sel, v[i])
@@ -9873,7 +9871,7 @@ func (ec *executionContext) unmarshalNUploadRequest2ᚖgithubᚗcomᚋfilegraph�
 }
 
 func (ec *executionContext) marshalNUploadURL2ᚕᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadURLᚄ(ctx context.Context, sel ast.SelectionSet, v []*files.UploadURL) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNUploadURL2ᚖgithubᚗcomᚋfilegraphᚋfilegraphᚋinternalᚋfilesᚐUploadURL(ctx, sel, v[i])

@@ -59,10 +59,12 @@ func (*plainLists) Name() string { return "plainlists" }
 
 // inMemory are the objects whose resolvers only compute from the object,
 // in memory (File.url: a base URL and the key; File.downloadUrl: a
-// presigned GET is a signature made here, not a call): they run on the caller's
-// goroutine, as a mutation's fields do, so a page of files stays a plain
-// list. A resolver that waits on I/O must not be added to them.
-var inMemory = []string{"File"}
+// presigned GET is a signature made here, not a call; UploadURL.headers and
+// UploadPart.headers: the presigned request's headers as a list): they run
+// on the caller's goroutine, as a mutation's fields do, so a page of files
+// or a batch of upload URLs stays a plain list. A resolver that waits on
+// I/O must not be added to them.
+var inMemory = []string{"File", "UploadURL", "UploadPart"}
 
 func (p *plainLists) GenerateCode(data *codegen.Data) error {
 	for _, name := range inMemory {

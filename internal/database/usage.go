@@ -3,17 +3,20 @@ package database
 import (
 	"context"
 	stdsql "database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
 	"github.com/lib/pq"
 
 	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/schema"
+	"github.com/filegraph/filegraph/ent/upload"
 )
 
 // Usages changes each user's usage row (ent/schema/usage.go), in the
@@ -24,16 +27,15 @@ import (
 type Usages struct {
 	reserve atomic.Pointer[reserveStatement]
 	// For Issue: the client and its driver, whether it is PostgreSQL, and
-	// a client that records statements.
+	// the statements written (issueKey: string).
 	client   *ent.Client
 	drv      dialect.Driver
 	postgres bool
-	recorder *ent.Client
+	issues   sync.Map
 }
 
 func newUsages(client *ent.Client, drv dialect.Driver, name string) *Usages {
-	return &Usages{client: client, drv: drv, postgres: name == dialect.Postgres,
-		recorder: ent.NewClient(ent.Driver(recorder{dialect: name}))}
+	return &Usages{client: client, drv: drv, postgres: name == dialect.Postgres}
 }
 
 // reserveStatement is addUsage refused past one pair of bounds, written
@@ -95,33 +97,35 @@ func (u *Usages) reserveQuery(maxPending, quota int64) string {
 	return query
 }
 
-// Issue writes what insert writes and reserves d as Reserve does, all or
+// Issue writes the uploads' rows and reserves d as Reserve does, all or
 // nothing, and reports whether the reservation fit (nothing is written if
 // not). On PostgreSQL it is one statement, sent once and committed on its
 // own: the user's row is locked for that statement and its commit, and a
-// user's concurrent calls queue for no round trip. ent still builds the
-// insert (its defaults and checks run): insert runs on a client that
-// records the statement instead of sending it, and Issue sends it as a
-// CTE of the reservation. A reservation that does not fit sets the row's
+// user's concurrent calls queue for no round trip. The rows are written
+// with ent's defaults and checks (uploadValues), by a statement written
+// once per number of rows: ent's builders cost more than the statement on
+// this hot path. A reservation that does not fit sets the row's
 // pending_count to NULL, which its NOT NULL refuses, so the statement and
 // its insert fail together. On SQLite, whose writers queue anyway, it is
 // the two statements in a transaction.
-func (u *Usages) Issue(ctx context.Context, insert func(context.Context, *ent.Client) error, d ent.Usage, maxPending, quota int64) (bool, error) {
+func (u *Usages) Issue(ctx context.Context, uploads []*ent.Upload, d ent.Usage, maxPending, quota int64) (bool, error) {
+	if len(uploads) == 0 {
+		return false, errors.New("database: Issue without uploads")
+	}
+	args := make([]any, 0, len(uploads)*len(upload.Columns)+5)
+	for _, up := range uploads {
+		var err error
+		if args, err = uploadValues(args, up); err != nil {
+			return false, err
+		}
+	}
 	if !u.postgres {
-		return u.issueInTx(ctx, insert, d, maxPending, quota)
+		return u.issueInTx(ctx, len(uploads), args, d, maxPending, quota)
 	}
-	rec := &recorded{}
-	if err := insert(context.WithValue(ctx, recordKey{}, rec), u.recorder); err != nil {
-		return false, err
-	}
-	if rec.query == "" || rec.more {
-		return false, fmt.Errorf("database: Issue's insert sent %d statements, not one", rec.n)
-	}
-	n := len(rec.args)
-	args := append(rec.args, d.ID, d.PendingCount, d.PendingBytes, d.SavedCount, d.SavedBytes)
-	query := "WITH inserted AS (" + rec.query + ")\n" + u.issueQuery(maxPending, quota, n)
+	st := u.issueStatement(len(uploads), maxPending, quota)
+	args = append(args, d.ID, d.PendingCount, d.PendingBytes, d.SavedCount, d.SavedBytes)
 	var res stdsql.Result
-	err := u.drv.Exec(ctx, query, args, &res)
+	err := u.drv.Exec(ctx, st, args, &res)
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) && pqErr.Code == "23502" && pqErr.Table == "usages" && pqErr.Column == "pending_count" {
 		return false, nil // the reservation did not fit
@@ -132,7 +136,7 @@ func (u *Usages) Issue(ctx context.Context, insert func(context.Context, *ent.Cl
 	return true, nil
 }
 
-func (u *Usages) issueInTx(ctx context.Context, insert func(context.Context, *ent.Client) error, d ent.Usage, maxPending, quota int64) (ok bool, err error) {
+func (u *Usages) issueInTx(ctx context.Context, n int, args []any, d ent.Usage, maxPending, quota int64) (ok bool, err error) {
 	tx, err := u.client.Tx(ctx)
 	if err != nil {
 		return false, err
@@ -142,7 +146,7 @@ func (u *Usages) issueInTx(ctx context.Context, insert func(context.Context, *en
 			tx.Rollback()
 		}
 	}()
-	if err := insert(ctx, tx.Client()); err != nil {
+	if _, err := tx.ExecContext(ctx, insertUploads(dialect.SQLite, n), args...); err != nil {
 		return false, err
 	}
 	if ok, err = u.Reserve(ctx, tx, d, maxPending, quota); err != nil || !ok {
@@ -151,9 +155,124 @@ func (u *Usages) issueInTx(ctx context.Context, insert func(context.Context, *en
 	return true, tx.Commit()
 }
 
+// uploadValues appends up's columns (upload.Columns, in order) to args,
+// with ent's defaults for those it leaves zero that have one (id,
+// created_at, collection) and ent's checks of each field, so a row is
+// refused as ent's builders would refuse it. A column added to the schema
+// that this does not know fails every issue, and so the tests.
+func uploadValues(args []any, up *ent.Upload) ([]any, error) {
+	if up.ID == (uuid.UUID{}) {
+		up.ID = upload.DefaultID()
+	}
+	if up.CreatedAt.IsZero() {
+		up.CreatedAt = upload.DefaultCreatedAt()
+	}
+	if up.Collection == "" {
+		up.Collection = upload.DefaultCollection
+	}
+	if up.Metadata == nil {
+		up.Metadata = schema.Metadata{}
+	}
+	for _, c := range []struct {
+		field string
+		err   error
+	}{
+		{upload.FieldFileName, upload.FileNameValidator(up.FileName)},
+		{upload.FieldOriginalName, upload.OriginalNameValidator(up.OriginalName)},
+		{upload.FieldSize, upload.SizeValidator(up.Size)},
+		{upload.FieldContentType, upload.ContentTypeValidator(up.ContentType)},
+		{upload.FieldOwner, upload.OwnerValidator(up.Owner)},
+		{upload.FieldCollection, upload.CollectionValidator(up.Collection)},
+		{upload.FieldPartSize, upload.PartSizeValidator(up.PartSize)},
+		{upload.FieldPartCount, upload.PartCountValidator(up.PartCount)},
+	} {
+		if c.err != nil {
+			return nil, fmt.Errorf("ent: validator failed for field \"Upload.%s\": %w", c.field, c.err)
+		}
+	}
+	for _, col := range upload.Columns {
+		switch col {
+		case upload.FieldID:
+			args = append(args, up.ID)
+		case upload.FieldFileName:
+			args = append(args, up.FileName)
+		case upload.FieldOriginalName:
+			args = append(args, up.OriginalName)
+		case upload.FieldSize:
+			args = append(args, up.Size)
+		case upload.FieldContentType:
+			args = append(args, up.ContentType)
+		case upload.FieldChecksumSha256:
+			args = append(args, up.ChecksumSha256)
+		case upload.FieldFolder:
+			args = append(args, up.Folder)
+		case upload.FieldMetadata:
+			args = append(args, up.Metadata)
+		case upload.FieldExpiresAt:
+			args = append(args, up.ExpiresAt)
+		case upload.FieldCreatedAt:
+			args = append(args, up.CreatedAt)
+		case upload.FieldOwner:
+			args = append(args, up.Owner)
+		case upload.FieldCollection:
+			args = append(args, up.Collection)
+		case upload.FieldMultipartID:
+			args = append(args, up.MultipartID)
+		case upload.FieldPartSize:
+			args = append(args, up.PartSize)
+		case upload.FieldPartCount:
+			args = append(args, up.PartCount)
+		case upload.FieldPartChecksums:
+			args = append(args, up.PartChecksums)
+		default:
+			return nil, fmt.Errorf("database: Issue does not write uploads.%s", col)
+		}
+	}
+	return args, nil
+}
+
+// insertUploads is the INSERT of n uploads' rows, all their columns, in
+// the dialect's placeholders.
+func insertUploads(name string, n int) string {
+	ins := entsql.Dialect(name).Insert(upload.Table).Columns(upload.Columns...)
+	row := make([]any, len(upload.Columns))
+	for i := range row {
+		row[i] = 0 // any value but nil, which the builder writes as NULL
+	}
+	for range n {
+		ins.Values(row...)
+	}
+	query, _ := ins.Query()
+	return query
+}
+
+// issueStatement is Issue's statement on PostgreSQL for n uploads, written
+// once for each n under one pair of bounds (a server's are fixed).
+func (u *Usages) issueStatement(n int, maxPending, quota int64) string {
+	key := issueKey{n, maxPending, quota}
+	if st, ok := u.issues.Load(key); ok {
+		return st.(string)
+	}
+	st := "WITH inserted AS (" + insertUploads(dialect.Postgres, n) + ")\n" + issueQuery(maxPending, quota, n*len(upload.Columns))
+	if n <= maxIssueStatements {
+		u.issues.Store(key, st)
+	}
+	return st
+}
+
+// issueKey names one of Issue's statements.
+type issueKey struct {
+	n                 int
+	maxPending, quota int64
+}
+
+// maxIssueStatements bounds the statements Issue keeps: one for each
+// number of uploads a call may carry, up to this many.
+const maxIssueStatements = 100
+
 // issueQuery is the reservation for Issue, its parameters numbered from
 // after the insert's n.
-func (u *Usages) issueQuery(maxPending, quota int64, n int) string {
+func issueQuery(maxPending, quota int64, n int) string {
 	var conds []string
 	if maxPending > 0 {
 		conds = append(conds, fmt.Sprintf("usages.pending_count + excluded.pending_count <= %d", maxPending))
@@ -173,69 +292,3 @@ func (u *Usages) issueQuery(maxPending, quota int64, n int) string {
 		saved_count = usages.saved_count + excluded.saved_count,
 		saved_bytes = usages.saved_bytes + excluded.saved_bytes`, n+1, n+2, n+3, n+4, n+5, count)
 }
-
-type recordKey struct{}
-
-// recorded is the statement an Insert made.
-type recorded struct {
-	query string
-	args  []any
-	n     int
-	more  bool
-}
-
-// recorder is a driver that keeps the statement of the recorded in its
-// context instead of sending it; a query is answered with no rows (ent
-// then keeps the ids it made).
-type recorder struct{ dialect string }
-
-func (r recorder) record(ctx context.Context, query string, args any) error {
-	rec, ok := ctx.Value(recordKey{}).(*recorded)
-	a, isArgs := args.([]any)
-	if !ok || !isArgs {
-		return errors.New("database: a statement outside Issue's insert")
-	}
-	rec.n++
-	rec.more = rec.query != ""
-	rec.query, rec.args = query, a
-	return nil
-}
-
-func (r recorder) Exec(ctx context.Context, query string, args, v any) error {
-	if err := r.record(ctx, query, args); err != nil {
-		return err
-	}
-	if res, ok := v.(*stdsql.Result); ok {
-		*res = driver.RowsAffected(0)
-	}
-	return nil
-}
-
-func (r recorder) Query(ctx context.Context, query string, args, v any) error {
-	if err := r.record(ctx, query, args); err != nil {
-		return err
-	}
-	rows, ok := v.(*entsql.Rows)
-	if !ok {
-		return fmt.Errorf("database: recorder cannot answer a %T", v)
-	}
-	*rows = entsql.Rows{ColumnScanner: noRows{}}
-	return nil
-}
-
-func (r recorder) Tx(context.Context) (dialect.Tx, error) {
-	return nil, errors.New("database: Issue's insert needs a transaction")
-}
-func (recorder) Close() error      { return nil }
-func (r recorder) Dialect() string { return r.dialect }
-
-// noRows is an empty result.
-type noRows struct{}
-
-func (noRows) Close() error                               { return nil }
-func (noRows) ColumnTypes() ([]*stdsql.ColumnType, error) { return nil, nil }
-func (noRows) Columns() ([]string, error)                 { return nil, nil }
-func (noRows) Err() error                                 { return nil }
-func (noRows) Next() bool                                 { return false }
-func (noRows) NextResultSet() bool                        { return false }
-func (noRows) Scan(...any) error                          { return errors.New("no rows") }

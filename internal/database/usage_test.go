@@ -2,13 +2,15 @@ package database
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/schema"
+	"github.com/filegraph/filegraph/ent/upload"
 )
 
 // Usages adds to a user's row, creating it, and reserves only within the
@@ -111,16 +113,14 @@ func TestUsagesIssue(t *testing.T) {
 			}
 			defer db.Close()
 			n := 0
-			uploads := func(names ...string) func(context.Context, *ent.Client) error {
-				return func(ctx context.Context, c *ent.Client) error {
-					creates := make([]*ent.UploadCreate, len(names))
-					for i, name := range names {
-						n++
-						creates[i] = db.Ent.Upload.Create().SetFileName(fmt.Sprintf("files/%d", n)).SetOriginalName(name).
-							SetSize(10).SetContentType("text/plain").SetExpiresAt(time.Now().Add(time.Hour)).SetOwner("bob")
-					}
-					return c.Upload.CreateBulk(creates...).Exec(ctx)
+			uploads := func(names ...string) []*ent.Upload {
+				ups := make([]*ent.Upload, len(names))
+				for i, name := range names {
+					n++
+					ups[i] = &ent.Upload{FileName: fmt.Sprintf("files/%d", n), OriginalName: name,
+						Size: 10, ContentType: "text/plain", ExpiresAt: time.Now().Add(time.Hour), Owner: "bob"}
 				}
+				return ups
 			}
 			state := func() (int, totals) {
 				t.Helper()
@@ -137,8 +137,8 @@ func TestUsagesIssue(t *testing.T) {
 				}
 				return rows, totals{r.PendingCount, r.PendingBytes, r.SavedCount, r.SavedBytes}
 			}
-			issue := func(insert func(context.Context, *ent.Client) error, count int64, maxPending, quota int64) (bool, error) {
-				return db.Usages.Issue(ctx, insert, ent.Usage{ID: "bob", PendingCount: count, PendingBytes: 10 * count}, maxPending, quota)
+			issue := func(ups []*ent.Upload, count int64, maxPending, quota int64) (bool, error) {
+				return db.Usages.Issue(ctx, ups, ent.Usage{ID: "bob", PendingCount: count, PendingBytes: 10 * count}, maxPending, quota)
 			}
 			for _, c := range []struct {
 				name              string
@@ -165,28 +165,62 @@ func TestUsagesIssue(t *testing.T) {
 				}
 			}
 			// ent's own check refuses an empty original name: nothing is written.
-			var invalid *ent.ValidationError
-			if _, err := issue(uploads(""), 1, 0, 0); !errors.As(err, &invalid) {
-				t.Errorf("an empty name: %v, want ent's ValidationError", err)
+			if _, err := issue(uploads(""), 1, 0, 0); err == nil || !strings.Contains(err.Error(), `"Upload.original_name"`) {
+				t.Errorf("an empty name: %v, want ent's validator's error", err)
 			}
 			if rows, got := state(); rows != 3 || got != (totals{pendingCount: 3, pendingBytes: 30}) {
 				t.Errorf("after a refused insert: %d rows, usage %+v", rows, got)
 			}
+			// A row is what ent's builders would have written: every field
+			// given, and ent's defaults for the rest.
+			given := &ent.Upload{FileName: "files/given", OriginalName: "given.bin", Size: 7, ContentType: "application/pdf",
+				ChecksumSha256: "c2hh", Folder: "a/b", Metadata: schema.Metadata{"k": "v"}, ExpiresAt: time.Now().Add(time.Hour).Truncate(time.Microsecond),
+				Owner: "bob", Collection: "docs", MultipartID: "mp-1", PartSize: 5, PartCount: 2, PartChecksums: true}
+			defaulted := &ent.Upload{FileName: "files/defaulted", OriginalName: "d.txt", Size: 1, ContentType: "text/plain",
+				ExpiresAt: given.ExpiresAt, Owner: "bob"}
+			before := time.Now()
+			if ok, err := issue([]*ent.Upload{given, defaulted}, 2, 0, 0); err != nil || !ok {
+				t.Fatalf("issuing two: %v, %v", ok, err)
+			}
+			for _, want := range []*ent.Upload{given, defaulted} {
+				got, err := db.Ent.Upload.Query().Where(upload.FileName(want.FileName)).Only(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.ID.Version() != 7 || got.ID != want.ID {
+					t.Errorf("%s: id %s, want the version 7 id Issue gave it (%s)", want.FileName, got.ID, want.ID)
+				}
+				if got.CreatedAt.Before(before.Add(-time.Second)) || got.CreatedAt.After(time.Now().Add(time.Second)) {
+					t.Errorf("%s: created_at %v, want about now", want.FileName, got.CreatedAt)
+				}
+				if want.Metadata == nil {
+					want.Metadata = schema.Metadata{}
+				}
+				got.ID, got.CreatedAt, want.CreatedAt = want.ID, time.Time{}, time.Time{}
+				got.ExpiresAt = got.ExpiresAt.In(want.ExpiresAt.Location())
+				if got.String() != want.String() || fmt.Sprint(got.Metadata) != fmt.Sprint(want.Metadata) {
+					t.Errorf("row written:\n%s %v\nwant\n%s %v", got, got.Metadata, want, want.Metadata)
+				}
+			}
+			if defaulted.Collection != upload.DefaultCollection {
+				t.Errorf("collection left empty became %q, want ent's default %q", defaulted.Collection, upload.DefaultCollection)
+			}
 			if b.name != "postgres" {
 				return
 			}
-			// One statement is all Issue sends: an insert of two is refused whole.
-			two := func(ctx context.Context, c *ent.Client) error {
-				if err := uploads("d")(ctx, c); err != nil {
-					return err
-				}
-				return uploads("e")(ctx, c)
+			// One statement for each number of uploads, written once.
+			if _, err := issue(uploads("d"), 1, 0, 0); err != nil {
+				t.Fatal(err)
 			}
-			if _, err := issue(two, 2, 0, 0); err == nil || !strings.Contains(err.Error(), "not one") {
-				t.Errorf("an insert of two statements: %v", err)
+			st1 := db.Usages.issueStatement(1, 0, 0)
+			if st2 := db.Usages.issueStatement(1, 0, 0); unsafe.StringData(st1) != unsafe.StringData(st2) {
+				t.Error("the statement for one upload was written again")
 			}
-			if rows, _ := state(); rows != 3 {
-				t.Errorf("after an insert of two statements: %d rows, want 3", rows)
+			if strings.Count(db.Usages.issueStatement(3, 0, 0), "), (") != 2 {
+				t.Errorf("the statement for three uploads: %s", db.Usages.issueStatement(3, 0, 0))
+			}
+			if rows, _ := state(); rows != 6 {
+				t.Errorf("after issuing 6 in all: %d rows", rows)
 			}
 		})
 	}

@@ -67,7 +67,7 @@ type issued struct {
 	UploadRequest
 	key     string
 	expires time.Time
-	row     *ent.UploadCreate
+	row     *ent.Upload // what prepare may add to
 }
 
 // issueUploads is the one way uploads are issued: it validates the caller's
@@ -98,22 +98,23 @@ func (s *Service) issueUploads(ctx context.Context, reqs []*UploadRequest, kind 
 	}
 	expires := s.cfg.Now().Add(life)
 	rows := make([]issued, len(valid))
-	creates := make([]*ent.UploadCreate, len(valid))
+	uploads := make([]*ent.Upload, len(valid))
 	var bytes int64
 	for i, r := range valid {
 		key := s.newKey(s.byName[r.Collection], r)
-		creates[i] = s.db.Upload.Create().
-			SetFileName(key).
-			SetOriginalName(r.OriginalName).
-			SetSize(r.Size).
-			SetContentType(r.ContentType).
-			SetChecksumSha256(r.ChecksumSHA256).
-			SetFolder(r.Folder).
-			SetMetadata(r.Metadata).
-			SetExpiresAt(expires).
-			SetOwner(user.ID).
-			SetCollection(r.Collection)
-		rows[i] = issued{UploadRequest: r, key: key, expires: expires, row: creates[i]}
+		uploads[i] = &ent.Upload{
+			FileName:       key,
+			OriginalName:   r.OriginalName,
+			Size:           r.Size,
+			ContentType:    r.ContentType,
+			ChecksumSha256: r.ChecksumSHA256,
+			Folder:         r.Folder,
+			Metadata:       r.Metadata,
+			ExpiresAt:      expires,
+			Owner:          user.ID,
+			Collection:     r.Collection,
+		}
+		rows[i] = issued{UploadRequest: r, key: key, expires: expires, row: uploads[i]}
 		bytes += r.Size
 	}
 	if prepare != nil {
@@ -125,10 +126,7 @@ func (s *Service) issueUploads(ctx context.Context, reqs []*UploadRequest, kind 
 	// refuses what would break a limit, all or nothing: on PostgreSQL one
 	// statement, so the user's concurrent calls queue only for it and its
 	// commit.
-	err = s.reserveUsage(ctx, func(ctx context.Context, c *ent.Client) error {
-		return c.Upload.CreateBulk(creates...).Exec(ctx)
-	}, user.ID, len(rows), bytes)
-	if err != nil {
+	if err := s.reserveUsage(ctx, uploads, user.ID, len(rows), bytes); err != nil {
 		return err
 	}
 	if finish != nil {

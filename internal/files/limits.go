@@ -27,10 +27,11 @@ type Usages interface {
 	// (0: no bound), and reports whether it did. A row it creates is not
 	// checked.
 	Reserve(ctx context.Context, tx *ent.Tx, d ent.Usage, maxPending, quota int64) (bool, error)
-	// Issue writes what insert writes on the client it is given and
-	// reserves d as Reserve does, all or nothing (nothing is written when
-	// d does not fit), as one statement where the database allows.
-	Issue(ctx context.Context, insert func(context.Context, *ent.Client) error, d ent.Usage, maxPending, quota int64) (bool, error)
+	// Issue writes the uploads' rows, with the defaults and checks of
+	// ent's builders, and reserves d as Reserve does, all or nothing
+	// (nothing is written when d does not fit), as one statement where
+	// the database allows.
+	Issue(ctx context.Context, uploads []*ent.Upload, d ent.Usage, maxPending, quota int64) (bool, error)
 	// AddFolders adds each delta to its folder's count (folders.go),
 	// creating rows at need; ds is sorted, one delta a folder.
 	AddFolders(ctx context.Context, tx *ent.Tx, ds []FolderDelta) error
@@ -52,7 +53,7 @@ func (s *Service) addUsage(ctx context.Context, tx *ent.Tx, d ent.Usage) error {
 // statement that changes it and the commit. An upload counts by its full
 // size from the moment it is issued (a multipart upload too, not part by
 // part).
-func (s *Service) reserveUsage(ctx context.Context, insert func(context.Context, *ent.Client) error, owner string, count int, bytes int64) error {
+func (s *Service) reserveUsage(ctx context.Context, uploads []*ent.Upload, owner string, count int, bytes int64) error {
 	lim := s.cfg.Limits
 	if lim.MaxPendingUploads > 0 && int64(count) > int64(lim.MaxPendingUploads) ||
 		lim.UserQuotaBytes > 0 && bytes > lim.UserQuotaBytes {
@@ -60,7 +61,7 @@ func (s *Service) reserveUsage(ctx context.Context, insert func(context.Context,
 		// checked.
 		return s.limitError(ctx, owner, count, bytes)
 	}
-	ok, err := s.usages.Issue(ctx, insert, ent.Usage{ID: owner, PendingCount: int64(count), PendingBytes: bytes}, int64(lim.MaxPendingUploads), lim.UserQuotaBytes)
+	ok, err := s.usages.Issue(ctx, uploads, ent.Usage{ID: owner, PendingCount: int64(count), PendingBytes: bytes}, int64(lim.MaxPendingUploads), lim.UserQuotaBytes)
 	if err != nil {
 		return dbError("recording uploads", err)
 	}

@@ -120,13 +120,13 @@ func (s *Service) CreateMultipartUploads(ctx context.Context, reqs []*MultipartR
 			})
 			partSize, count := s.partLayout(r.Size)
 			out[i] = &MultipartUpload{FileName: r.key, OriginalName: r.OriginalName, Size: r.Size, PartSize: partSize, PartCount: count, ExpiresAt: r.expires}
-			r.row.SetPartSize(partSize).SetPartCount(count).SetPartChecksums(checksums)
+			r.row.PartSize, r.row.PartCount, r.row.PartChecksums = partSize, count, checksums
 		}
 		if err := g.Wait(); err != nil {
 			return storageError("starting upload in parts", err)
 		}
 		for i, r := range rows {
-			r.row.SetMultipartID(ids[i])
+			r.row.MultipartID = ids[i]
 		}
 		return nil
 	}, nil)
