@@ -102,6 +102,22 @@ func (s *Service) findUploadsAndFiles(ctx context.Context, user auth.User, reqs 
 	if err != nil {
 		return nil, dbError("looking up uploads", err)
 	}
+	items := make([]*saving, len(reqs))
+	byKey := make(map[string]*saving, len(reqs))
+	for i, r := range reqs {
+		items[i] = &saving{index: i, req: r}
+		byKey[r.FileName] = items[i]
+	}
+	for _, u := range pending {
+		byKey[u.FileName].upload = u
+	}
+	if len(pending) == len(keys) {
+		// Every key is still an upload, so none is a saved file: a save
+		// deletes the upload in the transaction that writes the file. A
+		// save that commits after this read makes this call's insert fail
+		// on file_name's uniqueness, and Save's retry reads both again.
+		return items, nil
+	}
 	// A held file found clean has its public key since (twinKey): a
 	// retry of its save names the key it was issued.
 	names := keys
@@ -113,15 +129,6 @@ func (s *Service) findUploadsAndFiles(ctx context.Context, user auth.User, reqs 
 	saved, err := s.db.File.Query().Where(file.FileNameIn(names...), file.Owner(user.ID), file.DeletedAtIsNil()).All(ctx)
 	if err != nil {
 		return nil, dbError("looking up saved files", err)
-	}
-	items := make([]*saving, len(reqs))
-	byKey := make(map[string]*saving, len(reqs))
-	for i, r := range reqs {
-		items[i] = &saving{index: i, req: r}
-		byKey[r.FileName] = items[i]
-	}
-	for _, u := range pending {
-		byKey[u.FileName].upload = u
 	}
 	for _, f := range saved {
 		if it := byKey[f.FileName]; it != nil {
