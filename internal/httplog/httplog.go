@@ -82,12 +82,21 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 		start := time.Now()
 		ctx := context.WithValue(r.Context(), ctxKey{}, entry{id: id, clientID: clientID, log: log})
 		next.ServeHTTP(rec, r.WithContext(ctx))
-		log.LogAttrs(ctx, slog.LevelInfo, "http.request",
+		if !log.Enabled(ctx, slog.LevelInfo) {
+			return
+		}
+		// The record is made here rather than by LogAttrs, which looks up
+		// its caller on every request (runtime.Callers) for a source that
+		// the server's handlers do not write.
+		end := time.Now()
+		record := slog.NewRecord(end, slog.LevelInfo, "http.request", 0)
+		record.AddAttrs(
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", end.Sub(start)),
 		)
+		log.Handler().Handle(ctx, record)
 	})
 }
 

@@ -2,6 +2,7 @@ package logsink
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -151,5 +152,30 @@ func TestShorten(t *testing.T) {
 	}
 	if rec["ok"] != "short" || len(rec["msg"].(string)) != 2*MaxValue {
 		t.Errorf("short value %q or a %d-byte message was changed", rec["ok"], len(rec["msg"].(string)))
+	}
+}
+
+// Shorten writes the level as the handlers write it without a
+// ReplaceAttr, custom levels too, in both formats.
+func TestShortenKeepsLevels(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn + 1, slog.LevelError} {
+			var plain, shortened bytes.Buffer
+			handler := func(buf *bytes.Buffer, opts *slog.HandlerOptions) slog.Handler {
+				opts.Level = slog.LevelDebug
+				if format == "json" {
+					return slog.NewJSONHandler(buf, opts)
+				}
+				return slog.NewTextHandler(buf, opts)
+			}
+			// A zero time is left out of the line: the lines can be compared.
+			r := slog.NewRecord(time.Time{}, level, "event", 0)
+			r.AddAttrs(slog.String("k", "v"))
+			handler(&plain, &slog.HandlerOptions{}).Handle(context.Background(), r)
+			handler(&shortened, &slog.HandlerOptions{ReplaceAttr: Shorten}).Handle(context.Background(), r)
+			if plain.String() != shortened.String() {
+				t.Errorf("%s, %v: %q with Shorten, %q without", format, level, shortened.String(), plain.String())
+			}
+		}
 	}
 }

@@ -22,8 +22,20 @@ const maxMessage = 64 << 10
 // fit cost one length check.
 func Shorten(groups []string, a slog.Attr) slog.Attr {
 	limit := MaxValue
-	if len(groups) == 0 && a.Key == slog.MessageKey {
-		limit = maxMessage
+	if len(groups) == 0 {
+		switch a.Key {
+		case slog.MessageKey:
+			limit = maxMessage
+		case slog.LevelKey:
+			// With a ReplaceAttr, slog hands the level over as an any,
+			// which the JSON handler writes through json.Marshal
+			// (reflection, for every record); as the string it stands
+			// for it is written directly, the same text.
+			if l, ok := a.Value.Any().(slog.Level); ok {
+				a.Value = slog.StringValue(l.String())
+			}
+			return a
+		}
 	}
 	switch a.Value.Kind() {
 	case slog.KindString:
