@@ -87,7 +87,7 @@ func TestAddCountsAndEvents(t *testing.T) {
 						t.Fatalf("round %d: stamp %d, the transaction's id %d", round, xid, want)
 					}
 					var held int
-					if err := db.health.QueryRowContext(ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").Scan(&held); err != nil || held != 0 {
+					if err := db.health.QueryRowContext(ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())").Scan(&held); err != nil || held != 0 {
 						t.Fatalf("round %d: %d advisory locks held in the transaction, %v", round, held, err)
 					}
 				} else if xid != 0 {
@@ -121,7 +121,7 @@ func TestAddCountsAndEvents(t *testing.T) {
 			}
 			if b.name == "postgres" {
 				var held int
-				if err := db.health.QueryRowContext(ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").Scan(&held); err != nil || held != 0 {
+				if err := db.health.QueryRowContext(ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())").Scan(&held); err != nil || held != 0 {
 					t.Fatalf("%d advisory locks after the commits, %v", held, err)
 				}
 			}
