@@ -15,12 +15,29 @@ import (
 	"github.com/filegraph/filegraph/internal/storage/storagetest"
 )
 
-// The process is killed after it completed an upload in parts in the store
-// and before it wrote the file's row; the next save (by a new process)
-// finishes it, and storage and database agree.
+// The process is killed after it completed an upload in parts in the store,
+// while its save's transaction waits for the files table; the next save (by
+// a new process) returns the file, and storage and database agree. Through
+// ent (here: a webhook takes file.saved, whose deliveries are written after
+// the events) the transaction is sent statement by statement, so it is cut
+// before its commit: no row. In one round trip (database.Saves) the commit
+// was sent with the rest, so the transaction either commits whole once the
+// table is free or not at all, never in part.
 func TestKilledBetweenCompletionAndRow(t *testing.T) {
+	t.Run("through ent", func(t *testing.T) {
+		killBetweenCompletionAndRow(t, false, "WEBHOOK_URL=http://127.0.0.1:9/hooks", "WEBHOOK_SECRET="+newSecret(),
+			"WEBHOOK_ALLOW_PRIVATE=true", "WEBHOOK_EVENTS=file.saved")
+	})
+	t.Run("in one round trip", func(t *testing.T) {
+		killBetweenCompletionAndRow(t, true)
+	})
+}
+
+// killBetweenCompletionAndRow is the test above with the servers started
+// with settings; whole says the save may have committed.
+func killBetweenCompletionAndRow(t *testing.T, whole bool, settings ...string) {
 	d := newDeployment(t)
-	p := d.start("SWEEP_INTERVAL=0", "PART_SIZE=5MiB")
+	p := d.start(append([]string{"SWEEP_INTERVAL=0", "PART_SIZE=5MiB"}, settings...)...)
 	body := make([]byte, 5<<20+321)
 	rand.Read(body)
 
@@ -73,18 +90,35 @@ func TestKilledBetweenCompletionAndRow(t *testing.T) {
 	p.cmd.Wait()
 	tx.Rollback()
 	var files, uploads int
-	if err := d.db.QueryRow("SELECT (SELECT count(*) FROM files), (SELECT count(*) FROM uploads)").Scan(&files, &uploads); err != nil {
-		t.Fatal(err)
+	counted := func() {
+		t.Helper()
+		if err := d.db.QueryRow("SELECT (SELECT count(*) FROM files), (SELECT count(*) FROM uploads)").Scan(&files, &uploads); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counted()
+	if whole {
+		// The statement the kill left running ends: committed or not.
+		for deadline := time.Now().Add(10 * time.Second); d.waitingOnLock() || d.saveRunning(); {
+			if time.Now().After(deadline) {
+				t.Fatal("the save's statement still runs 10 s after the kill")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		counted()
+		if files == 1 && uploads == 0 {
+			files, uploads = 0, 1 // committed whole: as good as not at all
+		}
 	}
 	if files != 0 || uploads != 1 {
-		t.Fatalf("after the kill: %d file rows, %d upload rows; want 0 and 1", files, uploads)
+		t.Fatalf("after the kill: %d file rows, %d upload rows; want 0 and 1 (or, in one round trip, 1 and 0)", files, uploads)
 	}
 	out, err := s3srv.Client().ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(d.bucket)})
 	if err != nil || len(out.Uploads) != 0 {
 		t.Fatalf("the store still has uploads in progress: %v %v", out, err)
 	}
 
-	q := d.start("SWEEP_INTERVAL=0")
+	q := d.start(append([]string{"SWEEP_INTERVAL=0"}, settings...)...)
 	var s struct{ SaveFiles []uploaded }
 	q.gql(t, `mutation($f: [SaveFileInput!]!) { saveFiles(files: $f) { id fileName } }`,
 		map[string]any{"f": []map[string]any{{"fileName": m.FileName, "originalName": "big.bin"}}}, &s)
@@ -103,6 +137,17 @@ func TestKilledBetweenCompletionAndRow(t *testing.T) {
 	if out, err := d.command("reconcile"); err != nil || !strings.Contains(out, "uploads in parts without a row: 0") {
 		t.Errorf("reconcile after the finished save: %v\n%s", err, out)
 	}
+}
+
+// saveRunning reports whether some session other than the test's own
+// runs a statement: the save's, past its wait.
+func (d *deployment) saveRunning() bool {
+	d.t.Helper()
+	var n int
+	if err := d.db.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()").Scan(&n); err != nil {
+		d.t.Fatal(err)
+	}
+	return n > 0
 }
 
 // waitingOnLock reports whether some session waits for a lock: the save's

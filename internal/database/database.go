@@ -48,8 +48,10 @@ type DB struct {
 	// Deletes marks and removes deleteFile's file (PostgreSQL; nil on
 	// SQLite).
 	Deletes *Deletes
-	health  *sql.DB
-	url     string // PostgreSQL's, for Listen
+	// Saves writes a save's transaction (PostgreSQL; nil on SQLite).
+	Saves  *Saves
+	health *sql.DB
+	url    string // PostgreSQL's, for Listen
 }
 
 // Ping reports whether the database answers. It runs on a connection kept
@@ -176,10 +178,11 @@ func Open(ctx context.Context, databaseURL, dataDir string, migrate bool, log *s
 	}
 	client := ent.NewClient(ent.Driver(edrv))
 	var deletes *Deletes
+	var saves *Saves
 	if drv == dialect.Postgres {
-		deletes = &Deletes{db}
+		deletes, saves = &Deletes{db}, &Saves{db}
 	}
-	return &DB{Deletes: deletes, Ent: client, SQL: db, Dialect: drv, Usages: newUsages(client, edrv, drv),
+	return &DB{Deletes: deletes, Saves: saves, Ent: client, SQL: db, Dialect: drv, Usages: newUsages(client, edrv, drv),
 		Outbox: &Outbox{postgres: drv == dialect.Postgres}, Deliveries: &Deliveries{postgres: drv == dialect.Postgres}, Lookups: &Lookups{client}, health: health, url: databaseURL}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/filegraph/filegraph/ent"
+	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/ent/tombstone"
 	"github.com/filegraph/filegraph/internal/files"
 )
@@ -230,10 +231,32 @@ func literal(v any) (string, error) {
 		return pq.QuoteLiteral(v), nil
 	case int64:
 		return strconv.FormatInt(v, 10), nil
+	case int:
+		return strconv.Itoa(v), nil
+	case bool:
+		return strconv.FormatBool(v), nil
 	case uuid.UUID:
 		return "'" + v.String() + "'::uuid", nil
 	case time.Time:
 		return "'" + v.Format(time.RFC3339Nano) + "'::timestamptz", nil
+	case *string:
+		if v == nil {
+			return "NULL", nil
+		}
+		return literal(*v)
+	case *time.Time:
+		if v == nil {
+			return "NULL", nil
+		}
+		return literal(*v)
+	case schema.Metadata:
+		// Its JSON, as its Value gives it to the driver; an untyped
+		// literal takes the column's type (jsonb).
+		j, err := v.Value()
+		if err != nil {
+			return "", err
+		}
+		return literal(j)
 	}
 	return "", fmt.Errorf("database: no literal for a %T", v)
 }

@@ -85,6 +85,9 @@ type Options struct {
 	// Deletes marks and removes deleteFile's file in fewer round trips
 	// (nil: through ent).
 	Deletes Deletes
+	// Saves writes a save's transaction in one round trip (nil: through
+	// ent).
+	Saves Saves
 
 	// Scanner, when set, holds every saved file up to ScanMaxSize bytes
 	// (0: any size) until it is found clean; larger ones are UNSCANNED,

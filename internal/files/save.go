@@ -12,9 +12,32 @@ import (
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/ent/file"
 	"github.com/filegraph/filegraph/ent/metadatapair"
+	"github.com/filegraph/filegraph/ent/predicate"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/internal/auth"
 	"github.com/filegraph/filegraph/internal/storage"
+)
+
+// Saves writes a save's transaction in one round trip, where ent's
+// statements take five: internal/database implements it for PostgreSQL.
+// nil: through ent (SQLite, whose writers take turns, and a service
+// built by tests).
+type Saves interface {
+	// Save, in one transaction: inserts fs, as ent's builders would (its
+	// defaults, set on fs, and its checks), with their metadata pairs;
+	// deletes the uploads retire selects, which must be retired of them
+	// (ErrUploadsGone otherwise); adds us and ds and writes evs as
+	// countsEventsCommit does; and commits. A file whose key a file has
+	// already is ErrKeyTaken. Nothing is written on an error.
+	Save(ctx context.Context, fs []*ent.File, retire predicate.Upload, retired int, us []ent.Usage, ds []FolderDelta, evs []NewEvent) error
+}
+
+// Saves' errors.
+var (
+	// ErrKeyTaken: a concurrent save of the same key won; Save retries.
+	ErrKeyTaken = errors.New("files: a file has the key already")
+	// ErrUploadsGone: an upload expired, or was swept, while saving.
+	ErrUploadsGone = errors.New("files: an upload is no longer there to save")
 )
 
 // SaveRequest reports one finished upload.
@@ -28,7 +51,7 @@ type SaveRequest struct {
 // that is already saved returns it again, so a client may retry freely.
 func (s *Service) Save(ctx context.Context, reqs []*SaveRequest) ([]*ent.File, error) {
 	files, err := s.saveOnce(ctx, reqs)
-	if ent.IsConstraintError(err) {
+	if ent.IsConstraintError(err) || errors.Is(err, ErrKeyTaken) {
 		// A concurrent save of the same key won; now it is saved, and the
 		// retry returns it.
 		files, err = s.saveOnce(ctx, reqs)
@@ -216,6 +239,11 @@ func (s *Service) recordSaved(ctx context.Context, user auth.User, items []*savi
 	if len(todo) == 0 {
 		return nil
 	}
+	if s.cfg.Saves != nil && s.cfg.Outbox != (noOutbox{}) && !s.webhooksTake(EventSaved) {
+		if done, err := s.saveInOne(ctx, user, todo); done || err != nil {
+			return err
+		}
+	}
 	var created []*ent.File
 	var bytes int64
 	err = s.inTx(ctx, "save", func(tx *ent.Tx) error {
@@ -283,6 +311,67 @@ func (s *Service) recordSaved(ctx context.Context, user auth.User, items []*savi
 	s.log.InfoContext(ctx, "files.saved", "count", len(created))
 	s.cfg.Events.FilesSaved(len(created), bytes)
 	return nil
+}
+
+// saveInOne is recordSaved through Saves: the same rows, counts and
+// events in one round trip. It reports done=false, having written
+// nothing, when the files need jobs (scans, variants), which the
+// transaction through ent writes.
+func (s *Service) saveInOne(ctx context.Context, user auth.User, todo []*saving) (done bool, err error) {
+	now := s.cfg.Now()
+	created := make([]*ent.File, len(todo))
+	keys := make([]string, len(todo))
+	var bytes int64
+	for i, it := range todo {
+		contentType := it.obj.ContentType
+		if contentType == "" {
+			contentType = it.upload.ContentType
+		}
+		created[i] = &ent.File{
+			ID:           file.DefaultID(),
+			Bucket:       s.store.Bucket(),
+			FileName:     it.upload.FileName,
+			OriginalName: it.upload.OriginalName,
+			// A saved file's size is its upload's: verifyInStorage refuses any other.
+			Size:        it.obj.Size,
+			ContentType: contentType,
+			CreatedAt:   file.DefaultCreatedAt(),
+			Owner:       user.ID,
+			Collection:  it.upload.Collection,
+			Folder:      it.upload.Folder,
+			Metadata:    it.upload.Metadata,
+			Status:      s.savedStatus(it.obj.Size),
+		}
+		keys[i] = it.upload.FileName
+		bytes += it.obj.Size
+		if created[i].Status == file.StatusSCANNING || s.wantsVariants(created[i]) {
+			return false, nil
+		}
+	}
+	evs, err := s.newEvents(EventSaved, created)
+	if err != nil {
+		return false, err
+	}
+	n := int64(len(created))
+	retire := upload.And(upload.FileNameIn(keys...), upload.Owner(user.ID), s.whereSaveableAt(now))
+	err = s.cfg.Saves.Save(ctx, created, retire, len(keys),
+		[]ent.Usage{{ID: user.ID, PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes, FileWrites: 1}},
+		folderDeltas(1, created...), evs)
+	switch {
+	case errors.Is(err, ErrKeyTaken):
+		return false, err // Save retries
+	case errors.Is(err, ErrUploadsGone):
+		return false, &InvalidError{Problems: []Problem{{Field: "files", Message: "an upload expired while saving; upload it again with a new URL"}}}
+	case err != nil:
+		return false, dbError("saving files", err)
+	}
+	s.cfg.Outbox.Committed()
+	for i, it := range todo {
+		it.saved = created[i]
+	}
+	s.log.InfoContext(ctx, "files.saved", "count", len(created))
+	s.cfg.Events.FilesSaved(len(created), bytes)
+	return true, nil
 }
 
 // checkSaveRequests bounds the call and refuses nulls and repeated keys; it

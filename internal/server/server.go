@@ -139,6 +139,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	if db.Deletes != nil { // a nil *Deletes is not a nil files.Deletes
 		fopts.Deletes = db.Deletes
 	}
+	if db.Saves != nil {
+		fopts.Saves = db.Saves
+	}
 	if cfg.Scan.ClamdAddr != "" {
 		c, err := clamd.New(cfg.Scan.ClamdAddr)
 		if err != nil { // config.Load checked it
