@@ -72,14 +72,12 @@ func (s *Service) saveOnce(ctx context.Context, reqs []*SaveRequest) ([]*ent.Fil
 	if err != nil {
 		return nil, err
 	}
-	stats := s.statAhead(ctx, keys)
 	items, err := s.findUploadsAndFiles(ctx, user, reqs, keys)
 	if err != nil {
-		stats() // no look outlives the call
 		return nil, err
 	}
 	s.refuseByRows(items)
-	if err := s.verifyInStorage(ctx, items, stats()); err != nil {
+	if err := s.verifyInStorage(ctx, items); err != nil {
 		return nil, err
 	}
 	var ps problems
@@ -189,7 +187,7 @@ func (s *Service) refuseByRows(items []*saving) {
 // S3 each look is a round trip), and refuses those missing or unlike their
 // announcement. An upload in parts is completed first (completeParts). It
 // fails only when the storage does not answer.
-func (s *Service) verifyInStorage(ctx context.Context, items []*saving, stats map[string]stat) error {
+func (s *Service) verifyInStorage(ctx context.Context, items []*saving) error {
 	var g errgroup.Group
 	g.SetLimit(storageConcurrency)
 	for _, it := range items {
@@ -202,8 +200,7 @@ func (s *Service) verifyInStorage(ctx context.Context, items []*saving, stats ma
 			if inParts(it.upload) {
 				obj, err = s.completeParts(ctx, it.upload)
 			} else {
-				st := stats[it.upload.FileName]
-				obj, err = st.obj, st.err
+				obj, err = s.store.Stat(ctx, it.upload.FileName)
 			}
 			var r *refusal
 			switch {
@@ -222,42 +219,6 @@ func (s *Service) verifyInStorage(ctx context.Context, items []*saving, stats ma
 		})
 	}
 	return g.Wait()
-}
-
-// stat is what storage said of a key.
-type stat struct {
-	obj storage.Object
-	err error
-}
-
-// statAhead looks at each key in storage (HEAD), as verifyInStorage needs
-// for an upload by a single PUT, while the caller reads the rows: the two
-// waits overlap instead of adding up. The returned func waits for the
-// answers. One for a key the rows rule out, or for an upload in parts
-// (completed rather than looked at), is not read.
-func (s *Service) statAhead(ctx context.Context, keys []string) func() map[string]stat {
-	got := make([]stat, len(keys))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var g errgroup.Group
-		g.SetLimit(storageConcurrency)
-		for i, k := range keys {
-			g.Go(func() error {
-				got[i].obj, got[i].err = s.store.Stat(ctx, k)
-				return nil
-			})
-		}
-		g.Wait()
-	}()
-	return func() map[string]stat {
-		<-done
-		byKey := make(map[string]stat, len(keys))
-		for i, k := range keys {
-			byKey[k] = got[i]
-		}
-		return byKey
-	}
 }
 
 // storageConcurrency bounds the storage calls that one save, one start of
