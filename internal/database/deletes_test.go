@@ -30,24 +30,10 @@ import (
 // SQLite has no Deletes.
 func TestDeletes(t *testing.T) {
 	ctx := context.Background()
-	lite, err := Open(ctx, "", t.TempDir(), true, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lite.Close()
+	lite, db := openBoth(t)
 	if lite.Deletes != nil {
 		t.Fatal("SQLite has Deletes")
 	}
-	pg, err := testenv.NewPostgres()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pg.Close)
-	db, err := Open(ctx, pg.URL, "", true, quiet, MaxConns(1), Prepare(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	d := db.Deletes
 
 	newFile := func(owner, name string, jobs int) *ent.File {
@@ -278,4 +264,27 @@ func TestDeletesReadVariantsCommittedWhileWaiting(t *testing.T) {
 	if len(r.vs) != 1 || r.vs[0].Name != "thumb" || r.vs[0].Size != 5 {
 		t.Errorf("the mark read variants %v, want the thumb committed while it waited", r.vs)
 	}
+}
+
+// openBoth opens a SQLite database, closed again (to see what it has), and
+// a PostgreSQL one over one pooled connection, prepared as
+// DATABASE_PREPARE's are, closed when t ends.
+func openBoth(t *testing.T) (lite, db *DB) {
+	t.Helper()
+	ctx := context.Background()
+	lite, err := Open(ctx, "", t.TempDir(), true, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lite.Close()
+	pg, err := testenv.NewPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Close)
+	if db, err = Open(ctx, pg.URL, "", true, quiet, MaxConns(1), Prepare(true)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return lite, db
 }

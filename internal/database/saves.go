@@ -106,22 +106,17 @@ func writeFiles(b *strings.Builder, fs []*ent.File) error {
 		if f.Status == "" {
 			f.Status = file.DefaultStatus
 		}
-		for _, c := range []struct {
-			field string
-			err   error
-		}{
-			{file.FieldBucket, file.BucketValidator(f.Bucket)},
-			{file.FieldFileName, file.FileNameValidator(f.FileName)},
-			{file.FieldOriginalName, file.OriginalNameValidator(f.OriginalName)},
-			{file.FieldSize, file.SizeValidator(f.Size)},
-			{file.FieldContentType, file.ContentTypeValidator(f.ContentType)},
-			{file.FieldOwner, file.OwnerValidator(f.Owner)},
-			{file.FieldCollection, file.CollectionValidator(f.Collection)},
-			{file.FieldStatus, file.StatusValidator(f.Status)},
-		} {
-			if c.err != nil {
-				return fmt.Errorf("ent: validator failed for field \"File.%s\": %w", c.field, c.err)
-			}
+		if err := invalid("File",
+			fieldCheck{file.FieldBucket, file.BucketValidator(f.Bucket)},
+			fieldCheck{file.FieldFileName, file.FileNameValidator(f.FileName)},
+			fieldCheck{file.FieldOriginalName, file.OriginalNameValidator(f.OriginalName)},
+			fieldCheck{file.FieldSize, file.SizeValidator(f.Size)},
+			fieldCheck{file.FieldContentType, file.ContentTypeValidator(f.ContentType)},
+			fieldCheck{file.FieldOwner, file.OwnerValidator(f.Owner)},
+			fieldCheck{file.FieldCollection, file.CollectionValidator(f.Collection)},
+			fieldCheck{file.FieldStatus, file.StatusValidator(f.Status)},
+		); err != nil {
+			return err
 		}
 		if i > 0 {
 			b.WriteString(", ")
@@ -182,11 +177,11 @@ func writePairs(b *strings.Builder, fs []*ent.File) error {
 	n := 0
 	for _, f := range fs {
 		for k, v := range f.Metadata {
-			if err := metadatapair.OwnerValidator(f.Owner); err != nil {
-				return fmt.Errorf("ent: validator failed for field \"MetadataPair.owner\": %w", err)
-			}
-			if err := metadatapair.KeyValidator(k); err != nil {
-				return fmt.Errorf("ent: validator failed for field \"MetadataPair.key\": %w", err)
+			if err := invalid("MetadataPair",
+				fieldCheck{metadatapair.FieldOwner, metadatapair.OwnerValidator(f.Owner)},
+				fieldCheck{metadatapair.FieldKey, metadatapair.KeyValidator(k)},
+			); err != nil {
+				return err
 			}
 			if n == 0 {
 				b.WriteString("INSERT INTO " + metadatapair.Table + " (file_id, owner, key, value, created_at) VALUES ")

@@ -17,7 +17,6 @@ import (
 	"github.com/filegraph/filegraph/ent/schema"
 	"github.com/filegraph/filegraph/ent/upload"
 	"github.com/filegraph/filegraph/internal/files"
-	"github.com/filegraph/filegraph/internal/testenv"
 )
 
 // Saves on PostgreSQL, over one pooled connection so that every failure
@@ -29,24 +28,10 @@ import (
 // nothing. SQLite has no Saves.
 func TestSaves(t *testing.T) {
 	ctx := context.Background()
-	lite, err := Open(ctx, "", t.TempDir(), true, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lite.Close()
+	lite, db := openBoth(t)
 	if lite.Saves != nil {
 		t.Fatal("SQLite has Saves")
 	}
-	pg, err := testenv.NewPostgres()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pg.Close)
-	db, err := Open(ctx, pg.URL, "", true, quiet, MaxConns(1), Prepare(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 
 	issue := func(names ...string) []string {
 		t.Helper()

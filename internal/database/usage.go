@@ -173,22 +173,17 @@ func uploadValues(args []any, up *ent.Upload) ([]any, error) {
 	if up.Metadata == nil {
 		up.Metadata = schema.Metadata{}
 	}
-	for _, c := range []struct {
-		field string
-		err   error
-	}{
-		{upload.FieldFileName, upload.FileNameValidator(up.FileName)},
-		{upload.FieldOriginalName, upload.OriginalNameValidator(up.OriginalName)},
-		{upload.FieldSize, upload.SizeValidator(up.Size)},
-		{upload.FieldContentType, upload.ContentTypeValidator(up.ContentType)},
-		{upload.FieldOwner, upload.OwnerValidator(up.Owner)},
-		{upload.FieldCollection, upload.CollectionValidator(up.Collection)},
-		{upload.FieldPartSize, upload.PartSizeValidator(up.PartSize)},
-		{upload.FieldPartCount, upload.PartCountValidator(up.PartCount)},
-	} {
-		if c.err != nil {
-			return nil, fmt.Errorf("ent: validator failed for field \"Upload.%s\": %w", c.field, c.err)
-		}
+	if err := invalid("Upload",
+		fieldCheck{upload.FieldFileName, upload.FileNameValidator(up.FileName)},
+		fieldCheck{upload.FieldOriginalName, upload.OriginalNameValidator(up.OriginalName)},
+		fieldCheck{upload.FieldSize, upload.SizeValidator(up.Size)},
+		fieldCheck{upload.FieldContentType, upload.ContentTypeValidator(up.ContentType)},
+		fieldCheck{upload.FieldOwner, upload.OwnerValidator(up.Owner)},
+		fieldCheck{upload.FieldCollection, upload.CollectionValidator(up.Collection)},
+		fieldCheck{upload.FieldPartSize, upload.PartSizeValidator(up.PartSize)},
+		fieldCheck{upload.FieldPartCount, upload.PartCountValidator(up.PartCount)},
+	); err != nil {
+		return nil, err
 	}
 	for _, col := range upload.Columns {
 		switch col {
@@ -229,6 +224,23 @@ func uploadValues(args []any, up *ent.Upload) ([]any, error) {
 		}
 	}
 	return args, nil
+}
+
+// fieldCheck is one of ent's validators run on a field's value.
+type fieldCheck struct {
+	field string
+	err   error
+}
+
+// invalid returns the first failed check of an entity's fields, worded
+// as ent's builders word it.
+func invalid(entity string, checks ...fieldCheck) error {
+	for _, c := range checks {
+		if c.err != nil {
+			return fmt.Errorf("ent: validator failed for field %q: %w", entity+"."+c.field, c.err)
+		}
+	}
+	return nil
 }
 
 // insertUploads is the INSERT of n uploads' rows, all their columns, in

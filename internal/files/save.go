@@ -239,139 +239,133 @@ func (s *Service) recordSaved(ctx context.Context, user auth.User, items []*savi
 	if len(todo) == 0 {
 		return nil
 	}
-	if s.cfg.Saves != nil && s.cfg.Outbox != (noOutbox{}) && !s.webhooksTake(EventSaved) {
-		if done, err := s.saveInOne(ctx, user, todo); done || err != nil {
-			return err
-		}
+	sv := s.writesOf(user, todo)
+	if s.cfg.Saves != nil && s.cfg.Outbox != (noOutbox{}) && !s.webhooksTake(EventSaved) && !sv.needsJobs(s) {
+		err = s.saveInOne(ctx, sv)
+	} else {
+		err = s.saveThroughEnt(ctx, sv)
 	}
-	var created []*ent.File
-	var bytes int64
-	err = s.inTx(ctx, "save", func(tx *ent.Tx) error {
-		builders := make([]*ent.FileCreate, len(todo))
-		keys := make([]string, len(todo))
-		for i, it := range todo {
-			contentType := it.obj.ContentType
-			if contentType == "" {
-				contentType = it.upload.ContentType
-			}
-			builders[i] = tx.File.Create().
-				SetBucket(s.store.Bucket()).
-				SetFileName(it.upload.FileName).
-				SetOriginalName(it.upload.OriginalName).
-				SetSize(it.obj.Size).
-				SetContentType(contentType).
-				SetFolder(it.upload.Folder).
-				SetMetadata(it.upload.Metadata).
-				SetOwner(user.ID).
-				SetCollection(it.upload.Collection).
-				SetStatus(s.savedStatus(it.obj.Size))
-			keys[i] = it.upload.FileName
-			// A saved file's size is its upload's: verifyInStorage refuses any other.
-			bytes += it.obj.Size
-		}
-		var err error
-		created, err = tx.File.CreateBulk(builders...).Save(ctx)
-		if err != nil {
-			if ent.IsConstraintError(err) {
-				return err // a concurrent save of a key won; Save retries
-			}
-			return dbError("saving files", err)
-		}
-		if err := writePairs(ctx, tx, created...); err != nil {
-			return err
-		}
-		retired, err := tx.Upload.Delete().Where(
-			upload.FileNameIn(keys...),
-			upload.Owner(user.ID),
-			s.whereSaveableAt(s.cfg.Now()),
-		).Exec(ctx)
-		if err != nil {
-			return dbError("retiring uploads", err)
-		}
-		if retired != len(keys) {
-			return &InvalidError{Problems: []Problem{{Field: "files", Message: "an upload expired while saving; upload it again with a new URL"}}}
-		}
-		if jobs := s.jobsFor(tx, created); len(jobs) > 0 {
-			if err := tx.Job.CreateBulk(jobs...).Exec(ctx); err != nil {
-				return dbError("writing jobs", err)
-			}
-		}
-		n := int64(len(created))
-		return s.countAndRecord(ctx, tx, []ent.Usage{{ID: user.ID, PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes, FileWrites: 1}},
-			folderDeltas(1, created...), EventSaved, created...)
-	})
 	if err != nil {
 		return err
 	}
+	created := sv.files
 	s.cfg.Outbox.Committed()
 	s.wakeJobs()
 	for i, it := range todo {
 		it.saved = created[i]
 	}
 	s.log.InfoContext(ctx, "files.saved", "count", len(created))
-	s.cfg.Events.FilesSaved(len(created), bytes)
+	s.cfg.Events.FilesSaved(len(created), sv.bytes)
 	return nil
 }
 
-// saveInOne is recordSaved through Saves: the same rows, counts and
-// events in one round trip. It reports done=false, having written
-// nothing, when the files need jobs (scans, variants), which the
-// transaction through ent writes.
-func (s *Service) saveInOne(ctx context.Context, user auth.User, todo []*saving) (done bool, err error) {
-	now := s.cfg.Now()
-	created := make([]*ent.File, len(todo))
-	keys := make([]string, len(todo))
-	var bytes int64
+// toWrite is what a save writes: the files (as ent returns them once
+// written), the keys of the uploads they retire, the bytes they hold, and
+// what retires those uploads and adds to the user's usage.
+type toWrite struct {
+	files  []*ent.File
+	keys   []string
+	bytes  int64
+	retire predicate.Upload
+	usage  ent.Usage
+}
+
+// writesOf is what saving todo for user writes.
+func (s *Service) writesOf(user auth.User, todo []*saving) *toWrite {
+	w := &toWrite{files: make([]*ent.File, len(todo)), keys: make([]string, len(todo))}
 	for i, it := range todo {
 		contentType := it.obj.ContentType
 		if contentType == "" {
 			contentType = it.upload.ContentType
 		}
-		created[i] = &ent.File{
+		w.files[i] = &ent.File{
 			ID:           file.DefaultID(),
 			Bucket:       s.store.Bucket(),
 			FileName:     it.upload.FileName,
 			OriginalName: it.upload.OriginalName,
-			// A saved file's size is its upload's: verifyInStorage refuses any other.
-			Size:        it.obj.Size,
-			ContentType: contentType,
-			CreatedAt:   file.DefaultCreatedAt(),
-			Owner:       user.ID,
-			Collection:  it.upload.Collection,
-			Folder:      it.upload.Folder,
-			Metadata:    it.upload.Metadata,
-			Status:      s.savedStatus(it.obj.Size),
+			Size:         it.obj.Size,
+			ContentType:  contentType,
+			CreatedAt:    file.DefaultCreatedAt(),
+			Owner:        user.ID,
+			Collection:   it.upload.Collection,
+			Folder:       it.upload.Folder,
+			Metadata:     it.upload.Metadata,
+			Status:       s.savedStatus(it.obj.Size),
 		}
-		keys[i] = it.upload.FileName
-		bytes += it.obj.Size
-		if created[i].Status == file.StatusSCANNING || s.wantsVariants(created[i]) {
-			return false, nil
-		}
+		w.keys[i] = it.upload.FileName
+		// A saved file's size is its upload's: verifyInStorage refuses any other.
+		w.bytes += it.obj.Size
 	}
-	evs, err := s.newEvents(EventSaved, created)
+	w.retire = upload.And(upload.FileNameIn(w.keys...), upload.Owner(user.ID), s.whereSaveableAt(s.cfg.Now()))
+	n := int64(len(w.files))
+	w.usage = ent.Usage{ID: user.ID, PendingCount: -n, PendingBytes: -w.bytes, SavedCount: n, SavedBytes: w.bytes, FileWrites: 1}
+	return w
+}
+
+// needsJobs says whether some file of w needs a job (a scan, variants).
+func (w *toWrite) needsJobs(s *Service) bool {
+	return slices.ContainsFunc(w.files, func(f *ent.File) bool { return f.Status == file.StatusSCANNING || s.wantsVariants(f) })
+}
+
+// uploadExpired refuses a save whose upload expired, or was swept, while
+// it saved.
+func uploadExpired() error {
+	return &InvalidError{Problems: []Problem{{Field: "files", Message: "an upload expired while saving; upload it again with a new URL"}}}
+}
+
+// saveInOne writes w through Saves: one round trip.
+func (s *Service) saveInOne(ctx context.Context, w *toWrite) error {
+	evs, err := s.newEvents(EventSaved, w.files)
 	if err != nil {
-		return false, err
+		return err
 	}
-	n := int64(len(created))
-	retire := upload.And(upload.FileNameIn(keys...), upload.Owner(user.ID), s.whereSaveableAt(now))
-	err = s.cfg.Saves.Save(ctx, created, retire, len(keys),
-		[]ent.Usage{{ID: user.ID, PendingCount: -n, PendingBytes: -bytes, SavedCount: n, SavedBytes: bytes, FileWrites: 1}},
-		folderDeltas(1, created...), evs)
+	err = s.cfg.Saves.Save(ctx, w.files, w.retire, len(w.keys), []ent.Usage{w.usage}, folderDeltas(1, w.files...), evs)
 	switch {
 	case errors.Is(err, ErrKeyTaken):
-		return false, err // Save retries
+		return err // a concurrent save of a key won; Save retries
 	case errors.Is(err, ErrUploadsGone):
-		return false, &InvalidError{Problems: []Problem{{Field: "files", Message: "an upload expired while saving; upload it again with a new URL"}}}
+		return uploadExpired()
 	case err != nil:
-		return false, dbError("saving files", err)
+		return dbError("saving files", err)
 	}
-	s.cfg.Outbox.Committed()
-	for i, it := range todo {
-		it.saved = created[i]
-	}
-	s.log.InfoContext(ctx, "files.saved", "count", len(created))
-	s.cfg.Events.FilesSaved(len(created), bytes)
-	return true, nil
+	return nil
+}
+
+// saveThroughEnt writes w in a transaction through ent, with the jobs its
+// files need; w.files become the rows ent returns.
+func (s *Service) saveThroughEnt(ctx context.Context, w *toWrite) error {
+	return s.inTx(ctx, "save", func(tx *ent.Tx) error {
+		builders := make([]*ent.FileCreate, len(w.files))
+		for i, f := range w.files {
+			builders[i] = tx.File.Create().SetID(f.ID).SetBucket(f.Bucket).SetFileName(f.FileName).SetOriginalName(f.OriginalName).
+				SetSize(f.Size).SetContentType(f.ContentType).SetCreatedAt(f.CreatedAt).SetOwner(f.Owner).SetCollection(f.Collection).
+				SetFolder(f.Folder).SetMetadata(f.Metadata).SetStatus(f.Status)
+		}
+		created, err := tx.File.CreateBulk(builders...).Save(ctx)
+		if err != nil {
+			if ent.IsConstraintError(err) {
+				return err // a concurrent save of a key won; Save retries
+			}
+			return dbError("saving files", err)
+		}
+		w.files = created
+		if err := writePairs(ctx, tx, created...); err != nil {
+			return err
+		}
+		retired, err := tx.Upload.Delete().Where(w.retire).Exec(ctx)
+		if err != nil {
+			return dbError("retiring uploads", err)
+		}
+		if retired != len(w.keys) {
+			return uploadExpired()
+		}
+		if jobs := s.jobsFor(tx, created); len(jobs) > 0 {
+			if err := tx.Job.CreateBulk(jobs...).Exec(ctx); err != nil {
+				return dbError("writing jobs", err)
+			}
+		}
+		return s.countAndRecord(ctx, tx, []ent.Usage{w.usage}, folderDeltas(1, created...), EventSaved, created...)
+	})
 }
 
 // checkSaveRequests bounds the call and refuses nulls and repeated keys; it
