@@ -118,54 +118,47 @@ func writeFiles(b *strings.Builder, fs []*ent.File) error {
 		); err != nil {
 			return err
 		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(")
+		vals := make([]any, len(file.Columns))
 		for j, col := range file.Columns {
-			var v any
 			switch col {
 			case file.FieldID:
-				v = f.ID
+				vals[j] = f.ID
 			case file.FieldBucket:
-				v = f.Bucket
+				vals[j] = f.Bucket
 			case file.FieldFileName:
-				v = f.FileName
+				vals[j] = f.FileName
 			case file.FieldOriginalName:
-				v = f.OriginalName
+				vals[j] = f.OriginalName
 			case file.FieldSize:
-				v = f.Size
+				vals[j] = f.Size
 			case file.FieldContentType:
-				v = f.ContentType
+				vals[j] = f.ContentType
 			case file.FieldCreatedAt:
-				v = f.CreatedAt
+				vals[j] = f.CreatedAt
 			case file.FieldOwner:
-				v = f.Owner
+				vals[j] = f.Owner
 			case file.FieldCollection:
-				v = f.Collection
+				vals[j] = f.Collection
 			case file.FieldFolder:
-				v = f.Folder
+				vals[j] = f.Folder
 			case file.FieldMetadata:
-				v = f.Metadata
+				vals[j] = f.Metadata
 			case file.FieldStatus:
-				v = string(f.Status)
+				vals[j] = string(f.Status)
 			case file.FieldScanResult:
-				v = f.ScanResult
+				vals[j] = f.ScanResult
 			case file.FieldDeletedAt:
-				v = f.DeletedAt
+				vals[j] = f.DeletedAt
 			default:
 				return fmt.Errorf("database: Save does not write files.%s", col)
 			}
-			lit, err := literal(v)
-			if err != nil {
-				return fmt.Errorf("database: files.%s: %w", col, err)
-			}
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(lit)
 		}
-		b.WriteString(")")
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if err := writeRow(b, vals); err != nil {
+			return fmt.Errorf("database: a file's row: %w", err)
+		}
 	}
 	b.WriteString(";\n")
 	return nil
@@ -189,23 +182,30 @@ func writePairs(b *strings.Builder, fs []*ent.File) error {
 				b.WriteString(", ")
 			}
 			n++
-			for i, v := range []any{f.ID, f.Owner, k, v, f.CreatedAt} {
-				lit, err := literal(v)
-				if err != nil {
-					return err
-				}
-				if i == 0 {
-					b.WriteString("(")
-				} else {
-					b.WriteString(", ")
-				}
-				b.WriteString(lit)
+			if err := writeRow(b, []any{f.ID, f.Owner, k, v, f.CreatedAt}); err != nil {
+				return err
 			}
-			b.WriteString(")")
 		}
 	}
 	if n > 0 {
 		b.WriteString(";\n")
 	}
+	return nil
+}
+
+// writeRow writes vals to b as a VALUES row of literals: (v1, v2, ...).
+func writeRow(b *strings.Builder, vals []any) error {
+	b.WriteString("(")
+	for i, v := range vals {
+		lit, err := literal(v)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(lit)
+	}
+	b.WriteString(")")
 	return nil
 }

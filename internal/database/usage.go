@@ -158,8 +158,9 @@ func (u *Usages) issueInTx(ctx context.Context, n int, args []any, d ent.Usage, 
 // uploadValues appends up's columns (upload.Columns, in order) to args,
 // after setting on up ent's defaults for the fields it leaves zero that
 // have one (id, created_at, collection, metadata) and running ent's checks
-// of each field, so a row is written or refused as ent's builders would. A column added to the schema
-// that this does not know fails every issue, and so the tests.
+// of each field, so a row is written or refused as ent's builders would.
+// A column added to the schema that this does not know fails every issue,
+// and so the tests.
 func uploadValues(args []any, up *ent.Upload) ([]any, error) {
 	if up.ID == (uuid.UUID{}) {
 		up.ID = upload.DefaultID()

@@ -135,16 +135,29 @@ func (s *Service) runJob(ctx context.Context, j *ent.Job) {
 	}
 }
 
-// jobsFor returns the jobs a newly saved file needs, in tx.
+// jobFor says which job a newly saved file needs, if any: a scan while
+// it is held, else its variants.
+func (s *Service) jobFor(f *ent.File) (job.Kind, bool) {
+	switch {
+	case f.Status == file.StatusSCANNING:
+		return job.KindScan, true
+	case s.wantsVariants(f):
+		return job.KindVariants, true
+	}
+	return "", false
+}
+
+// jobsFor returns the jobs newly saved files need, in tx.
 func (s *Service) jobsFor(tx *ent.Tx, fs []*ent.File) []*ent.JobCreate {
 	var out []*ent.JobCreate
 	now := s.cfg.Now()
 	for _, f := range fs {
-		switch {
-		case f.Status == file.StatusSCANNING:
-			out = append(out, tx.Job.Create().SetFileID(f.ID).SetKind(job.KindScan).SetNextAttemptAt(now).SetCreatedAt(now))
-		case s.wantsVariants(f):
+		switch kind, ok := s.jobFor(f); {
+		case !ok:
+		case kind == job.KindVariants:
 			out = append(out, s.variantsJob(tx, f))
+		default:
+			out = append(out, tx.Job.Create().SetFileID(f.ID).SetKind(kind).SetNextAttemptAt(now).SetCreatedAt(now))
 		}
 	}
 	return out

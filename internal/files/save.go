@@ -25,8 +25,8 @@ import (
 type Saves interface {
 	// Save, in one transaction: inserts fs, as ent's builders would (its
 	// defaults, set on fs, and its checks), with their metadata pairs;
-	// deletes the uploads retire selects, which must be retired of them
-	// (ErrUploadsGone otherwise); adds us and ds and writes evs as
+	// deletes the uploads retire selects, which must number exactly
+	// retired (ErrUploadsGone otherwise); adds us and ds and writes evs as
 	// countsEventsCommit does; and commits. A file whose key a file has
 	// already is ErrKeyTaken. Nothing is written on an error.
 	Save(ctx context.Context, fs []*ent.File, retire predicate.Upload, retired int, us []ent.Usage, ds []FolderDelta, evs []NewEvent) error
@@ -240,7 +240,8 @@ func (s *Service) recordSaved(ctx context.Context, user auth.User, items []*savi
 		return nil
 	}
 	sv := s.writesOf(user, todo)
-	if s.cfg.Saves != nil && s.cfg.Outbox != (noOutbox{}) && !s.webhooksTake(EventSaved) && !sv.needsJobs(s) {
+	needsJobs := slices.ContainsFunc(sv.files, func(f *ent.File) bool { _, ok := s.jobFor(f); return ok })
+	if s.cfg.Saves != nil && s.cfg.Outbox != (noOutbox{}) && !s.webhooksTake(EventSaved) && !needsJobs {
 		err = s.saveInOne(ctx, sv)
 	} else {
 		err = s.saveThroughEnt(ctx, sv)
@@ -300,11 +301,6 @@ func (s *Service) writesOf(user auth.User, todo []*saving) *toWrite {
 	n := int64(len(w.files))
 	w.usage = ent.Usage{ID: user.ID, PendingCount: -n, PendingBytes: -w.bytes, SavedCount: n, SavedBytes: w.bytes, FileWrites: 1}
 	return w
-}
-
-// needsJobs says whether some file of w needs a job (a scan, variants).
-func (w *toWrite) needsJobs(s *Service) bool {
-	return slices.ContainsFunc(w.files, func(f *ent.File) bool { return f.Status == file.StatusSCANNING || s.wantsVariants(f) })
 }
 
 // uploadExpired refuses a save whose upload expired, or was swept, while
