@@ -298,11 +298,11 @@ func (s *Subscriptions) subscribe(ctx context.Context, svc *files.Service, colle
 	if collection != nil {
 		f.Collection = *collection
 	}
-	sub, err := s.Hub.Subscribe(f)
+	sub, err := s.Hub.Subscribe(ctx, f)
 	if tm, ok := errors.AsType[*events.ErrTooMany](err); ok {
 		return nil, &files.LimitError{Limit: tm.Limit, Message: tm.Error()}
 	}
-	if errors.Is(err, events.ErrClosed) {
+	if errors.Is(err, events.ErrClosed) || errors.Is(err, events.ErrUnavailable) {
 		return nil, files.ErrUnavailable
 	}
 	if err != nil {

@@ -8,7 +8,10 @@
 // each server in turn for a few rounds with a fixed number of concurrent
 // callers and prints rps, p50, p99 and Filegraph's fraction of each floor,
 // and each server's CPU time per request (read from /proc), which the
-// load of a shared machine moves far less than the rate.
+// load of a shared machine moves far less than the rate. Each round also
+// prints the whole machine's CPU time per request and its idle share: a
+// server whose rate is held back by work it makes in PostgreSQL or the
+// store shows there, not in its own CPU.
 // As production runs it: auth on (HS256 tokens); download and list as the
 // user who owns the files, create as one of -users users (and as one user,
 // beside). saveFiles (10 files) and deleteFile each run through a pool of
@@ -270,9 +273,13 @@ func run(ctx context.Context) (err error) {
 					go func() { profiled <- cpuProfile(t, op) }()
 				}
 				cpu0 := cpuTime(t.pid)
+				busy0, idle0 := machineTime()
 				r := drive(ctx, t, op, items)
+				busy1, idle1 := machineTime()
 				if r.sent > 0 {
 					r.cpu = (cpuTime(t.pid) - cpu0) / time.Duration(r.sent)
+					r.machine = (busy1 - busy0) / time.Duration(r.sent)
+					r.idle = float64(idle1-idle0) / float64(busy1-busy0+idle1-idle0)
 				}
 				if profiled != nil {
 					if err := <-profiled; err != nil {
@@ -283,7 +290,7 @@ func run(ctx context.Context) (err error) {
 					results[op.name] = map[string][]result{}
 				}
 				results[op.name][t.name] = append(results[op.name][t.name], r)
-				fmt.Printf("  round %d %-28s %-12s %7.0f rps  p50 %-8v p99 %-8v cpu/req %-8v errors %d\n", round+1, op.name, t.name, r.rps, r.p50, r.p99, r.cpu.Round(time.Microsecond), r.errors)
+				fmt.Printf("  round %d %-28s %-12s %7.0f rps  p50 %-8v p99 %-8v cpu/req %-8v machine/req %-8v idle %.0f%% errors %d\n", round+1, op.name, t.name, r.rps, r.p50, r.p99, r.cpu.Round(time.Microsecond), r.machine.Round(time.Microsecond), 100*r.idle, r.errors)
 				if r.firstErr != "" {
 					fmt.Printf("    first error: %.300s\n", r.firstErr)
 				}
@@ -429,6 +436,27 @@ func start(cmd *exec.Cmd, addr string, logPath string, cleanups *[]func()) error
 		tail = b[max(0, len(b)-2000):]
 	}
 	return fmt.Errorf("%s did not start listening on %s: %s", filepath.Base(cmd.Path), addr, tail)
+}
+
+// machineTime is the CPU time all processes have used, and the time the
+// CPUs idled or waited for I/O, since boot (/proc/stat's first line).
+func machineTime() (busy, idle time.Duration) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	for i := 1; i < len(f) && i <= 8; i++ {
+		var v int64
+		fmt.Sscan(f[i], &v)
+		if i == 4 || i == 5 { // idle, iowait
+			idle += time.Duration(v) * 10 * time.Millisecond
+		} else {
+			busy += time.Duration(v) * 10 * time.Millisecond
+		}
+	}
+	return busy, idle
 }
 
 // cpuTime is the user and system CPU time the process has used, as Linux
@@ -676,6 +704,8 @@ type result struct {
 	firstErr string
 	sent     int           // requests answered, warm-up included
 	cpu      time.Duration // the server's CPU time per request sent
+	machine  time.Duration // every process's CPU time per request sent
+	idle     float64       // the machine's idle (and I/O wait) share of the round
 }
 
 // drive runs op against t with *callers concurrent callers, each sending

@@ -178,6 +178,17 @@ func (r *EventReader) Next(ctx context.Context, n int) ([]*ent.Event, error) {
 	return evs, nil
 }
 
+// Skip marks where reading starts anew, as the first call of Next does:
+// the next read returns what commits after it. After an error, the
+// reader is as it was.
+func (r *EventReader) Skip(ctx context.Context) error {
+	if err := r.start(ctx); err != nil {
+		return err
+	}
+	r.started, r.round, r.after = true, nil, 0
+	return nil
+}
+
 // start marks where reading starts: after the last event (SQLite), or
 // after what the current snapshot sees (PostgreSQL).
 func (r *EventReader) start(ctx context.Context) error {

@@ -75,6 +75,9 @@ var ErrDropped = errors.New("events: the subscriber fell behind and was dropped;
 // ErrClosed ends subscriptions when the server shuts down.
 var ErrClosed = errors.New("events: the server is shutting down; subscribe again")
 
+// ErrUnavailable refuses a subscription when the outbox cannot be read.
+var ErrUnavailable = errors.New("events: the outbox cannot be read now; subscribe again later")
+
 // Observer hears what the hub does, for metrics; nil methods are not
 // called. It must return quickly.
 type Observer interface {
@@ -87,9 +90,12 @@ type Observer interface {
 // Next returns, by number, at most n of the events committed since the
 // previous read, each once, fewer than n when that read is complete; the
 // first call returns none and marks where reading starts. After an error
-// the next call reads the same again.
+// the next call reads the same again. Skip marks where reading starts
+// anew: the next read returns what commits after Skip, reading nothing
+// before it.
 type Source interface {
 	Next(ctx context.Context, n int) ([]*ent.Event, error)
+	Skip(ctx context.Context) error
 }
 
 // Hub reads new events and hands each to the subscribers it concerns.
@@ -99,6 +105,15 @@ type Hub struct {
 	log    *slog.Logger
 	obs    Observer
 	wake   chan struct{}
+
+	// readMu has one reader of src at a time: Run, or the Subscribe that
+	// ends an idle spell. idle (under readMu): src is behind, as reads
+	// are skipped while no one subscribes; the next subscriber skips it
+	// to the end first. Without this, every commit of every replica had
+	// this one read the outbox for no one (a third of deleteFile's rate
+	// under load).
+	readMu sync.Mutex
+	idle   bool
 
 	mu      sync.Mutex
 	subs    map[*Subscription]struct{}
@@ -115,7 +130,7 @@ func NewHub(src Source, limits Limits, obs Observer, log *slog.Logger) *Hub {
 		// share: 8 KB a subscriber.
 		limits.Buffer = 1024
 	}
-	return &Hub{src: src, limits: limits, log: log, obs: obs, wake: make(chan struct{}, 1),
+	return &Hub{src: src, limits: limits, log: log, obs: obs, wake: make(chan struct{}, 1), idle: true,
 		subs: map[*Subscription]struct{}{}, perUser: map[string]int{}}
 }
 
@@ -130,23 +145,10 @@ func (h *Hub) Wake() {
 // readBatch bounds the events one query reads.
 const readBatch = 500
 
-// Run reads the outbox from its current end, on every wake and every
-// poll, until ctx ends; then it closes every subscription.
+// Run reads the outbox, on every wake and every poll, while someone
+// subscribes, until ctx ends; then it closes every subscription.
 func (h *Hub) Run(ctx context.Context, poll time.Duration) {
 	defer h.close()
-	for {
-		// Start from the end: a subscription sees what commits after it.
-		_, err := h.src.Next(ctx, readBatch)
-		if err == nil {
-			break
-		}
-		h.log.WarnContext(ctx, "events.read_failed", "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(poll):
-		}
-	}
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
@@ -156,22 +158,37 @@ func (h *Hub) Run(ctx context.Context, poll time.Duration) {
 		case <-h.wake:
 		case <-t.C:
 		}
-		for {
-			evs, err := h.src.Next(ctx, readBatch)
-			if err != nil {
-				if ctx.Err() == nil {
-					h.log.WarnContext(ctx, "events.read_failed", "err", err)
-				}
-				break
+		h.read(ctx)
+	}
+}
+
+// read hands the subscribers what committed since the last read; with no
+// subscribers it reads nothing and leaves the hub idle.
+func (h *Hub) read(ctx context.Context) {
+	h.readMu.Lock()
+	defer h.readMu.Unlock()
+	h.mu.Lock()
+	n := len(h.subs)
+	h.mu.Unlock()
+	if n == 0 {
+		h.idle = true
+		return
+	}
+	for {
+		evs, err := h.src.Next(ctx, readBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.WarnContext(ctx, "events.read_failed", "err", err)
 			}
-			now := time.Now()
-			for _, e := range evs {
-				h.publish(&Event{Seq: e.ID, ID: e.PublicID, Type: e.Type, FileID: e.FileID, Owner: e.Owner,
-					Collection: e.Collection, At: e.CreatedAt, Read: now})
-			}
-			if len(evs) < readBatch {
-				break
-			}
+			return
+		}
+		now := time.Now()
+		for _, e := range evs {
+			h.publish(&Event{Seq: e.ID, ID: e.PublicID, Type: e.Type, FileID: e.FileID, Owner: e.Owner,
+				Collection: e.Collection, At: e.CreatedAt, Read: now})
+		}
+		if len(evs) < readBatch {
+			return
 		}
 	}
 }
@@ -225,8 +242,17 @@ func (s *Subscription) Close() {
 }
 
 // Subscribe starts a subscription to the events f lets through, within
-// the hub's limits.
-func (h *Hub) Subscribe(f Filter) (*Subscription, error) {
+// the hub's limits: it gets what commits from now on.
+func (h *Hub) Subscribe(ctx context.Context, f Filter) (*Subscription, error) {
+	h.readMu.Lock()
+	defer h.readMu.Unlock()
+	if h.idle {
+		if err := h.src.Skip(ctx); err != nil {
+			h.log.WarnContext(ctx, "events.read_failed", "err", err)
+			return nil, ErrUnavailable
+		}
+		h.idle = false
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
