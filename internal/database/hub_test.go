@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/filegraph/filegraph/ent"
 	"github.com/filegraph/filegraph/internal/events"
 )
@@ -42,18 +40,7 @@ func TestHubIdlesWithoutSubscribers(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			write := func() int64 {
-				t.Helper()
-				tx, err := db.Ent.Tx(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				id := eventIn(t, db, tx, uuid.New())
-				if err := tx.Commit(); err != nil {
-					t.Fatal(err)
-				}
-				return id
-			}
+			write := func() int64 { return commitEvent(t, db) }
 			src := &countingReader{EventReader: db.EventReader()}
 			hub := events.NewHub(src, events.Limits{}, nil, quiet)
 			ran := make(chan struct{})

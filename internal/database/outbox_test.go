@@ -35,6 +35,21 @@ func eventIn(t *testing.T, db *DB, tx *ent.Tx, file uuid.UUID) int64 {
 	return ev.ID
 }
 
+// commitEvent commits a transaction of one event (eventIn) and returns
+// its number.
+func commitEvent(t *testing.T, db *DB) int64 {
+	t.Helper()
+	tx, err := db.Ent.Tx(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := eventIn(t, db, tx, uuid.New())
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // read has r read until its read is complete (pages of n), returning
 // the numbers read.
 func read(t *testing.T, r *EventReader, n int) []int64 {
@@ -275,18 +290,7 @@ func TestEventReaderSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	write := func() int64 {
-		t.Helper()
-		tx, err := db.Ent.Tx(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := eventIn(t, db, tx, uuid.New())
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		return id
-	}
+	write := func() int64 { return commitEvent(t, db) }
 	write() // before the reader starts
 	r := db.EventReader()
 	if got := read(t, r, 2); len(got) != 0 {
