@@ -40,7 +40,6 @@ func TestHubIdlesWithoutSubscribers(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			write := func() int64 { return commitEvent(t, db) }
 			src := &countingReader{EventReader: db.EventReader()}
 			hub := events.NewHub(src, events.Limits{}, nil, quiet)
 			ran := make(chan struct{})
@@ -67,7 +66,7 @@ func TestHubIdlesWithoutSubscribers(t *testing.T) {
 				t.Helper()
 				before := src.nexts.Load()
 				for range 4 {
-					write()
+					commitEvent(t, db)
 					hub.Wake()
 					time.Sleep(50 * time.Millisecond)
 				}
@@ -84,7 +83,7 @@ func TestHubIdlesWithoutSubscribers(t *testing.T) {
 			if src.skips.Load() != 1 {
 				t.Fatalf("%d skips, want 1", src.skips.Load())
 			}
-			want := write()
+			want := commitEvent(t, db)
 			hub.Wake()
 			if got := next(sub); got != want {
 				t.Fatalf("the first event after subscribing is %d, want %d (committed after it)", got, want)
@@ -94,7 +93,7 @@ func TestHubIdlesWithoutSubscribers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want = write()
+			want = commitEvent(t, db)
 			hub.Wake()
 			if got := next(sub); got != want {
 				t.Fatalf("the first subscriber's next event is %d, want %d", got, want)
@@ -106,7 +105,7 @@ func TestHubIdlesWithoutSubscribers(t *testing.T) {
 			other.Close()
 
 			// Idle again, then a new subscriber: again only what follows it.
-			time.Sleep(50 * time.Millisecond) // a poll notices no one is left
+			time.Sleep(50 * time.Millisecond) // a read under way ends
 			idle()
 			sub, err = hub.Subscribe(ctx, events.Filter{All: true})
 			if err != nil {
@@ -116,7 +115,7 @@ func TestHubIdlesWithoutSubscribers(t *testing.T) {
 			if src.skips.Load() != 2 {
 				t.Fatalf("%d skips, want 2", src.skips.Load())
 			}
-			want = write()
+			want = commitEvent(t, db)
 			hub.Wake()
 			if got := next(sub); got != want {
 				t.Fatalf("the first event after subscribing again is %d, want %d", got, want)

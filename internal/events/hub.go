@@ -9,7 +9,8 @@
 // reads everything committed since its previous read (Source), so a lost
 // wake only delays an event, and none is read twice or skipped
 // (database.Outbox says how, on PostgreSQL where numbers are not taken in
-// commit order).
+// commit order). While no one subscribes it reads nothing; the next
+// subscriber starts it again from the outbox's end.
 //
 // A subscriber gets its events through a bounded buffer. One that does not
 // keep up is dropped, never buffered without bound: it reconnects and
