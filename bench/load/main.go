@@ -11,7 +11,8 @@
 // load of a shared machine moves far less than the rate. Each round also
 // prints the whole machine's CPU time per request and its idle share: a
 // server whose rate is held back by work it makes in PostgreSQL or the
-// store shows there, not in its own CPU.
+// store shows there, not in its own CPU; -procs splits it by command name
+// (postgres, versitygw, the load itself).
 // As production runs it: auth on (HS256 tokens); download and list as the
 // user who owns the files, create as one of -users users (and as one user,
 // beside). saveFiles (10 files) and deleteFile each run through a pool of
@@ -26,12 +27,14 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -41,6 +44,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -62,6 +66,7 @@ var (
 	only     = flag.String("ops", "", "comma-separated operations to run (default all)")
 	keep     = flag.Bool("keep", false, "leave the servers running until interrupted")
 	profile  = flag.String("profile", "", "write a CPU profile of Filegraph under each operation's first round to this folder (built with -tags pprof)")
+	procs    = flag.Bool("procs", false, "also print each round's CPU per request by command name (postgres, versitygw, the load itself...)")
 	baseline = flag.String("baseline", "", "also build and measure Filegraph at these comma-separated git revisions, for before/after ratios in one run")
 )
 
@@ -274,8 +279,16 @@ func run(ctx context.Context) (err error) {
 				}
 				cpu0 := cpuTime(t.pid)
 				busy0, idle0 := machineTime()
+				var procs0 map[int]procTime
+				if *procs {
+					procs0 = cpuByProcess()
+				}
 				r := drive(ctx, t, op, items)
 				busy1, idle1 := machineTime()
+				var byCmd map[string]time.Duration
+				if *procs {
+					byCmd = cpuByCommand(procs0, cpuByProcess())
+				}
 				if r.sent > 0 {
 					r.cpu = (cpuTime(t.pid) - cpu0) / time.Duration(r.sent)
 					r.machine = (busy1 - busy0) / time.Duration(r.sent)
@@ -291,6 +304,9 @@ func run(ctx context.Context) (err error) {
 				}
 				results[op.name][t.name] = append(results[op.name][t.name], r)
 				fmt.Printf("  round %d %-28s %-12s %7.0f rps  p50 %-8v p99 %-8v cpu/req %-8v machine/req %-8v idle %.0f%% errors %d\n", round+1, op.name, t.name, r.rps, r.p50, r.p99, r.cpu.Round(time.Microsecond), r.machine.Round(time.Microsecond), 100*r.idle, r.errors)
+				if byCmd != nil && r.sent > 0 {
+					printByCommand(byCmd, r.sent)
+				}
 				if r.firstErr != "" {
 					fmt.Printf("    first error: %.300s\n", r.firstErr)
 				}
@@ -457,6 +473,61 @@ func machineTime() (busy, idle time.Duration) {
 		}
 	}
 	return busy, idle
+}
+
+// cpuByProcess is the CPU time every running process has used, with its
+// command's name (a kernel worker's without what it works on, which
+// changes).
+func cpuByProcess() map[int]procTime {
+	out := map[int]procTime{}
+	ds, _ := os.ReadDir("/proc")
+	for _, d := range ds {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimSpace(string(b)), "-")
+		out[pid] = procTime{name, cpuTime(pid)}
+	}
+	return out
+}
+
+type procTime struct {
+	name string
+	cpu  time.Duration
+}
+
+// cpuByCommand is the CPU time processes used between two cpuByProcess,
+// summed by command name (a process that ended in between drops out, so
+// short-lived ones may be missed).
+func cpuByCommand(before, after map[int]procTime) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for pid, p := range after {
+		out[p.name] += p.cpu - before[pid].cpu
+	}
+	return out
+}
+
+// printByCommand prints the commands that used at least 2% of a round's
+// CPU, per request, most first.
+func printByCommand(byCmd map[string]time.Duration, sent int) {
+	var total time.Duration
+	for _, d := range byCmd {
+		total += max(d, 0)
+	}
+	cmds := slices.Collect(maps.Keys(byCmd))
+	slices.SortFunc(cmds, func(a, b string) int { return cmp.Compare(byCmd[b], byCmd[a]) })
+	var parts []string
+	for _, c := range cmds {
+		if d := byCmd[c]; d > 0 && d*50 >= total {
+			parts = append(parts, fmt.Sprintf("%s %v", c, (d/time.Duration(sent)).Round(time.Microsecond)))
+		}
+	}
+	fmt.Printf("    cpu/req by command: %s\n", strings.Join(parts, ", "))
 }
 
 // cpuTime is the user and system CPU time the process has used, as Linux

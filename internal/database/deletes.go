@@ -33,33 +33,42 @@ type Deletes struct{ db *sql.DB }
 // fileColumns are the columns of ent.File, in scanFile's order.
 const fileColumns = "id, bucket, file_name, original_name, size, content_type, created_at, owner, collection, folder, metadata, status, scan_result, deleted_at"
 
-// variantColumns are the columns of ent.FileVariant, in MarkOne's order.
+// variantColumns are the columns of ent.FileVariant, in MarkMany's order.
 const variantColumns = "id, file_id, name, file_name, width, height, content_type, size, created_at"
 
-// MarkOne implements files.Deletes. The file's row is marked and its jobs
-// deleted by one statement (the jobs' delete reads the marked row from
-// the update, so a file out of scope has none deleted); its variants are
-// read by the next statement, under a snapshot taken after the jobs'
-// delete, as the mark through ent read them.
-func (d *Deletes) MarkOne(ctx context.Context, id uuid.UUID, owner string, at time.Time) (*ent.File, []*ent.FileVariant, files.MarkTx, error) {
-	idLit, _ := literal(id)
+// MarkMany implements files.Deletes. The files' rows are marked and
+// their jobs deleted by one statement (the jobs' delete reads the marked
+// rows from the update, so a file out of scope has none deleted); their
+// variants are read by the next statement, under a snapshot taken after
+// the jobs' delete, as the mark through ent read them.
+func (d *Deletes) MarkMany(ctx context.Context, ms []files.Mark, at time.Time) ([]*ent.File, map[uuid.UUID][]*ent.FileVariant, files.MarkTx, error) {
+	if len(ms) == 0 {
+		return nil, nil, nil, nil
+	}
 	atLit, _ := literal(at)
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i], _ = literal(m.ID)
+	}
 	var b strings.Builder
-	b.Grow(512)
+	b.Grow(512 + 80*len(ms))
 	b.WriteString("BEGIN;\nWITH m AS (UPDATE files SET deleted_at = ")
 	b.WriteString(atLit)
-	b.WriteString(" WHERE id = ")
-	b.WriteString(idLit)
-	b.WriteString(" AND deleted_at IS NULL")
-	if owner != "" {
-		b.WriteString(" AND owner = ")
-		b.WriteString(pq.QuoteLiteral(owner))
+	b.WriteString(" WHERE deleted_at IS NULL AND (")
+	for i, m := range ms {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		b.WriteString("id = ")
+		b.WriteString(ids[i])
+		if m.Owner != "" {
+			b.WriteString(" AND owner = ")
+			b.WriteString(pq.QuoteLiteral(m.Owner))
+		}
 	}
-	b.WriteString(" RETURNING " + fileColumns + "),\nj AS (DELETE FROM jobs WHERE file_id IN (SELECT id FROM m))\nSELECT " + fileColumns + " FROM m;\nSELECT " + variantColumns + " FROM file_variants WHERE file_id = ")
-	b.WriteString(idLit)
-	b.WriteString(" AND EXISTS (SELECT FROM files WHERE id = ")
-	b.WriteString(idLit)
-	b.WriteString(" AND deleted_at = ")
+	b.WriteString(") RETURNING " + fileColumns + "),\nj AS (DELETE FROM jobs WHERE file_id IN (SELECT id FROM m))\nSELECT " + fileColumns + " FROM m;\nSELECT " + variantColumns + " FROM file_variants v WHERE file_id IN (")
+	b.WriteString(strings.Join(ids, ", "))
+	b.WriteString(") AND EXISTS (SELECT FROM files WHERE id = v.file_id AND deleted_at = ")
 	b.WriteString(atLit)
 	b.WriteString(") ORDER BY id")
 
@@ -67,24 +76,24 @@ func (d *Deletes) MarkOne(ctx context.Context, id uuid.UUID, owner string, at ti
 	if err != nil {
 		return nil, nil, nil, mark(err)
 	}
-	f, vs, err := markOne(ctx, conn, b.String())
-	if err != nil || f == nil {
+	fs, vs, err := markMany(ctx, conn, b.String())
+	if err != nil || len(fs) == 0 {
 		endTx(ctx, conn)
 		return nil, nil, nil, err
 	}
-	return f, vs, &markTx{conn: conn}, nil
+	return fs, vs, &markTx{conn: conn}, nil
 }
 
-// markOne sends MarkOne's query on conn and reads its two results.
-func markOne(ctx context.Context, conn *sql.Conn, query string) (*ent.File, []*ent.FileVariant, error) {
+// markMany sends MarkMany's query on conn and reads its two results.
+func markMany(ctx context.Context, conn *sql.Conn, query string) ([]*ent.File, map[uuid.UUID][]*ent.FileVariant, error) {
 	rows, err := conn.QueryContext(ctx, query)
 	if err != nil {
 		return nil, nil, mark(err)
 	}
 	defer rows.Close()
-	var f *ent.File
+	var fs []*ent.File
 	for rows.Next() {
-		f = &ent.File{}
+		f := &ent.File{}
 		var scanResult sql.NullString
 		var status string
 		if err := rows.Scan(&f.ID, &f.Bucket, &f.FileName, &f.OriginalName, &f.Size, &f.ContentType, &f.CreatedAt,
@@ -95,15 +104,19 @@ func markOne(ctx context.Context, conn *sql.Conn, query string) (*ent.File, []*e
 		if scanResult.Valid {
 			f.ScanResult = &scanResult.String
 		}
+		fs = append(fs, f)
 	}
-	var vs []*ent.FileVariant
+	var vs map[uuid.UUID][]*ent.FileVariant
 	if rows.NextResultSet() {
 		for rows.Next() {
 			v := &ent.FileVariant{}
 			if err := rows.Scan(&v.ID, &v.FileID, &v.Name, &v.FileName, &v.Width, &v.Height, &v.ContentType, &v.Size, &v.CreatedAt); err != nil {
 				return nil, nil, mark(err)
 			}
-			vs = append(vs, v)
+			if vs == nil {
+				vs = map[uuid.UUID][]*ent.FileVariant{}
+			}
+			vs[v.FileID] = append(vs[v.FileID], v)
 		}
 	} else if err := rows.Err(); err == nil {
 		return nil, nil, errors.New("database: the variants' read of a delete's mark returned no result")
@@ -114,10 +127,10 @@ func markOne(ctx context.Context, conn *sql.Conn, query string) (*ent.File, []*e
 	if err := rows.Close(); err != nil {
 		return nil, nil, mark(err)
 	}
-	return f, vs, nil
+	return fs, vs, nil
 }
 
-// markTx is MarkOne's transaction, open on conn.
+// markTx is MarkMany's transaction, open on conn.
 type markTx struct{ conn *sql.Conn }
 
 // Commit implements files.MarkTx: the statement CommitCountsAndEvents

@@ -20,9 +20,10 @@ import (
 // Deletes on PostgreSQL, over one pooled connection (prepared, as
 // DATABASE_PREPARE's are), so that every step after a mark (a commit, a
 // rollback, a failed commit) must have handed the connection back out of
-// any transaction for the next to work: MarkOne marks only a file in
-// scope and not being deleted (another owner's, a missing one and a
-// marked one are nil, with nothing written: the other owner's job stays),
+// any transaction for the next to work: MarkMany marks only files in
+// their marks' scope and not being deleted (another owner's, a missing one
+// and a marked one are left out, with nothing written: the other owner's
+// job stays; a batch marks each file it names once),
 // returns the row as ent reads it with its variants, and cancels its jobs;
 // a rollback undoes the mark; Commit writes the tombstones, usage, folder
 // counts and events and commits; a commit that fails (a repeated event
@@ -55,13 +56,25 @@ func TestDeletes(t *testing.T) {
 	marked := newFile("alice", "m.png", 0)
 	db.Ent.File.UpdateOneID(marked.ID).SetDeletedAt(time.Now()).ExecX(ctx)
 	at := time.Now().Add(time.Hour).Truncate(time.Microsecond)
+	// A mark of one file, as most of deleteFile's batches are.
+	markOne := func(id uuid.UUID, owner string) (*ent.File, []*ent.FileVariant, files.MarkTx, error) {
+		t.Helper()
+		fs, vs, tx, err := d.MarkMany(ctx, []files.Mark{{ID: id, Owner: owner}}, at)
+		if len(fs) > 1 || len(vs) > 1 {
+			t.Fatalf("a mark of one file marked %v with variants %v", fs, vs)
+		}
+		if len(fs) == 0 {
+			return nil, nil, tx, err
+		}
+		return fs[0], vs[fs[0].ID], tx, err
+	}
 
 	for _, c := range []struct {
 		name  string
 		id    uuid.UUID
 		owner string
 	}{{"another owner's", bob.ID, "alice"}, {"missing", uuid.New(), "alice"}, {"marked", marked.ID, "alice"}, {"marked, as admin", marked.ID, ""}} {
-		f, vs, tx, err := d.MarkOne(ctx, c.id, c.owner, at)
+		f, vs, tx, err := markOne(c.id, c.owner)
 		if err != nil || f != nil || vs != nil || tx != nil {
 			t.Fatalf("%s: %v %v %v %v, want nothing", c.name, f, vs, tx, err)
 		}
@@ -74,7 +87,7 @@ func TestDeletes(t *testing.T) {
 	}
 
 	// As admin, then rolled back.
-	f, _, tx, err := d.MarkOne(ctx, bob.ID, "", at)
+	f, _, tx, err := markOne(bob.ID, "")
 	if err != nil || f == nil || f.ID != bob.ID {
 		t.Fatalf("admin's mark of bob's file: %v %v", f, err)
 	}
@@ -84,7 +97,7 @@ func TestDeletes(t *testing.T) {
 	}
 
 	// Alice's, read as ent reads it.
-	f, vs, tx, err := d.MarkOne(ctx, alice.ID, "alice", at)
+	f, vs, tx, err := markOne(alice.ID, "alice")
 	if err != nil || f == nil {
 		t.Fatalf("mark: %v %v", f, err)
 	}
@@ -107,9 +120,30 @@ func TestDeletes(t *testing.T) {
 		}
 	}
 
+	// A batch: each file in its own mark's scope, a file named twice
+	// marked once, a missing one left out.
+	carol := newFile("carol", "c.png", 1)
+	fs, vsByFile, tx, err := d.MarkMany(ctx, []files.Mark{{ID: alice.ID, Owner: "alice"}, {ID: bob.ID, Owner: "alice"}, {ID: uuid.New(), Owner: "alice"},
+		{ID: carol.ID, Owner: ""}, {ID: carol.ID, Owner: "carol"}, {ID: marked.ID, Owner: ""}}, at)
+	if err != nil || len(fs) != 2 {
+		t.Fatalf("batch: %v %v, want alice's and carol's files", fs, err)
+	}
+	got := map[uuid.UUID]bool{fs[0].ID: true, fs[1].ID: true}
+	if !got[alice.ID] || !got[carol.ID] || len(vsByFile) != 1 || len(vsByFile[alice.ID]) != 2 {
+		t.Fatalf("batch marked %v with variants %v", fs, vsByFile)
+	}
+	tx.Rollback()
+	for _, f := range []*ent.File{alice, bob, carol} {
+		if got := db.Ent.File.GetX(ctx, f.ID); got.DeletedAt != nil || db.Ent.Job.Query().Where(job.FileID(f.ID)).CountX(ctx) != 1 {
+			t.Fatalf("%s's file after a rolled-back batch: %+v", f.Owner, got)
+		}
+	}
+	db.Ent.Job.Delete().Where(job.FileID(carol.ID)).ExecX(ctx)
+	db.Ent.File.DeleteOneID(carol.ID).ExecX(ctx)
+
 	// A commit that fails writes nothing.
 	ev := files.NewEvent{PublicID: uuid.New(), Type: "file.deleted", FileID: alice.ID, Owner: "alice", Collection: "default", Data: `{"n":"'"}`, CreatedAt: at}
-	_, _, tx, err = d.MarkOne(ctx, alice.ID, "alice", at)
+	_, _, tx, err = markOne(alice.ID, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +170,7 @@ func TestDeletes(t *testing.T) {
 	etx.Rollback()
 
 	// A commit.
-	_, _, tx, err = d.MarkOne(ctx, alice.ID, "alice", at)
+	_, _, tx, err = markOne(alice.ID, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,8 +265,8 @@ func TestDeletesReadVariantsCommittedWhileWaiting(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		_, vs, tx, err := db.Deletes.MarkOne(ctx, f.ID, "alice", time.Now())
-		done <- result{vs, tx, err}
+		_, vs, tx, err := db.Deletes.MarkMany(ctx, []files.Mark{{ID: f.ID, Owner: "alice"}}, time.Now())
+		done <- result{vs[f.ID], tx, err}
 	}()
 	// The mark waits for the run's lock on the job.
 	deadline := time.Now().Add(10 * time.Second)

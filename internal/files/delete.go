@@ -36,16 +36,15 @@ func (e *NotFoundError) Error() string {
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // Delete removes one file; see deleteAll. With Deletes (PostgreSQL) and
-// no webhook taking file.deleted, the lookup and the mark are one
-// transaction of two round trips (markOne); otherwise the file is read,
-// then marked as a batch's are.
+// no webhook taking file.deleted, its mark is one of a batch's (markOne);
+// otherwise the file is read, then marked as a batch's are.
 func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 	if s.cfg.Deletes != nil && !s.webhooksTake(EventDeleted) {
 		owner, err := ownerInScope(ctx)
 		if err != nil {
 			return err
 		}
-		f, variants, err := s.markOne(ctx, id, owner)
+		f, variants, err := s.markOne(ctx, Mark{ID: id, Owner: owner})
 		if err != nil {
 			return err
 		}
@@ -58,21 +57,21 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 	return s.deleteAll(ctx, []*ent.File{f})
 }
 
-// Deletes marks one file deleted, and removes a marked file's row, in
-// fewer round trips than ent's statements take: internal/database
-// implements it for PostgreSQL. nil: through ent (SQLite, whose writers
-// take turns, and a service built by tests).
+// Deletes marks files deleted, and removes a marked file's row, in fewer
+// round trips than ent's statements take: internal/database implements it
+// for PostgreSQL. nil: through ent (SQLite, whose writers take turns, and
+// a service built by tests).
 type Deletes interface {
-	// MarkOne begins a transaction and, in one round trip, marks the file
-	// id deleted at `at` if it is there, not being deleted and in scope
-	// (owner's, any owner's for ""), deletes its jobs, then reads its
-	// variants' rows by a statement of their own, after the jobs' delete
-	// (a variants run that ended its job first has committed its rows by
-	// then; one that did not finds its job gone and discards). It returns
-	// the row as marked, its variants in the order they were recorded,
-	// and the open transaction; a nil file, with nothing written and no
-	// transaction, when no file is there to mark.
-	MarkOne(ctx context.Context, id uuid.UUID, owner string, at time.Time) (*ent.File, []*ent.FileVariant, MarkTx, error)
+	// MarkMany begins a transaction and, in one round trip, marks deleted
+	// at `at` each file of ms that is there, not being deleted and in its
+	// mark's scope, deletes their jobs, then reads their variants' rows by
+	// a statement of its own, after the jobs' delete (a variants run that
+	// ended its job first has committed its rows by then; one that did not
+	// finds its job gone and discards). It returns the rows as marked, in
+	// no particular order, their variants by file in the order they were
+	// recorded, and the open transaction; no files, with nothing written
+	// and no transaction, when none was there to mark.
+	MarkMany(ctx context.Context, ms []Mark, at time.Time) ([]*ent.File, map[uuid.UUID][]*ent.FileVariant, MarkTx, error)
 	// RemoveRow deletes a marked file's row, with its variants' rows when
 	// it has some, in one round trip, and reports whether it was there.
 	// Its commit need not be durable before it returns: a row whose removal
@@ -80,7 +79,14 @@ type Deletes interface {
 	RemoveRow(ctx context.Context, id uuid.UUID, variants bool) (bool, error)
 }
 
-// MarkTx is MarkOne's transaction.
+// Mark is a file MarkMany marks: the file id, if its owner is Owner (any
+// owner's for "").
+type Mark struct {
+	ID    uuid.UUID
+	Owner string
+}
+
+// MarkTx is MarkMany's transaction.
 type MarkTx interface {
 	// Commit writes the tombstones ts, then us and ds and the events evs
 	// as countsEventsCommit does, and commits, in one round trip. The
@@ -103,23 +109,48 @@ func (s *Service) webhooksTake(typ string) bool {
 	return slices.ContainsFunc(s.cfg.Webhooks, func(w Webhook) bool { return w.takes(typ) })
 }
 
-// markOne is deleteAll's mark for one file, through Deletes: the mark in
-// scope, the jobs' cancel and the variants' read in one round trip, the
-// tombstones, usage, folder counts, events and the commit in a second.
-// A file another user owns, one being deleted and a missing one are all
-// ErrNotFound, as Get has them.
-func (s *Service) markOne(ctx context.Context, id uuid.UUID, owner string) (*ent.File, map[uuid.UUID][]*ent.FileVariant, error) {
-	f, vs, tx, err := s.cfg.Deletes.MarkOne(ctx, id, owner, s.cfg.Now())
+// markBatch is deleteAll's mark for the files of concurrent deleteFile
+// calls, through Deletes: the marks in scope, the jobs' cancel and the
+// variants' read in one round trip, the tombstones, usage, folder counts,
+// events and the commit in a second. A file another user owns, one being
+// deleted and a missing one are all ErrNotFound to their call, as Get has
+// them; an error of the batch's is every call's.
+func (s *Service) markBatch(ctx context.Context, calls []*markCall) {
+	ms := make([]Mark, len(calls))
+	for i, c := range calls {
+		ms[i] = c.mark
+	}
+	fs, variants, err := s.commitMarks(ctx, ms)
+	byID := make(map[uuid.UUID]*ent.File, len(fs))
+	for _, f := range fs {
+		byID[f.ID] = f
+	}
+	for _, c := range calls {
+		// A file two calls of the batch name is the first one's.
+		switch f := byID[c.mark.ID]; {
+		case err != nil:
+			c.err = err
+		case f == nil || c.mark.Owner != "" && f.Owner != c.mark.Owner:
+			c.err = ErrNotFound
+		default:
+			delete(byID, f.ID)
+			c.file = f
+			if vs := variants[f.ID]; len(vs) > 0 {
+				c.variants = map[uuid.UUID][]*ent.FileVariant{f.ID: vs}
+			}
+		}
+		close(c.done)
+	}
+}
+
+// commitMarks marks the files of ms and commits their mark.
+func (s *Service) commitMarks(ctx context.Context, ms []Mark) ([]*ent.File, map[uuid.UUID][]*ent.FileVariant, error) {
+	fs, variants, tx, err := s.cfg.Deletes.MarkMany(ctx, ms, s.cfg.Now())
 	if err != nil {
-		return nil, nil, dbError("marking file deleted", err)
+		return nil, nil, dbError("marking files deleted", err)
 	}
-	if f == nil {
-		return nil, nil, ErrNotFound
-	}
-	fs := []*ent.File{f}
-	variants := map[uuid.UUID][]*ent.FileVariant{}
-	if len(vs) > 0 {
-		variants[f.ID] = vs
+	if len(fs) == 0 {
+		return nil, nil, nil
 	}
 	us := usageDeltas(-1, fs)
 	addVariantBytes(us, -1, fs, variants)
@@ -132,7 +163,7 @@ func (s *Service) markOne(ctx context.Context, id uuid.UUID, owner string) (*ent
 		return nil, nil, dbError("updating usage and folder counts, writing tombstones and events and committing the mark", err)
 	}
 	s.cfg.Outbox.Committed()
-	return f, variants, nil
+	return fs, variants, nil
 }
 
 // DeleteFiles removes up to MaxDeletesPerCall files, all of them, as

@@ -128,6 +128,7 @@ type Service struct {
 	byName      map[string]*Collection
 
 	storageSeen atomic.Int64 // unix nanos of the last answer from storage
+	marks       markQueue    // deleteFile's marks waiting for their batch
 	completing  keyLock      // uploads in parts being completed, by key
 	jobsDue     chan struct{}
 	counts      countCache // filtered listings' kept counts (counts.go)

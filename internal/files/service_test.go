@@ -38,10 +38,20 @@ const (
 
 func newFixture(t *testing.T, limits files.Limits) *fixture {
 	t.Helper()
+	return newFixtureOn(t, "", limits, nil)
+}
+
+// newFixtureOn is newFixture on the database at dbURL (SQLite for ""),
+// with its options changed by opts when it is not nil.
+func newFixtureOn(t *testing.T, dbURL string, limits files.Limits, opts func(*files.Options, *database.DB)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	dir := t.TempDir()
-	db, err := database.Open(ctx, "", dir, true, log)
+	if dbURL != "" {
+		dir = ""
+	}
+	db, err := database.Open(ctx, dbURL, dir, true, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +69,7 @@ func newFixture(t *testing.T, limits files.Limits) *fixture {
 		limits.MaxPendingUploads = 1000
 	}
 	f := &fixture{db: db, store: store, dir: storeDir, now: time.Now()}
-	f.svc = files.New(db.Ent, db.Usages, store, files.Options{
+	o := files.Options{
 		UploadURLTTL:   urlTTL,
 		DownloadURLTTL: urlTTL,
 		MaxUploadSize:  1 << 20,
@@ -68,7 +78,11 @@ func newFixture(t *testing.T, limits files.Limits) *fixture {
 		DeleteGrace:    time.Minute,
 		ClockSkew:      time.Minute,
 		Now:            f.clock,
-	}, log)
+	}
+	if opts != nil {
+		opts(&o, db)
+	}
+	f.svc = files.New(db.Ent, db.Usages, store, o, log)
 	return f
 }
 
