@@ -17,7 +17,7 @@ import (
 )
 
 // Deletes is files.Deletes on PostgreSQL: deleteFile's mark in two round
-// trips, its row's removal in one. Through ent the mark took eight (the
+// trips, its row's removal in one (for a batch of calls each). Through ent the mark took eight (the
 // lookup, BEGIN, the mark, the jobs' delete, the tombstones, the
 // variants' read, the counts and events with the commit, and the empty
 // transaction's COMMIT). Both are simple queries on a connection of
@@ -46,9 +46,9 @@ func (d *Deletes) MarkMany(ctx context.Context, ms []files.Mark, at time.Time) (
 		return nil, nil, nil, nil
 	}
 	atLit, _ := literal(at)
-	ids := make([]string, len(ms))
+	ids := make([]uuid.UUID, len(ms))
 	for i, m := range ms {
-		ids[i], _ = literal(m.ID)
+		ids[i] = m.ID
 	}
 	var b strings.Builder
 	b.Grow(512 + 80*len(ms))
@@ -60,14 +60,15 @@ func (d *Deletes) MarkMany(ctx context.Context, ms []files.Mark, at time.Time) (
 			b.WriteString(" OR ")
 		}
 		b.WriteString("id = ")
-		b.WriteString(ids[i])
+		lit, _ := literal(m.ID)
+		b.WriteString(lit)
 		if m.Owner != "" {
 			b.WriteString(" AND owner = ")
 			b.WriteString(pq.QuoteLiteral(m.Owner))
 		}
 	}
 	b.WriteString(") RETURNING " + fileColumns + "),\nj AS (DELETE FROM jobs WHERE file_id IN (SELECT id FROM m))\nSELECT " + fileColumns + " FROM m;\nSELECT " + variantColumns + " FROM file_variants v WHERE file_id IN (")
-	b.WriteString(strings.Join(ids, ", "))
+	writeIDs(&b, ids)
 	b.WriteString(") AND EXISTS (SELECT FROM files WHERE id = v.file_id AND deleted_at = ")
 	b.WriteString(atLit)
 	b.WriteString(") ORDER BY id")
@@ -169,22 +170,52 @@ func endTx(ctx context.Context, conn *sql.Conn) {
 	conn.Close()
 }
 
-// RemoveRow implements files.Deletes: the deletes and the commit in one
+// RemoveRows implements files.Deletes: the deletes and the commit in one
 // implicit transaction, committed without waiting for its WAL to reach the
 // disk (synchronous_commit off for it alone). Its loss in a crash leaves
-// the row marked, as a crash before it would, and the sweeper removes it;
-// others see the row gone as soon as it commits, as for any commit.
-func (d *Deletes) RemoveRow(ctx context.Context, id uuid.UUID, variants bool) (bool, error) {
-	idLit, _ := literal(id)
-	query := "SET LOCAL synchronous_commit = off;\n"
-	if variants {
-		query += "DELETE FROM file_variants WHERE file_id = " + idLit + ";\n"
+// the rows marked, as a crash before it would, and the sweeper removes
+// them; others see the rows gone as soon as it commits, as for any commit.
+func (d *Deletes) RemoveRows(ctx context.Context, ids, withVariants []uuid.UUID) (map[uuid.UUID]bool, error) {
+	if len(ids) == 0 {
+		return nil, nil
 	}
-	query += "DELETE FROM files WHERE id = " + idLit
-	res, err := d.db.ExecContext(ctx, query)
+	var b strings.Builder
+	b.Grow(128 + 48*(len(ids)+len(withVariants)))
+	b.WriteString("SET LOCAL synchronous_commit = off;\n")
+	if len(withVariants) > 0 {
+		b.WriteString("DELETE FROM file_variants WHERE file_id IN (")
+		writeIDs(&b, withVariants)
+		b.WriteString(");\n")
+	}
+	b.WriteString("DELETE FROM files WHERE id IN (")
+	writeIDs(&b, ids)
+	b.WriteString(") RETURNING id")
+	rows, err := d.db.QueryContext(ctx, b.String())
 	if err != nil {
-		return false, mark(err)
+		return nil, mark(err)
 	}
-	n, err := res.RowsAffected() // the last statement's
-	return n > 0, mark(err)
+	defer rows.Close()
+	removed := make(map[uuid.UUID]bool, len(ids))
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, mark(err)
+		}
+		removed[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mark(err)
+	}
+	return removed, mark(rows.Close())
+}
+
+// writeIDs writes ids as a list of literals.
+func writeIDs(b *strings.Builder, ids []uuid.UUID) {
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		lit, _ := literal(id)
+		b.WriteString(lit)
+	}
 }

@@ -27,7 +27,7 @@ import (
 // returns the row as ent reads it with its variants, and cancels its jobs;
 // a rollback undoes the mark; Commit writes the tombstones, usage, folder
 // counts and events and commits; a commit that fails (a repeated event
-// id) writes nothing. RemoveRow takes the row and its variants' rows once.
+// id) writes nothing. RemoveRows takes the rows and their variants' rows once.
 // SQLite has no Deletes.
 func TestDeletes(t *testing.T) {
 	ctx := context.Background()
@@ -201,18 +201,20 @@ func TestDeletes(t *testing.T) {
 	}
 	etx.Rollback()
 
-	// The row goes with its variants, once.
+	// The rows go, alice's with its variants, once; a missing id is not
+	// reported removed.
+	missing := uuid.New()
 	for i, want := range []bool{true, false} {
-		removed, err := d.RemoveRow(ctx, alice.ID, true)
-		if err != nil || removed != want {
-			t.Fatalf("RemoveRow %d: %v %v, want %v", i, removed, err, want)
+		removed, err := d.RemoveRows(ctx, []uuid.UUID{alice.ID, missing}, []uuid.UUID{alice.ID})
+		if err != nil || removed[alice.ID] != want || removed[missing] {
+			t.Fatalf("RemoveRows %d: %v %v, want alice's %v", i, removed, err, want)
 		}
 	}
 	if n := db.Ent.FileVariant.Query().CountX(ctx); n != 0 {
 		t.Errorf("%d variant rows left", n)
 	}
-	if removed, err := d.RemoveRow(ctx, marked.ID, false); err != nil || !removed {
-		t.Fatalf("RemoveRow without variants: %v %v", removed, err)
+	if removed, err := d.RemoveRows(ctx, []uuid.UUID{marked.ID}, nil); err != nil || !removed[marked.ID] {
+		t.Fatalf("RemoveRows without variants: %v %v", removed, err)
 	}
 	if ids := db.Ent.File.Query().IDsX(ctx); len(ids) != 1 || ids[0] != bob.ID {
 		t.Errorf("files left %v, want bob's alone", ids)

@@ -72,11 +72,11 @@ type Deletes interface {
 	// recorded, and the open transaction; no files, with nothing written
 	// and no transaction, when none was there to mark.
 	MarkMany(ctx context.Context, ms []Mark, at time.Time) ([]*ent.File, map[uuid.UUID][]*ent.FileVariant, MarkTx, error)
-	// RemoveRow deletes a marked file's row, with its variants' rows when
-	// it has some, in one round trip, and reports whether it was there.
-	// Its commit need not be durable before it returns: a row whose removal
-	// a crash lost stays marked, and the sweeper removes it.
-	RemoveRow(ctx context.Context, id uuid.UUID, variants bool) (bool, error)
+	// RemoveRows deletes marked files' rows, with the variants' rows of
+	// those of withVariants, in one round trip, and reports which were
+	// there. Its commit need not be durable before it returns: a row whose
+	// removal a crash lost stays marked, and the sweeper removes it.
+	RemoveRows(ctx context.Context, ids, withVariants []uuid.UUID) (map[uuid.UUID]bool, error)
 }
 
 // Mark is a file MarkMany marks: the file id, if its owner is Owner (any

@@ -127,9 +127,10 @@ type Service struct {
 	collections []*Collection // DefaultCollection first
 	byName      map[string]*Collection
 
-	storageSeen atomic.Int64 // unix nanos of the last answer from storage
-	marks       markQueue    // deleteFile's marks waiting for their batch
-	completing  keyLock      // uploads in parts being completed, by key
+	storageSeen atomic.Int64         // unix nanos of the last answer from storage
+	marks       batches[*markCall]   // deleteFile's marks waiting for their batch
+	removals    batches[*removeCall] // marked rows waiting for theirs
+	completing  keyLock              // uploads in parts being completed, by key
 	jobsDue     chan struct{}
 	counts      countCache // filtered listings' kept counts (counts.go)
 }

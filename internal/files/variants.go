@@ -448,7 +448,7 @@ func variantKeys(vs []*ent.FileVariant) []string {
 // removeRow is deleteFileRow through Deletes when the service has it.
 func (s *Service) removeRow(ctx context.Context, id uuid.UUID, vs []*ent.FileVariant) (bool, error) {
 	if s.cfg.Deletes != nil {
-		removed, err := s.cfg.Deletes.RemoveRow(ctx, id, len(vs) > 0)
+		removed, err := s.removeMarkedRow(ctx, id, len(vs) > 0)
 		if err != nil {
 			return false, dbError("deleting file row", err)
 		}
