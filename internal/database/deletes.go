@@ -16,11 +16,11 @@ import (
 	"github.com/filegraph/filegraph/internal/files"
 )
 
-// Deletes is files.Deletes on PostgreSQL: deleteFile's mark in two round
-// trips, its row's removal in one (for a batch of calls each). Through ent the mark took eight (the
-// lookup, BEGIN, the mark, the jobs' delete, the tombstones, the
-// variants' read, the counts and events with the commit, and the empty
-// transaction's COMMIT). Both are simple queries on a connection of
+// Deletes is files.Deletes on PostgreSQL: the mark of a batch of
+// deleteFile calls in two round trips, their rows' removal in one.
+// Through ent one file's mark took eight (the lookup, BEGIN, the mark, the
+// jobs' delete, the tombstones, the variants' read, the counts and events
+// with the commit, and the empty transaction's COMMIT). Both are simple queries on a connection of
 // their own holding the transaction itself: lib/pq sends a query without
 // parameters as one message however many statements it holds, so BEGIN
 // goes with the mark and COMMIT with the last write, and PostgreSQL gives

@@ -114,9 +114,9 @@ type removeCall struct {
 	err      error
 }
 
-// removeMarkedRow removes the row of the marked file id (with its variants' rows
-// when it has some) through Deletes, in a batch with the calls that wait
-// with it, and reports whether it was there.
+// removeMarkedRow removes the row of the marked file id (with its
+// variants' rows when it has some) through Deletes, in a batch with the
+// calls that wait with it, and reports whether it was there.
 func (s *Service) removeMarkedRow(ctx context.Context, id uuid.UUID, variants bool) (bool, error) {
 	c := &removeCall{ctx: ctx, id: id, variants: variants, done: make(chan struct{})}
 	s.removals.join(c, func(batch []*removeCall) {
