@@ -139,7 +139,6 @@ func (s *Service) markBatch(ctx context.Context, calls []*markCall) {
 				c.variants = map[uuid.UUID][]*ent.FileVariant{f.ID: vs}
 			}
 		}
-		close(c.done)
 	}
 }
 
