@@ -272,6 +272,7 @@ async function loadFiles() {
   }
   if (seq !== loads) return;
   current = files;
+  const shown = shownThumbs();
   table.replaceChildren(
     ...(current.edges ?? []).flatMap((edge) => {
       const f = edge?.node;
@@ -296,7 +297,7 @@ async function loadFiles() {
       });
       // A public file's URL never changes and needs no signature: link it.
       if (f.url) nameCell.append(Object.assign(document.createElement('a'), { className: 'public', href: f.url, textContent: f.url, target: '_blank', rel: 'noopener' }));
-      tr.querySelector('.thumb')!.append(...thumbCell(f));
+      tr.querySelector('.thumb')!.append(...thumbCell(f, shown));
       if (f.status !== 'READY') {
         // The virus scan holds it, or found it infected.
         const badge = document.createElement('span');
@@ -327,8 +328,8 @@ async function loadFiles() {
   );
   if (table.childElementCount === 0) table.innerHTML = `<tr><td colspan="9" class="empty">${filtered ? 'No file matches.' : cwd || folderList.childElementCount ? 'No files in this folder.' : 'No files yet: drop some above.'}</td></tr>`;
   pageInfo.textContent = `${current.totalCount} file${current.totalCount === 1 ? '' : 's'}`;
-  const shown = new Set((current.edges ?? []).map((e) => e?.node?.id));
-  for (const id of selected) if (!shown.has(id)) selected.delete(id);
+  const listed = new Set((current.edges ?? []).map((e) => e?.node?.id));
+  for (const id of selected) if (!listed.has(id)) selected.delete(id);
   showBulk();
   // Files being scanned change status soon, and saved images get their
   // thumbnails soon (VARIANTS_READY reloads the list too; this covers a
@@ -352,8 +353,25 @@ const THUMB_LOOKS = 15;
 const thumbLooks = new Map<string, number>();
 const isImage = (f: ListedFile) => f.contentType.startsWith('image/');
 const awaitsThumb = (f: ListedFile) => isImage(f) && f.status === 'READY' && !f.url && f.variants.length === 0;
-function thumbCell(f: ListedFile): HTMLElement[] {
+// A thumbnail the list already shows stays as it is: every answer signs its
+// URL anew, and a new src would fetch the same picture again and flicker.
+// A variant never changes once made, so the file and the variant's name say
+// it is the same picture.
+function shownThumbs(): Map<string, HTMLImageElement> {
+  const shown = new Map<string, HTMLImageElement>();
+  for (const img of table.querySelectorAll<HTMLImageElement>('tr[data-id] td.thumb img.variant')) {
+    const id = img.closest('tr')?.dataset.id;
+    if (id && img.complete && img.naturalWidth > 0) shown.set(`${id}/${img.dataset.variant}`, img);
+  }
+  return shown;
+}
+function thumbCell(f: ListedFile, shown: Map<string, HTMLImageElement>): HTMLElement[] {
   const v = thumbnailFor(f, 'thumb') ?? thumbnailFor(f, { width: 80, height: 80 });
+  const kept = v && shown.get(`${f.id}/${v.name}`);
+  if (kept) {
+    kept.alt = f.originalName; // renamed meanwhile, perhaps
+    return [kept];
+  }
   if (v) {
     const img = Object.assign(document.createElement('img'), { src: v.url, alt: f.originalName, width: v.width, height: v.height, loading: 'lazy', className: 'variant' });
     img.dataset.variant = v.name;
